@@ -1,0 +1,233 @@
+//! Wire types of the admin REST API in Veloera's shapes (`{success, message, data}`), shared by
+//! control-svc (server) and admin-yew (client) so the two can never drift apart.
+
+use serde::{Deserialize, Serialize};
+
+/// Veloera's response envelope. `data` is omitted when there is nothing to return.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope<T> {
+    pub success: bool,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default = "Option::default", skip_serializing_if = "Option::is_none")]
+    pub data: Option<T>,
+}
+
+impl<T> Envelope<T> {
+    pub fn ok(data: T) -> Self {
+        Self { success: true, message: String::new(), data: Some(data) }
+    }
+}
+
+/// Veloera role numbers.
+pub mod role {
+    pub const GUEST: i32 = 0;
+    pub const COMMON: i32 = 1;
+    pub const ADMIN: i32 = 10;
+    pub const ROOT: i32 = 100;
+}
+
+/// Veloera status numbers shared by users and channels (channels add 3 = auto-disabled).
+pub mod status {
+    pub const ENABLED: i32 = 1;
+    pub const DISABLED: i32 = 2;
+    pub const CHANNEL_AUTO_DISABLED: i32 = 3;
+    pub const TOKEN_EXPIRED: i32 = 3;
+    pub const TOKEN_EXHAUSTED: i32 = 4;
+}
+
+/// Veloera log types (note: 5 is check-in here, unlike new-api).
+pub mod log_type {
+    pub const UNKNOWN: i32 = 0;
+    pub const TOPUP: i32 = 1;
+    pub const CONSUME: i32 = 2;
+    pub const MANAGE: i32 = 3;
+    pub const SYSTEM: i32 = 4;
+    pub const CHECK_IN: i32 = 5;
+    pub const ERROR: i32 = 6;
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// What `/api/user/login` and `/api/user/self` return about the signed-in user.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UserSelf {
+    pub id: i64,
+    pub username: String,
+    pub display_name: String,
+    pub role: i32,
+    pub status: i32,
+    pub email: String,
+    pub group: String,
+    pub quota: i64,
+    pub used_quota: i64,
+    pub request_count: i64,
+    /// Set for the default root account until its password is changed; nothing else works until then.
+    pub must_change_password: bool,
+}
+
+/// `PUT /api/user/self`: profile and password change. Quota fields are not accepted here.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UpdateSelf {
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    /// New password (8–20 characters).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// Required when changing the password.
+    #[serde(default)]
+    pub original_password: Option<String>,
+}
+
+/// A channel as the admin API shows it. The key is never returned in full.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Channel {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub channel_type: i32,
+    pub name: String,
+    /// Masked key(s), e.g. `sk-a…wxyz`; one per comma-separated key.
+    pub key: String,
+    pub base_url: String,
+    pub models: String,
+    pub group: String,
+    pub model_mapping: String,
+    pub status: i32,
+    pub priority: i64,
+    pub weight: i64,
+    pub auto_ban: i32,
+    pub test_model: String,
+    pub openai_organization: String,
+    pub tag: String,
+    pub created_time: i64,
+    pub used_quota: i64,
+}
+
+/// `POST /api/channel/` body (Veloera accepts the channel object; `mode` is tolerated).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChannelCreate {
+    #[serde(rename = "type", default = "default_channel_type")]
+    pub channel_type: i32,
+    pub name: String,
+    pub key: String,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    pub models: String,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub model_mapping: Option<String>,
+    #[serde(default)]
+    pub priority: Option<i64>,
+    #[serde(default)]
+    pub weight: Option<i64>,
+    #[serde(default)]
+    pub auto_ban: Option<i32>,
+    #[serde(default)]
+    pub test_model: Option<String>,
+    #[serde(default)]
+    pub openai_organization: Option<String>,
+    #[serde(default)]
+    pub tag: Option<String>,
+    #[serde(default)]
+    pub status: Option<i32>,
+}
+
+fn default_channel_type() -> i32 {
+    1
+}
+
+/// An API token as lists show it: the key is masked.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Token {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    /// Masked (`sk-abcd…wxyz`) in lists; the full `sk-` key only in the create response.
+    pub key: String,
+    pub status: i32,
+    pub created_time: i64,
+    pub accessed_time: i64,
+    pub expired_time: i64,
+    pub remain_quota: i64,
+    pub unlimited_quota: bool,
+    pub used_quota: i64,
+    pub model_limits_enabled: bool,
+    pub model_limits: String,
+    pub allow_ips: String,
+    pub group: String,
+}
+
+/// `POST /api/token/` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TokenCreate {
+    pub name: String,
+    #[serde(default)]
+    pub remain_quota: Option<i64>,
+    #[serde(default)]
+    pub unlimited_quota: Option<bool>,
+    /// Unix seconds, or -1 for never (the default).
+    #[serde(default)]
+    pub expired_time: Option<i64>,
+    #[serde(default)]
+    pub model_limits_enabled: Option<bool>,
+    #[serde(default)]
+    pub model_limits: Option<String>,
+    #[serde(default)]
+    pub allow_ips: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+}
+
+/// A usage log row as the admin view shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LogEntry {
+    pub id: i64,
+    pub user_id: i64,
+    pub created_at: i64,
+    #[serde(rename = "type")]
+    pub log_type: i32,
+    pub content: String,
+    pub username: String,
+    pub token_name: String,
+    pub token_id: i64,
+    pub model_name: String,
+    pub quota: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub use_time: i64,
+    pub is_stream: bool,
+    pub channel: i64,
+    pub group: String,
+    pub request_id: String,
+}
+
+/// `PUT /api/token/` body: `id` plus the fields to change (with `?status_only=1`, only `status`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TokenUpdate {
+    pub id: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub status: Option<i32>,
+    #[serde(default)]
+    pub remain_quota: Option<i64>,
+    #[serde(default)]
+    pub unlimited_quota: Option<bool>,
+    #[serde(default)]
+    pub expired_time: Option<i64>,
+    #[serde(default)]
+    pub model_limits_enabled: Option<bool>,
+    #[serde(default)]
+    pub model_limits: Option<String>,
+    #[serde(default)]
+    pub allow_ips: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+}

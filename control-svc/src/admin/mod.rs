@@ -1,0 +1,71 @@
+//! The admin REST API in Veloera's shapes, plus the admin UI's static files.
+
+mod channels;
+mod logs;
+pub mod session;
+mod status;
+pub(crate) mod tokens;
+mod users;
+
+use std::path::Path;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::error::ControlError;
+use crate::state::AppState;
+
+/// JSON body extractor whose rejection is our error (envelope, clear message) rather than axum's plain text.
+pub struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ControlError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(JsonBody(v)),
+            Err(e) => Err(ControlError::BadRequest(format!("invalid request body: {}", e.body_text()))),
+        }
+    }
+}
+
+/// `/api/*` plus the UI at every other path.
+pub fn router(state: AppState, ui_dir: &Path) -> Router {
+    let api = Router::new()
+        .route("/status", get(status::status))
+        .route("/user/login", axum::routing::post(users::login))
+        .route("/user/logout", get(users::logout))
+        .route("/user/self", get(users::get_self).put(users::update_self))
+        .route("/channel/", get(channels::list).post(channels::create))
+        .route("/channel/{id}", get(channels::get_one))
+        .route("/token/", get(tokens::list).post(tokens::create).put(tokens::update))
+        .route("/token/{id}", get(tokens::get_one).delete(tokens::delete))
+        .route("/log/", get(logs::list))
+        .fallback(|| async { ControlError::NotFound("no such API route".into()) });
+    Router::new().nest("/api", api).fallback_service(ui_service(ui_dir)).with_state(state)
+}
+
+fn ui_service(ui_dir: &Path) -> axum::routing::MethodRouter {
+    let index = ui_dir.join("index.html");
+    if index.is_file() {
+        axum::routing::get_service(ServeDir::new(ui_dir).fallback(ServeFile::new(index)))
+    } else {
+        let dir = ui_dir.display().to_string();
+        get(move || async move {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("The admin UI is not built (no index.html in {dir}). Build it with `cargo xtask ui`.\n"),
+            )
+                .into_response()
+        })
+    }
+}

@@ -1,0 +1,198 @@
+//! `/api/token/*`: a user's own API tokens. The full key is returned once, at creation.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use veloera_admin_types::{status, Envelope, Token, TokenCreate, TokenUpdate};
+
+use super::session::Active;
+use super::JsonBody;
+use crate::db::{self, now_secs, tokens::NewToken, tokens::TokenRow};
+use crate::error::ControlError;
+use crate::events::Change;
+use crate::routing::split_list;
+use crate::secrets::{generate_token_key, key_digest, mask_token_key};
+use crate::state::AppState;
+
+pub async fn list(State(state): State<AppState>, Active(user): Active) -> Result<Json<Envelope<Vec<Token>>>, ControlError> {
+    let rows = db::tokens::list_by_user(state.db(), user.id).await?;
+    Ok(Json(Envelope::ok(rows.iter().map(TokenRow::to_dto).collect())))
+}
+
+/// Loads a token the caller owns; someone else's token is reported as missing, not as forbidden.
+async fn owned(state: &AppState, user_id: i64, id: i64) -> Result<TokenRow, ControlError> {
+    match db::tokens::find_by_id(state.db(), id).await? {
+        Some(t) if t.user_id == user_id => Ok(t),
+        _ => Err(ControlError::NotFound(format!("token {id} not found"))),
+    }
+}
+
+pub async fn get_one(
+    State(state): State<AppState>,
+    Active(user): Active,
+    Path(id): Path<i64>,
+) -> Result<Json<Envelope<Token>>, ControlError> {
+    Ok(Json(Envelope::ok(owned(&state, user.id, id).await?.to_dto())))
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Active(user): Active,
+    JsonBody(body): JsonBody<TokenCreate>,
+) -> Result<Json<Envelope<Token>>, ControlError> {
+    Ok(Json(Envelope::ok(issue(&state, user.id, body).await?)))
+}
+
+/// Validates and creates a token for `user_id`; the returned DTO carries the full `sk-` key (shown once).
+pub(crate) async fn issue(state: &AppState, user_id: i64, body: TokenCreate) -> Result<Token, ControlError> {
+    let name = body.name.trim().to_string();
+    check_name(&name)?;
+    let expired_time = body.expired_time.unwrap_or(-1);
+    check_expiry(expired_time)?;
+    let remain_quota = body.remain_quota.unwrap_or(0);
+    if remain_quota < 0 {
+        return Err(ControlError::BadRequest("remain_quota must not be negative".into()));
+    }
+    let allow_ips = check_ips(body.allow_ips.as_deref().unwrap_or(""))?;
+    let group = body.group.unwrap_or_default().trim().to_string();
+    check_group(state, &group)?;
+    let model_limits = split_list(body.model_limits.as_deref().unwrap_or("")).join(",");
+    let key = generate_token_key();
+    let digest = hex::encode(key_digest(&key));
+    let new = NewToken {
+        user_id,
+        name,
+        key_digest_hex: digest.clone(),
+        key_ciphertext: state.cipher().encrypt(&key),
+        key_hint: mask_token_key(&key),
+        created_time: now_secs(),
+        expired_time,
+        remain_quota,
+        unlimited_quota: body.unlimited_quota.unwrap_or(false),
+        model_limits_enabled: body.model_limits_enabled.unwrap_or(false),
+        model_limits,
+        allow_ips,
+        group_name: group,
+    };
+    let id = db::tokens::insert(state.db(), &new).await?;
+    // A relay may hold this digest in its negative cache; clear it now.
+    state.events().publish(Change::Token { token_id: id, key_digest_hex: digest });
+    let row = owned(state, user_id, id).await?;
+    let mut dto = row.to_dto();
+    dto.key = format!("sk-{key}");
+    Ok(dto)
+}
+
+#[derive(Deserialize)]
+pub struct UpdateQuery {
+    #[serde(default)]
+    status_only: Option<String>,
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Active(user): Active,
+    Query(q): Query<UpdateQuery>,
+    JsonBody(body): JsonBody<TokenUpdate>,
+) -> Result<Json<Envelope<Token>>, ControlError> {
+    let mut row = owned(&state, user.id, body.id).await?;
+    let status_only = q.status_only.as_deref().is_some_and(|v| !v.is_empty() && v != "0" && v != "false");
+    if !status_only {
+        if let Some(name) = body.name {
+            check_name(name.trim())?;
+            row.name = name.trim().to_string();
+        }
+        if let Some(t) = body.expired_time {
+            check_expiry(t)?;
+            row.expired_time = t;
+        }
+        if let Some(q) = body.remain_quota {
+            if q < 0 {
+                return Err(ControlError::BadRequest("remain_quota must not be negative".into()));
+            }
+            row.remain_quota = q;
+        }
+        if let Some(u) = body.unlimited_quota {
+            row.unlimited_quota = u as i64;
+        }
+        if let Some(e) = body.model_limits_enabled {
+            row.model_limits_enabled = e as i64;
+        }
+        if let Some(m) = body.model_limits {
+            row.model_limits = split_list(&m).join(",");
+        }
+        if let Some(ips) = body.allow_ips {
+            row.allow_ips = check_ips(&ips)?;
+        }
+        if let Some(g) = body.group {
+            check_group(&state, g.trim())?;
+            row.group_name = g.trim().to_string();
+        }
+    }
+    if let Some(s) = body.status {
+        if s == status::ENABLED {
+            if row.expired_time != -1 && row.expired_time <= now_secs() {
+                return Err(ControlError::BadRequest("the token has expired; extend expired_time before enabling it".into()));
+            }
+            if row.unlimited_quota == 0 && row.remain_quota <= 0 {
+                return Err(ControlError::BadRequest("the token has no quota left; add quota before enabling it".into()));
+            }
+        } else if s != status::DISABLED {
+            return Err(ControlError::BadRequest("status must be 1 (enabled) or 2 (disabled)".into()));
+        }
+        row.status = s as i64;
+    }
+    db::tokens::save(state.db(), &row).await?;
+    publish_token_change(&state, row.id).await?;
+    Ok(Json(Envelope::ok(owned(&state, user.id, row.id).await?.to_dto())))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Active(user): Active,
+    Path(id): Path<i64>,
+) -> Result<Json<Envelope<()>>, ControlError> {
+    owned(&state, user.id, id).await?;
+    db::tokens::soft_delete(state.db(), id).await?;
+    publish_token_change(&state, id).await?;
+    Ok(Json(Envelope { success: true, message: String::new(), data: None }))
+}
+
+async fn publish_token_change(state: &AppState, id: i64) -> Result<(), ControlError> {
+    if let Some(digest) = db::tokens::digest_of(state.db(), id).await? {
+        state.events().publish(Change::Token { token_id: id, key_digest_hex: digest });
+    }
+    Ok(())
+}
+
+fn check_name(name: &str) -> Result<(), ControlError> {
+    if name.is_empty() || name.chars().count() > 30 {
+        return Err(ControlError::BadRequest("name is required (at most 30 characters)".into()));
+    }
+    Ok(())
+}
+
+fn check_expiry(t: i64) -> Result<(), ControlError> {
+    if t != -1 && t <= now_secs() {
+        return Err(ControlError::BadRequest("expired_time must be -1 (never) or a future unix time".into()));
+    }
+    Ok(())
+}
+
+/// Validates an IP/CIDR allowlist (commas or newlines) and returns it normalised.
+fn check_ips(raw: &str) -> Result<String, ControlError> {
+    let entries = split_list(raw);
+    for e in &entries {
+        if e.parse::<std::net::IpAddr>().is_err() && e.parse::<ipnet::IpNet>().is_err() {
+            return Err(ControlError::BadRequest(format!("allow_ips: {e:?} is not an IP address or CIDR")));
+        }
+    }
+    Ok(entries.join("\n"))
+}
+
+fn check_group(state: &AppState, group: &str) -> Result<(), ControlError> {
+    if !group.is_empty() && !state.prices().has_group(group) {
+        return Err(ControlError::BadRequest(format!("group {group:?} does not exist")));
+    }
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! `/api/user/*`: login, logout, and the signed-in user's own profile.
+
+use axum::extract::State;
+use axum::Json;
+use axum_extra::extract::cookie::{Cookie, Key, SignedCookieJar};
+use veloera_admin_types::{Envelope, LoginRequest, UpdateSelf, UserSelf};
+
+use super::session::{session_cookie, SignedIn, COOKIE_NAME};
+use super::JsonBody;
+use crate::db;
+use crate::error::ControlError;
+use crate::secrets::{hash_password, verify_password};
+use crate::state::AppState;
+
+pub async fn login(
+    State(state): State<AppState>,
+    jar: SignedCookieJar<Key>,
+    JsonBody(body): JsonBody<LoginRequest>,
+) -> Result<(SignedCookieJar<Key>, Json<Envelope<UserSelf>>), ControlError> {
+    let username = body.username.trim();
+    if username.is_empty() || body.password.is_empty() {
+        return Err(ControlError::BadRequest("username and password are required".into()));
+    }
+    let user = db::users::find_by_username(state.db(), username).await?;
+    // Verify against a dummy hash when the user is unknown, so timing does not reveal which usernames exist.
+    let hash = user.as_ref().map(|u| u.password_hash.as_str()).unwrap_or(DUMMY_HASH.as_str());
+    let ok = verify_password(&body.password, hash);
+    let user = match user {
+        Some(u) if ok => u,
+        _ => return Err(ControlError::Unauthenticated),
+    };
+    if user.status != veloera_admin_types::status::ENABLED as i64 {
+        return Err(ControlError::Forbidden("this account is disabled".into()));
+    }
+    let mut envelope = Envelope::ok(user.to_self());
+    if user.must_change_password != 0 {
+        envelope.message = "please change the default password before doing anything else".into();
+    }
+    Ok((jar.add(session_cookie(user.id)), Json(envelope)))
+}
+
+/// Argon2id hash of a random string nobody knows.
+static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    hash_password(&crate::secrets::random_string(32)).unwrap_or_default()
+});
+
+pub async fn logout(jar: SignedCookieJar<Key>) -> (SignedCookieJar<Key>, Json<Envelope<()>>) {
+    let jar = jar.remove(Cookie::build(COOKIE_NAME).path("/"));
+    (jar, Json(Envelope { success: true, message: String::new(), data: None }))
+}
+
+pub async fn get_self(SignedIn(user): SignedIn) -> Json<Envelope<UserSelf>> {
+    Json(Envelope::ok(user.to_self()))
+}
+
+/// Profile and password change. Allowed while a password change is pending (that is how it gets done).
+pub async fn update_self(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+    JsonBody(body): JsonBody<UpdateSelf>,
+) -> Result<Json<Envelope<UserSelf>>, ControlError> {
+    if let Some(new_password) = body.password.as_deref().filter(|p| !p.is_empty()) {
+        let original = body.original_password.as_deref().unwrap_or_default();
+        if !verify_password(original, &user.password_hash) {
+            return Err(ControlError::BadRequest("original_password is wrong".into()));
+        }
+        let len = new_password.chars().count();
+        if !(8..=20).contains(&len) {
+            return Err(ControlError::BadRequest("password must be 8 to 20 characters".into()));
+        }
+        if new_password == original {
+            return Err(ControlError::BadRequest("the new password must differ from the current one".into()));
+        }
+        db::users::set_password(state.db(), user.id, &hash_password(new_password)?).await?;
+    } else if user.must_change_password != 0 {
+        return Err(ControlError::Forbidden("the default password must be changed first".into()));
+    }
+    if body.display_name.is_some() || body.email.is_some() {
+        let display_name = body.display_name.unwrap_or(user.display_name.clone());
+        let email = body.email.unwrap_or(user.email.clone());
+        if display_name.chars().count() > 20 {
+            return Err(ControlError::BadRequest("display_name must be at most 20 characters".into()));
+        }
+        if !email.is_empty() && !email.contains('@') {
+            return Err(ControlError::BadRequest("email is not an email address".into()));
+        }
+        db::users::set_profile(state.db(), user.id, &display_name, &email).await?;
+    }
+    let fresh = db::users::find_by_id(state.db(), user.id).await?.ok_or(ControlError::Unauthenticated)?;
+    Ok(Json(Envelope::ok(fresh.to_self())))
+}

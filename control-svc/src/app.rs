@@ -1,0 +1,97 @@
+//! Wiring: database, state, the HTTP (admin) and gRPC (relay) servers on already-bound listeners.
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+use tonic::transport::server::TcpIncoming;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::ControlError;
+use crate::secrets::configured_or_persisted;
+use crate::state::AppState;
+use crate::{admin, bootstrap, grpc};
+
+/// A built control service, listening but not yet serving.
+pub struct Application {
+    http: TcpListener,
+    grpc: TcpListener,
+    state: AppState,
+    internal_secret: String,
+    ui_dir: std::path::PathBuf,
+}
+
+impl Application {
+    /// Binds the configured addresses and builds.
+    pub async fn build(config: Config) -> Result<Self, ControlError> {
+        let bind = |addr: SocketAddr| async move {
+            TcpListener::bind(addr).await.map_err(|e| ControlError::Internal(format!("cannot listen on {addr}: {e}")))
+        };
+        let http = bind(config.http_addr).await?;
+        let grpc = bind(config.grpc_addr).await?;
+        Self::build_with_listeners(config, http, grpc).await
+    }
+
+    /// Builds on listeners the caller bound (tests bind port 0).
+    pub async fn build_with_listeners(config: Config, http: TcpListener, grpc: TcpListener) -> Result<Self, ControlError> {
+        let session_secret = configured_or_persisted(config.session_secret.as_deref(), &config.data_dir, "session_secret")?;
+        let crypto_secret = configured_or_persisted(config.crypto_secret.as_deref(), &config.data_dir, "crypto_secret")?;
+        let internal_secret =
+            configured_or_persisted(config.internal_secret.as_deref(), &config.data_dir, "internal_secret")?;
+        let db = Db::connect(&config.database).await?;
+        tracing::info!(backend = %db.backend(), "database ready");
+        let state = AppState::new(db, &crypto_secret, &session_secret, config.generate_default_token).await?;
+        bootstrap::ensure_root(&state, &config.initial_root_password).await?;
+        Ok(Application { http, grpc, state, internal_secret, ui_dir: config.ui_dir })
+    }
+
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.local_addr().expect("bound listener has an address")
+    }
+
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc.local_addr().expect("bound listener has an address")
+    }
+
+    pub fn internal_secret(&self) -> &str {
+        &self.internal_secret
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves both listeners until `shutdown` resolves, then drains and returns.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ControlError> {
+        let state = self.state.clone();
+        let cancel = state.shutdown().clone();
+        let trigger = cancel.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            trigger.cancel();
+        });
+
+        use axum::serve::ListenerExt;
+        let http_listener = self.http.tap_io(|tcp| {
+            // Nagle + delayed ACK adds ~40 ms to small responses.
+            let _ = tcp.set_nodelay(true);
+        });
+        let router = admin::router(state.clone(), &self.ui_dir);
+        let http_cancel = cancel.clone();
+        let http = axum::serve(http_listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move { http_cancel.cancelled().await });
+
+        let incoming = TcpIncoming::from(self.grpc).with_nodelay(Some(true));
+        let grpc_cancel = cancel.clone();
+        let grpc = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(grpc::service(state, &self.internal_secret))
+            .serve_with_incoming_shutdown(incoming, async move { grpc_cancel.cancelled().await });
+
+        let (h, g) = tokio::join!(http, grpc);
+        h.map_err(|e| ControlError::Internal(format!("http server: {e}")))?;
+        g.map_err(|e| ControlError::Internal(format!("grpc server: {e}")))?;
+        Ok(())
+    }
+}

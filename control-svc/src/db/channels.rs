@@ -1,0 +1,115 @@
+//! The `channels` table. Keys are encrypted at rest; the admin API only ever sees masked hints.
+
+use sqlx::FromRow;
+use veloera_admin_types::Channel;
+
+use super::{Db, insert_returning_id};
+use crate::error::ControlError;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ChannelRow {
+    pub id: i64,
+    #[sqlx(rename = "type")]
+    pub channel_type: i64,
+    pub name: String,
+    pub key_ciphertext: String,
+    pub key_hint: String,
+    pub base_url: String,
+    pub models: String,
+    pub group_name: String,
+    pub model_mapping: String,
+    pub status: i64,
+    pub priority: i64,
+    pub weight: i64,
+    pub auto_ban: i64,
+    pub test_model: String,
+    pub openai_organization: String,
+    pub tag: String,
+    pub created_time: i64,
+    pub used_quota: i64,
+}
+
+const COLUMNS: &str = "id, type, name, key_ciphertext, key_hint, base_url, models, group_name, model_mapping, status, \
+                       priority, weight, auto_ban, test_model, openai_organization, tag, created_time, used_quota";
+
+impl ChannelRow {
+    pub fn to_dto(&self) -> Channel {
+        Channel {
+            id: self.id,
+            channel_type: self.channel_type as i32,
+            name: self.name.clone(),
+            key: self.key_hint.clone(),
+            base_url: self.base_url.clone(),
+            models: self.models.clone(),
+            group: self.group_name.clone(),
+            model_mapping: self.model_mapping.clone(),
+            status: self.status as i32,
+            priority: self.priority,
+            weight: self.weight,
+            auto_ban: self.auto_ban as i32,
+            test_model: self.test_model.clone(),
+            openai_organization: self.openai_organization.clone(),
+            tag: self.tag.clone(),
+            created_time: self.created_time,
+            used_quota: self.used_quota,
+        }
+    }
+}
+
+/// A validated channel to insert (keys already encrypted).
+pub struct NewChannel {
+    pub channel_type: i64,
+    pub name: String,
+    pub key_ciphertext: String,
+    pub key_hint: String,
+    pub base_url: String,
+    pub models: String,
+    pub group_name: String,
+    pub model_mapping: String,
+    pub status: i64,
+    pub priority: i64,
+    pub weight: i64,
+    pub auto_ban: i64,
+    pub test_model: String,
+    pub openai_organization: String,
+    pub tag: String,
+    pub created_time: i64,
+}
+
+pub async fn insert(db: &Db, c: &NewChannel) -> Result<i64, ControlError> {
+    let q = format!(
+        "INSERT INTO channels (type, name, key_ciphertext, key_hint, base_url, models, group_name, model_mapping, status, \
+         priority, weight, auto_ban, test_model, openai_organization, tag, created_time, used_quota) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0){}",
+        db.returning_id()
+    );
+    let sql = db.sql(&q);
+    let query = sqlx::query(&sql)
+        .bind(c.channel_type)
+        .bind(&c.name)
+        .bind(&c.key_ciphertext)
+        .bind(&c.key_hint)
+        .bind(&c.base_url)
+        .bind(&c.models)
+        .bind(&c.group_name)
+        .bind(&c.model_mapping)
+        .bind(c.status)
+        .bind(c.priority)
+        .bind(c.weight)
+        .bind(c.auto_ban)
+        .bind(&c.test_model)
+        .bind(&c.openai_organization)
+        .bind(&c.tag)
+        .bind(c.created_time);
+    insert_returning_id(db, db.pool(), query).await
+}
+
+pub async fn list(db: &Db) -> Result<Vec<ChannelRow>, ControlError> {
+    let q = format!("SELECT {COLUMNS} FROM channels ORDER BY id DESC");
+    Ok(sqlx::query_as(&q).fetch_all(db.pool()).await?)
+}
+
+pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<ChannelRow>, ControlError> {
+    let q = format!("SELECT {COLUMNS} FROM channels WHERE id = ?");
+    Ok(sqlx::query_as(&db.sql(&q)).bind(id).fetch_optional(db.pool()).await?)
+}

@@ -1,0 +1,153 @@
+//! The database: one `sqlx::Any` pool over SQLite, PostgreSQL or MySQL, each with its own embedded
+//! migrations. Queries are written once with `?` placeholders and rewritten for PostgreSQL here.
+
+mod dsn;
+pub mod channels;
+pub mod logs;
+pub mod options;
+pub mod tokens;
+pub mod usage;
+pub mod users;
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyQueryResult};
+use sqlx::{AnyPool, Executor};
+
+pub use dsn::{Backend, DatabaseUrl};
+
+use crate::error::ControlError;
+
+/// A connected, migrated database.
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Db {
+    /// Connects (creating the SQLite file and its directory when missing) and runs the backend's migrations.
+    pub async fn connect(url: &DatabaseUrl) -> Result<Self, ControlError> {
+        sqlx::any::install_default_drivers();
+        let backend = url.backend;
+        if backend == Backend::Sqlite {
+            prepare_sqlite_file(&url.url)?;
+        }
+        let max = if backend == Backend::Sqlite { 8 } else { 16 };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers proceed during the batched usage writes; the busy timeout
+                        // makes concurrent writers wait instead of failing with SQLITE_BUSY.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 5000").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url.url)
+            .await
+            .map_err(|e| ControlError::Database(format!("cannot connect to the {backend} database: {e}")))?;
+        let db = Db { pool, backend };
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self) -> Result<(), ControlError> {
+        let result = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await,
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await,
+            Backend::MySql => sqlx::migrate!("./migrations/mysql").run(&self.pool).await,
+        };
+        result.map_err(|e| ControlError::Database(format!("migration failed: {e}")))
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Rewrites `?` placeholders to `$1, $2, …` for PostgreSQL. Our SQL never has `?` inside literals.
+    pub fn sql<'a>(&self, query: &'a str) -> Cow<'a, str> {
+        if self.backend != Backend::Postgres {
+            return Cow::Borrowed(query);
+        }
+        let mut out = String::with_capacity(query.len() + 8);
+        let mut n = 0;
+        for ch in query.chars() {
+            if ch == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(ch);
+            }
+        }
+        Cow::Owned(out)
+    }
+
+    /// `INSERT` that silently skips a row whose unique key already exists, in each dialect.
+    pub fn insert_ignore(&self, table_and_columns: &str, values: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("INSERT OR IGNORE INTO {table_and_columns} VALUES {values}"),
+            Backend::Postgres => format!("INSERT INTO {table_and_columns} VALUES {values} ON CONFLICT DO NOTHING"),
+            Backend::MySql => format!("INSERT IGNORE INTO {table_and_columns} VALUES {values}"),
+        }
+    }
+
+    /// The id of a row just inserted: `RETURNING id` on PostgreSQL, the driver's last insert id elsewhere.
+    pub fn returning_id(&self) -> &'static str {
+        if self.backend == Backend::Postgres { " RETURNING id" } else { "" }
+    }
+
+    pub async fn ping(&self) -> Result<(), ControlError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
+
+/// Runs an insert built with [`Db::returning_id`] and returns the new row's id.
+pub(crate) async fn insert_returning_id<'q, 'c, E>(
+    db: &Db,
+    exec: E,
+    query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+) -> Result<i64, ControlError>
+where
+    E: Executor<'c, Database = sqlx::Any>,
+{
+    use sqlx::Row;
+    if db.backend == Backend::Postgres {
+        let row = query.fetch_one(exec).await?;
+        Ok(row.try_get::<i64, _>(0)?)
+    } else {
+        let res: AnyQueryResult = query.execute(exec).await?;
+        res.last_insert_id().ok_or_else(|| ControlError::Database("the driver returned no insert id".into()))
+    }
+}
+
+fn prepare_sqlite_file(url: &str) -> Result<(), ControlError> {
+    let path = url.trim_start_matches("sqlite://").split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    let path = std::path::Path::new(path);
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| ControlError::Database(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    Ok(())
+}
+
+/// Current time in unix seconds.
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}

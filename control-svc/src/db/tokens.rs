@@ -1,0 +1,147 @@
+//! The `tokens` table. Keys are stored as a SHA-256 digest (lookup) plus AES-GCM ciphertext (owner reveal).
+
+use sqlx::FromRow;
+use veloera_admin_types::Token;
+
+use super::{Db, insert_returning_id};
+use crate::error::ControlError;
+
+#[derive(Debug, Clone, FromRow)]
+pub struct TokenRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub key_hint: String,
+    pub status: i64,
+    pub created_time: i64,
+    pub accessed_time: i64,
+    pub expired_time: i64,
+    pub remain_quota: i64,
+    pub unlimited_quota: i64,
+    pub used_quota: i64,
+    pub model_limits_enabled: i64,
+    pub model_limits: String,
+    pub allow_ips: String,
+    pub group_name: String,
+}
+
+const COLUMNS: &str = "id, user_id, name, key_hint, status, created_time, accessed_time, expired_time, remain_quota, \
+                       unlimited_quota, used_quota, model_limits_enabled, model_limits, allow_ips, group_name";
+
+impl TokenRow {
+    /// The list view: key masked.
+    pub fn to_dto(&self) -> Token {
+        Token {
+            id: self.id,
+            user_id: self.user_id,
+            name: self.name.clone(),
+            key: self.key_hint.clone(),
+            status: self.status as i32,
+            created_time: self.created_time,
+            accessed_time: self.accessed_time,
+            expired_time: self.expired_time,
+            remain_quota: self.remain_quota,
+            unlimited_quota: self.unlimited_quota != 0,
+            used_quota: self.used_quota,
+            model_limits_enabled: self.model_limits_enabled != 0,
+            model_limits: self.model_limits.clone(),
+            allow_ips: self.allow_ips.clone(),
+            group: self.group_name.clone(),
+        }
+    }
+}
+
+/// A token to insert; the caller has generated the key and derived digest, ciphertext and hint.
+pub struct NewToken {
+    pub user_id: i64,
+    pub name: String,
+    pub key_digest_hex: String,
+    pub key_ciphertext: String,
+    pub key_hint: String,
+    pub created_time: i64,
+    pub expired_time: i64,
+    pub remain_quota: i64,
+    pub unlimited_quota: bool,
+    pub model_limits_enabled: bool,
+    pub model_limits: String,
+    pub allow_ips: String,
+    pub group_name: String,
+}
+
+pub async fn insert(db: &Db, t: &NewToken) -> Result<i64, ControlError> {
+    let q = format!(
+        "INSERT INTO tokens (user_id, name, key_digest, key_ciphertext, key_hint, status, created_time, accessed_time, \
+         expired_time, remain_quota, unlimited_quota, used_quota, model_limits_enabled, model_limits, allow_ips, group_name) \
+         VALUES (?, ?, ?, ?, ?, 1, ?, 0, ?, ?, ?, 0, ?, ?, ?, ?){}",
+        db.returning_id()
+    );
+    let sql = db.sql(&q);
+    let query = sqlx::query(&sql)
+        .bind(t.user_id)
+        .bind(&t.name)
+        .bind(&t.key_digest_hex)
+        .bind(&t.key_ciphertext)
+        .bind(&t.key_hint)
+        .bind(t.created_time)
+        .bind(t.expired_time)
+        .bind(t.remain_quota)
+        .bind(t.unlimited_quota as i64)
+        .bind(t.model_limits_enabled as i64)
+        .bind(&t.model_limits)
+        .bind(&t.allow_ips)
+        .bind(&t.group_name);
+    insert_returning_id(db, db.pool(), query).await
+}
+
+pub async fn list_by_user(db: &Db, user_id: i64) -> Result<Vec<TokenRow>, ControlError> {
+    let q = format!("SELECT {COLUMNS} FROM tokens WHERE user_id = ? AND deleted_at IS NULL ORDER BY id DESC");
+    Ok(sqlx::query_as(&db.sql(&q)).bind(user_id).fetch_all(db.pool()).await?)
+}
+
+pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<TokenRow>, ControlError> {
+    let q = format!("SELECT {COLUMNS} FROM tokens WHERE id = ? AND deleted_at IS NULL");
+    Ok(sqlx::query_as(&db.sql(&q)).bind(id).fetch_optional(db.pool()).await?)
+}
+
+pub async fn find_by_digest(db: &Db, digest_hex: &str) -> Result<Option<TokenRow>, ControlError> {
+    let q = format!("SELECT {COLUMNS} FROM tokens WHERE key_digest = ? AND deleted_at IS NULL");
+    Ok(sqlx::query_as(&db.sql(&q)).bind(digest_hex).fetch_optional(db.pool()).await?)
+}
+
+/// The digest of a token's key, for invalidation events.
+pub async fn digest_of(db: &Db, id: i64) -> Result<Option<String>, ControlError> {
+    let row: Option<(String,)> =
+        sqlx::query_as(&db.sql("SELECT key_digest FROM tokens WHERE id = ?")).bind(id).fetch_optional(db.pool()).await?;
+    Ok(row.map(|r| r.0))
+}
+
+/// Writes every editable column of `row` (after the caller has applied and validated changes).
+pub async fn save(db: &Db, row: &TokenRow) -> Result<(), ControlError> {
+    sqlx::query(&db.sql(
+        "UPDATE tokens SET name = ?, status = ?, expired_time = ?, remain_quota = ?, unlimited_quota = ?, \
+         model_limits_enabled = ?, model_limits = ?, allow_ips = ?, group_name = ? WHERE id = ?",
+    ))
+    .bind(&row.name)
+    .bind(row.status)
+    .bind(row.expired_time)
+    .bind(row.remain_quota)
+    .bind(row.unlimited_quota)
+    .bind(row.model_limits_enabled)
+    .bind(&row.model_limits)
+    .bind(&row.allow_ips)
+    .bind(&row.group_name)
+    .bind(row.id)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Soft delete: the row stays for the logs that name it, but the key stops working.
+pub async fn soft_delete(db: &Db, id: i64) -> Result<(), ControlError> {
+    sqlx::query(&db.sql("UPDATE tokens SET deleted_at = ? WHERE id = ?"))
+        .bind(super::now_secs())
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}

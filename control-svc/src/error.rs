@@ -1,0 +1,75 @@
+//! The one error type of control-svc, mapped once to an HTTP status (admin REST) and a gRPC code.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use veloera_admin_types::Envelope;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("not signed in, or the session has expired")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ControlError {
+    /// The single mapping table: HTTP status for admin REST, gRPC code for relays.
+    fn codes(&self) -> (StatusCode, tonic::Code) {
+        match self {
+            ControlError::BadRequest(_) => (StatusCode::BAD_REQUEST, tonic::Code::InvalidArgument),
+            ControlError::Unauthenticated => (StatusCode::UNAUTHORIZED, tonic::Code::Unauthenticated),
+            ControlError::Forbidden(_) => (StatusCode::FORBIDDEN, tonic::Code::PermissionDenied),
+            ControlError::NotFound(_) => (StatusCode::NOT_FOUND, tonic::Code::NotFound),
+            ControlError::Conflict(_) => (StatusCode::CONFLICT, tonic::Code::AlreadyExists),
+            ControlError::Database(_) | ControlError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, tonic::Code::Internal)
+            }
+        }
+    }
+
+    /// What the caller may see: server-side details stay in the log.
+    fn public_message(&self) -> String {
+        match self {
+            ControlError::Database(_) | ControlError::Internal(_) => "internal server error".to_string(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<sqlx::Error> for ControlError {
+    fn from(e: sqlx::Error) -> Self {
+        ControlError::Database(e.to_string())
+    }
+}
+
+impl IntoResponse for ControlError {
+    fn into_response(self) -> Response {
+        let (status, _) = self.codes();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "admin request failed");
+        }
+        let body: Envelope<()> = Envelope { success: false, message: self.public_message(), data: None };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<ControlError> for tonic::Status {
+    fn from(e: ControlError) -> Self {
+        let (_, code) = e.codes();
+        if code == tonic::Code::Internal {
+            tracing::error!(error = %e, "grpc request failed");
+        }
+        tonic::Status::new(code, e.public_message())
+    }
+}

@@ -1,0 +1,123 @@
+//! `Authorize`: the cold path of a relay request. Checks the token and its user, then picks candidates.
+
+use veloera_admin_types::status;
+use veloera_proto::v1::{
+    authorize_response::Outcome, AuthorizeRequest, AuthorizeResponse, Caller, Candidate, Denial, DenialReason, Grant,
+    Pricing,
+};
+
+use veloera_proto::rules::ip_allowed;
+use crate::db::{self, now_secs};
+use crate::error::ControlError;
+use crate::routing::split_list;
+use crate::state::AppState;
+
+fn deny(reason: DenialReason, message: impl Into<String>) -> AuthorizeResponse {
+    AuthorizeResponse { outcome: Some(Outcome::Denial(Denial { reason: reason as i32, message: message.into() })) }
+}
+
+pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<AuthorizeResponse, ControlError> {
+    if req.key_digest.len() != 32 {
+        return Err(ControlError::BadRequest("key_digest must be a 32-byte SHA-256".into()));
+    }
+    let Some(token) = db::tokens::find_by_digest(state.db(), &hex::encode(&req.key_digest)).await? else {
+        return Ok(deny(DenialReason::UnknownToken, "invalid token"));
+    };
+    match token.status {
+        s if s == status::TOKEN_EXHAUSTED as i64 => return Ok(deny(DenialReason::TokenExhausted, "token quota is used up")),
+        s if s == status::TOKEN_EXPIRED as i64 => return Ok(deny(DenialReason::TokenExpired, "token has expired")),
+        s if s != status::ENABLED as i64 => return Ok(deny(DenialReason::TokenDisabled, "token is disabled")),
+        _ => {}
+    }
+    if token.expired_time != -1 && token.expired_time <= now_secs() {
+        return Ok(deny(DenialReason::TokenExpired, "token has expired"));
+    }
+    if token.unlimited_quota == 0 && token.remain_quota <= 0 {
+        return Ok(deny(DenialReason::TokenExhausted, "token quota is used up"));
+    }
+    let Some(user) = db::users::find_by_id(state.db(), token.user_id).await? else {
+        return Ok(deny(DenialReason::UserDisabled, "the token's user no longer exists"));
+    };
+    if user.status != status::ENABLED as i64 {
+        return Ok(deny(DenialReason::UserDisabled, "user is disabled"));
+    }
+    if user.quota <= 0 {
+        return Ok(deny(DenialReason::UserExhausted, "user quota is used up"));
+    }
+
+    let group = if token.group_name.is_empty() { user.group_name.clone() } else { token.group_name.clone() };
+    let model_allowlist = if token.model_limits_enabled != 0 { split_list(&token.model_limits) } else { Vec::new() };
+    let ip_allowlist = split_list(&token.allow_ips);
+    let channels = state.channels();
+    let models: Vec<String> = channels
+        .models_for_group(&group)
+        .into_iter()
+        .filter(|m| model_allowlist.is_empty() || model_allowlist.contains(m))
+        .collect();
+    let caller = Caller {
+        user_id: user.id,
+        token_id: token.id,
+        token_name: token.name.clone(),
+        group: group.clone(),
+        user_role: user.role as i32,
+        unlimited_quota: token.unlimited_quota != 0,
+        token_remain_quota: token.remain_quota,
+        user_quota: user.quota,
+        expires_at: token.expired_time,
+        model_allowlist: model_allowlist.clone(),
+        ip_allowlist: ip_allowlist.clone(),
+        models,
+    };
+
+    if !ip_allowed(&ip_allowlist, &req.client_ip) {
+        return Ok(deny(DenialReason::IpNotAllowed, format!("IP {} is not allowed to use this token", req.client_ip)));
+    }
+    if req.model.is_empty() {
+        return Ok(grant(caller, Vec::new(), None));
+    }
+    if !model_allowlist.is_empty() && !model_allowlist.contains(&req.model) {
+        return Ok(deny(DenialReason::ModelNotAllowed, format!("this token may not use model {}", req.model)));
+    }
+    if req.pinned_channel_id.is_some() && user.role < veloera_admin_types::role::ADMIN as i64 {
+        return Ok(deny(DenialReason::ChannelPinForbidden, "only administrators may pin a channel"));
+    }
+    let Some(price) = state.prices().lookup(&req.model, &group) else {
+        return Ok(deny(
+            DenialReason::ModelUnpriced,
+            format!("model {} has no price configured; ask the administrator to set one", req.model),
+        ));
+    };
+    let candidates: Vec<Candidate> = channels
+        .candidates(&group, &req.model, req.pinned_channel_id)
+        .into_iter()
+        .map(|c| Candidate {
+            channel_id: c.channel.id,
+            channel_name: c.channel.name.clone(),
+            channel_type: c.channel.channel_type,
+            base_url: c.channel.base_url.clone(),
+            api_key: c.channel.keys[c.key_slot].clone(),
+            key_slot: c.key_slot as i32,
+            upstream_model: c.upstream_model,
+            openai_organization: c.channel.organization.clone(),
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Ok(deny(
+            DenialReason::NoChannel,
+            format!("no available channel for model {} in group {group}", req.model),
+        ));
+    }
+    let pricing = Pricing {
+        model_ratio: price.model_ratio,
+        completion_ratio: price.completion_ratio,
+        cache_ratio: price.cache_ratio,
+        group_ratio: price.group_ratio,
+        model_price: price.model_price,
+        quota_per_unit: price.quota_per_unit,
+    };
+    Ok(grant(caller, candidates, Some(pricing)))
+}
+
+fn grant(caller: Caller, candidates: Vec<Candidate>, pricing: Option<Pricing>) -> AuthorizeResponse {
+    AuthorizeResponse { outcome: Some(Outcome::Grant(Grant { caller: Some(caller), candidates, pricing })) }
+}

@@ -1,0 +1,75 @@
+//! The gRPC service relays call: `Authorize`, `ReportUsage`, `WatchConfig`. Generated types stay in this module.
+
+mod authorize;
+mod usage;
+mod watch;
+
+use std::pin::Pin;
+
+use futures::Stream;
+use subtle::ConstantTimeEq;
+use tonic::service::interceptor::InterceptedService;
+use tonic::{Request, Response, Status, Streaming};
+use veloera_proto::v1::control_server::{Control, ControlServer};
+use veloera_proto::v1::{
+    AuthorizeRequest, AuthorizeResponse, ConfigEvent, UsageAck, UsageBatch, WatchConfigRequest,
+};
+use veloera_proto::INTERNAL_SECRET_HEADER;
+
+use crate::state::AppState;
+
+/// The gRPC `Control` service over the shared state.
+pub struct ControlGrpc {
+    state: AppState,
+}
+
+type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'static>>;
+
+#[tonic::async_trait]
+impl Control for ControlGrpc {
+    async fn authorize(&self, request: Request<AuthorizeRequest>) -> Result<Response<AuthorizeResponse>, Status> {
+        let answer = authorize::decide(&self.state, request.into_inner()).await?;
+        Ok(Response::new(answer))
+    }
+
+    type ReportUsageStream = BoxStream<UsageAck>;
+
+    async fn report_usage(
+        &self,
+        request: Request<Streaming<UsageBatch>>,
+    ) -> Result<Response<Self::ReportUsageStream>, Status> {
+        Ok(Response::new(usage::acknowledge(self.state.clone(), request.into_inner())))
+    }
+
+    type WatchConfigStream = BoxStream<ConfigEvent>;
+
+    async fn watch_config(
+        &self,
+        request: Request<WatchConfigRequest>,
+    ) -> Result<Response<Self::WatchConfigStream>, Status> {
+        tracing::info!(relay = %request.get_ref().relay_id, "relay subscribed to config changes");
+        Ok(Response::new(watch::events(&self.state)))
+    }
+}
+
+/// Rejects any call without the internal secret in its metadata.
+#[derive(Clone)]
+pub struct RequireSecret {
+    secret: std::sync::Arc<str>,
+}
+
+impl tonic::service::Interceptor for RequireSecret {
+    fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
+        let given = request.metadata().get(INTERNAL_SECRET_HEADER).map(|v| v.as_bytes()).unwrap_or_default();
+        if bool::from(given.ct_eq(self.secret.as_bytes())) {
+            Ok(request)
+        } else {
+            Err(Status::unauthenticated("missing or wrong internal secret"))
+        }
+    }
+}
+
+/// The service as the server mounts it: secret-checked.
+pub fn service(state: AppState, secret: &str) -> InterceptedService<ControlServer<ControlGrpc>, RequireSecret> {
+    ControlServer::with_interceptor(ControlGrpc { state }, RequireSecret { secret: secret.into() })
+}

@@ -1,0 +1,59 @@
+//! `ReportUsage`: each inbound batch is settled in one transaction, then acknowledged by request id.
+
+use futures::StreamExt;
+use tonic::Streaming;
+use veloera_proto::v1::{Outcome, UsageAck, UsageBatch, UsageRecord};
+
+use super::BoxStream;
+use crate::db::usage::{settle, UsageReport};
+use crate::events::Change;
+use crate::state::AppState;
+
+impl From<UsageRecord> for UsageReport {
+    fn from(r: UsageRecord) -> Self {
+        UsageReport {
+            success: r.outcome == Outcome::Success as i32,
+            request_id: r.request_id,
+            user_id: r.user_id,
+            token_id: r.token_id,
+            token_name: r.token_name,
+            channel_id: r.channel_id,
+            model: r.model,
+            upstream_model: r.upstream_model,
+            prompt_tokens: r.prompt_tokens.max(0),
+            completion_tokens: r.completion_tokens.max(0),
+            cached_tokens: r.cached_tokens.max(0),
+            latency_ms: r.latency_ms,
+            first_byte_ms: r.first_byte_ms,
+            stream: r.stream,
+            group: r.group,
+            client_ip: r.client_ip,
+            created_at_secs: r.created_at_ms / 1000,
+        }
+    }
+}
+
+/// Settles batches in arrival order; an ack is sent only after the batch's transaction committed.
+pub fn acknowledge(state: AppState, inbound: Streaming<UsageBatch>) -> BoxStream<UsageAck> {
+    Box::pin(inbound.then(move |batch| {
+        let state = state.clone();
+        async move {
+            let batch = batch?;
+            let ids: Vec<String> = batch.records.iter().map(|r| r.request_id.clone()).collect();
+            if ids.iter().any(|id| id.is_empty() || id.len() > 64) {
+                return Err(tonic::Status::invalid_argument("every usage record needs a request id of 1-64 characters"));
+            }
+            let reports: Vec<UsageReport> = batch.records.into_iter().map(UsageReport::from).collect();
+            let settled = settle(state.db(), &state.prices(), &reports).await?;
+            for token_id in settled.exhausted_tokens {
+                if let Ok(Some(digest)) = crate::db::tokens::digest_of(state.db(), token_id).await {
+                    state.events().publish(Change::Token { token_id, key_digest_hex: digest });
+                }
+            }
+            for user_id in settled.exhausted_users {
+                state.events().publish(Change::User { user_id });
+            }
+            Ok(UsageAck { request_ids: ids })
+        }
+    }))
+}

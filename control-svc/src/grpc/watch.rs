@@ -1,0 +1,38 @@
+//! `WatchConfig`: a `reset` first, then every published change, until control shuts down.
+
+use futures::StreamExt;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+use veloera_proto::v1::config_event::Event;
+use veloera_proto::v1::{ChannelsChanged, ConfigEvent, OptionsChanged, Reset, TokenChanged, UserChanged};
+
+use super::BoxStream;
+use crate::events::Change;
+use crate::state::AppState;
+
+fn to_event(version: u64, change: Change) -> ConfigEvent {
+    let event = match change {
+        Change::Token { token_id, key_digest_hex } => {
+            Event::TokenChanged(TokenChanged { key_digest: hex::decode(key_digest_hex).unwrap_or_default(), token_id })
+        }
+        Change::User { user_id } => Event::UserChanged(UserChanged { user_id }),
+        Change::Channels => Event::ChannelsChanged(ChannelsChanged {}),
+        Change::Options => Event::OptionsChanged(OptionsChanged {}),
+    };
+    ConfigEvent { version, event: Some(event) }
+}
+
+pub fn events(state: &AppState) -> BoxStream<ConfigEvent> {
+    // Subscribe before reading the version, so nothing published in between is missed.
+    let rx = state.events().subscribe();
+    let first = ConfigEvent { version: state.events().version(), event: Some(Event::Reset(Reset {})) };
+    let changes = BroadcastStream::new(rx).map(|item| match item {
+        Ok((version, change)) => Ok(to_event(version, change)),
+        // This relay fell behind: it cannot know what it missed, so it must drop everything.
+        Err(BroadcastStreamRecvError::Lagged(_)) => Ok(ConfigEvent { version: 0, event: Some(Event::Reset(Reset {})) }),
+    });
+    let shutdown = state.shutdown().clone();
+    Box::pin(futures::stream::once(async move { Ok(first) }).chain(changes).take_until(async move {
+        shutdown.cancelled().await
+    }))
+}

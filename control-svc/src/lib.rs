@@ -1,0 +1,32 @@
+//! control-svc: the Veloera control plane. It owns the database and all state, serves the admin REST API and
+//! UI over HTTP, and the gRPC `Control` service that relays use for authorization, usage and invalidations.
+//!
+//! Layout:
+//! - `config`    typed configuration from the environment
+//! - `app`       builds the service on bound listeners and runs both servers
+//! - `state`     shared state: database, cipher, event hub, routing and price snapshots
+//! - `db`        the database (SQLite / PostgreSQL / MySQL through `sqlx::Any`) and one module per table
+//! - `admin`     the admin REST API (`/api/*`) and the UI's static files
+//! - `grpc`      the relay-facing gRPC service
+//! - `routing`   channel snapshot and candidate selection
+//! - `billing`   prices and the quota formula
+//! - `events`    invalidations published to relays
+//! - `secrets`   key generation, digests, encryption at rest, password hashing
+//! - `bootstrap` the first-start root account
+
+pub mod admin;
+pub mod app;
+pub mod billing;
+pub mod bootstrap;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod grpc;
+pub mod routing;
+pub mod secrets;
+pub mod state;
+
+pub use app::Application;
+pub use config::Config;
+pub use error::ControlError;

@@ -1,0 +1,111 @@
+//! Shared state of control-svc: a few cheap-clone handles; read-mostly data is swapped whole.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use axum::extract::FromRef;
+use axum_extra::extract::cookie::Key;
+use sha2::{Digest, Sha512};
+use tokio_util::sync::CancellationToken;
+
+use crate::billing::PriceTable;
+use crate::db::{self, Db};
+use crate::error::ControlError;
+use crate::events::{Change, EventHub};
+use crate::routing::ChannelSnapshot;
+use crate::secrets::Cipher;
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    cipher: Cipher,
+    cookie_key: Key,
+    events: EventHub,
+    channels: ArcSwap<ChannelSnapshot>,
+    prices: ArcSwap<PriceTable>,
+    generate_default_token: bool,
+    shutdown: CancellationToken,
+}
+
+impl AppState {
+    pub async fn new(
+        db: Db,
+        crypto_secret: &str,
+        session_secret: &str,
+        generate_default_token: bool,
+    ) -> Result<Self, ControlError> {
+        let cipher = Cipher::new(crypto_secret);
+        let cookie_key = Key::from(&Sha512::digest(session_secret.as_bytes()));
+        let state = AppState {
+            inner: Arc::new(Inner {
+                db,
+                cipher,
+                cookie_key,
+                events: EventHub::default(),
+                channels: ArcSwap::from_pointee(ChannelSnapshot::default()),
+                prices: ArcSwap::from_pointee(PriceTable::default()),
+                generate_default_token,
+                shutdown: CancellationToken::new(),
+            }),
+        };
+        state.reload_channels().await?;
+        state.reload_prices().await?;
+        Ok(state)
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn cipher(&self) -> &Cipher {
+        &self.inner.cipher
+    }
+
+    pub fn events(&self) -> &EventHub {
+        &self.inner.events
+    }
+
+    pub fn channels(&self) -> arc_swap::Guard<Arc<ChannelSnapshot>> {
+        self.inner.channels.load()
+    }
+
+    pub fn prices(&self) -> arc_swap::Guard<Arc<PriceTable>> {
+        self.inner.prices.load()
+    }
+
+    pub fn generate_default_token(&self) -> bool {
+        self.inner.generate_default_token
+    }
+
+    /// Cancelled when the service shuts down, so long-lived streams end.
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.inner.shutdown
+    }
+
+    /// Rebuilds the routing snapshot from the database and tells relays.
+    pub async fn reload_channels(&self) -> Result<(), ControlError> {
+        let rows = db::channels::list(self.db()).await?;
+        self.inner.channels.store(Arc::new(ChannelSnapshot::build(&rows, self.cipher())));
+        self.inner.events.publish(Change::Channels);
+        Ok(())
+    }
+
+    /// Rebuilds prices from the options table and tells relays.
+    pub async fn reload_prices(&self) -> Result<(), ControlError> {
+        let options = db::options::all(self.db()).await?;
+        let table = PriceTable::from_options(&options).map_err(ControlError::Internal)?;
+        self.inner.prices.store(Arc::new(table));
+        self.inner.events.publish(Change::Options);
+        Ok(())
+    }
+}
+
+impl FromRef<AppState> for Key {
+    fn from_ref(state: &AppState) -> Key {
+        state.inner.cookie_key.clone()
+    }
+}

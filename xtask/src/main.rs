@@ -1,0 +1,42 @@
+//! `cargo xtask <command>`: project automation in Rust (alias in .cargo/config.toml).
+//!
+//! Each command lives in its own module exposing `run(args: &[String]) -> anyhow::Result<()>`;
+//! to add one, add the module, a `match` arm and a line in `USAGE`.
+
+mod ui;
+mod util;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [args]
+
+commands:
+  ui      build the admin UI (admin-yew) to admin-yew/dist/
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((cmd, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    let result = match cmd.as_str() {
+        "ui" => ui::run(rest),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => {
+            eprint!("error: unknown xtask command `{other}`\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
