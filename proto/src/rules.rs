@@ -30,3 +30,18 @@ mod tests {
         assert!(ip_allowed(&[], "anything"));
     }
 }
+
+/// Veloera's per-token charge, shared so the relay's local estimate and control's settlement agree:
+/// `round((prompt − cached + cached×cache_ratio + completion×completion_ratio) × model_ratio × group_ratio)`,
+/// at least 1 when the ratio is non-zero and tokens were used; a fixed price is `price × quota_per_unit × group_ratio`.
+pub fn quota_for(pricing: &crate::v1::Pricing, prompt: i64, completion: i64, cached: i64) -> i64 {
+    if let Some(price) = pricing.model_price {
+        return (price * pricing.quota_per_unit as f64 * pricing.group_ratio).round() as i64;
+    }
+    let cached = cached.clamp(0, prompt.max(0));
+    let tokens =
+        (prompt - cached) as f64 + cached as f64 * pricing.cache_ratio + completion as f64 * pricing.completion_ratio;
+    let ratio = pricing.model_ratio * pricing.group_ratio;
+    let quota = (tokens * ratio).round() as i64;
+    if ratio > 0.0 && quota == 0 && prompt + completion > 0 { 1 } else { quota }
+}

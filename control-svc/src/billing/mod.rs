@@ -2,4 +2,4 @@
 
 pub mod pricing;
 
-pub use pricing::{ModelPricing, PriceTable};
+pub use pricing::{quota_for, ModelPricing, PriceTable};

@@ -52,31 +52,12 @@ const DEFAULT_COMPLETION_RATIOS: &[(&str, f64)] = &[
     ("deepseek", 4.0),
 ];
 
-/// What one model costs for one group.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ModelPricing {
-    pub model_ratio: f64,
-    pub completion_ratio: f64,
-    pub cache_ratio: f64,
-    pub group_ratio: f64,
-    /// Fixed USD per call; wins over ratios.
-    pub model_price: Option<f64>,
-    pub quota_per_unit: i64,
-}
+/// What one model costs for one group: the contract's `Pricing`, so relay and control share one formula.
+pub type ModelPricing = veloera_proto::v1::Pricing;
 
-impl ModelPricing {
-    /// Final charge: `round((prompt − cached + cached×cache + completion×completion) × model × group)`,
-    /// at least 1 when the ratio is non-zero and tokens were used; a fixed price is `price × QuotaPerUnit × group`.
-    pub fn quota_for(&self, prompt: i64, completion: i64, cached: i64) -> i64 {
-        if let Some(price) = self.model_price {
-            return (price * self.quota_per_unit as f64 * self.group_ratio).round() as i64;
-        }
-        let cached = cached.clamp(0, prompt.max(0));
-        let tokens = (prompt - cached) as f64 + cached as f64 * self.cache_ratio + completion as f64 * self.completion_ratio;
-        let ratio = self.model_ratio * self.group_ratio;
-        let quota = (tokens * ratio).round() as i64;
-        if ratio > 0.0 && quota == 0 && prompt + completion > 0 { 1 } else { quota }
-    }
+/// Final charge in quota units (see [`veloera_proto::rules::quota_for`]).
+pub fn quota_for(p: &ModelPricing, prompt: i64, completion: i64, cached: i64) -> i64 {
+    veloera_proto::rules::quota_for(p, prompt, completion, cached)
 }
 
 /// The whole price configuration, built from defaults overlaid with the options table.
@@ -189,21 +170,21 @@ mod tests {
     fn charge_follows_the_ratio_formula() {
         let p = PriceTable::default().lookup("gpt-4o-mini", "default").unwrap();
         // (100 + 50×4) × 0.075 = 22.5 → 23
-        assert_eq!(p.quota_for(100, 50, 0), 23);
+        assert_eq!(quota_for(&p, 100, 50, 0), 23);
     }
 
     #[test]
     fn cached_prompt_tokens_are_discounted() {
         let p = PriceTable::default().lookup("gpt-4o", "default").unwrap();
         // (1000 − 800 + 800×0.5 + 0) × 1.25 = 750
-        assert_eq!(p.quota_for(1000, 0, 800), 750);
+        assert_eq!(quota_for(&p, 1000, 0, 800), 750);
     }
 
     #[test]
     fn tiny_usage_costs_at_least_one() {
         let p = PriceTable::default().lookup("gpt-4o-mini", "default").unwrap();
-        assert_eq!(p.quota_for(1, 0, 0), 1);
-        assert_eq!(p.quota_for(0, 0, 0), 0);
+        assert_eq!(quota_for(&p, 1, 0, 0), 1);
+        assert_eq!(quota_for(&p, 0, 0, 0), 0);
     }
 
     #[test]
@@ -220,7 +201,7 @@ mod tests {
             ("GroupRatio".to_string(), r#"{"default": 1, "vip": 0.5}"#.to_string()),
         ]);
         let t = PriceTable::from_options(&opts).unwrap();
-        assert_eq!(t.lookup("dall-e-3", "vip").unwrap().quota_for(10, 10, 0), 10_000);
+        assert_eq!(quota_for(&t.lookup("dall-e-3", "vip").unwrap(), 10, 10, 0), 10_000);
     }
 
     #[test]

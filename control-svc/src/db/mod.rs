@@ -104,9 +104,10 @@ impl Db {
         }
     }
 
-    /// The id of a row just inserted: `RETURNING id` on PostgreSQL, the driver's last insert id elsewhere.
+    /// The id of a row just inserted: `RETURNING id` where the dialect has it (the `Any` driver does not
+    /// pass SQLite's last insert id through), the driver's last insert id on MySQL.
     pub fn returning_id(&self) -> &'static str {
-        if self.backend == Backend::Postgres { " RETURNING id" } else { "" }
+        if self.backend == Backend::MySql { "" } else { " RETURNING id" }
     }
 
     pub async fn ping(&self) -> Result<(), ControlError> {
@@ -125,7 +126,7 @@ where
     E: Executor<'c, Database = sqlx::Any>,
 {
     use sqlx::Row;
-    if db.backend == Backend::Postgres {
+    if db.backend != Backend::MySql {
         let row = query.fetch_one(exec).await?;
         Ok(row.try_get::<i64, _>(0)?)
     } else {

@@ -6,7 +6,7 @@ use serde_json::json;
 use veloera_admin_types::log_type;
 
 use super::{Db, now_secs};
-use crate::billing::PriceTable;
+use crate::billing::{quota_for, PriceTable};
 use crate::error::ControlError;
 
 /// One finished request as the relay reported it.
@@ -25,7 +25,8 @@ pub struct UsageReport {
     pub latency_ms: i64,
     pub first_byte_ms: i64,
     pub stream: bool,
-    pub success: bool,
+    /// False when the upstream failed: nothing is charged and no consume log is written.
+    pub billable: bool,
     pub group: String,
     pub client_ip: String,
     pub created_at_secs: i64,
@@ -55,11 +56,11 @@ pub async fn settle(db: &Db, prices: &PriceTable, reports: &[UsageReport]) -> Re
             continue;
         }
         settled.newly_applied += 1;
-        if !r.success {
+        if !r.billable {
             continue;
         }
         let pricing = prices.lookup(&r.model, &r.group);
-        let quota = pricing.map(|p| p.quota_for(r.prompt_tokens, r.completion_tokens, r.cached_tokens)).unwrap_or(0);
+        let quota = pricing.as_ref().map(|p| quota_for(p, r.prompt_tokens, r.completion_tokens, r.cached_tokens)).unwrap_or(0);
         sqlx::query(&db.sql(
             "UPDATE tokens SET remain_quota = CASE WHEN unlimited_quota = 0 THEN remain_quota - ? ELSE remain_quota END, \
              used_quota = used_quota + ?, accessed_time = ? WHERE id = ?",
@@ -84,11 +85,11 @@ pub async fn settle(db: &Db, prices: &PriceTable, reports: &[UsageReport]) -> Re
             .execute(&mut *tx)
             .await?;
         let other = json!({
-            "model_ratio": pricing.map(|p| p.model_ratio),
-            "completion_ratio": pricing.map(|p| p.completion_ratio),
-            "cache_ratio": pricing.map(|p| p.cache_ratio),
-            "group_ratio": pricing.map(|p| p.group_ratio),
-            "model_price": pricing.and_then(|p| p.model_price),
+            "model_ratio": pricing.as_ref().map(|p| p.model_ratio),
+            "completion_ratio": pricing.as_ref().map(|p| p.completion_ratio),
+            "cache_ratio": pricing.as_ref().map(|p| p.cache_ratio),
+            "group_ratio": pricing.as_ref().map(|p| p.group_ratio),
+            "model_price": pricing.as_ref().and_then(|p| p.model_price),
             "cache_tokens": r.cached_tokens,
             "frt": r.first_byte_ms,
             "is_model_mapped": r.upstream_model != r.model,

@@ -107,15 +107,7 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
             format!("no available channel for model {} in group {group}", req.model),
         ));
     }
-    let pricing = Pricing {
-        model_ratio: price.model_ratio,
-        completion_ratio: price.completion_ratio,
-        cache_ratio: price.cache_ratio,
-        group_ratio: price.group_ratio,
-        model_price: price.model_price,
-        quota_per_unit: price.quota_per_unit,
-    };
-    Ok(grant(caller, candidates, Some(pricing)))
+    Ok(grant(caller, candidates, Some(price)))
 }
 
 fn grant(caller: Caller, candidates: Vec<Candidate>, pricing: Option<Pricing>) -> AuthorizeResponse {

@@ -12,7 +12,8 @@ use crate::state::AppState;
 impl From<UsageRecord> for UsageReport {
     fn from(r: UsageRecord) -> Self {
         UsageReport {
-            success: r.outcome == Outcome::Success as i32,
+            // A client that hung up still pays for what the upstream produced (as far as it was reported).
+            billable: r.outcome == Outcome::Success as i32 || r.outcome == Outcome::ClientCancelled as i32,
             request_id: r.request_id,
             user_id: r.user_id,
             token_id: r.token_id,
@@ -34,8 +35,10 @@ impl From<UsageRecord> for UsageReport {
 }
 
 /// Settles batches in arrival order; an ack is sent only after the batch's transaction committed.
+/// The stream ends when control shuts down (a batch cut off mid-way rolls back; the relay resends it).
 pub fn acknowledge(state: AppState, inbound: Streaming<UsageBatch>) -> BoxStream<UsageAck> {
-    Box::pin(inbound.then(move |batch| {
+    let shutdown = state.shutdown().clone();
+    let acks = inbound.then(move |batch| {
         let state = state.clone();
         async move {
             let batch = batch?;
@@ -55,5 +58,6 @@ pub fn acknowledge(state: AppState, inbound: Streaming<UsageBatch>) -> BoxStream
             }
             Ok(UsageAck { request_ids: ids })
         }
-    }))
+    });
+    Box::pin(acks.take_until(async move { shutdown.cancelled().await }))
 }

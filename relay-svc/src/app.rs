@@ -1,0 +1,96 @@
+//! Wiring: the control link and its background tasks, the dispatcher, and the public listener.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::Config;
+use crate::control::cache::AuthCache;
+use crate::control::outbox::{self, Outbox};
+use crate::control::{self, ControlLink};
+use crate::dispatch::Dispatcher;
+use crate::routes::{self, RelayState};
+
+/// A built relay, listening but not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: RelayState,
+    config: Config,
+    internal_secret: String,
+}
+
+impl Application {
+    pub async fn build(config: Config) -> Result<Self, String> {
+        let listener =
+            TcpListener::bind(config.listen_addr).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
+        Self::build_with_listener(config, listener).await
+    }
+
+    /// Builds on a listener the caller bound (tests bind port 0).
+    pub async fn build_with_listener(config: Config, listener: TcpListener) -> Result<Self, String> {
+        let internal_secret = config.resolve_internal_secret().await?;
+        let client = control::client(&config.control_grpc_url, &internal_secret)?;
+        let cache = AuthCache::new(config.auth_cache_ttl, config.control_stale_grace);
+        let (outbox, _) = Outbox::channel();
+        let dispatcher = Dispatcher::new(config.connect_timeout, config.streaming_idle_timeout, config.relay_timeout)?;
+        let frontdoor = reqwest::Client::builder()
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("cannot build the front-door client: {e}"))?;
+        let state = RelayState {
+            link: Arc::new(ControlLink::new(client, cache)),
+            outbox,
+            dispatcher,
+            frontdoor,
+            control_http_url: config.control_http_url.trim_end_matches('/').into(),
+            max_body_bytes: config.max_body_bytes,
+        };
+        Ok(Application { listener, state, config, internal_secret })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    pub fn internal_secret(&self) -> &str {
+        &self.internal_secret
+    }
+
+    /// Serves until `shutdown`, then stops accepting, lets in-flight requests finish and drains usage to control.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), String> {
+        let Application { listener, mut state, config, .. } = self;
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+
+        let (outbox, rx) = Outbox::channel();
+        state.outbox = outbox;
+        let stop_usage = CancellationToken::new();
+        tasks.spawn(outbox::run(state.link.client(), rx, stop_usage.clone()));
+        tasks.spawn(control::watch::run(state.link.clone(), config.relay_id.clone(), cancel.clone()));
+
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            // Nagle + delayed ACK adds ~40 ms to small responses.
+            let _ = tcp.set_nodelay(true);
+        });
+        let app = routes::router(state);
+        let trigger = cancel.clone();
+        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                trigger.cancel();
+            })
+            .await;
+        cancel.cancel();
+        // Only now, with every request finished, may the outbox drain and stop.
+        stop_usage.cancel();
+        tasks.close();
+        tasks.wait().await;
+        served.map_err(|e| format!("relay server: {e}"))
+    }
+}

@@ -1,0 +1,69 @@
+//! Reads the caller's API key from the request, the ways Veloera clients send it.
+
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
+
+use crate::error::RelayError;
+
+/// A presented key: its digest (what control knows) and an optional pinned channel.
+#[derive(Debug, PartialEq, Eq)]
+pub struct PresentedKey {
+    pub digest: [u8; 32],
+    pub pinned_channel: Option<i64>,
+}
+
+/// `Authorization: Bearer sk-<key>[-<channel id>]`; `Bearer ` and `sk-` are optional, as in Veloera.
+pub fn from_headers(headers: &HeaderMap) -> Result<PresentedKey, RelayError> {
+    let raw = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .ok_or(RelayError::MissingKey)?;
+    parse(raw)
+}
+
+pub fn parse(raw: &str) -> Result<PresentedKey, RelayError> {
+    let raw = raw.strip_prefix("Bearer ").or_else(|| raw.strip_prefix("bearer ")).unwrap_or(raw).trim();
+    let raw = raw.strip_prefix("sk-").unwrap_or(raw);
+    if raw.is_empty() {
+        return Err(RelayError::MissingKey);
+    }
+    // Keys are alphanumeric, so a dash can only introduce a pinned channel id.
+    let (key, pinned_channel) = match raw.split_once('-') {
+        Some((key, channel)) => {
+            let id = channel.parse::<i64>().map_err(|_| {
+                RelayError::InvalidRequest("a key suffix must be a channel id: sk-<key>-<channel id>".into())
+            })?;
+            (key, Some(id))
+        }
+        None => (raw, None),
+    };
+    Ok(PresentedKey { digest: Sha256::digest(key.as_bytes()).into(), pinned_channel })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_and_sk_prefixes_are_optional() {
+        let a = parse("Bearer sk-abc").unwrap();
+        assert_eq!(a, parse("sk-abc").unwrap());
+        assert_eq!(a, parse("abc").unwrap());
+        assert_eq!(a.digest, <[u8; 32]>::from(Sha256::digest(b"abc")));
+    }
+
+    #[test]
+    fn a_numeric_suffix_pins_a_channel() {
+        let k = parse("Bearer sk-abc-42").unwrap();
+        assert_eq!(k.pinned_channel, Some(42));
+        assert_eq!(k.digest, parse("sk-abc").unwrap().digest);
+        assert!(parse("sk-abc-xyz").is_err());
+    }
+
+    #[test]
+    fn an_empty_key_is_missing() {
+        assert!(matches!(parse("Bearer sk-"), Err(RelayError::MissingKey)));
+    }
+}

@@ -1,0 +1,229 @@
+//! What the relay remembers of control's answers, so warm requests make no synchronous call:
+//! callers by key digest (including negative answers for bad keys), and routes by (group, model, pin).
+//! Entries live until `WatchConfig` invalidates them or `ttl` passes, and only while the watch stream is
+//! healthy (or has been down for less than the grace period).
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use veloera_proto::v1::{Caller, Candidate, DenialReason, Pricing};
+
+/// A granted caller plus the quota this relay has spent for it since control's numbers were read.
+#[derive(Debug)]
+pub struct CallerEntry {
+    pub caller: Caller,
+    fetched: Instant,
+    /// Quota charged by requests this relay finished since `fetched` (control settles them asynchronously).
+    pub spent: AtomicI64,
+}
+
+#[derive(Debug, Clone)]
+pub enum KeyState {
+    Known(Arc<CallerEntry>),
+    Denied { reason: DenialReason, message: String, fetched: Instant },
+}
+
+impl KeyState {
+    fn fetched(&self) -> Instant {
+        match self {
+            KeyState::Known(e) => e.fetched,
+            KeyState::Denied { fetched, .. } => *fetched,
+        }
+    }
+}
+
+/// Candidates and price for one (group, model, pinned channel).
+#[derive(Debug)]
+pub struct RouteEntry {
+    pub candidates: Vec<Candidate>,
+    pub pricing: Pricing,
+    fetched: Instant,
+}
+
+type RouteKey = (String, String, Option<i64>);
+
+pub struct AuthCache {
+    keys: DashMap<[u8; 32], KeyState>,
+    routes: DashMap<RouteKey, Arc<RouteEntry>>,
+    ttl: Duration,
+    grace: Duration,
+    /// Bumped on every invalidation; an answer fetched across a bump is not cached (it may be stale).
+    generation: AtomicU64,
+    watch_connected: AtomicBool,
+    /// Milliseconds since `epoch` when the watch stream went down.
+    watch_down_at_ms: AtomicU64,
+    epoch: Instant,
+}
+
+impl AuthCache {
+    pub fn new(ttl: Duration, grace: Duration) -> Self {
+        AuthCache {
+            keys: DashMap::new(),
+            routes: DashMap::new(),
+            ttl,
+            grace,
+            generation: AtomicU64::new(0),
+            watch_connected: AtomicBool::new(false),
+            watch_down_at_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Cached answers are trusted only while invalidations can reach us (or only briefly after they stopped).
+    fn usable(&self) -> bool {
+        if self.watch_connected.load(Ordering::Acquire) {
+            return true;
+        }
+        let down_at = Duration::from_millis(self.watch_down_at_ms.load(Ordering::Acquire));
+        self.epoch.elapsed().saturating_sub(down_at) < self.grace && !down_at.is_zero()
+    }
+
+    fn fresh(&self, fetched: Instant) -> bool {
+        fetched.elapsed() < self.ttl && self.usable()
+    }
+
+    pub fn key(&self, digest: &[u8; 32]) -> Option<KeyState> {
+        let state = self.keys.get(digest)?;
+        self.fresh(state.fetched()).then(|| state.clone())
+    }
+
+    pub fn route(&self, group: &str, model: &str, pinned: Option<i64>) -> Option<Arc<RouteEntry>> {
+        // Building the owned key costs two small allocations; still far below one loopback call.
+        let entry = self.routes.get(&(group.to_string(), model.to_string(), pinned))?;
+        self.fresh(entry.fetched).then(|| entry.clone())
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Stores a granted caller (and its route) fetched at `generation`; returns the entry to use.
+    pub fn store_grant(
+        &self,
+        generation: u64,
+        digest: [u8; 32],
+        caller: Caller,
+        route: Option<(String, Option<i64>, Vec<Candidate>, Pricing)>,
+    ) -> (Arc<CallerEntry>, Option<Arc<RouteEntry>>) {
+        let now = Instant::now();
+        let group = caller.group.clone();
+        let entry = Arc::new(CallerEntry { caller, fetched: now, spent: AtomicI64::new(0) });
+        let route = route.map(|(model, pinned, candidates, pricing)| {
+            (model, pinned, Arc::new(RouteEntry { candidates, pricing, fetched: now }))
+        });
+        if self.generation() == generation {
+            self.keys.insert(digest, KeyState::Known(entry.clone()));
+            if let Some((model, pinned, r)) = &route {
+                self.routes.insert((group, model.clone(), *pinned), r.clone());
+            }
+        }
+        (entry, route.map(|(_, _, r)| r))
+    }
+
+    /// Remembers a token-level denial (unknown, disabled, expired, exhausted key or user).
+    pub fn store_denial(&self, generation: u64, digest: [u8; 32], reason: DenialReason, message: String) {
+        if self.generation() == generation {
+            self.keys.insert(digest, KeyState::Denied { reason, message, fetched: Instant::now() });
+        }
+    }
+
+    fn bump(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    pub fn forget_key(&self, digest: &[u8]) {
+        self.bump();
+        if let Ok(d) = <[u8; 32]>::try_from(digest) {
+            self.keys.remove(&d);
+        }
+    }
+
+    pub fn forget_user(&self, user_id: i64) {
+        self.bump();
+        self.keys.retain(|_, v| !matches!(v, KeyState::Known(e) if e.caller.user_id == user_id));
+    }
+
+    /// Channels or options changed: routes, prices and model lists are stale; negative answers are not.
+    pub fn forget_routes(&self) {
+        self.bump();
+        self.routes.clear();
+        self.keys.retain(|_, v| matches!(v, KeyState::Denied { .. }));
+    }
+
+    pub fn forget_all(&self) {
+        self.bump();
+        self.routes.clear();
+        self.keys.clear();
+    }
+
+    pub fn set_watch_connected(&self, connected: bool) {
+        if !connected && self.watch_connected.load(Ordering::Acquire) {
+            let now = self.epoch.elapsed().as_millis().max(1) as u64;
+            self.watch_down_at_ms.store(now, Ordering::Release);
+        }
+        self.watch_connected.store(connected, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache() -> AuthCache {
+        let c = AuthCache::new(Duration::from_secs(60), Duration::from_secs(60));
+        c.set_watch_connected(true);
+        c
+    }
+
+    fn caller(user_id: i64) -> Caller {
+        Caller { user_id, group: "default".into(), ..Default::default() }
+    }
+
+    #[test]
+    fn nothing_is_served_before_the_watch_stream_is_up() {
+        let c = AuthCache::new(Duration::from_secs(60), Duration::from_secs(60));
+        c.store_grant(0, [1; 32], caller(1), None);
+        assert!(c.key(&[1; 32]).is_none());
+    }
+
+    #[test]
+    fn an_answer_fetched_across_an_invalidation_is_not_cached() {
+        let c = cache();
+        let g = c.generation();
+        c.forget_key(&[9; 32]);
+        c.store_grant(g, [1; 32], caller(1), None);
+        assert!(c.key(&[1; 32]).is_none());
+    }
+
+    #[test]
+    fn user_invalidation_drops_only_that_users_keys() {
+        let c = cache();
+        c.store_grant(c.generation(), [1; 32], caller(1), None);
+        c.store_grant(c.generation(), [2; 32], caller(2), None);
+        c.forget_user(1);
+        assert!(c.key(&[1; 32]).is_none());
+        assert!(c.key(&[2; 32]).is_some());
+    }
+
+    #[test]
+    fn channel_changes_keep_negative_answers() {
+        let c = cache();
+        c.store_denial(c.generation(), [3; 32], DenialReason::UnknownToken, "x".into());
+        c.store_grant(c.generation(), [1; 32], caller(1), None);
+        c.forget_routes();
+        assert!(matches!(c.key(&[3; 32]), Some(KeyState::Denied { .. })));
+        assert!(c.key(&[1; 32]).is_none());
+    }
+
+    #[test]
+    fn cached_answers_expire_after_the_grace_period_without_a_watch_stream() {
+        let c = AuthCache::new(Duration::from_secs(60), Duration::from_millis(0));
+        c.set_watch_connected(true);
+        c.store_grant(c.generation(), [1; 32], caller(1), None);
+        assert!(c.key(&[1; 32]).is_some());
+        c.set_watch_connected(false);
+        assert!(c.key(&[1; 32]).is_none());
+    }
+}

@@ -1,0 +1,185 @@
+//! The relay's link to control-svc: the gRPC client, the caches fed by `WatchConfig`, and the usage outbox.
+
+pub mod cache;
+pub mod outbox;
+pub mod watch;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tonic::metadata::MetadataValue;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Channel, Endpoint};
+use veloera_proto::rules::ip_allowed;
+use veloera_proto::v1::authorize_response::Outcome;
+use veloera_proto::v1::control_client::ControlClient;
+use veloera_proto::v1::{AuthorizeRequest, Candidate, DenialReason, EndpointKind, Pricing};
+use veloera_proto::INTERNAL_SECRET_HEADER;
+
+use crate::error::RelayError;
+use cache::{AuthCache, CallerEntry, KeyState, RouteEntry};
+
+/// Adds the internal secret to every call.
+#[derive(Clone)]
+pub struct AddSecret(MetadataValue<tonic::metadata::Ascii>);
+
+impl tonic::service::Interceptor for AddSecret {
+    fn call(&mut self, mut request: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        request.metadata_mut().insert(INTERNAL_SECRET_HEADER, self.0.clone());
+        Ok(request)
+    }
+}
+
+pub type Client = ControlClient<InterceptedService<Channel, AddSecret>>;
+
+/// Builds a lazily connecting client (control may start after the relay).
+pub fn client(url: &str, secret: &str) -> Result<Client, String> {
+    let endpoint = Endpoint::from_shared(url.to_string())
+        .map_err(|e| format!("CONTROL_GRPC_URL {url:?}: {e}"))?
+        .tcp_nodelay(true)
+        .connect_timeout(Duration::from_secs(3))
+        .http2_keep_alive_interval(Duration::from_secs(20))
+        .keep_alive_while_idle(true);
+    let secret = MetadataValue::try_from(secret).map_err(|_| "the internal secret must be printable ASCII".to_string())?;
+    Ok(ControlClient::with_interceptor(endpoint.connect_lazy(), AddSecret(secret)))
+}
+
+/// The outcome of authorizing one request.
+pub struct Authorized {
+    pub caller: Arc<CallerEntry>,
+    /// Present when a model was asked for.
+    pub route: Option<Arc<RouteEntry>>,
+}
+
+impl Authorized {
+    pub fn candidates(&self) -> &[Candidate] {
+        self.route.as_ref().map(|r| r.candidates.as_slice()).unwrap_or_default()
+    }
+
+    pub fn pricing(&self) -> Option<&Pricing> {
+        self.route.as_ref().map(|r| &r.pricing)
+    }
+}
+
+/// What one request asks for.
+pub struct Ask<'a> {
+    pub digest: [u8; 32],
+    pub model: &'a str,
+    pub client_ip: &'a str,
+    pub endpoint: EndpointKind,
+    pub pinned_channel: Option<i64>,
+}
+
+pub struct ControlLink {
+    client: Client,
+    pub cache: AuthCache,
+}
+
+impl ControlLink {
+    pub fn new(client: Client, cache: AuthCache) -> Self {
+        ControlLink { client, cache }
+    }
+
+    pub fn client(&self) -> Client {
+        self.client.clone()
+    }
+
+    /// Warm: answered from the caches with no call. Cold: exactly one `Authorize` call.
+    pub async fn authorize(&self, ask: &Ask<'_>) -> Result<Authorized, RelayError> {
+        match self.cache.key(&ask.digest) {
+            Some(KeyState::Denied { reason, message, .. }) => return Err(RelayError::Denied { reason, message }),
+            Some(KeyState::Known(entry)) => {
+                check_locally(&entry, ask)?;
+                if ask.model.is_empty() {
+                    return Ok(Authorized { caller: entry, route: None });
+                }
+                if let Some(route) = self.cache.route(&entry.caller.group, ask.model, ask.pinned_channel) {
+                    return Ok(Authorized { caller: entry, route: Some(route) });
+                }
+            }
+            None => {}
+        }
+        self.authorize_cold(ask).await
+    }
+
+    async fn authorize_cold(&self, ask: &Ask<'_>) -> Result<Authorized, RelayError> {
+        let generation = self.cache.generation();
+        let request = AuthorizeRequest {
+            key_digest: ask.digest.to_vec(),
+            model: ask.model.to_string(),
+            client_ip: ask.client_ip.to_string(),
+            endpoint: ask.endpoint as i32,
+            pinned_channel_id: ask.pinned_channel,
+        };
+        let answer = self
+            .client
+            .clone()
+            .authorize(request)
+            .await
+            .map_err(|s| RelayError::ControlUnavailable(format!("{}: {}", s.code(), s.message())))?
+            .into_inner();
+        match answer.outcome {
+            Some(Outcome::Grant(grant)) => {
+                let caller = grant.caller.ok_or_else(|| RelayError::ControlUnavailable("grant without caller".into()))?;
+                let route = match (ask.model.is_empty(), grant.pricing) {
+                    (false, Some(pricing)) => Some((ask.model.to_string(), ask.pinned_channel, grant.candidates, pricing)),
+                    _ => None,
+                };
+                let (entry, route) = self.cache.store_grant(generation, ask.digest, caller, route);
+                check_locally(&entry, ask)?;
+                Ok(Authorized { caller: entry, route })
+            }
+            Some(Outcome::Denial(denial)) => {
+                let reason = DenialReason::try_from(denial.reason).unwrap_or(DenialReason::Unspecified);
+                if is_token_level(reason) {
+                    self.cache.store_denial(generation, ask.digest, reason, denial.message.clone());
+                }
+                Err(RelayError::Denied { reason, message: denial.message })
+            }
+            None => Err(RelayError::ControlUnavailable("empty authorize answer".into())),
+        }
+    }
+}
+
+/// Denials that depend only on the key (so they can be cached per digest).
+fn is_token_level(reason: DenialReason) -> bool {
+    matches!(
+        reason,
+        DenialReason::UnknownToken
+            | DenialReason::TokenDisabled
+            | DenialReason::TokenExpired
+            | DenialReason::TokenExhausted
+            | DenialReason::UserDisabled
+            | DenialReason::UserExhausted
+    )
+}
+
+/// The per-request rules that need no call: expiry, quota left after local spending, IP, model allowlist, pinning.
+fn check_locally(entry: &CallerEntry, ask: &Ask<'_>) -> Result<(), RelayError> {
+    let c = &entry.caller;
+    let deny = |reason, message: String| Err(RelayError::Denied { reason, message });
+    if c.expires_at != -1 && c.expires_at <= now_secs() {
+        return deny(DenialReason::TokenExpired, "token has expired".into());
+    }
+    let spent = entry.spent.load(std::sync::atomic::Ordering::Relaxed);
+    if !c.unlimited_quota && c.token_remain_quota - spent <= 0 {
+        return deny(DenialReason::TokenExhausted, "token quota is used up".into());
+    }
+    if c.user_quota - spent <= 0 {
+        return deny(DenialReason::UserExhausted, "user quota is used up".into());
+    }
+    if !ip_allowed(&c.ip_allowlist, ask.client_ip) {
+        return deny(DenialReason::IpNotAllowed, format!("IP {} is not allowed to use this token", ask.client_ip));
+    }
+    if !ask.model.is_empty() && !c.model_allowlist.is_empty() && !c.model_allowlist.iter().any(|m| m == ask.model) {
+        return deny(DenialReason::ModelNotAllowed, format!("this token may not use model {}", ask.model));
+    }
+    if ask.pinned_channel.is_some() && c.user_role < 10 {
+        return deny(DenialReason::ChannelPinForbidden, "only administrators may pin a channel".into());
+    }
+    Ok(())
+}
+
+pub fn now_secs() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}

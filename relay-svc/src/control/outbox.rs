@@ -1,0 +1,132 @@
+//! Usage reporting: finished requests are queued without blocking, sent to control in batches over the
+//! `ReportUsage` stream, and kept until control acknowledges them (resent after a reconnect), so each
+//! record reaches control at least once and control's idempotency ledger makes it count exactly once.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use veloera_proto::v1::{UsageBatch, UsageRecord};
+
+use super::Client;
+
+const MAX_BATCH: usize = 256;
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// How long shutdown waits for control to acknowledge what is still pending.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
+
+/// The handle request handlers use; sending never waits.
+#[derive(Clone)]
+pub struct Outbox {
+    tx: mpsc::UnboundedSender<UsageRecord>,
+}
+
+impl Outbox {
+    pub fn channel() -> (Outbox, mpsc::UnboundedReceiver<UsageRecord>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Outbox { tx }, rx)
+    }
+
+    pub fn send(&self, record: UsageRecord) {
+        if self.tx.send(record).is_err() {
+            tracing::error!("usage outbox is closed; a usage record was dropped during shutdown");
+        }
+    }
+}
+
+/// Runs until `shutdown`, then drains: everything queued is sent and acknowledged, or logged as lost.
+pub async fn run(client: Client, mut rx: mpsc::UnboundedReceiver<UsageRecord>, shutdown: CancellationToken) {
+    let mut pending: HashMap<String, UsageRecord> = HashMap::new();
+    let mut backoff = Duration::from_millis(100);
+    let mut draining = false;
+    let mut rx_done = false;
+    loop {
+        let (batch_tx, batch_rx) = mpsc::channel::<UsageBatch>(64);
+        let mut acks = match client.clone().report_usage(tokio_stream::wrappers::ReceiverStream::new(batch_rx)).await {
+            Ok(r) => r.into_inner(),
+            Err(e) => {
+                tracing::warn!(error = %e.message(), pending = pending.len(), "cannot open the usage stream; retrying");
+                draining |= shutdown.is_cancelled();
+                if !wait_or_give_up(&mut backoff, draining, &shutdown, &pending).await {
+                    return;
+                }
+                continue;
+            }
+        };
+        // Resend what control has not acknowledged yet.
+        let unacked: Vec<UsageRecord> = pending.values().cloned().collect();
+        for chunk in unacked.chunks(MAX_BATCH) {
+            if batch_tx.send(UsageBatch { records: chunk.to_vec() }).await.is_err() {
+                break;
+            }
+        }
+        let mut buffer: Vec<UsageRecord> = Vec::new();
+        let mut tick = tokio::time::interval(FLUSH_EVERY);
+        let deadline = tokio::time::sleep(DRAIN_DEADLINE);
+        tokio::pin!(deadline);
+        let broken = loop {
+            if draining && rx_done && buffer.is_empty() && pending.is_empty() {
+                return;
+            }
+            tokio::select! {
+                rec = rx.recv(), if !rx_done => match rec {
+                    Some(r) => {
+                        pending.insert(r.request_id.clone(), r.clone());
+                        buffer.push(r);
+                        if buffer.len() >= MAX_BATCH && batch_tx.send(UsageBatch { records: std::mem::take(&mut buffer) }).await.is_err() {
+                            break true;
+                        }
+                    }
+                    None => { rx_done = true; draining = true; }
+                },
+                _ = tick.tick() => {
+                    if !buffer.is_empty() && batch_tx.send(UsageBatch { records: std::mem::take(&mut buffer) }).await.is_err() {
+                        break true;
+                    }
+                }
+                ack = acks.next() => match ack {
+                    Some(Ok(ack)) => {
+                        for id in ack.request_ids { pending.remove(&id); }
+                        backoff = Duration::from_millis(100);
+                    }
+                    Some(Err(e)) => { tracing::warn!(error = %e.message(), "usage stream failed"); break true; }
+                    None => break true,
+                },
+                _ = shutdown.cancelled(), if !draining => {
+                    draining = true;
+                    rx.close();
+                }
+                _ = &mut deadline, if draining => {
+                    tracing::error!(lost = pending.len(), "control did not acknowledge all usage before shutdown");
+                    return;
+                }
+            }
+        };
+        if broken && !wait_or_give_up(&mut backoff, draining, &shutdown, &pending).await {
+            return;
+        }
+    }
+}
+
+/// Sleeps before a reconnect; during a drain gives up (logging what is lost) instead of retrying forever.
+async fn wait_or_give_up(
+    backoff: &mut Duration,
+    draining: bool,
+    shutdown: &CancellationToken,
+    pending: &HashMap<String, UsageRecord>,
+) -> bool {
+    if draining {
+        if !pending.is_empty() {
+            tracing::error!(lost = pending.len(), "control is unreachable at shutdown; usage records were not delivered");
+        }
+        return false;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(*backoff) => {}
+        _ = shutdown.cancelled() => {}
+    }
+    *backoff = (*backoff * 2).min(Duration::from_secs(5));
+    true
+}

@@ -1,0 +1,49 @@
+//! Keeps the `WatchConfig` stream open and applies each invalidation to the caches.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use veloera_proto::v1::config_event::Event;
+use veloera_proto::v1::WatchConfigRequest;
+
+use super::ControlLink;
+
+/// Runs until `shutdown`: connect, apply events, and on any break mark the caches as unwatched and reconnect.
+pub async fn run(link: Arc<ControlLink>, relay_id: String, shutdown: CancellationToken) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let attempt = async {
+            let mut stream =
+                link.client().watch_config(WatchConfigRequest { relay_id: relay_id.clone() }).await?.into_inner();
+            while let Some(event) = stream.message().await? {
+                match event.event {
+                    Some(Event::Reset(_)) => {
+                        link.cache.forget_all();
+                        link.cache.set_watch_connected(true);
+                        backoff = Duration::from_millis(100);
+                    }
+                    Some(Event::TokenChanged(t)) => link.cache.forget_key(&t.key_digest),
+                    Some(Event::UserChanged(u)) => link.cache.forget_user(u.user_id),
+                    Some(Event::ChannelsChanged(_)) | Some(Event::OptionsChanged(_)) => link.cache.forget_routes(),
+                    None => {}
+                }
+            }
+            Ok::<(), tonic::Status>(())
+        };
+        let outcome = tokio::select! {
+            r = attempt => r,
+            _ = shutdown.cancelled() => return,
+        };
+        link.cache.set_watch_connected(false);
+        match outcome {
+            Ok(()) => tracing::warn!("control closed the config stream; reconnecting"),
+            Err(e) => tracing::warn!(error = %e.message(), "config stream to control failed; reconnecting"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,114 @@
+//! The one error type of relay-svc and its single mapping to an OpenAI-shaped HTTP response.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use veloera_proto::v1::DenialReason;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("request body is larger than the configured limit")]
+    BodyTooLarge,
+    #[error("no API key was provided: send `Authorization: Bearer sk-...`")]
+    MissingKey,
+    #[error("{message}")]
+    Denied { reason: DenialReason, message: String },
+    /// The upstream answered with an error the client can act on (4xx); relayed with its status.
+    #[error("{message}")]
+    UpstreamRejected { status: StatusCode, message: String, code: Option<String> },
+    /// The upstream failed (5xx, unreachable, malformed). Details go to the log, never to the client.
+    #[error("upstream failure: {0}")]
+    UpstreamFailed(String),
+    #[error("the control plane is unavailable: {0}")]
+    ControlUnavailable(String),
+    #[error("{0}")]
+    NotFound(String),
+}
+
+impl RelayError {
+    /// The HTTP status as a number, for usage records.
+    pub fn status_code(&self) -> u16 {
+        self.status().as_u16()
+    }
+
+    fn status(&self) -> StatusCode {
+        match self {
+            RelayError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            RelayError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            RelayError::MissingKey => StatusCode::UNAUTHORIZED,
+            RelayError::Denied { reason, .. } => match reason {
+                DenialReason::UnknownToken | DenialReason::Unspecified => StatusCode::UNAUTHORIZED,
+                DenialReason::TokenExhausted | DenialReason::UserExhausted => StatusCode::TOO_MANY_REQUESTS,
+                DenialReason::NoChannel => StatusCode::SERVICE_UNAVAILABLE,
+                DenialReason::TokenDisabled
+                | DenialReason::TokenExpired
+                | DenialReason::UserDisabled
+                | DenialReason::ModelNotAllowed
+                | DenialReason::IpNotAllowed
+                | DenialReason::ChannelPinForbidden
+                | DenialReason::ModelUnpriced => StatusCode::FORBIDDEN,
+            },
+            RelayError::UpstreamRejected { status, .. } => *status,
+            RelayError::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
+            RelayError::ControlUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            RelayError::NotFound(_) => StatusCode::NOT_FOUND,
+        }
+    }
+
+    /// `(type, code)` of the OpenAI error object.
+    fn kind(&self) -> (&'static str, String) {
+        match self {
+            RelayError::InvalidRequest(_) => ("invalid_request_error", "invalid_request".into()),
+            RelayError::BodyTooLarge => ("invalid_request_error", "request_too_large".into()),
+            RelayError::MissingKey => ("invalid_request_error", "invalid_api_key".into()),
+            RelayError::Denied { reason, .. } => {
+                let code = match reason {
+                    DenialReason::UnknownToken | DenialReason::Unspecified => "invalid_api_key",
+                    DenialReason::TokenDisabled => "token_disabled",
+                    DenialReason::TokenExpired => "token_expired",
+                    DenialReason::TokenExhausted => "insufficient_quota",
+                    DenialReason::UserDisabled => "user_disabled",
+                    DenialReason::UserExhausted => "insufficient_user_quota",
+                    DenialReason::ModelNotAllowed => "model_not_allowed",
+                    DenialReason::IpNotAllowed => "ip_not_allowed",
+                    DenialReason::NoChannel => "model_not_found",
+                    DenialReason::ChannelPinForbidden => "channel_pin_forbidden",
+                    DenialReason::ModelUnpriced => "model_price_error",
+                };
+                ("veloera_error", code.into())
+            }
+            RelayError::UpstreamRejected { code, .. } => ("upstream_error", code.clone().unwrap_or_else(|| "upstream_error".into())),
+            RelayError::UpstreamFailed(_) => ("upstream_error", "bad_upstream_response".into()),
+            RelayError::ControlUnavailable(_) => ("veloera_error", "control_unavailable".into()),
+            RelayError::NotFound(_) => ("invalid_request_error", "not_found".into()),
+        }
+    }
+
+    /// What the client may read: upstream hosts, keys and internal details stay in the server log.
+    fn public_message(&self) -> String {
+        match self {
+            RelayError::UpstreamFailed(_) => "the upstream provider failed to answer; try again later".into(),
+            RelayError::ControlUnavailable(_) => "the gateway cannot verify API keys right now; try again shortly".into(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The JSON error object, also used as the final SSE event when a stream fails midway.
+    pub fn body(&self) -> serde_json::Value {
+        let (kind, code) = self.kind();
+        json!({ "error": { "message": self.public_message(), "type": kind, "param": null, "code": code } })
+    }
+}
+
+impl IntoResponse for RelayError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(error = %self, "relay request failed");
+        }
+        (status, Json(self.body())).into_response()
+    }
+}

@@ -1,0 +1,3 @@
+//! Adaptors: pure translators between our inbound requests and an upstream wire format. No I/O here.
+
+pub mod openai;

@@ -1,0 +1,281 @@
+//! The OpenAI wire format (also spoken by OpenRouter, DeepSeek, Groq, Ollama's OpenAI endpoint, …):
+//! builds the upstream call, reads usage from bodies and stream chunks, and turns upstream errors into ours.
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use veloera_proto::v1::Candidate;
+
+use crate::error::RelayError;
+
+/// Veloera's "Custom" channel type: `base_url` is the full endpoint URL, `{model}` substituted.
+const CUSTOM_CHANNEL_TYPE: i32 = 8;
+
+/// The fields of a chat request we read or rewrite; everything else rides along untouched in `extra`.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct ChatRequest {
+    pub model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_options: Option<StreamOptions>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct StreamOptions {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_usage: Option<bool>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl ChatRequest {
+    /// Parses and validates a client body: JSON object, non-empty `model`, `messages` an array.
+    pub fn parse(body: &[u8]) -> Result<Self, RelayError> {
+        let req: ChatRequest =
+            serde_json::from_slice(body).map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body: {e}")))?;
+        if req.model.trim().is_empty() {
+            return Err(RelayError::InvalidRequest("model is required".into()));
+        }
+        match req.extra.get("messages") {
+            Some(Value::Array(m)) if !m.is_empty() => Ok(req),
+            Some(Value::Array(_)) => Err(RelayError::InvalidRequest("messages must not be empty".into())),
+            Some(_) => Err(RelayError::InvalidRequest("messages must be an array".into())),
+            None => Err(RelayError::InvalidRequest("messages is required".into())),
+        }
+    }
+
+    pub fn is_stream(&self) -> bool {
+        self.stream == Some(true)
+    }
+
+    /// Whether the client itself asked for the final usage chunk.
+    pub fn client_wants_usage(&self) -> bool {
+        self.stream_options.as_ref().and_then(|o| o.include_usage) == Some(true)
+    }
+}
+
+/// Everything the dispatcher needs to make one upstream call.
+#[derive(Debug)]
+pub struct UpstreamCall {
+    pub url: String,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub body: Bytes,
+}
+
+/// Builds the chat call for `candidate`: mapped model name, and for streams `stream_options.include_usage`
+/// forced on so usage comes from the upstream rather than from guessing.
+pub fn chat_call(candidate: &Candidate, mut req: ChatRequest) -> Result<UpstreamCall, RelayError> {
+    req.model = candidate.upstream_model.clone();
+    if req.is_stream() {
+        req.stream_options.get_or_insert_with(StreamOptions::default).include_usage = Some(true);
+    }
+    let body = serde_json::to_vec(&req).map_err(|e| RelayError::InvalidRequest(format!("cannot encode request: {e}")))?;
+    Ok(UpstreamCall { url: endpoint_url(candidate, "/v1/chat/completions"), headers: auth_headers(candidate)?, body: body.into() })
+}
+
+fn endpoint_url(candidate: &Candidate, path: &str) -> String {
+    if candidate.channel_type == CUSTOM_CHANNEL_TYPE {
+        return candidate.base_url.replace("{model}", &candidate.upstream_model);
+    }
+    let base = candidate.base_url.trim_end_matches('/');
+    // Bases that already carry a version segment (…/v1, …/api/v3, GitHub's …/inference) get only the resource path.
+    if base.ends_with("/v1") || base.ends_with("/inference") || base.rsplit('/').next().is_some_and(is_version_segment) {
+        format!("{base}{}", path.trim_start_matches("/v1"))
+    } else {
+        format!("{base}{path}")
+    }
+}
+
+fn is_version_segment(s: &str) -> bool {
+    s.len() >= 2 && s.starts_with('v') && s[1..].chars().all(|c| c.is_ascii_digit())
+}
+
+fn auth_headers(candidate: &Candidate) -> Result<Vec<(HeaderName, HeaderValue)>, RelayError> {
+    let bad_key = || RelayError::UpstreamFailed(format!("channel {} has a key that is not a valid header", candidate.channel_id));
+    let mut headers = vec![(
+        http::header::AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {}", candidate.api_key)).map_err(|_| bad_key())?,
+    )];
+    if !candidate.openai_organization.is_empty() {
+        headers.push((
+            HeaderName::from_static("openai-organization"),
+            HeaderValue::from_str(&candidate.openai_organization).map_err(|_| bad_key())?,
+        ));
+    }
+    Ok(headers)
+}
+
+/// Token counts as OpenAI reports them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub struct Usage {
+    #[serde(default)]
+    pub prompt_tokens: i64,
+    #[serde(default)]
+    pub completion_tokens: i64,
+    #[serde(default, deserialize_with = "cached_tokens")]
+    #[serde(rename = "prompt_tokens_details")]
+    pub cached_tokens: i64,
+}
+
+fn cached_tokens<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    #[derive(Deserialize)]
+    struct Details {
+        #[serde(default)]
+        cached_tokens: Option<i64>,
+    }
+    Ok(Option::<Details>::deserialize(d)?.and_then(|x| x.cached_tokens).unwrap_or(0))
+}
+
+#[derive(Deserialize)]
+struct UsageProbe {
+    #[serde(default)]
+    usage: Option<Usage>,
+}
+
+/// Usage from a non-streaming response body.
+pub fn usage_from_body(body: &[u8]) -> Option<Usage> {
+    serde_json::from_slice::<UsageProbe>(body).ok()?.usage
+}
+
+/// What one SSE `data:` payload of a chat stream means to us.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ChunkInfo {
+    pub usage: Option<Usage>,
+    /// The chunk has no choices: it exists only to carry usage (the one we asked for with include_usage).
+    pub usage_only: bool,
+    pub finished: bool,
+}
+
+#[derive(Deserialize)]
+struct ChunkProbe {
+    #[serde(default)]
+    choices: Option<Vec<ChoiceProbe>>,
+    #[serde(default)]
+    usage: Option<Usage>,
+}
+
+#[derive(Deserialize)]
+struct ChoiceProbe {
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+/// Reads a chunk's usage and finish state; a payload that is not a JSON chunk is an upstream fault.
+pub fn inspect_chunk(data: &str) -> Result<ChunkInfo, RelayError> {
+    let probe: ChunkProbe = serde_json::from_str(data)
+        .map_err(|e| RelayError::UpstreamFailed(format!("malformed stream chunk from upstream: {e}")))?;
+    let choices = probe.choices.unwrap_or_default();
+    Ok(ChunkInfo {
+        usage_only: choices.is_empty() && probe.usage.is_some(),
+        finished: choices.iter().any(|c| c.finish_reason.is_some()),
+        usage: probe.usage,
+    })
+}
+
+/// Turns an upstream error answer into ours: client-side errors keep their status and message,
+/// everything else becomes a generic 502 (the upstream's words go to the log only).
+pub fn upstream_error(status: StatusCode, body: &[u8]) -> RelayError {
+    #[derive(Deserialize)]
+    struct Envelope {
+        error: Detail,
+    }
+    #[derive(Deserialize)]
+    struct Detail {
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default)]
+        code: Option<Value>,
+    }
+    let detail = serde_json::from_slice::<Envelope>(body).ok().map(|e| e.error);
+    let relayable = matches!(status.as_u16(), 400 | 404 | 413 | 422 | 429);
+    if relayable {
+        let message = detail.as_ref().and_then(|d| d.message.clone()).unwrap_or_else(|| format!("upstream returned {status}"));
+        let code = detail.and_then(|d| d.code).map(|c| match c {
+            Value::String(s) => s,
+            other => other.to_string(),
+        });
+        RelayError::UpstreamRejected { status, message, code }
+    } else {
+        RelayError::UpstreamFailed(format!("upstream returned {status}: {}", String::from_utf8_lossy(&body[..body.len().min(512)])))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn candidate(channel_type: i32, base_url: &str) -> Candidate {
+        Candidate {
+            channel_type,
+            base_url: base_url.into(),
+            api_key: "sk-up".into(),
+            upstream_model: "real-model".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn chat_call_maps_the_model_and_forces_stream_usage() {
+        let req = ChatRequest::parse(br#"{"model":"alias","stream":true,"messages":[{"role":"user","content":"hi"}],"temperature":0.2}"#).unwrap();
+        let call = chat_call(&candidate(1, "https://api.openai.com"), req).unwrap();
+        assert_eq!(call.url, "https://api.openai.com/v1/chat/completions");
+        let body: Value = serde_json::from_slice(&call.body).unwrap();
+        assert_eq!(body["model"], "real-model");
+        assert_eq!(body["stream_options"]["include_usage"], true);
+        assert_eq!(body["temperature"], 0.2);
+        assert_eq!(body["messages"][0]["content"], "hi");
+        assert_eq!(call.headers[0].1, "Bearer sk-up");
+    }
+
+    #[test]
+    fn non_streaming_calls_do_not_get_stream_options() {
+        let req = ChatRequest::parse(br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+        let body: Value = serde_json::from_slice(&chat_call(&candidate(1, "http://x"), req).unwrap().body).unwrap();
+        assert!(body.get("stream_options").is_none());
+    }
+
+    #[test]
+    fn urls_respect_versioned_bases_and_custom_channels() {
+        assert_eq!(endpoint_url(&candidate(1, "http://h/v1"), "/v1/chat/completions"), "http://h/v1/chat/completions");
+        assert_eq!(endpoint_url(&candidate(1, "https://openrouter.ai/api"), "/v1/chat/completions"), "https://openrouter.ai/api/v1/chat/completions");
+        assert_eq!(endpoint_url(&candidate(49, "https://models.github.ai/inference"), "/v1/chat/completions"), "https://models.github.ai/inference/chat/completions");
+        assert_eq!(endpoint_url(&candidate(8, "http://h/deploy/{model}/chat"), "/v1/chat/completions"), "http://h/deploy/real-model/chat");
+    }
+
+    #[test]
+    fn bad_requests_are_refused_with_a_reason() {
+        for (body, want) in [
+            (&br#"{"messages":[]}"#[..], "model"),
+            (br#"{"model":"","messages":[{"role":"user","content":"x"}]}"#, "model is required"),
+            (br#"{"model":"m"}"#, "messages is required"),
+            (br#"{"model":"m","messages":[]}"#, "must not be empty"),
+            (b"not json", "invalid JSON"),
+        ] {
+            let err = ChatRequest::parse(body).unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
+        }
+    }
+
+    #[test]
+    fn usage_is_read_from_bodies_and_chunks() {
+        let u = usage_from_body(br#"{"usage":{"prompt_tokens":7,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":2}}}"#);
+        assert_eq!(u, Some(Usage { prompt_tokens: 7, completion_tokens: 3, cached_tokens: 2 }));
+        let last = inspect_chunk(r#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#).unwrap();
+        assert!(last.usage_only);
+        let fin = inspect_chunk(r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#).unwrap();
+        assert!(fin.finished && !fin.usage_only);
+        assert!(inspect_chunk("{oops").is_err());
+    }
+
+    #[test]
+    fn upstream_server_errors_are_not_shown_to_clients() {
+        let e = upstream_error(StatusCode::INTERNAL_SERVER_ERROR, br#"{"error":{"message":"db at 10.0.0.5 down"}}"#);
+        assert!(!e.body().to_string().contains("10.0.0.5"));
+        let e = upstream_error(StatusCode::BAD_REQUEST, br#"{"error":{"message":"context too long","code":"context_length_exceeded"}}"#);
+        assert_eq!(e.body()["error"]["code"], "context_length_exceeded");
+    }
+}

@@ -1,0 +1,47 @@
+//! `GET /v1/models` and `/v1/models/{model}`: the models this token may use.
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::Json;
+use http::HeaderMap;
+use serde_json::{json, Value};
+use veloera_proto::v1::EndpointKind;
+
+use super::RelayState;
+use crate::auth;
+use crate::control::{Ask, Authorized};
+use crate::error::RelayError;
+
+async fn caller(state: &RelayState, headers: &HeaderMap, peer: std::net::SocketAddr) -> Result<Authorized, RelayError> {
+    let key = auth::from_headers(headers)?;
+    let ip = peer.ip().to_string();
+    let ask = Ask { digest: key.digest, model: "", client_ip: &ip, endpoint: EndpointKind::Models, pinned_channel: None };
+    state.link.authorize(&ask).await
+}
+
+fn model_object(id: &str) -> Value {
+    json!({ "id": id, "object": "model", "created": 1_626_777_600, "owned_by": "veloera" })
+}
+
+pub async fn list(
+    State(state): State<RelayState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, RelayError> {
+    let auth = caller(&state, &headers, peer).await?;
+    let data: Vec<Value> = auth.caller.caller.models.iter().map(|m| model_object(m)).collect();
+    Ok(Json(json!({ "object": "list", "data": data })))
+}
+
+pub async fn retrieve(
+    State(state): State<RelayState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    Path(model): Path<String>,
+) -> Result<Json<Value>, RelayError> {
+    let auth = caller(&state, &headers, peer).await?;
+    if auth.caller.caller.models.iter().any(|m| m == &model) {
+        Ok(Json(model_object(&model)))
+    } else {
+        Err(RelayError::NotFound(format!("the model `{model}` does not exist or you do not have access to it")))
+    }
+}

@@ -1,0 +1,102 @@
+//! Relays an upstream SSE chat stream chunk by chunk (never buffered whole), keeping the usage we asked for
+//! and hiding that extra chunk unless the client asked for it too. A failure after the first byte ends the
+//! stream with one error event and no `[DONE]`, so it is never mistaken for a normal finish.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use eventsource_stream::Event;
+use futures::{Stream, StreamExt};
+use http::HeaderValue;
+
+use crate::dispatch::Upstream;
+use crate::error::RelayError;
+use crate::providers::openai::inspect_chunk;
+use crate::usage::Metering;
+
+const DONE: &[u8] = b"data: [DONE]\n\n";
+
+struct Relay {
+    events: Pin<Box<dyn Stream<Item = Result<Event, RelayError>> + Send>>,
+    meter: Metering,
+    wants_usage: bool,
+    finished: bool,
+    ended: bool,
+}
+
+pub fn relay(upstream: Upstream, meter: Metering, wants_usage: bool) -> Response {
+    let state = Relay { events: Box::pin(upstream.events()), meter, wants_usage, finished: false, ended: false };
+    let frames = futures::stream::unfold(state, |mut r| async move {
+        if r.ended {
+            return None;
+        }
+        let frame = next_frame(&mut r).await;
+        Some((Ok::<Bytes, Infallible>(frame), r))
+    });
+    let mut response = Response::new(Body::from_stream(frames));
+    let h = response.headers_mut();
+    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+async fn next_frame(r: &mut Relay) -> Bytes {
+    loop {
+        let event = match r.events.next().await {
+            Some(Ok(ev)) => ev,
+            Some(Err(e)) => return fail(r, e),
+            None if r.finished => {
+                // Some upstreams (Ollama among them) end after the final chunk without `[DONE]`.
+                r.ended = true;
+                r.meter.succeeded();
+                return Bytes::from_static(DONE);
+            }
+            None => return fail(r, RelayError::UpstreamFailed("stream ended before the answer was complete".into())),
+        };
+        r.meter.first_byte();
+        if event.data == "[DONE]" {
+            r.ended = true;
+            r.meter.succeeded();
+            return Bytes::from_static(DONE);
+        }
+        let info = match inspect_chunk(&event.data) {
+            Ok(info) => info,
+            Err(e) => return fail(r, e),
+        };
+        if let Some(usage) = info.usage {
+            r.meter.usage(usage);
+        }
+        r.finished |= info.finished;
+        if info.usage_only && !r.wants_usage {
+            continue;
+        }
+        return encode(&event);
+    }
+}
+
+fn fail(r: &mut Relay, e: RelayError) -> Bytes {
+    tracing::warn!(error = %e, "upstream stream failed");
+    r.ended = true;
+    r.meter.failed(e.status_code(), &e.to_string());
+    Bytes::from(format!("data: {}\n\n", e.body()))
+}
+
+fn encode(event: &Event) -> Bytes {
+    let mut out = String::with_capacity(event.data.len() + 16);
+    if !event.event.is_empty() && event.event != "message" {
+        out.push_str("event: ");
+        out.push_str(&event.event);
+        out.push('\n');
+    }
+    for line in event.data.split('\n') {
+        out.push_str("data: ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    out.push('\n');
+    Bytes::from(out)
+}

@@ -1,0 +1,98 @@
+//! One usage record per request, sent when the request's `Metering` is dropped — so success, upstream
+//! error and client disconnect (the response body dropped mid-stream) all report exactly once.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use veloera_proto::rules::quota_for;
+use veloera_proto::v1::{Candidate, EndpointKind, Outcome, Pricing, UsageRecord};
+
+use crate::control::cache::CallerEntry;
+use crate::control::outbox::Outbox;
+use crate::providers::openai::Usage;
+
+pub struct Metering {
+    outbox: Outbox,
+    caller: Arc<CallerEntry>,
+    pricing: Pricing,
+    record: UsageRecord,
+    started: Instant,
+    outcome: Outcome,
+}
+
+impl Metering {
+    pub fn start(
+        outbox: Outbox,
+        caller: Arc<CallerEntry>,
+        pricing: Pricing,
+        request_id: &str,
+        model: &str,
+        client_ip: &str,
+        endpoint: EndpointKind,
+        stream: bool,
+    ) -> Self {
+        let c = &caller.caller;
+        let record = UsageRecord {
+            request_id: request_id.to_string(),
+            user_id: c.user_id,
+            token_id: c.token_id,
+            token_name: c.token_name.clone(),
+            model: model.to_string(),
+            stream,
+            group: c.group.clone(),
+            client_ip: client_ip.to_string(),
+            created_at_ms: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0),
+            endpoint: endpoint as i32,
+            ..Default::default()
+        };
+        // Until told otherwise, a request that ends is one the client abandoned.
+        Metering { outbox, caller, pricing, record, started: Instant::now(), outcome: Outcome::ClientCancelled }
+    }
+
+    /// The channel (and key slot) now serving the request.
+    pub fn use_candidate(&mut self, c: &Candidate) {
+        self.record.channel_id = c.channel_id;
+        self.record.key_slot = c.key_slot;
+        self.record.upstream_model = c.upstream_model.clone();
+    }
+
+    pub fn first_byte(&mut self) {
+        if self.record.first_byte_ms == 0 {
+            self.record.first_byte_ms = self.started.elapsed().as_millis().max(1) as i64;
+        }
+    }
+
+    pub fn usage(&mut self, u: Usage) {
+        self.record.prompt_tokens = u.prompt_tokens;
+        self.record.completion_tokens = u.completion_tokens;
+        self.record.cached_tokens = u.cached_tokens;
+    }
+
+    pub fn succeeded(&mut self) {
+        self.outcome = Outcome::Success;
+    }
+
+    pub fn failed(&mut self, status: u16, message: &str) {
+        self.outcome = Outcome::UpstreamError;
+        self.record.status_code = status as i32;
+        self.record.error_message = message.chars().take(500).collect();
+    }
+}
+
+impl Drop for Metering {
+    fn drop(&mut self) {
+        let mut record = std::mem::take(&mut self.record);
+        record.latency_ms = self.started.elapsed().as_millis() as i64;
+        record.outcome = self.outcome as i32;
+        if self.outcome != Outcome::UpstreamError {
+            // Count what this relay spent against the cached balance until control's settlement is visible.
+            let quota = quota_for(&self.pricing, record.prompt_tokens, record.completion_tokens, record.cached_tokens);
+            self.caller.spent.fetch_add(quota, Ordering::Relaxed);
+        }
+        self.outbox.send(record);
+    }
+}

@@ -1,0 +1,142 @@
+//! The admin REST API through the relay's front door: sessions, the forced password change, channels, tokens.
+
+use serde_json::{json, Value};
+
+use crate::harness::{session_cookie, Gateway, ADMIN_PASSWORD};
+
+#[tokio::test]
+async fn the_default_root_must_change_its_password_before_anything_else() {
+    let gw = Gateway::start_bare().await;
+    let resp = gw.http.post(gw.url("/api/user/login")).json(&json!({"username": "root", "password": "123456"})).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let cookie = session_cookie(&resp);
+    let blocked = gw.http.get(gw.url("/api/token/")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(blocked.status(), 403);
+    let body: Value = blocked.json().await.unwrap();
+    assert_eq!(body["success"], false);
+    assert!(body["message"].as_str().unwrap().contains("password"));
+    let me = gw.http.get(gw.url("/api/user/self")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+
+    let too_short = gw.http.put(gw.url("/api/user/self")).header("cookie", &cookie)
+        .json(&json!({"original_password": "123456", "password": "short"})).send().await.unwrap();
+    assert_eq!(too_short.status(), 400);
+    let changed = gw.http.put(gw.url("/api/user/self")).header("cookie", &cookie)
+        .json(&json!({"original_password": "123456", "password": ADMIN_PASSWORD})).send().await.unwrap();
+    assert_eq!(changed.status(), 200);
+    let now_ok = gw.http.get(gw.url("/api/token/")).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!(now_ok.status(), 200);
+    let old = gw.http.post(gw.url("/api/user/login")).json(&json!({"username": "root", "password": "123456"})).send().await.unwrap();
+    assert_eq!(old.status(), 401);
+}
+
+#[tokio::test]
+async fn wrong_credentials_and_missing_sessions_are_refused() {
+    let gw = Gateway::start_bare().await;
+    for (user, pass) in [("root", "nope"), ("nobody", "123456")] {
+        let resp = gw.http.post(gw.url("/api/user/login")).json(&json!({"username": user, "password": pass})).send().await.unwrap();
+        assert_eq!(resp.status(), 401);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["success"], false);
+    }
+    let anon = gw.http.get(gw.url("/api/channel/")).send().await.unwrap();
+    assert_eq!(anon.status(), 401);
+    let forged = gw.http.get(gw.url("/api/user/self")).header("cookie", "session=1.99999999999").send().await.unwrap();
+    assert_eq!(forged.status(), 401);
+    let bad_json = gw.http.post(gw.url("/api/user/login")).header("content-type", "application/json").body("{").send().await.unwrap();
+    assert_eq!(bad_json.status(), 400);
+}
+
+#[tokio::test]
+async fn a_mismatching_veloera_user_header_is_refused() {
+    let mut gw = Gateway::start_bare().await;
+    gw.sign_in_root().await;
+    let ok = gw.http.get(gw.url("/api/user/self")).header("cookie", &gw.cookie).header("Veloera-User", "1").send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    let wrong = gw.http.get(gw.url("/api/user/self")).header("cookie", &gw.cookie).header("Veloera-User", "2").send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+}
+
+#[tokio::test]
+async fn tokens_show_their_full_key_once_and_masked_afterwards() {
+    let gw = Gateway::start().await;
+    let (id, key) = gw.create_token(json!({"name": "mine"})).await;
+    assert!(key.starts_with("sk-"));
+    assert_eq!(key.len(), 3 + 48);
+    let (status, list) = gw.api("GET", "/api/token/", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(list["success"], true);
+    let listed = &list["data"].as_array().unwrap().iter().find(|t| t["id"] == id).unwrap()["key"];
+    let listed = listed.as_str().unwrap();
+    assert!(!listed.contains(&key[3..]));
+    assert!(listed.starts_with(&key[..7]) && listed.ends_with(&key[key.len() - 4..]), "{listed}");
+    assert!(!gw.token(id).await.to_string().contains(&key[3..]));
+}
+
+#[tokio::test]
+async fn channel_keys_never_come_back_in_full() {
+    let gw = Gateway::start().await;
+    let id = gw
+        .create_channel(json!({"name": "two keys", "type": 1, "key": "sk-first-secret-key-aaaa,sk-second-secret-key-bbbb", "base_url": gw.mock.base_url(), "models": "gpt-4o"}))
+        .await;
+    let (_, list) = gw.api("GET", "/api/channel/", None).await;
+    let (_, one) = gw.api("GET", &format!("/api/channel/{id}"), None).await;
+    for shown in [list.to_string(), one.to_string()] {
+        assert!(!shown.contains("first-secret"), "{shown}");
+        assert!(!shown.contains("second-secret"), "{shown}");
+    }
+    assert_eq!(one["data"]["type"], 1);
+    assert_eq!(one["data"]["key"], "sk-f**********aaaa,sk-s**********bbbb");
+}
+
+#[tokio::test]
+async fn invalid_channels_and_tokens_are_refused_with_a_reason() {
+    let gw = Gateway::start().await;
+    for (spec, words) in [
+        (json!({"name": "x", "type": 1, "key": "", "models": "m"}), "key"),
+        (json!({"name": "x", "type": 1, "key": "k", "models": ""}), "models"),
+        (json!({"name": "x", "type": 999, "key": "k", "models": "m"}), "unknown channel type"),
+        (json!({"name": "x", "type": 1, "key": "k", "models": "m", "model_mapping": "[1]"}), "model_mapping"),
+        (json!({"name": "x", "type": 1, "key": "k", "models": "m", "base_url": "ftp://x"}), "base_url"),
+        (json!({"name": "x", "type": 8, "key": "k", "models": "m"}), "base_url is required"),
+    ] {
+        let (status, body) = gw.api("POST", "/api/channel/", Some(spec)).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["message"].as_str().unwrap().contains(words), "{body}");
+    }
+    for (spec, words) in [
+        (json!({"name": ""}), "name"),
+        (json!({"name": "x", "expired_time": 5}), "expired_time"),
+        (json!({"name": "x", "allow_ips": "not-an-ip"}), "allow_ips"),
+        (json!({"name": "x", "remain_quota": -5}), "remain_quota"),
+        (json!({"name": "x", "group": "nope"}), "group"),
+    ] {
+        let (status, body) = gw.api("POST", "/api/token/", Some(spec)).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["message"].as_str().unwrap().contains(words), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_user_cannot_see_or_change_another_users_token() {
+    let gw = Gateway::start().await;
+    let (id, _) = gw.create_token(json!({"name": "root's"})).await;
+    let (status, _) = gw.api("GET", "/api/token/999999", None).await;
+    assert_eq!(status, 404);
+    // The same id through the ownership check is found for its owner.
+    assert_eq!(gw.api("GET", &format!("/api/token/{id}"), None).await.0, 200);
+}
+
+#[tokio::test]
+async fn the_front_door_serves_the_public_status_and_unknown_api_routes_are_404() {
+    let gw = Gateway::start_bare().await;
+    let status: Value = gw.http.get(gw.url("/api/status")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(status["success"], true);
+    assert_eq!(status["data"]["quota_per_unit"], 500000);
+    let missing = gw.http.get(gw.url("/api/definitely/not")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    // Without a built UI, the root page says how to build it instead of pretending.
+    let ui = gw.http.get(gw.url("/")).send().await.unwrap();
+    assert_eq!(ui.status(), 503);
+    assert!(ui.text().await.unwrap().contains("cargo xtask ui"));
+}

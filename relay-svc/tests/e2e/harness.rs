@@ -1,0 +1,236 @@
+//! Starts the scripted mock upstream, control-svc (fresh SQLite in a temp dir) and relay-svc, each on port 0,
+//! in this test process, plus helpers that drive the admin API the way the UI does.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use control_svc::db::DatabaseUrl;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::mock_upstream::MockUpstream;
+
+pub const ADMIN_PASSWORD: &str = "a-better-password";
+
+pub struct ControlHandle {
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    pub secret: String,
+    pub state: control_svc::state::AppState,
+    stop: Option<oneshot::Sender<()>>,
+    join: Option<JoinHandle<()>>,
+}
+
+impl ControlHandle {
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(join) = self.join.take() {
+            join.await.unwrap();
+        }
+    }
+}
+
+pub struct RelayHandle {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    join: Option<JoinHandle<()>>,
+}
+
+impl RelayHandle {
+    pub async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(join) = self.join.take() {
+            join.await.unwrap();
+        }
+    }
+}
+
+pub struct Gateway {
+    pub mock: MockUpstream,
+    pub control: ControlHandle,
+    pub relay: RelayHandle,
+    pub http: reqwest::Client,
+    /// Session cookie of the signed-in root, after `sign_in_root`.
+    pub cookie: String,
+    _dir: tempfile::TempDir,
+}
+
+pub fn control_config(dir: &std::path::Path) -> control_svc::Config {
+    control_svc::Config {
+        http_addr: "127.0.0.1:0".parse().unwrap(),
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_path_buf(),
+        database: DatabaseUrl::sqlite_file(&dir.join("veloera.db").to_string_lossy()),
+        session_secret: None,
+        crypto_secret: None,
+        internal_secret: None,
+        generate_default_token: false,
+        initial_root_password: "123456".into(),
+        ui_dir: dir.join("no-ui"),
+    }
+}
+
+pub async fn start_control(config: control_svc::Config) -> ControlHandle {
+    let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = control_svc::Application::build_with_listeners(config, http, grpc).await.expect("control builds");
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = ControlHandle {
+        http_addr: app.http_addr(),
+        grpc_addr: app.grpc_addr(),
+        secret: app.internal_secret().to_string(),
+        state: app.state().clone(),
+        stop: Some(tx),
+        join: None,
+    };
+    let join = tokio::spawn(async move {
+        app.run_until(async move {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap()
+    });
+    ControlHandle { join: Some(join), ..handle }
+}
+
+pub fn relay_config(control: &ControlHandle) -> relay_svc::Config {
+    relay_svc::Config {
+        listen_addr: "127.0.0.1:0".parse().unwrap(),
+        control_grpc_url: format!("http://{}", control.grpc_addr),
+        control_http_url: format!("http://{}", control.http_addr),
+        internal_secret: Some(control.secret.clone()),
+        data_dir: std::env::temp_dir(),
+        streaming_idle_timeout: Duration::from_secs(5),
+        relay_timeout: None,
+        connect_timeout: Duration::from_secs(2),
+        auth_cache_ttl: Duration::from_secs(300),
+        control_stale_grace: Duration::from_secs(120),
+        max_body_bytes: 1024 * 1024,
+        relay_id: "test-relay".into(),
+    }
+}
+
+pub async fn start_relay(config: relay_svc::Config) -> RelayHandle {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app = relay_svc::Application::build_with_listener(config, listener).await.expect("relay builds");
+    let addr = app.addr();
+    let (tx, rx) = oneshot::channel::<()>();
+    let join = tokio::spawn(async move {
+        app.run_until(async move {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap()
+    });
+    RelayHandle { addr, stop: Some(tx), join: Some(join) }
+}
+
+impl Gateway {
+    /// Everything up, root signed in with its password changed, one channel serving `gpt-4o-mini` at the mock.
+    pub async fn start() -> Gateway {
+        let mut gw = Gateway::start_bare().await;
+        gw.sign_in_root().await;
+        gw.create_channel(json!({"name": "mock", "type": 1, "key": "sk-upstream-1", "base_url": gw.mock.base_url(), "models": "gpt-4o-mini,gpt-4o"}))
+            .await;
+        gw
+    }
+
+    /// Mock, control and relay up; nobody signed in.
+    pub async fn start_bare() -> Gateway {
+        let dir = tempfile::tempdir().unwrap();
+        let mock = MockUpstream::start().await;
+        let control = start_control(control_config(dir.path())).await;
+        let relay = start_relay(relay_config(&control)).await;
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        Gateway { mock, control, relay, http, cookie: String::new(), _dir: dir }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.relay.addr, path)
+    }
+
+    /// Logs in as root and replaces the default password (nothing else is allowed before that).
+    pub async fn sign_in_root(&mut self) {
+        let resp = self.http.post(self.url("/api/user/login")).json(&json!({"username": "root", "password": "123456"})).send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        self.cookie = session_cookie(&resp);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["data"]["must_change_password"], true);
+        let (status, body) = self.api("PUT", "/api/user/self", Some(json!({"original_password": "123456", "password": ADMIN_PASSWORD}))).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// Calls the admin API through the relay's front door with the session cookie.
+    pub async fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method.parse().unwrap(), self.url(path)).header("cookie", &self.cookie);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn create_channel(&self, spec: Value) -> i64 {
+        let (status, body) = self.api("POST", "/api/channel/", Some(spec)).await;
+        assert_eq!(status, 200, "{body}");
+        body["data"]["id"].as_i64().unwrap()
+    }
+
+    /// Creates a token and returns `(id, full sk- key)`.
+    pub async fn create_token(&self, spec: Value) -> (i64, String) {
+        let (status, body) = self.api("POST", "/api/token/", Some(spec)).await;
+        assert_eq!(status, 200, "{body}");
+        (body["data"]["id"].as_i64().unwrap(), body["data"]["key"].as_str().unwrap().to_string())
+    }
+
+    pub async fn chat(&self, prefix: &str, key: &str, body: Value) -> reqwest::Response {
+        self.http.post(self.url(&format!("{prefix}/chat/completions"))).bearer_auth(key).json(&body).send().await.unwrap()
+    }
+
+    /// Waits (bounded) until control has settled `n` consume log rows, and returns them newest first.
+    pub async fn wait_for_logs(&self, n: usize) -> Vec<Value> {
+        for _ in 0..100 {
+            let (_, body) = self.api("GET", "/api/log/?p=1&page_size=100", None).await;
+            let rows = body["data"].as_array().cloned().unwrap_or_default();
+            if rows.len() >= n {
+                return rows;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("fewer than {n} log rows after 5 s");
+    }
+
+    pub async fn token(&self, id: i64) -> Value {
+        let (status, body) = self.api("GET", &format!("/api/token/{id}"), None).await;
+        assert_eq!(status, 200, "{body}");
+        body["data"].clone()
+    }
+
+    pub async fn root_self(&self) -> Value {
+        self.api("GET", "/api/user/self", None).await.1["data"].clone()
+    }
+
+    /// Runs SQL directly against control's database (for states the API refuses to create, like a past expiry).
+    pub async fn sql(&self, query: &str) {
+        let db = self.control.state.db();
+        sqlx::query(&db.sql(query)).execute(db.pool()).await.unwrap();
+    }
+}
+
+pub fn session_cookie(resp: &reqwest::Response) -> String {
+    let set = resp.headers().get("set-cookie").expect("login sets a cookie").to_str().unwrap();
+    assert!(set.contains("HttpOnly"), "{set}");
+    assert!(set.contains("SameSite=Strict"), "{set}");
+    set.split(';').next().unwrap().to_string()
+}
+
+pub fn chat_body(model: &str) -> Value {
+    json!({"model": model, "messages": [{"role": "user", "content": "Say hello"}]})
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: mock upstream + control + relay in one process, every listener on port 0.
+
+mod harness;
+mod mock_upstream;
+
+mod admin;
+mod auth;
+mod chat;
+mod lifecycle;
