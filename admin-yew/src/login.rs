@@ -5,7 +5,7 @@ use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::api;
-use crate::util::input_value;
+use crate::inputs::input_value;
 
 #[derive(Properties, PartialEq)]
 pub struct LoginProps {

@@ -7,7 +7,7 @@ mod channels;
 mod dashboard;
 mod login;
 mod tokens;
-mod util;
+mod inputs;
 
 fn main() {
     let root = web_sys::window()

@@ -5,7 +5,7 @@ use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 
 use crate::api;
-use crate::util::{clear_input, input_value};
+use crate::inputs::{clear_input, input_value};
 
 fn status_text(s: i32) -> String {
     match s {

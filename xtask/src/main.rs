@@ -3,8 +3,10 @@
 //! Each command lives in its own module exposing `run(args: &[String]) -> anyhow::Result<()>`;
 //! to add one, add the module, a `match` arm and a line in `USAGE`.
 
+mod run;
+mod test;
 mod ui;
-mod util;
+mod workspace;
 
 use std::process::ExitCode;
 
@@ -12,6 +14,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [args]
 
 commands:
+  run     build everything (release) and start the gateway on the embedded default
+  test    run every test (workspace, databases, admin UI in headless Chromium)
   ui      build the admin UI (admin-yew) to admin-yew/dist/
 ";
 
@@ -22,6 +26,8 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match cmd.as_str() {
+        "run" => run::run(rest),
+        "test" => test::run(rest),
         "ui" => ui::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");

@@ -9,7 +9,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use wasm_bindgen_cli_support::Bindgen;
 
-use crate::util::{cargo, output, run as run_cmd, target_dir, workspace_root};
+use crate::workspace::{cargo, output, run as run_cmd, target_dir, workspace_root};
 
 const TARGET: &str = "wasm32-unknown-unknown";
 /// Line in admin-yew/index.html replaced by the module loader.

@@ -143,9 +143,16 @@ impl Gateway {
 
     /// Mock, control and relay up; nobody signed in.
     pub async fn start_bare() -> Gateway {
+        Gateway::start_bare_with(|_| {}).await
+    }
+
+    /// As [`Gateway::start_bare`], with control's configuration adjusted first.
+    pub async fn start_bare_with(configure: impl FnOnce(&mut control_svc::Config)) -> Gateway {
         let dir = tempfile::tempdir().unwrap();
         let mock = MockUpstream::start().await;
-        let control = start_control(control_config(dir.path())).await;
+        let mut config = control_config(dir.path());
+        configure(&mut config);
+        let control = start_control(config).await;
         let relay = start_relay(relay_config(&control)).await;
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
         Gateway { mock, control, relay, http, cookie: String::new(), _dir: dir }

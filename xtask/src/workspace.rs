@@ -1,4 +1,4 @@
-//! Helpers shared by xtask commands.
+//! The workspace and the commands run in it (cargo, child processes).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

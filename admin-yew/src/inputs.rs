@@ -1,4 +1,4 @@
-//! Small helpers shared by the pages.
+//! Reading and clearing form inputs, shared by the pages.
 
 use web_sys::HtmlInputElement;
 use yew::NodeRef;

@@ -1,0 +1,20 @@
+//! `cargo xtask test`: every test of the project. The workspace tests (unit, end-to-end with mock upstream +
+//! control + relay, and the database layer against SQLite, PostgreSQL and MariaDB), then the admin UI build
+//! for wasm32 and its browser test in headless Chromium.
+
+use anyhow::{bail, Result};
+
+use crate::workspace::{cargo, run as run_cmd, workspace_root};
+
+pub fn run(args: &[String]) -> Result<()> {
+    if let Some(extra) = args.first() {
+        bail!("`cargo xtask test` takes no arguments (got `{extra}`)");
+    }
+    let root = workspace_root();
+    run_cmd(cargo().args(["test", "--workspace", "--locked"]).current_dir(&root))?;
+    crate::ui::run(&[])?;
+    run_cmd(
+        cargo().args(["test", "--locked", "-p", "relay-svc", "--features", "ui-test", "--test", "ui"]).current_dir(&root),
+    )?;
+    Ok(())
+}
