@@ -28,11 +28,7 @@ pub fn dashboard(props: &DashboardProps) -> Html {
         })
     };
     let user = &props.user;
-    let name = if user.display_name.is_empty() {
-        &user.username
-    } else {
-        &user.display_name
-    };
+    let name = if user.display_name.is_empty() { &user.username } else { &user.display_name };
 
     html! {
         <>

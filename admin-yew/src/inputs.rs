@@ -5,9 +5,7 @@ use yew::NodeRef;
 
 /// The current value of an `<input>` behind `node` (empty if it is not mounted).
 pub fn input_value(node: &NodeRef) -> String {
-    node.cast::<HtmlInputElement>()
-        .map(|i| i.value())
-        .unwrap_or_default()
+    node.cast::<HtmlInputElement>().map(|i| i.value()).unwrap_or_default()
 }
 
 /// Clears the `<input>` behind `node`.

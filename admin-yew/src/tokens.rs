@@ -18,11 +18,7 @@ fn status_text(s: i32) -> String {
 }
 
 fn row(t: &Token) -> Html {
-    let remain = if t.unlimited_quota {
-        "unlimited".to_string()
-    } else {
-        t.remain_quota.to_string()
-    };
+    let remain = if t.unlimited_quota { "unlimited".to_string() } else { t.remain_quota.to_string() };
     html! {
         <tr key={t.id}>
             <td>{ t.id }</td>
@@ -56,8 +52,7 @@ pub fn tokens() -> Html {
     }
 
     let onsubmit = {
-        let (name, new_key, error, busy) =
-            (name.clone(), new_key.clone(), error.clone(), busy.clone());
+        let (name, new_key, error, busy) = (name.clone(), new_key.clone(), error.clone(), busy.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             if *busy {
@@ -69,13 +64,8 @@ pub fn tokens() -> Html {
                 return;
             }
             busy.set(true);
-            let (name, new_key, error, busy, reload) = (
-                name.clone(),
-                new_key.clone(),
-                error.clone(),
-                busy.clone(),
-                reload.clone(),
-            );
+            let (name, new_key, error, busy, reload) =
+                (name.clone(), new_key.clone(), error.clone(), busy.clone(), reload.clone());
             spawn_local(async move {
                 let result = api::create_token(token_name.trim().to_string()).await;
                 busy.set(false);

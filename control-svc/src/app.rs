@@ -34,9 +34,15 @@ impl Application {
     }
 
     /// Builds on listeners the caller bound (tests bind port 0).
-    pub async fn build_with_listeners(config: Config, http: TcpListener, grpc: TcpListener) -> Result<Self, ControlError> {
-        let session_secret = configured_or_persisted(config.session_secret.as_deref(), &config.data_dir, "session_secret")?;
-        let crypto_secret = configured_or_persisted(config.crypto_secret.as_deref(), &config.data_dir, "crypto_secret")?;
+    pub async fn build_with_listeners(
+        config: Config,
+        http: TcpListener,
+        grpc: TcpListener,
+    ) -> Result<Self, ControlError> {
+        let session_secret =
+            configured_or_persisted(config.session_secret.as_deref(), &config.data_dir, "session_secret")?;
+        let crypto_secret =
+            configured_or_persisted(config.crypto_secret.as_deref(), &config.data_dir, "crypto_secret")?;
         let internal_secret =
             configured_or_persisted(config.internal_secret.as_deref(), &config.data_dir, "internal_secret")?;
         let db = Db::connect(&config.database).await?;

@@ -1,6 +1,6 @@
 //! First start: the root account (and its default token when configured).
 
-use veloera_admin_types::{role, TokenCreate};
+use veloera_admin_types::{TokenCreate, role};
 
 use crate::admin::tokens::issue;
 use crate::db::{self, users::NewUser};

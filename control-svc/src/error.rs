@@ -1,8 +1,8 @@
 //! The one error type of control-svc, mapped once to an HTTP status (admin REST) and a gRPC code.
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use veloera_admin_types::Envelope;
 
 #[derive(Debug, thiserror::Error)]

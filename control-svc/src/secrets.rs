@@ -5,8 +5,8 @@ use std::path::Path;
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use rand::Rng;
 use sha2::{Digest, Sha256};
@@ -77,9 +77,10 @@ impl Cipher {
             return Err(ControlError::Internal("stored secret is truncated".into()));
         }
         let (nonce, ct) = raw.split_at(12);
-        let pt = self.aead.decrypt(Nonce::from_slice(nonce), ct).map_err(|_| {
-            ControlError::Internal("cannot decrypt a stored secret: was CRYPTO_SECRET changed?".into())
-        })?;
+        let pt = self
+            .aead
+            .decrypt(Nonce::from_slice(nonce), ct)
+            .map_err(|_| ControlError::Internal("cannot decrypt a stored secret: was CRYPTO_SECRET changed?".into()))?;
         String::from_utf8(pt).map_err(|_| ControlError::Internal("stored secret is not UTF-8".into()))
     }
 }
@@ -110,9 +111,11 @@ pub fn configured_or_persisted(configured: Option<&str>, dir: &Path, name: &str)
             return Ok(existing.to_string());
         }
     }
-    std::fs::create_dir_all(dir).map_err(|e| ControlError::Internal(format!("cannot create {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| ControlError::Internal(format!("cannot create {}: {e}", dir.display())))?;
     let secret = random_string(48);
-    write_private(&path, &secret).map_err(|e| ControlError::Internal(format!("cannot write {}: {e}", path.display())))?;
+    write_private(&path, &secret)
+        .map_err(|e| ControlError::Internal(format!("cannot write {}: {e}", path.display())))?;
     Ok(secret)
 }
 

@@ -16,21 +16,6 @@ pub fn ip_allowed(allowlist: &[String], ip: &str) -> bool {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn allowlist_accepts_exact_ips_and_cidrs() {
-        let list = vec!["10.0.0.0/8".to_string(), "192.168.1.5".to_string()];
-        assert!(ip_allowed(&list, "10.2.3.4"));
-        assert!(ip_allowed(&list, "192.168.1.5"));
-        assert!(!ip_allowed(&list, "192.168.1.6"));
-        assert!(!ip_allowed(&list, "not-an-ip"));
-        assert!(ip_allowed(&[], "anything"));
-    }
-}
-
 /// Veloera's per-token charge, shared so the relay's local estimate and control's settlement agree:
 /// `round((prompt − cached + cached×cache_ratio + completion×completion_ratio) × model_ratio × group_ratio)`,
 /// at least 1 when the ratio is non-zero and tokens were used; a fixed price is `price × quota_per_unit × group_ratio`.
@@ -44,4 +29,19 @@ pub fn quota_for(pricing: &crate::v1::Pricing, prompt: i64, completion: i64, cac
     let ratio = pricing.model_ratio * pricing.group_ratio;
     let quota = (tokens * ratio).round() as i64;
     if ratio > 0.0 && quota == 0 && prompt + completion > 0 { 1 } else { quota }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowlist_accepts_exact_ips_and_cidrs() {
+        let list = vec!["10.0.0.0/8".to_string(), "192.168.1.5".to_string()];
+        assert!(ip_allowed(&list, "10.2.3.4"));
+        assert!(ip_allowed(&list, "192.168.1.5"));
+        assert!(!ip_allowed(&list, "192.168.1.6"));
+        assert!(!ip_allowed(&list, "not-an-ip"));
+        assert!(ip_allowed(&[], "anything"));
+    }
 }

@@ -25,8 +25,9 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Self, String> {
-        let listener =
-            TcpListener::bind(config.listen_addr).await.map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
+        let listener = TcpListener::bind(config.listen_addr)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", config.listen_addr))?;
         Self::build_with_listener(config, listener).await
     }
 

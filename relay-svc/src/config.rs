@@ -36,10 +36,10 @@ impl Config {
     pub fn from_env() -> Result<Self, String> {
         // Accepted for compatibility with Veloera deployments; push invalidations make them unnecessary.
         for name in ["MEMORY_CACHE_ENABLED", "FORCE_STREAM_OPTION"] {
-            if let Some(v) = var(name) {
-                if !matches!(v.to_ascii_lowercase().as_str(), "true" | "false" | "1" | "0") {
-                    return Err(format!("{name}: {v:?} is not a boolean"));
-                }
+            if let Some(v) = var(name)
+                && !matches!(v.to_ascii_lowercase().as_str(), "true" | "false" | "1" | "0")
+            {
+                return Err(format!("{name}: {v:?} is not a boolean"));
             }
         }
         if let Some(v) = var("SYNC_FREQUENCY") {
@@ -48,9 +48,8 @@ impl Config {
         let host = var("RELAY_HOST").unwrap_or_else(|| "0.0.0.0".into());
         let port = var("PORT").unwrap_or_else(|| "3000".into());
         let port: u16 = port.parse().map_err(|_| format!("PORT: {port:?} is not a port number"))?;
-        let listen_addr = format!("{host}:{port}")
-            .parse()
-            .map_err(|_| format!("RELAY_HOST: {host:?} is not an IP address"))?;
+        let listen_addr =
+            format!("{host}:{port}").parse().map_err(|_| format!("RELAY_HOST: {host:?} is not an IP address"))?;
         let relay_timeout = secs("RELAY_TIMEOUT", 0)?;
         Ok(Config {
             listen_addr,
@@ -80,10 +79,10 @@ impl Config {
         }
         let path = self.data_dir.join("internal_secret");
         for _ in 0..100 {
-            if let Ok(s) = tokio::fs::read_to_string(&path).await {
-                if !s.trim().is_empty() {
-                    return Ok(s.trim().to_string());
-                }
+            if let Ok(s) = tokio::fs::read_to_string(&path).await
+                && !s.trim().is_empty()
+            {
+                return Ok(s.trim().to_string());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -98,6 +97,10 @@ fn var(name: &str) -> Option<String> {
 fn secs(name: &str, default: u64) -> Result<Duration, String> {
     match var(name) {
         None => Ok(Duration::from_secs(default)),
-        Some(v) => v.trim().parse::<u64>().map(Duration::from_secs).map_err(|_| format!("{name}: {v:?} is not a number of seconds")),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| format!("{name}: {v:?} is not a number of seconds")),
     }
 }

@@ -9,7 +9,7 @@ use futures::{Stream, StreamExt};
 use http::StatusCode;
 
 use crate::error::RelayError;
-use crate::providers::openai::{upstream_error, UpstreamCall};
+use crate::providers::openai::{UpstreamCall, upstream_error};
 
 /// Most of an upstream error body we read (enough for any JSON error object).
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -29,7 +29,11 @@ pub struct Upstream {
 }
 
 impl Dispatcher {
-    pub fn new(connect_timeout: Duration, idle_timeout: Duration, total_timeout: Option<Duration>) -> Result<Self, String> {
+    pub fn new(
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+        total_timeout: Option<Duration>,
+    ) -> Result<Self, String> {
         let client = reqwest::Client::builder()
             .tcp_nodelay(true)
             .connect_timeout(connect_timeout)
@@ -44,7 +48,8 @@ impl Dispatcher {
 
     /// Sends the call; a non-2xx answer is read (bounded) and turned into our error.
     pub async fn send(&self, call: UpstreamCall) -> Result<Upstream, RelayError> {
-        let mut request = self.client.post(&call.url).header(http::header::CONTENT_TYPE, "application/json").body(call.body);
+        let mut request =
+            self.client.post(&call.url).header(http::header::CONTENT_TYPE, "application/json").body(call.body);
         for (name, value) in call.headers {
             request = request.header(name, value);
         }
@@ -92,7 +97,9 @@ impl Upstream {
                 return None;
             }
             match tokio::time::timeout(idle, inner.next()).await {
-                Err(_) => Some((Err(RelayError::UpstreamFailed(format!("stream stalled for {idle:?}"))), (inner, true))),
+                Err(_) => {
+                    Some((Err(RelayError::UpstreamFailed(format!("stream stalled for {idle:?}"))), (inner, true)))
+                }
                 Ok(None) => None,
                 Ok(Some(Ok(ev))) => Some((Ok(ev), (inner, false))),
                 Ok(Some(Err(e))) => {

@@ -1,8 +1,8 @@
 //! The one error type of relay-svc and its single mapping to an OpenAI-shaped HTTP response.
 
+use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde_json::json;
 use veloera_proto::v1::DenialReason;
 
@@ -80,7 +80,9 @@ impl RelayError {
                 };
                 ("veloera_error", code.into())
             }
-            RelayError::UpstreamRejected { code, .. } => ("upstream_error", code.clone().unwrap_or_else(|| "upstream_error".into())),
+            RelayError::UpstreamRejected { code, .. } => {
+                ("upstream_error", code.clone().unwrap_or_else(|| "upstream_error".into()))
+            }
             RelayError::UpstreamFailed(_) => ("upstream_error", "bad_upstream_response".into()),
             RelayError::ControlUnavailable(_) => ("veloera_error", "control_unavailable".into()),
             RelayError::NotFound(_) => ("invalid_request_error", "not_found".into()),
@@ -91,7 +93,9 @@ impl RelayError {
     fn public_message(&self) -> String {
         match self {
             RelayError::UpstreamFailed(_) => "the upstream provider failed to answer; try again later".into(),
-            RelayError::ControlUnavailable(_) => "the gateway cannot verify API keys right now; try again shortly".into(),
+            RelayError::ControlUnavailable(_) => {
+                "the gateway cannot verify API keys right now; try again shortly".into()
+            }
             other => other.to_string(),
         }
     }

@@ -10,8 +10,16 @@ use http::{HeaderName, StatusCode};
 use crate::routes::RelayState;
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) are per connection and must not be forwarded.
-const HOP_BY_HOP: &[&str] =
-    &["connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "transfer-encoding", "upgrade"];
+const HOP_BY_HOP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
 
 fn forwardable(name: &HeaderName) -> bool {
     !HOP_BY_HOP.contains(&name.as_str()) && name != http::header::HOST

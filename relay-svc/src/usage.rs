@@ -1,8 +1,8 @@
 //! One usage record per request, sent when the request's `Metering` is dropped — so success, upstream
 //! error and client disconnect (the response body dropped mid-stream) all report exactly once.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use veloera_proto::rules::quota_for;
@@ -21,17 +21,18 @@ pub struct Metering {
     outcome: Outcome,
 }
 
+/// What the usage record says about the request itself.
+pub struct RequestFacts<'a> {
+    pub request_id: &'a str,
+    pub model: &'a str,
+    pub client_ip: &'a str,
+    pub endpoint: EndpointKind,
+    pub stream: bool,
+}
+
 impl Metering {
-    pub fn start(
-        outbox: Outbox,
-        caller: Arc<CallerEntry>,
-        pricing: Pricing,
-        request_id: &str,
-        model: &str,
-        client_ip: &str,
-        endpoint: EndpointKind,
-        stream: bool,
-    ) -> Self {
+    pub fn start(outbox: Outbox, caller: Arc<CallerEntry>, pricing: Pricing, facts: RequestFacts<'_>) -> Self {
+        let RequestFacts { request_id, model, client_ip, endpoint, stream } = facts;
         let c = &caller.caller;
         let record = UsageRecord {
             request_id: request_id.to_string(),

@@ -2,7 +2,7 @@
 //! control + relay, and the database layer against SQLite, PostgreSQL and MariaDB), then the admin UI build
 //! for wasm32 and its browser test in headless Chromium.
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 
 use crate::workspace::{cargo, run as run_cmd, workspace_root};
 
@@ -14,7 +14,9 @@ pub fn run(args: &[String]) -> Result<()> {
     run_cmd(cargo().args(["test", "--workspace", "--locked"]).current_dir(&root))?;
     crate::ui::run(&[])?;
     run_cmd(
-        cargo().args(["test", "--locked", "-p", "relay-svc", "--features", "ui-test", "--test", "ui"]).current_dir(&root),
+        cargo()
+            .args(["test", "--locked", "-p", "relay-svc", "--features", "ui-test", "--test", "ui"])
+            .current_dir(&root),
     )?;
     Ok(())
 }

@@ -27,15 +27,8 @@ pub fn run(args: &[String]) -> Result<()> {
     let dist = crate_dir.join("dist");
 
     ensure_target()?;
-    run_cmd(
-        cargo()
-            .args(["build", "-p", "admin-yew", "--target", TARGET, "--release"])
-            .current_dir(&root),
-    )?;
-    let wasm = target_dir()?
-        .join(TARGET)
-        .join("release")
-        .join("admin-yew.wasm");
+    run_cmd(cargo().args(["build", "-p", "admin-yew", "--target", TARGET, "--release"]).current_dir(&root))?;
+    let wasm = target_dir()?.join(TARGET).join("release").join("admin-yew.wasm");
     if !wasm.is_file() {
         bail!("build finished but {} is missing", wasm.display());
     }
@@ -79,18 +72,12 @@ fn ensure_target() -> Result<()> {
 fn write_index(src: &Path, dst: &Path) -> Result<()> {
     let html = fs::read_to_string(src).with_context(|| format!("reading {}", src.display()))?;
     let out = if let Some(start) = html.find(SCRIPT_MARKER) {
-        let end = html[start..]
-            .find("-->")
-            .map(|i| start + i + 3)
-            .context("unterminated marker")?;
+        let end = html[start..].find("-->").map(|i| start + i + 3).context("unterminated marker")?;
         format!("{}{LOADER}{}", &html[..start], &html[end..])
     } else if let Some(body) = html.rfind("</body>") {
         format!("{}  {LOADER}\n{}", &html[..body], &html[body..])
     } else {
-        bail!(
-            "{} has neither the script marker nor </body>",
-            src.display()
-        );
+        bail!("{} has neither the script marker nor </body>", src.display());
     };
     fs::write(dst, out).with_context(|| format!("writing {}", dst.display()))
 }

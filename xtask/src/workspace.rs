@@ -7,10 +7,7 @@ use anyhow::{Context, Result, bail};
 
 /// The workspace root (the parent of this crate's directory).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask lives in the workspace").to_path_buf()
 }
 
 /// The `cargo` that runs us (so toolchain overrides carry over), or plain `cargo`.
@@ -20,9 +17,7 @@ pub fn cargo() -> Command {
 
 /// Runs `cmd` with inherited stdio, failing unless it exits 0.
 pub fn run(cmd: &mut Command) -> Result<()> {
-    let status = cmd
-        .status()
-        .with_context(|| format!("could not start {cmd:?}"))?;
+    let status = cmd.status().with_context(|| format!("could not start {cmd:?}"))?;
     if !status.success() {
         bail!("{cmd:?} failed: {status}");
     }
@@ -31,29 +26,17 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 
 /// Runs `cmd` and returns its stdout, failing unless it exits 0.
 pub fn output(cmd: &mut Command) -> Result<String> {
-    let out = cmd
-        .output()
-        .with_context(|| format!("could not start {cmd:?}"))?;
+    let out = cmd.output().with_context(|| format!("could not start {cmd:?}"))?;
     if !out.status.success() {
-        bail!(
-            "{cmd:?} failed: {}\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
+        bail!("{cmd:?} failed: {}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
     }
     String::from_utf8(out.stdout).with_context(|| format!("{cmd:?} printed non-UTF-8"))
 }
 
 /// Cargo's target directory for this workspace (honours CARGO_TARGET_DIR and config).
 pub fn target_dir() -> Result<PathBuf> {
-    let json = output(
-        cargo()
-            .args(["metadata", "--format-version", "1", "--no-deps"])
-            .current_dir(workspace_root()),
-    )?;
+    let json = output(cargo().args(["metadata", "--format-version", "1", "--no-deps"]).current_dir(workspace_root()))?;
     let meta: serde_json::Value = serde_json::from_str(&json).context("parsing cargo metadata")?;
-    let dir = meta["target_directory"]
-        .as_str()
-        .context("cargo metadata has no target_directory")?;
+    let dir = meta["target_directory"].as_str().context("cargo metadata has no target_directory")?;
     Ok(PathBuf::from(dir))
 }

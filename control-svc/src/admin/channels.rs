@@ -1,11 +1,11 @@
 //! `/api/channel/*` (admin only): create and list channels. Keys go in, only masked hints come out.
 
-use axum::extract::{Path, State};
 use axum::Json;
+use axum::extract::{Path, State};
 use veloera_admin_types::{Channel, ChannelCreate, Envelope};
 
-use super::session::Admin;
 use super::JsonBody;
+use super::session::Admin;
 use crate::db::{self, channels::NewChannel, now_secs};
 use crate::error::ControlError;
 use crate::routing::{channel_types, split_list};
@@ -22,7 +22,9 @@ pub async fn get_one(
     _admin: Admin,
     Path(id): Path<i64>,
 ) -> Result<Json<Envelope<Channel>>, ControlError> {
-    let row = db::channels::find_by_id(state.db(), id).await?.ok_or_else(|| ControlError::NotFound(format!("channel {id} not found")))?;
+    let row = db::channels::find_by_id(state.db(), id)
+        .await?
+        .ok_or_else(|| ControlError::NotFound(format!("channel {id} not found")))?;
     Ok(Json(Envelope::ok(row.to_dto())))
 }
 
@@ -34,7 +36,9 @@ pub async fn create(
     let new = validate(&state, body)?;
     let id = db::channels::insert(state.db(), &new).await?;
     state.reload_channels().await?;
-    let row = db::channels::find_by_id(state.db(), id).await?.ok_or_else(|| ControlError::Internal("channel vanished".into()))?;
+    let row = db::channels::find_by_id(state.db(), id)
+        .await?
+        .ok_or_else(|| ControlError::Internal("channel vanished".into()))?;
     Ok(Json(Envelope::ok(row.to_dto())))
 }
 

@@ -1,7 +1,7 @@
 //! `/api/log/` (admin): usage log rows, newest first.
 
-use axum::extract::{Query, State};
 use axum::Json;
+use axum::extract::{Query, State};
 use serde::Deserialize;
 use veloera_admin_types::{Envelope, LogEntry};
 

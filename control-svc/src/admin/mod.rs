@@ -9,12 +9,12 @@ mod users;
 
 use std::path::Path;
 
+use axum::Router;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::error::ControlError;

@@ -45,10 +45,10 @@ impl FromRequestParts<AppState> for SignedIn {
             return Err(ControlError::Unauthenticated);
         }
         // Veloera requires this header; we accept its absence but refuse a mismatch.
-        if let Some(claimed) = parts.headers.get("Veloera-User").or_else(|| parts.headers.get("New-Api-User")) {
-            if claimed.to_str().ok().and_then(|s| s.trim().parse::<i64>().ok()) != Some(id) {
-                return Err(ControlError::Unauthenticated);
-            }
+        if let Some(claimed) = parts.headers.get("Veloera-User").or_else(|| parts.headers.get("New-Api-User"))
+            && claimed.to_str().ok().and_then(|s| s.trim().parse::<i64>().ok()) != Some(id)
+        {
+            return Err(ControlError::Unauthenticated);
         }
         let user = db::users::find_by_id(state.db(), id).await?.ok_or(ControlError::Unauthenticated)?;
         if user.status != status::ENABLED as i64 {

@@ -1,8 +1,8 @@
 //! `GET /api/status`: public site configuration the UI needs before login.
 
-use axum::extract::State;
 use axum::Json;
-use serde_json::{json, Value};
+use axum::extract::State;
+use serde_json::{Value, json};
 use veloera_admin_types::Envelope;
 
 use crate::state::AppState;

@@ -1,12 +1,12 @@
 //! `/api/token/*`: a user's own API tokens. The full key is returned once, at creation.
 
-use axum::extract::{Path, Query, State};
 use axum::Json;
+use axum::extract::{Path, Query, State};
 use serde::Deserialize;
-use veloera_admin_types::{status, Envelope, Token, TokenCreate, TokenUpdate};
+use veloera_admin_types::{Envelope, Token, TokenCreate, TokenUpdate, status};
 
-use super::session::Active;
 use super::JsonBody;
+use super::session::Active;
 use crate::db::{self, now_secs, tokens::NewToken, tokens::TokenRow};
 use crate::error::ControlError;
 use crate::events::Change;
@@ -14,7 +14,10 @@ use crate::routing::split_list;
 use crate::secrets::{generate_token_key, key_digest, mask_token_key};
 use crate::state::AppState;
 
-pub async fn list(State(state): State<AppState>, Active(user): Active) -> Result<Json<Envelope<Vec<Token>>>, ControlError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Active(user): Active,
+) -> Result<Json<Envelope<Vec<Token>>>, ControlError> {
     let rows = db::tokens::list_by_user(state.db(), user.id).await?;
     Ok(Json(Envelope::ok(rows.iter().map(TokenRow::to_dto).collect())))
 }
@@ -132,10 +135,14 @@ pub async fn update(
     if let Some(s) = body.status {
         if s == status::ENABLED {
             if row.expired_time != -1 && row.expired_time <= now_secs() {
-                return Err(ControlError::BadRequest("the token has expired; extend expired_time before enabling it".into()));
+                return Err(ControlError::BadRequest(
+                    "the token has expired; extend expired_time before enabling it".into(),
+                ));
             }
             if row.unlimited_quota == 0 && row.remain_quota <= 0 {
-                return Err(ControlError::BadRequest("the token has no quota left; add quota before enabling it".into()));
+                return Err(ControlError::BadRequest(
+                    "the token has no quota left; add quota before enabling it".into(),
+                ));
             }
         } else if s != status::DISABLED {
             return Err(ControlError::BadRequest("status must be 1 (enabled) or 2 (disabled)".into()));

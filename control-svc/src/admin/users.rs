@@ -1,12 +1,12 @@
 //! `/api/user/*`: login, logout, and the signed-in user's own profile.
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use axum_extra::extract::cookie::{Cookie, Key, SignedCookieJar};
 use veloera_admin_types::{Envelope, LoginRequest, UpdateSelf, UserSelf};
 
-use super::session::{session_cookie, SignedIn, COOKIE_NAME};
 use super::JsonBody;
+use super::session::{COOKIE_NAME, SignedIn, session_cookie};
 use crate::db;
 use crate::error::ControlError;
 use crate::secrets::{hash_password, verify_password};
@@ -40,9 +40,8 @@ pub async fn login(
 }
 
 /// Argon2id hash of a random string nobody knows.
-static DUMMY_HASH: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    hash_password(&crate::secrets::random_string(32)).unwrap_or_default()
-});
+static DUMMY_HASH: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| hash_password(&crate::secrets::random_string(32)).unwrap_or_default());
 
 pub async fn logout(jar: SignedCookieJar<Key>) -> (SignedCookieJar<Key>, Json<Envelope<()>>) {
     let jar = jar.remove(Cookie::build(COOKIE_NAME).path("/"));

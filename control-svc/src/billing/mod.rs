@@ -2,4 +2,4 @@
 
 pub mod pricing;
 
-pub use pricing::{quota_for, ModelPricing, PriceTable};
+pub use pricing::{ModelPricing, PriceTable, quota_for};

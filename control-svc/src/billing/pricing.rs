@@ -80,7 +80,10 @@ impl Default for PriceTable {
             completion_ratio: HashMap::new(),
             cache_ratio: HashMap::new(),
             model_price: HashMap::new(),
-            group_ratio: [("default", 1.0), ("vip", 1.0), ("svip", 1.0)].iter().map(|(g, r)| (g.to_string(), *r)).collect(),
+            group_ratio: [("default", 1.0), ("vip", 1.0), ("svip", 1.0)]
+                .iter()
+                .map(|(g, r)| (g.to_string(), *r))
+                .collect(),
             quota_per_unit: DEFAULT_QUOTA_PER_UNIT,
             self_use_mode: false,
         }
@@ -144,8 +147,16 @@ impl PriceTable {
         };
         Some(ModelPricing {
             model_ratio,
-            completion_ratio: self.completion_ratio.get(model).copied().unwrap_or_else(|| default_completion_ratio(model)),
-            cache_ratio: self.cache_ratio.get(model).copied().unwrap_or(if model.starts_with("claude") { 0.1 } else { 0.5 }),
+            completion_ratio: self
+                .completion_ratio
+                .get(model)
+                .copied()
+                .unwrap_or_else(|| default_completion_ratio(model)),
+            cache_ratio: self.cache_ratio.get(model).copied().unwrap_or(if model.starts_with("claude") {
+                0.1
+            } else {
+                0.5
+            }),
             group_ratio,
             model_price,
             quota_per_unit: self.quota_per_unit,
@@ -191,7 +202,10 @@ mod tests {
     fn unpriced_models_are_refused_unless_self_use_mode() {
         assert!(PriceTable::default().lookup("mystery-model", "default").is_none());
         let opts = HashMap::from([("SelfUseModeEnabled".to_string(), "true".to_string())]);
-        assert_eq!(PriceTable::from_options(&opts).unwrap().lookup("mystery-model", "default").unwrap().model_ratio, 37.5);
+        assert_eq!(
+            PriceTable::from_options(&opts).unwrap().lookup("mystery-model", "default").unwrap().model_ratio,
+            37.5
+        );
     }
 
     #[test]

@@ -113,7 +113,10 @@ mod tests {
     #[test]
     fn go_style_mysql_dsn_becomes_a_url() {
         let u = DatabaseUrl::parse("root:p@ss@tcp(127.0.0.1:3306)/veloera?parseTime=true", "x").unwrap();
-        assert_eq!(u, DatabaseUrl { backend: Backend::MySql, url: "mysql://root:p%40ss@127.0.0.1:3306/veloera".into() });
+        assert_eq!(
+            u,
+            DatabaseUrl { backend: Backend::MySql, url: "mysql://root:p%40ss@127.0.0.1:3306/veloera".into() }
+        );
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The database: one `sqlx::Any` pool over SQLite, PostgreSQL or MySQL, each with its own embedded
 //! migrations. Queries are written once with `?` placeholders and rewritten for PostgreSQL here.
 
-mod dsn;
 pub mod channels;
+mod dsn;
 pub mod logs;
 pub mod options;
 pub mod tokens;

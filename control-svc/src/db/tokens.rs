@@ -110,8 +110,10 @@ pub async fn find_by_digest(db: &Db, digest_hex: &str) -> Result<Option<TokenRow
 
 /// The digest of a token's key, for invalidation events.
 pub async fn digest_of(db: &Db, id: i64) -> Result<Option<String>, ControlError> {
-    let row: Option<(String,)> =
-        sqlx::query_as(&db.sql("SELECT key_digest FROM tokens WHERE id = ?")).bind(id).fetch_optional(db.pool()).await?;
+    let row: Option<(String,)> = sqlx::query_as(&db.sql("SELECT key_digest FROM tokens WHERE id = ?"))
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await?;
     Ok(row.map(|r| r.0))
 }
 

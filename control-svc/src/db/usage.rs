@@ -6,7 +6,7 @@ use serde_json::json;
 use veloera_admin_types::log_type;
 
 use super::{Db, now_secs};
-use crate::billing::{quota_for, PriceTable};
+use crate::billing::{PriceTable, quota_for};
 use crate::error::ControlError;
 
 /// One finished request as the relay reported it.
@@ -60,7 +60,8 @@ pub async fn settle(db: &Db, prices: &PriceTable, reports: &[UsageReport]) -> Re
             continue;
         }
         let pricing = prices.lookup(&r.model, &r.group);
-        let quota = pricing.as_ref().map(|p| quota_for(p, r.prompt_tokens, r.completion_tokens, r.cached_tokens)).unwrap_or(0);
+        let quota =
+            pricing.as_ref().map(|p| quota_for(p, r.prompt_tokens, r.completion_tokens, r.cached_tokens)).unwrap_or(0);
         sqlx::query(&db.sql(
             "UPDATE tokens SET remain_quota = CASE WHEN unlimited_quota = 0 THEN remain_quota - ? ELSE remain_quota END, \
              used_quota = used_quota + ?, accessed_time = ? WHERE id = ?",
@@ -128,8 +129,10 @@ pub async fn settle(db: &Db, prices: &PriceTable, reports: &[UsageReport]) -> Re
             if unlimited == 0 && remain <= 0 {
                 settled.exhausted_tokens.insert(r.token_id);
             }
-            let (user_quota,): (i64,) =
-                sqlx::query_as(&db.sql("SELECT quota FROM users WHERE id = ?")).bind(r.user_id).fetch_one(&mut *tx).await?;
+            let (user_quota,): (i64,) = sqlx::query_as(&db.sql("SELECT quota FROM users WHERE id = ?"))
+                .bind(r.user_id)
+                .fetch_one(&mut *tx)
+                .await?;
             if user_quota <= 0 {
                 settled.exhausted_users.insert(r.user_id);
             }

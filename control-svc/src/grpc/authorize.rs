@@ -2,15 +2,15 @@
 
 use veloera_admin_types::status;
 use veloera_proto::v1::{
-    authorize_response::Outcome, AuthorizeRequest, AuthorizeResponse, Caller, Candidate, Denial, DenialReason, Grant,
-    Pricing,
+    AuthorizeRequest, AuthorizeResponse, Caller, Candidate, Denial, DenialReason, Grant, Pricing,
+    authorize_response::Outcome,
 };
 
-use veloera_proto::rules::ip_allowed;
 use crate::db::{self, now_secs};
 use crate::error::ControlError;
 use crate::routing::split_list;
 use crate::state::AppState;
+use veloera_proto::rules::ip_allowed;
 
 fn deny(reason: DenialReason, message: impl Into<String>) -> AuthorizeResponse {
     AuthorizeResponse { outcome: Some(Outcome::Denial(Denial { reason: reason as i32, message: message.into() })) }
@@ -24,7 +24,9 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
         return Ok(deny(DenialReason::UnknownToken, "invalid token"));
     };
     match token.status {
-        s if s == status::TOKEN_EXHAUSTED as i64 => return Ok(deny(DenialReason::TokenExhausted, "token quota is used up")),
+        s if s == status::TOKEN_EXHAUSTED as i64 => {
+            return Ok(deny(DenialReason::TokenExhausted, "token quota is used up"));
+        }
         s if s == status::TOKEN_EXPIRED as i64 => return Ok(deny(DenialReason::TokenExpired, "token has expired")),
         s if s != status::ENABLED as i64 => return Ok(deny(DenialReason::TokenDisabled, "token is disabled")),
         _ => {}

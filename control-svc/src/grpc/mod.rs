@@ -10,11 +10,9 @@ use futures::Stream;
 use subtle::ConstantTimeEq;
 use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status, Streaming};
-use veloera_proto::v1::control_server::{Control, ControlServer};
-use veloera_proto::v1::{
-    AuthorizeRequest, AuthorizeResponse, ConfigEvent, UsageAck, UsageBatch, WatchConfigRequest,
-};
 use veloera_proto::INTERNAL_SECRET_HEADER;
+use veloera_proto::v1::control_server::{Control, ControlServer};
+use veloera_proto::v1::{AuthorizeRequest, AuthorizeResponse, ConfigEvent, UsageAck, UsageBatch, WatchConfigRequest};
 
 use crate::state::AppState;
 

@@ -5,7 +5,7 @@ use tonic::Streaming;
 use veloera_proto::v1::{Outcome, UsageAck, UsageBatch, UsageRecord};
 
 use super::BoxStream;
-use crate::db::usage::{settle, UsageReport};
+use crate::db::usage::{UsageReport, settle};
 use crate::events::Change;
 use crate::state::AppState;
 
@@ -44,7 +44,9 @@ pub fn acknowledge(state: AppState, inbound: Streaming<UsageBatch>) -> BoxStream
             let batch = batch?;
             let ids: Vec<String> = batch.records.iter().map(|r| r.request_id.clone()).collect();
             if ids.iter().any(|id| id.is_empty() || id.len() > 64) {
-                return Err(tonic::Status::invalid_argument("every usage record needs a request id of 1-64 characters"));
+                return Err(tonic::Status::invalid_argument(
+                    "every usage record needs a request id of 1-64 characters",
+                ));
             }
             let reports: Vec<UsageReport> = batch.records.into_iter().map(UsageReport::from).collect();
             let settled = settle(state.db(), &state.prices(), &reports).await?;

@@ -1,8 +1,8 @@
 //! `WatchConfig`: a `reset` first, then every published change, until control shuts down.
 
 use futures::StreamExt;
-use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 use veloera_proto::v1::config_event::Event;
 use veloera_proto::v1::{ChannelsChanged, ConfigEvent, OptionsChanged, Reset, TokenChanged, UserChanged};
 
@@ -32,7 +32,9 @@ pub fn events(state: &AppState) -> BoxStream<ConfigEvent> {
         Err(BroadcastStreamRecvError::Lagged(_)) => Ok(ConfigEvent { version: 0, event: Some(Event::Reset(Reset {})) }),
     });
     let shutdown = state.shutdown().clone();
-    Box::pin(futures::stream::once(async move { Ok(first) }).chain(changes).take_until(async move {
-        shutdown.cancelled().await
-    }))
+    Box::pin(
+        futures::stream::once(async move { Ok(first) })
+            .chain(changes)
+            .take_until(async move { shutdown.cancelled().await }),
+    )
 }

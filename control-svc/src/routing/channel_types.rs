@@ -22,9 +22,19 @@ const TYPES: &[ChannelType] = &[
     ChannelType { id: 3, name: "Azure OpenAI", default_base_url: "", wire: Wire::Unsupported },
     ChannelType { id: 4, name: "Ollama", default_base_url: "http://localhost:11434", wire: Wire::OpenAi },
     ChannelType { id: 8, name: "Custom", default_base_url: "", wire: Wire::OpenAi },
-    ChannelType { id: 14, name: "Anthropic Claude", default_base_url: "https://api.anthropic.com", wire: Wire::Unsupported },
+    ChannelType {
+        id: 14,
+        name: "Anthropic Claude",
+        default_base_url: "https://api.anthropic.com",
+        wire: Wire::Unsupported,
+    },
     ChannelType { id: 20, name: "OpenRouter", default_base_url: "https://openrouter.ai/api", wire: Wire::OpenAi },
-    ChannelType { id: 24, name: "Google Gemini", default_base_url: "https://generativelanguage.googleapis.com", wire: Wire::Unsupported },
+    ChannelType {
+        id: 24,
+        name: "Google Gemini",
+        default_base_url: "https://generativelanguage.googleapis.com",
+        wire: Wire::Unsupported,
+    },
     ChannelType { id: 25, name: "Moonshot", default_base_url: "https://api.moonshot.cn", wire: Wire::OpenAi },
     ChannelType { id: 27, name: "Perplexity", default_base_url: "https://api.perplexity.ai", wire: Wire::OpenAi },
     ChannelType { id: 40, name: "SiliconFlow", default_base_url: "https://api.siliconflow.cn", wire: Wire::OpenAi },
@@ -32,7 +42,12 @@ const TYPES: &[ChannelType] = &[
     ChannelType { id: 43, name: "DeepSeek", default_base_url: "https://api.deepseek.com", wire: Wire::OpenAi },
     ChannelType { id: 47, name: "Xinference", default_base_url: "", wire: Wire::OpenAi },
     ChannelType { id: 48, name: "xAI", default_base_url: "https://api.x.ai", wire: Wire::OpenAi },
-    ChannelType { id: 49, name: "GitHub Models", default_base_url: "https://models.github.ai/inference", wire: Wire::OpenAi },
+    ChannelType {
+        id: 49,
+        name: "GitHub Models",
+        default_base_url: "https://models.github.ai/inference",
+        wire: Wire::OpenAi,
+    },
 ];
 
 pub fn find(id: i32) -> Option<&'static ChannelType> {

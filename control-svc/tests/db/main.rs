@@ -4,8 +4,8 @@
 //! `TEST_MYSQL_URL` (default mysql://root@127.0.0.1:3306/test).
 
 use control_svc::billing::PriceTable;
-use control_svc::db::usage::{settle, UsageReport};
-use control_svc::db::{self, channels::NewChannel, tokens::NewToken, users::NewUser, DatabaseUrl, Db};
+use control_svc::db::usage::{UsageReport, settle};
+use control_svc::db::{self, DatabaseUrl, Db, channels::NewChannel, tokens::NewToken, users::NewUser};
 use sqlx::{AnyPool, Executor};
 
 fn postgres_admin_url() -> String {
@@ -64,16 +64,26 @@ async fn exercise(url: DatabaseUrl) {
     let db2 = Db::connect(&url).await.expect("reconnect");
     assert_eq!(db::users::count(&db2).await.unwrap(), 0);
 
-    let user_id = db::users::insert(&db, &NewUser { username: "alice", password_hash: "h", role: 1, quota: 10_000, must_change_password: true })
-        .await
-        .unwrap();
-    let bob = db::users::insert(&db, &NewUser { username: "bob", password_hash: "h", role: 1, quota: 5, must_change_password: false })
-        .await
-        .unwrap();
+    let user_id = db::users::insert(
+        &db,
+        &NewUser { username: "alice", password_hash: "h", role: 1, quota: 10_000, must_change_password: true },
+    )
+    .await
+    .unwrap();
+    let bob = db::users::insert(
+        &db,
+        &NewUser { username: "bob", password_hash: "h", role: 1, quota: 5, must_change_password: false },
+    )
+    .await
+    .unwrap();
     assert_ne!(user_id, bob);
     let alice = db::users::find_by_username(&db, "alice").await.unwrap().unwrap();
     assert_eq!((alice.id, alice.quota, alice.must_change_password), (user_id, 10_000, 1));
-    let duplicate = db::users::insert(&db, &NewUser { username: "alice", password_hash: "h", role: 1, quota: 0, must_change_password: false }).await;
+    let duplicate = db::users::insert(
+        &db,
+        &NewUser { username: "alice", password_hash: "h", role: 1, quota: 0, must_change_password: false },
+    )
+    .await;
     assert!(duplicate.is_err(), "usernames are unique");
 
     let token_id = db::tokens::insert(

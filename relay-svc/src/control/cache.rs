@@ -3,8 +3,8 @@
 //! Entries live until `WatchConfig` invalidates them or `ttl` passes, and only while the watch stream is
 //! healthy (or has been down for less than the grace period).
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;

@@ -10,11 +10,11 @@ use std::time::Duration;
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
+use veloera_proto::INTERNAL_SECRET_HEADER;
 use veloera_proto::rules::ip_allowed;
 use veloera_proto::v1::authorize_response::Outcome;
 use veloera_proto::v1::control_client::ControlClient;
 use veloera_proto::v1::{AuthorizeRequest, Candidate, DenialReason, EndpointKind, Pricing};
-use veloera_proto::INTERNAL_SECRET_HEADER;
 
 use crate::error::RelayError;
 use cache::{AuthCache, CallerEntry, KeyState, RouteEntry};
@@ -40,7 +40,8 @@ pub fn client(url: &str, secret: &str) -> Result<Client, String> {
         .connect_timeout(Duration::from_secs(3))
         .http2_keep_alive_interval(Duration::from_secs(20))
         .keep_alive_while_idle(true);
-    let secret = MetadataValue::try_from(secret).map_err(|_| "the internal secret must be printable ASCII".to_string())?;
+    let secret =
+        MetadataValue::try_from(secret).map_err(|_| "the internal secret must be printable ASCII".to_string())?;
     Ok(ControlClient::with_interceptor(endpoint.connect_lazy(), AddSecret(secret)))
 }
 
@@ -120,9 +121,12 @@ impl ControlLink {
             .into_inner();
         match answer.outcome {
             Some(Outcome::Grant(grant)) => {
-                let caller = grant.caller.ok_or_else(|| RelayError::ControlUnavailable("grant without caller".into()))?;
+                let caller =
+                    grant.caller.ok_or_else(|| RelayError::ControlUnavailable("grant without caller".into()))?;
                 let route = match (ask.model.is_empty(), grant.pricing) {
-                    (false, Some(pricing)) => Some((ask.model.to_string(), ask.pinned_channel, grant.candidates, pricing)),
+                    (false, Some(pricing)) => {
+                        Some((ask.model.to_string(), ask.pinned_channel, grant.candidates, pricing))
+                    }
                     _ => None,
                 };
                 let (entry, route) = self.cache.store_grant(generation, ask.digest, caller, route);

@@ -119,7 +119,10 @@ async fn wait_or_give_up(
 ) -> bool {
     if draining {
         if !pending.is_empty() {
-            tracing::error!(lost = pending.len(), "control is unreachable at shutdown; usage records were not delivered");
+            tracing::error!(
+                lost = pending.len(),
+                "control is unreachable at shutdown; usage records were not delivered"
+            );
         }
         return false;
     }

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use veloera_proto::v1::config_event::Event;
 use veloera_proto::v1::WatchConfigRequest;
+use veloera_proto::v1::config_event::Event;
 
 use super::ControlLink;
 

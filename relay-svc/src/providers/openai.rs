@@ -73,8 +73,13 @@ pub fn chat_call(candidate: &Candidate, mut req: ChatRequest) -> Result<Upstream
     if req.is_stream() {
         req.stream_options.get_or_insert_with(StreamOptions::default).include_usage = Some(true);
     }
-    let body = serde_json::to_vec(&req).map_err(|e| RelayError::InvalidRequest(format!("cannot encode request: {e}")))?;
-    Ok(UpstreamCall { url: endpoint_url(candidate, "/v1/chat/completions"), headers: auth_headers(candidate)?, body: body.into() })
+    let body =
+        serde_json::to_vec(&req).map_err(|e| RelayError::InvalidRequest(format!("cannot encode request: {e}")))?;
+    Ok(UpstreamCall {
+        url: endpoint_url(candidate, "/v1/chat/completions"),
+        headers: auth_headers(candidate)?,
+        body: body.into(),
+    })
 }
 
 fn endpoint_url(candidate: &Candidate, path: &str) -> String {
@@ -83,7 +88,8 @@ fn endpoint_url(candidate: &Candidate, path: &str) -> String {
     }
     let base = candidate.base_url.trim_end_matches('/');
     // Bases that already carry a version segment (…/v1, …/api/v3, GitHub's …/inference) get only the resource path.
-    if base.ends_with("/v1") || base.ends_with("/inference") || base.rsplit('/').next().is_some_and(is_version_segment) {
+    if base.ends_with("/v1") || base.ends_with("/inference") || base.rsplit('/').next().is_some_and(is_version_segment)
+    {
         format!("{base}{}", path.trim_start_matches("/v1"))
     } else {
         format!("{base}{path}")
@@ -95,7 +101,8 @@ fn is_version_segment(s: &str) -> bool {
 }
 
 fn auth_headers(candidate: &Candidate) -> Result<Vec<(HeaderName, HeaderValue)>, RelayError> {
-    let bad_key = || RelayError::UpstreamFailed(format!("channel {} has a key that is not a valid header", candidate.channel_id));
+    let bad_key =
+        || RelayError::UpstreamFailed(format!("channel {} has a key that is not a valid header", candidate.channel_id));
     let mut headers = vec![(
         http::header::AUTHORIZATION,
         HeaderValue::from_str(&format!("Bearer {}", candidate.api_key)).map_err(|_| bad_key())?,
@@ -193,14 +200,18 @@ pub fn upstream_error(status: StatusCode, body: &[u8]) -> RelayError {
     let detail = serde_json::from_slice::<Envelope>(body).ok().map(|e| e.error);
     let relayable = matches!(status.as_u16(), 400 | 404 | 413 | 422 | 429);
     if relayable {
-        let message = detail.as_ref().and_then(|d| d.message.clone()).unwrap_or_else(|| format!("upstream returned {status}"));
+        let message =
+            detail.as_ref().and_then(|d| d.message.clone()).unwrap_or_else(|| format!("upstream returned {status}"));
         let code = detail.and_then(|d| d.code).map(|c| match c {
             Value::String(s) => s,
             other => other.to_string(),
         });
         RelayError::UpstreamRejected { status, message, code }
     } else {
-        RelayError::UpstreamFailed(format!("upstream returned {status}: {}", String::from_utf8_lossy(&body[..body.len().min(512)])))
+        RelayError::UpstreamFailed(format!(
+            "upstream returned {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(512)])
+        ))
     }
 }
 
@@ -220,7 +231,10 @@ mod tests {
 
     #[test]
     fn chat_call_maps_the_model_and_forces_stream_usage() {
-        let req = ChatRequest::parse(br#"{"model":"alias","stream":true,"messages":[{"role":"user","content":"hi"}],"temperature":0.2}"#).unwrap();
+        let req = ChatRequest::parse(
+            br#"{"model":"alias","stream":true,"messages":[{"role":"user","content":"hi"}],"temperature":0.2}"#,
+        )
+        .unwrap();
         let call = chat_call(&candidate(1, "https://api.openai.com"), req).unwrap();
         assert_eq!(call.url, "https://api.openai.com/v1/chat/completions");
         let body: Value = serde_json::from_slice(&call.body).unwrap();
@@ -241,9 +255,18 @@ mod tests {
     #[test]
     fn urls_respect_versioned_bases_and_custom_channels() {
         assert_eq!(endpoint_url(&candidate(1, "http://h/v1"), "/v1/chat/completions"), "http://h/v1/chat/completions");
-        assert_eq!(endpoint_url(&candidate(1, "https://openrouter.ai/api"), "/v1/chat/completions"), "https://openrouter.ai/api/v1/chat/completions");
-        assert_eq!(endpoint_url(&candidate(49, "https://models.github.ai/inference"), "/v1/chat/completions"), "https://models.github.ai/inference/chat/completions");
-        assert_eq!(endpoint_url(&candidate(8, "http://h/deploy/{model}/chat"), "/v1/chat/completions"), "http://h/deploy/real-model/chat");
+        assert_eq!(
+            endpoint_url(&candidate(1, "https://openrouter.ai/api"), "/v1/chat/completions"),
+            "https://openrouter.ai/api/v1/chat/completions"
+        );
+        assert_eq!(
+            endpoint_url(&candidate(49, "https://models.github.ai/inference"), "/v1/chat/completions"),
+            "https://models.github.ai/inference/chat/completions"
+        );
+        assert_eq!(
+            endpoint_url(&candidate(8, "http://h/deploy/{model}/chat"), "/v1/chat/completions"),
+            "http://h/deploy/real-model/chat"
+        );
     }
 
     #[test]
@@ -262,7 +285,9 @@ mod tests {
 
     #[test]
     fn usage_is_read_from_bodies_and_chunks() {
-        let u = usage_from_body(br#"{"usage":{"prompt_tokens":7,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":2}}}"#);
+        let u = usage_from_body(
+            br#"{"usage":{"prompt_tokens":7,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":2}}}"#,
+        );
         assert_eq!(u, Some(Usage { prompt_tokens: 7, completion_tokens: 3, cached_tokens: 2 }));
         let last = inspect_chunk(r#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#).unwrap();
         assert!(last.usage_only);
@@ -275,7 +300,10 @@ mod tests {
     fn upstream_server_errors_are_not_shown_to_clients() {
         let e = upstream_error(StatusCode::INTERNAL_SERVER_ERROR, br#"{"error":{"message":"db at 10.0.0.5 down"}}"#);
         assert!(!e.body().to_string().contains("10.0.0.5"));
-        let e = upstream_error(StatusCode::BAD_REQUEST, br#"{"error":{"message":"context too long","code":"context_length_exceeded"}}"#);
+        let e = upstream_error(
+            StatusCode::BAD_REQUEST,
+            br#"{"error":{"message":"context too long","code":"context_length_exceeded"}}"#,
+        );
         assert_eq!(e.body()["error"]["code"], "context_length_exceeded");
     }
 }

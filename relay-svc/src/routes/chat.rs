@@ -1,18 +1,18 @@
 //! `POST /v1/chat/completions`: authorize (from cache when warm), call the first candidate, relay the answer.
 
+use axum::Extension;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use http::{HeaderMap, HeaderValue};
 use veloera_proto::v1::{DenialReason, EndpointKind};
 
-use super::{read_body, sse, RelayState, RequestId};
+use super::{RelayState, RequestId, read_body, sse};
 use crate::auth;
 use crate::control::Ask;
 use crate::error::RelayError;
 use crate::providers::openai::{self, ChatRequest};
-use crate::usage::Metering;
+use crate::usage::{Metering, RequestFacts};
 
 pub async fn chat_completions(
     State(state): State<RelayState>,
@@ -41,16 +41,14 @@ pub async fn chat_completions(
     };
     let stream = request.is_stream();
     let wants_usage = request.client_wants_usage();
-    let mut meter = Metering::start(
-        state.outbox.clone(),
-        auth.caller.clone(),
-        pricing.clone(),
-        &request_id.0,
-        &request.model,
-        &ip,
-        EndpointKind::ChatCompletions,
+    let facts = RequestFacts {
+        request_id: &request_id.0,
+        model: &request.model,
+        client_ip: &ip,
+        endpoint: EndpointKind::ChatCompletions,
         stream,
-    );
+    };
+    let mut meter = Metering::start(state.outbox.clone(), auth.caller.clone(), *pricing, facts);
     meter.use_candidate(candidate);
     let call = openai::chat_call(candidate, request)?;
     let upstream = match state.dispatcher.send(call).await {

@@ -6,15 +6,15 @@ mod sse;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
-use axum::Router;
 use http::HeaderValue;
 
-use crate::control::outbox::Outbox;
 use crate::control::ControlLink;
+use crate::control::outbox::Outbox;
 use crate::dispatch::Dispatcher;
 use crate::error::RelayError;
 use crate::frontdoor;

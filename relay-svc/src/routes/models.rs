@@ -1,9 +1,9 @@
 //! `GET /v1/models` and `/v1/models/{model}`: the models this token may use.
 
-use axum::extract::{ConnectInfo, Path, State};
 use axum::Json;
+use axum::extract::{ConnectInfo, Path, State};
 use http::HeaderMap;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use veloera_proto::v1::EndpointKind;
 
 use super::RelayState;
@@ -14,7 +14,8 @@ use crate::error::RelayError;
 async fn caller(state: &RelayState, headers: &HeaderMap, peer: std::net::SocketAddr) -> Result<Authorized, RelayError> {
     let key = auth::from_headers(headers)?;
     let ip = peer.ip().to_string();
-    let ask = Ask { digest: key.digest, model: "", client_ip: &ip, endpoint: EndpointKind::Models, pinned_channel: None };
+    let ask =
+        Ask { digest: key.digest, model: "", client_ip: &ip, endpoint: EndpointKind::Models, pinned_channel: None };
     state.link.authorize(&ask).await
 }
 

@@ -1,13 +1,19 @@
 //! The admin REST API through the relay's front door: sessions, the forced password change, channels, tokens.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::harness::{session_cookie, Gateway, ADMIN_PASSWORD};
+use crate::harness::{ADMIN_PASSWORD, Gateway, session_cookie};
 
 #[tokio::test]
 async fn the_default_root_must_change_its_password_before_anything_else() {
     let gw = Gateway::start_bare().await;
-    let resp = gw.http.post(gw.url("/api/user/login")).json(&json!({"username": "root", "password": "123456"})).send().await.unwrap();
+    let resp = gw
+        .http
+        .post(gw.url("/api/user/login"))
+        .json(&json!({"username": "root", "password": "123456"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let cookie = session_cookie(&resp);
     let blocked = gw.http.get(gw.url("/api/token/")).header("cookie", &cookie).send().await.unwrap();
@@ -18,15 +24,33 @@ async fn the_default_root_must_change_its_password_before_anything_else() {
     let me = gw.http.get(gw.url("/api/user/self")).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(me.status(), 200);
 
-    let too_short = gw.http.put(gw.url("/api/user/self")).header("cookie", &cookie)
-        .json(&json!({"original_password": "123456", "password": "short"})).send().await.unwrap();
+    let too_short = gw
+        .http
+        .put(gw.url("/api/user/self"))
+        .header("cookie", &cookie)
+        .json(&json!({"original_password": "123456", "password": "short"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(too_short.status(), 400);
-    let changed = gw.http.put(gw.url("/api/user/self")).header("cookie", &cookie)
-        .json(&json!({"original_password": "123456", "password": ADMIN_PASSWORD})).send().await.unwrap();
+    let changed = gw
+        .http
+        .put(gw.url("/api/user/self"))
+        .header("cookie", &cookie)
+        .json(&json!({"original_password": "123456", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(changed.status(), 200);
     let now_ok = gw.http.get(gw.url("/api/token/")).header("cookie", &cookie).send().await.unwrap();
     assert_eq!(now_ok.status(), 200);
-    let old = gw.http.post(gw.url("/api/user/login")).json(&json!({"username": "root", "password": "123456"})).send().await.unwrap();
+    let old = gw
+        .http
+        .post(gw.url("/api/user/login"))
+        .json(&json!({"username": "root", "password": "123456"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(old.status(), 401);
 }
 
@@ -34,7 +58,13 @@ async fn the_default_root_must_change_its_password_before_anything_else() {
 async fn wrong_credentials_and_missing_sessions_are_refused() {
     let gw = Gateway::start_bare().await;
     for (user, pass) in [("root", "nope"), ("nobody", "123456")] {
-        let resp = gw.http.post(gw.url("/api/user/login")).json(&json!({"username": user, "password": pass})).send().await.unwrap();
+        let resp = gw
+            .http
+            .post(gw.url("/api/user/login"))
+            .json(&json!({"username": user, "password": pass}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 401);
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["success"], false);
@@ -43,7 +73,14 @@ async fn wrong_credentials_and_missing_sessions_are_refused() {
     assert_eq!(anon.status(), 401);
     let forged = gw.http.get(gw.url("/api/user/self")).header("cookie", "session=1.99999999999").send().await.unwrap();
     assert_eq!(forged.status(), 401);
-    let bad_json = gw.http.post(gw.url("/api/user/login")).header("content-type", "application/json").body("{").send().await.unwrap();
+    let bad_json = gw
+        .http
+        .post(gw.url("/api/user/login"))
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad_json.status(), 400);
 }
 
@@ -51,9 +88,23 @@ async fn wrong_credentials_and_missing_sessions_are_refused() {
 async fn a_mismatching_veloera_user_header_is_refused() {
     let mut gw = Gateway::start_bare().await;
     gw.sign_in_root().await;
-    let ok = gw.http.get(gw.url("/api/user/self")).header("cookie", &gw.cookie).header("Veloera-User", "1").send().await.unwrap();
+    let ok = gw
+        .http
+        .get(gw.url("/api/user/self"))
+        .header("cookie", &gw.cookie)
+        .header("Veloera-User", "1")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
-    let wrong = gw.http.get(gw.url("/api/user/self")).header("cookie", &gw.cookie).header("Veloera-User", "2").send().await.unwrap();
+    let wrong = gw
+        .http
+        .get(gw.url("/api/user/self"))
+        .header("cookie", &gw.cookie)
+        .header("Veloera-User", "2")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), 401);
 }
 
@@ -120,11 +171,44 @@ async fn invalid_channels_and_tokens_are_refused_with_a_reason() {
 #[tokio::test]
 async fn a_user_cannot_see_or_change_another_users_token() {
     let gw = Gateway::start().await;
-    let (id, _) = gw.create_token(json!({"name": "root's"})).await;
-    let (status, _) = gw.api("GET", "/api/token/999999", None).await;
-    assert_eq!(status, 404);
-    // The same id through the ownership check is found for its owner.
-    assert_eq!(gw.api("GET", &format!("/api/token/{id}"), None).await.0, 200);
+    let (id, root_key) = gw.create_token(json!({"name": "root's", "unlimited_quota": true})).await;
+    let bob = gw.create_user("bob", "bobs-password").await;
+    let call = |method: &str, path: &str, body: Option<Value>| {
+        let mut req = gw.http.request(method.parse().unwrap(), gw.url(path)).header("cookie", &bob);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        req.send()
+    };
+    assert_eq!(call("GET", &format!("/api/token/{id}"), None).await.unwrap().status(), 404);
+    assert_eq!(call("PUT", "/api/token/", Some(json!({"id": id, "status": 2}))).await.unwrap().status(), 404);
+    assert_eq!(call("DELETE", &format!("/api/token/{id}"), None).await.unwrap().status(), 404);
+    let list: Value = call("GET", "/api/token/", None).await.unwrap().json().await.unwrap();
+    assert_eq!(list["data"], json!([]));
+    // Channels are for administrators only.
+    assert_eq!(call("GET", "/api/channel/", None).await.unwrap().status(), 403);
+    assert_eq!(
+        call("POST", "/api/channel/", Some(json!({"name": "x", "type": 1, "key": "k", "models": "m"})))
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    // Root's token is untouched and still works.
+    assert_eq!(gw.token(id).await["status"], 1);
+    assert_eq!(gw.chat("/v1", &root_key, crate::harness::chat_body("gpt-4o-mini")).await.status(), 200);
+}
+
+#[tokio::test]
+async fn generate_default_token_gives_root_an_unlimited_token() {
+    let mut gw = Gateway::start_bare_with(|c| c.generate_default_token = true).await;
+    gw.sign_in_root().await;
+    let (_, list) = gw.api("GET", "/api/token/", None).await;
+    let tokens = list["data"].as_array().unwrap();
+    assert_eq!(tokens.len(), 1);
+    assert_eq!(tokens[0]["name"], "root的初始令牌");
+    assert_eq!(tokens[0]["unlimited_quota"], true);
+    assert_eq!(tokens[0]["expired_time"], -1);
 }
 
 #[tokio::test]

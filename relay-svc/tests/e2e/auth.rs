@@ -1,8 +1,8 @@
 //! Token checks on the relay: every denial has the right status and OpenAI error shape, and none reaches the upstream.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::harness::{chat_body, Gateway};
+use crate::harness::{Gateway, chat_body};
 
 async fn error_of(resp: reqwest::Response) -> (u16, Value) {
     let status = resp.status().as_u16();
@@ -70,7 +70,9 @@ async fn an_expired_token_is_403() {
 async fn a_model_outside_the_allowlist_is_403() {
     let gw = Gateway::start().await;
     let (_, key) = gw
-        .create_token(json!({"name": "t", "unlimited_quota": true, "model_limits_enabled": true, "model_limits": "gpt-4o"}))
+        .create_token(
+            json!({"name": "t", "unlimited_quota": true, "model_limits_enabled": true, "model_limits": "gpt-4o"}),
+        )
         .await;
     let (status, body) = error_of(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await).await;
     assert_eq!(status, 403);

@@ -3,10 +3,10 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::harness::{chat_body, Gateway};
-use crate::mock_upstream::{stream_chunks, Reply, COMPLETION_TOKENS, PROMPT_TOKENS};
+use crate::harness::{Gateway, chat_body};
+use crate::mock_upstream::{COMPLETION_TOKENS, PROMPT_TOKENS, Reply, stream_chunks};
 
 /// gpt-4o-mini: (12 + 5×4) × 0.075 = 2.4 → 2 quota.
 const EXPECTED_QUOTA: i64 = 2;
@@ -94,7 +94,11 @@ async fn streaming_chat_keeps_the_usage_chunk_when_the_client_asked() {
 async fn stream_chunks_are_forwarded_as_they_arrive() {
     let gw = Gateway::start().await;
     let (_, key) = gw.create_token(json!({"name": "s", "unlimited_quota": true})).await;
-    gw.mock.script(Reply::Sse { chunks: stream_chunks("gpt-4o-mini", &["first", "second"], true), delay: Duration::from_millis(700), done: true });
+    gw.mock.script(Reply::Sse {
+        chunks: stream_chunks("gpt-4o-mini", &["first", "second"], true),
+        delay: Duration::from_millis(700),
+        done: true,
+    });
     let mut body = chat_body("gpt-4o-mini");
     body["stream"] = json!(true);
     let started = Instant::now();
@@ -124,7 +128,8 @@ async fn hf_v1_is_an_exact_alias_of_v1() {
     let payloads = sse_payloads(gw.chat("/hf/v1", &key, body).await).await;
     assert_eq!(payloads.last().unwrap(), "[DONE]");
 
-    let models: Value = gw.http.get(gw.url("/hf/v1/models")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    let models: Value =
+        gw.http.get(gw.url("/hf/v1/models")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
     assert_eq!(models["object"], "list");
     let unknown = gw.http.get(gw.url("/hf/v1/no-such-route")).bearer_auth(&key).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
@@ -138,9 +143,13 @@ async fn models_lists_only_what_the_token_may_use() {
     let gw = Gateway::start().await;
     let (_, all) = gw.create_token(json!({"name": "all", "unlimited_quota": true})).await;
     let (_, one) = gw
-        .create_token(json!({"name": "one", "unlimited_quota": true, "model_limits_enabled": true, "model_limits": "gpt-4o"}))
+        .create_token(
+            json!({"name": "one", "unlimited_quota": true, "model_limits_enabled": true, "model_limits": "gpt-4o"}),
+        )
         .await;
-    let ids = |v: Value| -> Vec<String> { v["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect() };
+    let ids = |v: Value| -> Vec<String> {
+        v["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_string()).collect()
+    };
     let list: Value = gw.http.get(gw.url("/v1/models")).bearer_auth(&all).send().await.unwrap().json().await.unwrap();
     assert_eq!(ids(list), vec!["gpt-4o", "gpt-4o-mini"]);
     let list: Value = gw.http.get(gw.url("/v1/models")).bearer_auth(&one).send().await.unwrap().json().await.unwrap();
@@ -194,7 +203,8 @@ async fn malformed_requests_are_refused_before_the_upstream() {
     let no_model = gw.chat("/v1", &key, json!({"messages": [{"role": "user", "content": "x"}]})).await;
     assert_eq!(no_model.status(), 400);
     let huge = "x".repeat(2 * 1024 * 1024);
-    let too_big = gw.chat("/v1", &key, json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": huge}]})).await;
+    let too_big =
+        gw.chat("/v1", &key, json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": huge}]})).await;
     assert_eq!(too_big.status(), 413);
     assert!(gw.mock.received().is_empty());
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use control_svc::db::DatabaseUrl;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -164,12 +164,20 @@ impl Gateway {
 
     /// Logs in as root and replaces the default password (nothing else is allowed before that).
     pub async fn sign_in_root(&mut self) {
-        let resp = self.http.post(self.url("/api/user/login")).json(&json!({"username": "root", "password": "123456"})).send().await.unwrap();
+        let resp = self
+            .http
+            .post(self.url("/api/user/login"))
+            .json(&json!({"username": "root", "password": "123456"}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200);
         self.cookie = session_cookie(&resp);
         let body: Value = resp.json().await.unwrap();
         assert_eq!(body["data"]["must_change_password"], true);
-        let (status, body) = self.api("PUT", "/api/user/self", Some(json!({"original_password": "123456", "password": ADMIN_PASSWORD}))).await;
+        let (status, body) = self
+            .api("PUT", "/api/user/self", Some(json!({"original_password": "123456", "password": ADMIN_PASSWORD})))
+            .await;
         assert_eq!(status, 200, "{body}");
     }
 
@@ -198,7 +206,13 @@ impl Gateway {
     }
 
     pub async fn chat(&self, prefix: &str, key: &str, body: Value) -> reqwest::Response {
-        self.http.post(self.url(&format!("{prefix}/chat/completions"))).bearer_auth(key).json(&body).send().await.unwrap()
+        self.http
+            .post(self.url(&format!("{prefix}/chat/completions")))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Waits (bounded) until control has settled `n` consume log rows, and returns them newest first.
@@ -222,6 +236,29 @@ impl Gateway {
 
     pub async fn root_self(&self) -> Value {
         self.api("GET", "/api/user/self", None).await.1["data"].clone()
+    }
+
+    /// Creates an ordinary user directly in the database (registration is not part of this API yet) and
+    /// returns its session cookie.
+    pub async fn create_user(&self, username: &str, password: &str) -> String {
+        let hash = control_svc::secrets::hash_password(password).unwrap();
+        let user = control_svc::db::users::NewUser {
+            username,
+            password_hash: &hash,
+            role: 1,
+            quota: 1_000_000,
+            must_change_password: false,
+        };
+        control_svc::db::users::insert(self.control.state.db(), &user).await.unwrap();
+        let resp = self
+            .http
+            .post(self.url("/api/user/login"))
+            .json(&json!({"username": username, "password": password}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        session_cookie(&resp)
     }
 
     /// Runs SQL directly against control's database (for states the API refuses to create, like a past expiry).

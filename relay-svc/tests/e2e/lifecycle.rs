@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use serde_json::json;
+use veloera_proto::INTERNAL_SECRET_HEADER;
 use veloera_proto::v1::control_client::ControlClient;
 use veloera_proto::v1::{AuthorizeRequest, Outcome, UsageBatch, UsageRecord};
-use veloera_proto::INTERNAL_SECRET_HEADER;
 
-use crate::harness::{chat_body, relay_config, start_relay, Gateway};
+use crate::harness::{Gateway, chat_body, relay_config, start_relay};
 
 #[tokio::test]
 async fn a_restarted_relay_serves_again_against_the_same_control() {

@@ -6,12 +6,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// One scripted answer.
 #[derive(Clone, Debug)]
@@ -89,10 +89,7 @@ async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap, body
                 }
                 Ok::<_, Infallible>(Bytes::from(f))
             });
-            Response::builder()
-                .header("content-type", "text/event-stream")
-                .body(Body::from_stream(stream))
-                .unwrap()
+            Response::builder().header("content-type", "text/event-stream").body(Body::from_stream(stream)).unwrap()
         }
     }
 }
@@ -104,7 +101,11 @@ fn default_reply(req: &Value) -> Reply {
     let model = req["model"].as_str().unwrap_or("unknown").to_string();
     let usage = json!({"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS, "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS});
     if req["stream"] == json!(true) {
-        Reply::Sse { chunks: stream_chunks(&model, &["Hello", " world"], req["stream_options"]["include_usage"] == json!(true)), delay: Duration::from_millis(5), done: true }
+        Reply::Sse {
+            chunks: stream_chunks(&model, &["Hello", " world"], req["stream_options"]["include_usage"] == json!(true)),
+            delay: Duration::from_millis(5),
+            done: true,
+        }
     } else {
         Reply::Json(
             200,

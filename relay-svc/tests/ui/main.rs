@@ -17,7 +17,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
-use harness::{chat_body, Gateway, ADMIN_PASSWORD};
+use harness::{ADMIN_PASSWORD, Gateway, chat_body};
 
 /// chromedriver, killed when the test ends however it ends.
 struct Driver {
@@ -57,7 +57,11 @@ async fn browser(driver: &Driver) -> Client {
     let caps = caps.as_object().unwrap().clone();
     let url = format!("http://127.0.0.1:{}", driver.port);
     for _ in 0..50 {
-        if let Ok(c) = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new()).capabilities(caps.clone()).connect(&url).await {
+        if let Ok(c) = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
             return c;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -66,13 +70,25 @@ async fn browser(driver: &Driver) -> Client {
 }
 
 async fn type_into(c: &Client, id: &str, text: &str) {
-    let el = c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}"));
+    let el = c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"));
     el.clear().await.unwrap();
     el.send_keys(text).await.unwrap();
 }
 
 async fn click(c: &Client, id: &str) {
-    c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Id(id)).await.unwrap_or_else(|e| panic!("#{id}: {e}")).click().await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id(id))
+        .await
+        .unwrap_or_else(|e| panic!("#{id}: {e}"))
+        .click()
+        .await
+        .unwrap();
 }
 
 /// Waits until the element's text satisfies `pred`, returning the text.
@@ -140,7 +156,13 @@ async fn an_admin_signs_in_changes_the_password_sees_channels_and_creates_a_work
 }
 
 async fn sign_in(gw: &Gateway, password: &str) -> String {
-    let resp = gw.http.post(gw.url("/api/user/login")).json(&json!({"username": "root", "password": password})).send().await.unwrap();
+    let resp = gw
+        .http
+        .post(gw.url("/api/user/login"))
+        .json(&json!({"username": "root", "password": password}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     harness::session_cookie(&resp)
 }
