@@ -58,6 +58,11 @@ impl Application {
         self.listener.local_addr().expect("bound listener has an address")
     }
 
+    /// The link to control (caches and client), for readiness checks.
+    pub fn control_link(&self) -> Arc<ControlLink> {
+        self.state.link.clone()
+    }
+
     pub fn internal_secret(&self) -> &str {
         &self.internal_secret
     }

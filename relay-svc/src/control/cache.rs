@@ -158,6 +158,11 @@ impl AuthCache {
         self.keys.clear();
     }
 
+    /// Whether the `WatchConfig` stream is up (so cached answers are being kept fresh).
+    pub fn watching(&self) -> bool {
+        self.watch_connected.load(Ordering::Acquire)
+    }
+
     pub fn set_watch_connected(&self, connected: bool) {
         if !connected && self.watch_connected.load(Ordering::Acquire) {
             let now = self.epoch.elapsed().as_millis().max(1) as u64;

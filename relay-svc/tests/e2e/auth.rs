@@ -28,6 +28,7 @@ async fn missing_and_unknown_keys_are_401() {
 #[tokio::test]
 async fn a_disabled_token_is_403_and_works_again_when_enabled() {
     let gw = Gateway::start().await;
+    gw.relay_watching().await;
     let (id, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
     assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 200);
     let (status, _) = gw.api("PUT", "/api/token/?status_only=1", Some(json!({"id": id, "status": 2}))).await;

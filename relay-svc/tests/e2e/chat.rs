@@ -106,13 +106,13 @@ async fn stream_chunks_are_forwarded_as_they_arrive() {
     let mut stream = resp.bytes_stream();
     let first = stream.next().await.unwrap().unwrap();
     assert!(String::from_utf8_lossy(&first).contains("first"));
-    assert!(started.elapsed() < Duration::from_millis(500), "first chunk took {:?}: buffered?", started.elapsed());
+    assert!(started.elapsed() < Duration::from_millis(1200), "first chunk took {:?}: buffered?", started.elapsed());
     let mut rest = Vec::new();
     while let Some(chunk) = stream.next().await {
         rest.extend_from_slice(&chunk.unwrap());
     }
     assert!(String::from_utf8_lossy(&rest).contains("second"));
-    assert!(started.elapsed() >= Duration::from_millis(1400));
+    assert!(started.elapsed() >= Duration::from_millis(2900));
 }
 
 #[tokio::test]

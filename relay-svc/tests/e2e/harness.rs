@@ -36,6 +36,7 @@ impl ControlHandle {
 
 pub struct RelayHandle {
     pub addr: SocketAddr,
+    pub link: std::sync::Arc<relay_svc::control::ControlLink>,
     stop: Option<oneshot::Sender<()>>,
     join: Option<JoinHandle<()>>,
 }
@@ -120,6 +121,7 @@ pub async fn start_relay(config: relay_svc::Config) -> RelayHandle {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let app = relay_svc::Application::build_with_listener(config, listener).await.expect("relay builds");
     let addr = app.addr();
+    let link = app.control_link();
     let (tx, rx) = oneshot::channel::<()>();
     let join = tokio::spawn(async move {
         app.run_until(async move {
@@ -128,7 +130,7 @@ pub async fn start_relay(config: relay_svc::Config) -> RelayHandle {
         .await
         .unwrap()
     });
-    RelayHandle { addr, stop: Some(tx), join: Some(join) }
+    RelayHandle { addr, link, stop: Some(tx), join: Some(join) }
 }
 
 impl Gateway {
@@ -156,6 +158,17 @@ impl Gateway {
         let relay = start_relay(relay_config(&control)).await;
         let http = reqwest::Client::builder().no_proxy().build().unwrap();
         Gateway { mock, control, relay, http, cookie: String::new(), _dir: dir }
+    }
+
+    /// Waits (bounded) until the relay's `WatchConfig` stream is up, so its caches are in use.
+    pub async fn relay_watching(&self) {
+        for _ in 0..200 {
+            if self.relay.link.cache.watching() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the relay never connected its config stream to control");
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -28,8 +28,8 @@ async fn a_restarted_relay_serves_again_against_the_same_control() {
 async fn warm_requests_need_no_call_to_control() {
     let mut gw = Gateway::start().await;
     let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
-    // Let the watch stream come up so cached answers are trusted, then warm the caches.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Cached answers are trusted only while the watch stream is up; then warm the caches.
+    gw.relay_watching().await;
     assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 200);
     gw.wait_for_logs(1).await;
     gw.control.stop().await;
@@ -47,7 +47,7 @@ async fn warm_requests_need_no_call_to_control() {
 #[tokio::test]
 async fn a_new_token_clears_the_negative_cache_at_once() {
     let gw = Gateway::start().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    gw.relay_watching().await;
     // Prime the negative cache with lots of misses, then create tokens: each works on first use.
     for _ in 0..5 {
         let fake = format!("sk-{}", "z".repeat(48));
