@@ -3,6 +3,7 @@
 //! Each command lives in its own module exposing `run(args: &[String]) -> anyhow::Result<()>`;
 //! to add one, add the module, a `match` arm and a line in `USAGE`.
 
+mod bench;
 mod run;
 mod test;
 mod ui;
@@ -14,6 +15,7 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [args]
 
 commands:
+  bench   benchmark the relay against a bare proxy and LiteLLM (--quick, --no-litellm)
   run     build everything (release) and start the gateway on the embedded default
   test    run every test (workspace, databases, admin UI in headless Chromium)
   ui      build the admin UI (admin-yew) to admin-yew/dist/
@@ -26,6 +28,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match cmd.as_str() {
+        "bench" => bench::run(rest),
         "run" => run::run(rest),
         "test" => test::run(rest),
         "ui" => ui::run(rest),

@@ -1,11 +1,11 @@
 //! Settles a batch of usage reports in one transaction, exactly once per request id.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 use veloera_admin_types::log_type;
 
-use super::{Db, now_secs};
+use super::{Backend, Db, now_secs};
 use crate::billing::{PriceTable, quota_for};
 use crate::error::ControlError;
 
@@ -43,48 +43,25 @@ pub struct Settled {
     pub exhausted_users: BTreeSet<i64>,
 }
 
-/// Applies every report whose request id has not been seen before: charges token, user and channel,
-/// and writes the consume log row. All or nothing.
+/// Applies every report whose request id has not been seen before, all or nothing: records the ids, charges
+/// tokens, users and channels (one update per distinct row, not per report), and writes the consume log rows
+/// in one multi-row insert. Written for batches of hundreds of reports at the relay's full request rate.
 pub async fn settle(db: &Db, prices: &PriceTable, reports: &[UsageReport]) -> Result<Settled, ControlError> {
     let mut settled = Settled::default();
     let mut tx = db.pool().begin().await?;
-    let ledger = db.insert_ignore("usage_applied (request_id, applied_at)", "(?, ?)");
-    let ledger = db.sql(&ledger).into_owned();
-    for r in reports {
-        let fresh = sqlx::query(&ledger).bind(&r.request_id).bind(now_secs()).execute(&mut *tx).await?;
-        if fresh.rows_affected() == 0 {
-            continue;
-        }
-        settled.newly_applied += 1;
-        if !r.billable {
-            continue;
-        }
+    let fresh = record_new_ids(db, &mut tx, reports).await?;
+    settled.newly_applied = fresh.len();
+    let mut charges = Charges::default();
+    let mut rows: Vec<(&UsageReport, i64, String)> = Vec::new();
+    for r in fresh.into_iter().filter(|r| r.billable) {
         let pricing = prices.lookup(&r.model, &r.group);
         let quota =
             pricing.as_ref().map(|p| quota_for(p, r.prompt_tokens, r.completion_tokens, r.cached_tokens)).unwrap_or(0);
-        sqlx::query(&db.sql(
-            "UPDATE tokens SET remain_quota = CASE WHEN unlimited_quota = 0 THEN remain_quota - ? ELSE remain_quota END, \
-             used_quota = used_quota + ?, accessed_time = ? WHERE id = ?",
-        ))
-        .bind(quota)
-        .bind(quota)
-        .bind(now_secs())
-        .bind(r.token_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(&db.sql(
-            "UPDATE users SET quota = quota - ?, used_quota = used_quota + ?, request_count = request_count + 1 WHERE id = ?",
-        ))
-        .bind(quota)
-        .bind(quota)
-        .bind(r.user_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(&db.sql("UPDATE channels SET used_quota = used_quota + ? WHERE id = ?"))
-            .bind(quota)
-            .bind(r.channel_id)
-            .execute(&mut *tx)
-            .await?;
+        *charges.tokens.entry(r.token_id).or_default() += quota;
+        let user = charges.users.entry(r.user_id).or_default();
+        user.0 += quota;
+        user.1 += 1;
+        *charges.channels.entry(r.channel_id).or_default() += quota;
         let other = json!({
             "model_ratio": pricing.as_ref().map(|p| p.model_ratio),
             "completion_ratio": pricing.as_ref().map(|p| p.completion_ratio),
@@ -96,48 +73,165 @@ pub async fn settle(db: &Db, prices: &PriceTable, reports: &[UsageReport]) -> Re
             "is_model_mapped": r.upstream_model != r.model,
             "upstream_model_name": r.upstream_model,
         });
+        rows.push((r, quota, other.to_string()));
+    }
+    let now = now_secs();
+    for (token_id, quota) in &charges.tokens {
         sqlx::query(&db.sql(
-            "INSERT INTO logs (user_id, created_at, type, content, username, token_name, token_id, model_name, quota, \
-             prompt_tokens, completion_tokens, use_time, is_stream, channel_id, group_name, client_ip, request_id, other) \
-             SELECT ?, ?, ?, '', username, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM users WHERE id = ?",
+            "UPDATE tokens SET remain_quota = CASE WHEN unlimited_quota = 0 THEN remain_quota - ? ELSE remain_quota END, \
+             used_quota = used_quota + ?, accessed_time = ? WHERE id = ?",
         ))
-        .bind(r.user_id)
-        .bind(r.created_at_secs)
-        .bind(log_type::CONSUME as i64)
-        .bind(&r.token_name)
-        .bind(r.token_id)
-        .bind(&r.model)
         .bind(quota)
-        .bind(r.prompt_tokens)
-        .bind(r.completion_tokens)
-        .bind(r.latency_ms / 1000)
-        .bind(r.stream as i64)
-        .bind(r.channel_id)
-        .bind(&r.group)
-        .bind(&r.client_ip)
-        .bind(&r.request_id)
-        .bind(other.to_string())
-        .bind(r.user_id)
+        .bind(quota)
+        .bind(now)
+        .bind(token_id)
         .execute(&mut *tx)
         .await?;
-        if quota > 0 {
-            let (remain, unlimited): (i64, i64) =
-                sqlx::query_as(&db.sql("SELECT remain_quota, unlimited_quota FROM tokens WHERE id = ?"))
-                    .bind(r.token_id)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            if unlimited == 0 && remain <= 0 {
-                settled.exhausted_tokens.insert(r.token_id);
-            }
-            let (user_quota,): (i64,) = sqlx::query_as(&db.sql("SELECT quota FROM users WHERE id = ?"))
-                .bind(r.user_id)
+    }
+    for (user_id, (quota, count)) in &charges.users {
+        sqlx::query(&db.sql(
+            "UPDATE users SET quota = quota - ?, used_quota = used_quota + ?, request_count = request_count + ? WHERE id = ?",
+        ))
+        .bind(quota)
+        .bind(quota)
+        .bind(count)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    for (channel_id, quota) in &charges.channels {
+        sqlx::query(&db.sql("UPDATE channels SET used_quota = used_quota + ? WHERE id = ?"))
+            .bind(quota)
+            .bind(channel_id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    insert_logs(db, &mut tx, &rows, &charges).await?;
+    for (token_id, quota) in &charges.tokens {
+        if *quota <= 0 {
+            continue;
+        }
+        let (remain, unlimited): (i64, i64) =
+            sqlx::query_as(&db.sql("SELECT remain_quota, unlimited_quota FROM tokens WHERE id = ?"))
+                .bind(token_id)
                 .fetch_one(&mut *tx)
                 .await?;
-            if user_quota <= 0 {
-                settled.exhausted_users.insert(r.user_id);
-            }
+        if unlimited == 0 && remain <= 0 {
+            settled.exhausted_tokens.insert(*token_id);
+        }
+    }
+    for (user_id, (quota, _)) in &charges.users {
+        if *quota <= 0 {
+            continue;
+        }
+        let (left,): (i64,) =
+            sqlx::query_as(&db.sql("SELECT quota FROM users WHERE id = ?")).bind(user_id).fetch_one(&mut *tx).await?;
+        if left <= 0 {
+            settled.exhausted_users.insert(*user_id);
         }
     }
     tx.commit().await?;
     Ok(settled)
+}
+
+/// What one batch charges, summed per row to update.
+#[derive(Default)]
+struct Charges {
+    tokens: BTreeMap<i64, i64>,
+    /// quota, request count
+    users: BTreeMap<i64, (i64, i64)>,
+    channels: BTreeMap<i64, i64>,
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// Records the batch's request ids in the idempotency ledger and returns the reports seen for the first time
+/// (a duplicate inside the batch counts once). The ledger's primary key is the arbiter, so two control
+/// instances settling the same record concurrently still apply it once.
+async fn record_new_ids<'r>(
+    db: &Db,
+    tx: &mut Tx<'_>,
+    reports: &'r [UsageReport],
+) -> Result<Vec<&'r UsageReport>, ControlError> {
+    let mut unique: Vec<&UsageReport> = Vec::with_capacity(reports.len());
+    let mut seen = BTreeSet::new();
+    for r in reports {
+        if seen.insert(r.request_id.as_str()) {
+            unique.push(r);
+        }
+    }
+    if unique.is_empty() {
+        return Ok(unique);
+    }
+    let now = now_secs();
+    if db.backend() == Backend::MySql {
+        // No RETURNING in MySQL: one INSERT IGNORE per id tells which were new.
+        let sql = db.insert_ignore("usage_applied (request_id, applied_at)", "(?, ?)");
+        let mut fresh = Vec::with_capacity(unique.len());
+        for r in unique {
+            if sqlx::query(&sql).bind(&r.request_id).bind(now).execute(&mut **tx).await?.rows_affected() == 1 {
+                fresh.push(r);
+            }
+        }
+        return Ok(fresh);
+    }
+    let values = vec!["(?, ?)"; unique.len()].join(", ");
+    let sql = format!("{} RETURNING request_id", db.insert_ignore("usage_applied (request_id, applied_at)", &values));
+    let sql = db.sql(&sql);
+    let mut query = sqlx::query_as::<_, (String,)>(&sql);
+    for r in &unique {
+        query = query.bind(&r.request_id).bind(now);
+    }
+    let inserted: BTreeSet<String> = query.fetch_all(&mut **tx).await?.into_iter().map(|(id,)| id).collect();
+    Ok(unique.into_iter().filter(|r| inserted.contains(&r.request_id)).collect())
+}
+
+const LOG_COLUMNS: &str = "user_id, created_at, type, content, username, token_name, token_id, model_name, quota, \
+    prompt_tokens, completion_tokens, use_time, is_stream, channel_id, group_name, client_ip, request_id, other";
+
+/// One multi-row insert for the batch's consume logs (usernames looked up once per distinct user).
+async fn insert_logs(
+    db: &Db,
+    tx: &mut Tx<'_>,
+    rows: &[(&UsageReport, i64, String)],
+    charges: &Charges,
+) -> Result<(), ControlError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut names = BTreeMap::new();
+    for user_id in charges.users.keys() {
+        let name: Option<(String,)> = sqlx::query_as(&db.sql("SELECT username FROM users WHERE id = ?"))
+            .bind(user_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        names.insert(*user_id, name.map(|n| n.0).unwrap_or_default());
+    }
+    let one = format!("({})", vec!["?"; 18].join(", "));
+    let sql = format!("INSERT INTO logs ({LOG_COLUMNS}) VALUES {}", vec![one.as_str(); rows.len()].join(", "));
+    let sql = db.sql(&sql);
+    let mut query = sqlx::query(&sql);
+    for (r, quota, other) in rows {
+        query = query
+            .bind(r.user_id)
+            .bind(r.created_at_secs)
+            .bind(log_type::CONSUME as i64)
+            .bind("")
+            .bind(names.get(&r.user_id).cloned().unwrap_or_default())
+            .bind(&r.token_name)
+            .bind(r.token_id)
+            .bind(&r.model)
+            .bind(*quota)
+            .bind(r.prompt_tokens)
+            .bind(r.completion_tokens)
+            .bind(r.latency_ms / 1000)
+            .bind(r.stream as i64)
+            .bind(r.channel_id)
+            .bind(&r.group)
+            .bind(&r.client_ip)
+            .bind(&r.request_id)
+            .bind(other);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
 }

@@ -1,7 +1,6 @@
 //! The relay ⇄ control contract under restarts and outages: warm requests need no call, usage is counted once,
 //! invalidations arrive, and control refuses callers without the internal secret.
 
-
 use serde_json::json;
 use veloera_proto::INTERNAL_SECRET_HEADER;
 use veloera_proto::v1::control_client::ControlClient;

@@ -1,0 +1,304 @@
+//! Scenarios S1–S7 (and the LiteLLM peer), each run over the three legs — direct to the mock, through the
+//! bare proxy, through the relay — interleaved within every round; figures are medians of the rounds.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::procs::rss_of;
+use super::streams::{self, StreamStats, median};
+use super::wrk::{self, WrkResult};
+use super::{FAST_MODEL, Plan, Rig, SLOW_MODEL, STREAM_CHUNKS, STREAM_MODEL, TRICKLE_CHUNKS, TRICKLE_MODEL};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Leg {
+    Direct,
+    Proxy,
+    Relay,
+}
+
+pub const LEGS: [Leg; 3] = [Leg::Direct, Leg::Proxy, Leg::Relay];
+
+impl Leg {
+    pub fn name(self) -> &'static str {
+        match self {
+            Leg::Direct => "direct",
+            Leg::Proxy => "bare proxy",
+            Leg::Relay => "relay",
+        }
+    }
+}
+
+/// A figure for each leg.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Triple {
+    pub direct: f64,
+    pub proxy: f64,
+    pub relay: f64,
+}
+
+impl Triple {
+    fn set(&mut self, leg: Leg, v: f64) {
+        match leg {
+            Leg::Direct => self.direct = v,
+            Leg::Proxy => self.proxy = v,
+            Leg::Relay => self.relay = v,
+        }
+    }
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Results {
+    pub rounds: usize,
+    pub run_secs: u64,
+    pub s1_p50_us: Triple,
+    pub s1_p90_us: Triple,
+    pub s1_p99_us: Triple,
+    /// (concurrency, req/s, p50 µs) per concurrency.
+    pub s2: Vec<(u32, Triple, Triple)>,
+    pub s2_errors: u64,
+    /// (connections, req/s, p99 µs) with a 20 ms upstream.
+    pub s3: Vec<(u32, Triple, Triple)>,
+    pub s4_ttfb_us: Triple,
+    pub s4_gap_us: Triple,
+    pub s4_saturation_fps: Triple,
+    pub s4_saturation_streams: usize,
+    pub s4_slow: Vec<(String, StreamStats, u64)>,
+    pub s4_rss_per_1000_kib: Triple,
+    pub s5_secs: u64,
+    pub s5_rate: u64,
+    pub s5_requests: u64,
+    pub s5_records: i64,
+    pub s5_rss_kib: Vec<u64>,
+    pub s6_invalid_rps: f64,
+    pub s6_proxy_rps: f64,
+    pub s6_mock_requests_reached: u64,
+    pub s6_control_cpu_ms: u64,
+    pub s7_warm_p50_us: f64,
+    pub s7_cold_p50_us: f64,
+    pub idle_rss_kib: Vec<(String, u64)>,
+    pub cpu_us_per_request: Triple,
+    pub litellm: Option<super::report::Peer>,
+}
+
+fn url(rig: &Rig, leg: Leg) -> String {
+    let base = match leg {
+        Leg::Direct => &rig.mock_url,
+        Leg::Proxy => &rig.proxy_url,
+        Leg::Relay => &rig.relay_url,
+    };
+    format!("{base}/v1/chat/completions")
+}
+
+fn body(model: &str) -> String {
+    format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"Say hello"}}]}}"#)
+}
+
+/// Legs in a rotating order per round, so no leg always runs first on a warm or cold machine.
+fn order(round: usize) -> [Leg; 3] {
+    let mut legs = LEGS;
+    legs.rotate_left(round % 3);
+    legs
+}
+
+fn med(values: &[WrkResult], f: impl Fn(&WrkResult) -> f64) -> f64 {
+    let mut v: Vec<f64> = values.iter().map(f).collect();
+    median(&mut v)
+}
+
+pub async fn run_all(rig: &Rig, plan: &Plan) -> Result<Results> {
+    let mut r = Results { rounds: plan.rounds, run_secs: plan.run_secs, ..Default::default() };
+    r.idle_rss_kib = vec![
+        ("relay-svc".into(), rig.relay.rss_kib()),
+        ("control-svc".into(), rig.control.rss_kib()),
+        ("relay-svc (cold-path instance)".into(), rig.cold_relay.rss_kib()),
+        ("bare proxy".into(), rig.proxy.rss_kib()),
+        ("mock upstream".into(), rig.mock.rss_kib()),
+    ];
+    let fast = wrk::script(&rig.dir, "fast", &body(FAST_MODEL), &rig.key)?;
+    let slow = wrk::script(&rig.dir, "slow", &body(SLOW_MODEL), &rig.key)?;
+    let secs = Duration::from_secs(plan.run_secs);
+    // Warm-up: connections, caches, allocator.
+    for leg in LEGS {
+        wrk::run(&url(rig, leg), &fast, 16, Duration::from_secs(1))?;
+    }
+
+    println!("S1: concurrency 1");
+    let mut s1: Vec<Vec<WrkResult>> = vec![Vec::new(); 3];
+    for round in 0..plan.rounds {
+        for leg in order(round) {
+            s1[leg as usize].push(wrk::run(&url(rig, leg), &fast, 1, secs)?);
+        }
+    }
+    for leg in LEGS {
+        r.s1_p50_us.set(leg, med(&s1[leg as usize], |w| w.p50_us));
+        r.s1_p90_us.set(leg, med(&s1[leg as usize], |w| w.p90_us));
+        r.s1_p99_us.set(leg, med(&s1[leg as usize], |w| w.p99_us));
+    }
+
+    println!("S2: saturation");
+    for conc in [1u32, 4, 16, 64, 256] {
+        let mut runs: Vec<Vec<WrkResult>> = vec![Vec::new(); 3];
+        for round in 0..plan.rounds {
+            for leg in order(round) {
+                let cpu_before = rig.relay.cpu_time();
+                let w = wrk::run(&url(rig, leg), &fast, conc, secs)?;
+                if leg == Leg::Relay && conc == 64 {
+                    let cpu = rig.relay.cpu_time().saturating_sub(cpu_before);
+                    r.cpu_us_per_request.relay = cpu.as_secs_f64() * 1e6 / w.requests.max(1) as f64;
+                }
+                r.s2_errors += w.errors;
+                runs[leg as usize].push(w);
+            }
+        }
+        let (mut rps, mut p50) = (Triple::default(), Triple::default());
+        for leg in LEGS {
+            rps.set(leg, med(&runs[leg as usize], |w| w.rps));
+            p50.set(leg, med(&runs[leg as usize], |w| w.p50_us));
+        }
+        r.s2.push((conc, rps, p50));
+    }
+
+    println!("S3: 20 ms upstream, many connections");
+    for conc in [256u32, 1024, 2048] {
+        let mut runs: Vec<Vec<WrkResult>> = vec![Vec::new(); 3];
+        for round in 0..plan.rounds {
+            for leg in order(round) {
+                runs[leg as usize].push(wrk::run(&url(rig, leg), &slow, conc, secs)?);
+            }
+        }
+        let (mut rps, mut p99) = (Triple::default(), Triple::default());
+        for leg in LEGS {
+            rps.set(leg, med(&runs[leg as usize], |w| w.rps));
+            p99.set(leg, med(&runs[leg as usize], |w| w.p99_us));
+        }
+        r.s3.push((conc, rps, p99));
+    }
+
+    println!("S4: streaming");
+    let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(20_000).tcp_nodelay(true).build()?;
+    let frames = STREAM_CHUNKS + 2;
+    let saturation = 500;
+    r.s4_saturation_streams = saturation;
+    let mut ttfb: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    let mut gap: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    let mut fps: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    for round in 0..plan.rounds {
+        for leg in order(round) {
+            let few = streams::run(&client, &url(rig, leg), &rig.key, STREAM_MODEL, 16, frames).await;
+            ttfb[leg as usize].push(few.ttfb_p50_us);
+            gap[leg as usize].push(few.gap_p50_us);
+            let many = streams::run(&client, &url(rig, leg), &rig.key, STREAM_MODEL, saturation, frames).await;
+            fps[leg as usize].push(many.frames_per_sec);
+        }
+    }
+    for leg in LEGS {
+        r.s4_ttfb_us.set(leg, median(&mut ttfb[leg as usize]));
+        r.s4_gap_us.set(leg, median(&mut gap[leg as usize]));
+        r.s4_saturation_fps.set(leg, median(&mut fps[leg as usize]));
+    }
+    for (leg, proc) in [(Leg::Direct, &rig.mock), (Leg::Proxy, &rig.proxy), (Leg::Relay, &rig.relay)] {
+        let idle = proc.rss_kib();
+        let sample = {
+            let pid = proc.pid();
+            tokio::spawn(async move {
+                // Half-way through the trickle (one chunk a second), every stream is open.
+                tokio::time::sleep(Duration::from_millis(TRICKLE_CHUNKS * 1000 / 2)).await;
+                rss_of(pid)
+            })
+        };
+        let stats =
+            streams::run(&client, &url(rig, leg), &rig.key, TRICKLE_MODEL, plan.slow_streams, TRICKLE_CHUNKS + 2).await;
+        let open = sample.await.unwrap_or(0);
+        let per_1000 = open.saturating_sub(idle) * 1000 / plan.slow_streams.max(1) as u64;
+        r.s4_rss_per_1000_kib.set(leg, per_1000 as f64);
+        r.s4_slow.push((leg.name().to_string(), stats, open));
+    }
+
+    println!("S5: soak");
+    r.s5_secs = plan.soak_secs;
+    let max64 = r.s2.iter().find(|(c, _, _)| *c == 64).map(|(_, rps, _)| rps.relay).unwrap_or(1000.0);
+    r.s5_rate = (max64 / 2.0).max(100.0) as u64;
+    let before = rig.admin.used_quota(rig.soak_token.0).await?;
+    let relay_pid = rig.relay.pid();
+    let step = Duration::from_secs((plan.soak_secs / 10).max(1));
+    let sampler = tokio::spawn(async move {
+        let mut samples = Vec::new();
+        for _ in 0..10 {
+            samples.push(rss_of(relay_pid));
+            tokio::time::sleep(step).await;
+        }
+        samples
+    });
+    let soak_url = url(rig, Leg::Relay);
+    let soak_key = rig.soak_token.1.clone();
+    let (rate, soak_secs) = (r.s5_rate, plan.soak_secs);
+    let requests = tokio::task::spawn_blocking(move || {
+        super::report::oha_fixed_rate(&soak_url, &soak_key, &body(FAST_MODEL), rate, soak_secs)
+    })
+    .await??;
+    r.s5_requests = requests;
+    r.s5_rss_kib = sampler.await.unwrap_or_default();
+    // Usage settles asynchronously; give the outbox a moment, then count records by the quota they charged.
+    let per_request = 7; // (10 prompt + 20 completion × 4) × 0.075 = 6.75 → 7
+    let mut charged = 0;
+    for _ in 0..50 {
+        charged = rig.admin.used_quota(rig.soak_token.0).await? - before;
+        if charged / per_request >= requests as i64 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    r.s5_records = charged / per_request;
+
+    println!("S6: invalid keys");
+    let bad = wrk::script(&rig.dir, "invalid", &body(FAST_MODEL), &format!("sk-{}", "0".repeat(48)))?;
+    let mock_before = mock_requests(&rig.mock_url).await;
+    let control_cpu = rig.control.cpu_time();
+    let mut invalid = Vec::new();
+    let mut proxy = Vec::new();
+    for _ in 0..plan.rounds {
+        invalid.push(wrk::run(&url(rig, Leg::Relay), &bad, 64, secs)?);
+        proxy.push(wrk::run(&url(rig, Leg::Proxy), &fast, 64, secs)?);
+    }
+    r.s6_invalid_rps = med(&invalid, |w| w.rps);
+    r.s6_proxy_rps = med(&proxy, |w| w.rps);
+    let proxied: u64 = proxy.iter().map(|w| w.requests).sum();
+    r.s6_mock_requests_reached = (mock_requests(&rig.mock_url).await - mock_before).saturating_sub(proxied);
+    r.s6_control_cpu_ms = rig.control.cpu_time().saturating_sub(control_cpu).as_millis() as u64;
+
+    println!("S7: cold path");
+    let cold_url = format!("{}/v1/chat/completions", rig.cold_relay_url);
+    let mut warm = Vec::new();
+    let mut cold = Vec::new();
+    for _ in 0..plan.rounds {
+        warm.push(wrk::run(&url(rig, Leg::Relay), &fast, 1, secs)?);
+        cold.push(wrk::run(&cold_url, &fast, 1, secs)?);
+    }
+    r.s7_warm_p50_us = med(&warm, |w| w.p50_us);
+    r.s7_cold_p50_us = med(&cold, |w| w.p50_us);
+
+    if plan.litellm {
+        println!("Peer: LiteLLM");
+        r.litellm = super::report::litellm(
+            rig,
+            &fast,
+            secs,
+            r.s1_p50_us.proxy,
+            r.s2.iter().find(|s| s.0 == 64).map(|s| s.1.proxy),
+        )
+        .await
+        .map_err(|e| println!("LiteLLM leg skipped: {e:#}"))
+        .ok();
+    }
+    Ok(r)
+}
+
+async fn mock_requests(mock_url: &str) -> u64 {
+    let v: serde_json::Value = match reqwest::get(format!("{mock_url}/stats")).await {
+        Ok(r) => r.json().await.unwrap_or_default(),
+        Err(_) => return 0,
+    };
+    v["requests"].as_u64().unwrap_or(0)
+}
