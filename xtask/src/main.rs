@@ -16,6 +16,7 @@ usage: cargo xtask <command> [args]
 
 commands:
   bench   benchmark the relay against a bare proxy and LiteLLM (--quick, --no-litellm)
+  perf-guard  instructions per warm relay request under callgrind vs xtask/perf-baseline.json (--update)
   run     build everything (release) and start the gateway on the embedded default
   test    run every test (workspace, databases, admin UI in headless Chromium)
   ui      build the admin UI (admin-yew) to admin-yew/dist/
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
     };
     let result = match cmd.as_str() {
         "bench" => bench::run(rest),
+        "perf-guard" => bench::guard::run(rest),
         "run" => run::run(rest),
         "test" => test::run(rest),
         "ui" => ui::run(rest),

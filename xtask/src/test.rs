@@ -1,6 +1,7 @@
 //! `cargo xtask test`: every test of the project. The workspace tests (unit, end-to-end with mock upstream +
 //! control + relay, and the database layer against SQLite, PostgreSQL and MariaDB), then the admin UI build
-//! for wasm32 and its browser test in headless Chromium.
+//! for wasm32 and its browser test in headless Chromium, and the perf guard (instructions per warm relay
+//! request under callgrind against the committed baseline).
 
 use anyhow::{Result, bail};
 

@@ -3,6 +3,7 @@
 //! medians), plus the LiteLLM proxy as a peer. Writes `target/bench/report.md`, `results.json` and
 //! `latency.svg`, and stops every process it started.
 
+pub mod guard;
 mod procs;
 mod provision;
 mod report;

@@ -1,0 +1,149 @@
+//! `cargo xtask perf-guard`: a repeatable cost check for CI. The relay runs under callgrind; after a warm-up,
+//! the instruction counter is zeroed, a fixed number of warm chat requests is sent one at a time, and the
+//! instructions per request are compared with `xtask/perf-baseline.json`. Instruction counts do not depend on
+//! how busy the machine is, so an accidental synchronous call or an extra body copy on the hot path shows up
+//! as a failure instead of noise. `--update` rewrites the baseline.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use super::procs::{Proc, free_port, spawn_listening};
+use super::provision::Admin;
+use crate::workspace::{cargo, run as run_cmd, target_dir, workspace_root};
+
+const WARMUP: usize = 200;
+const MEASURED: usize = 1000;
+
+#[derive(Serialize, Deserialize)]
+struct Baseline {
+    instructions_per_request: u64,
+    /// Allowed growth before CI fails, as a fraction (0.2 = 20 %).
+    tolerance: f64,
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let update = match args {
+        [] => false,
+        [flag] if flag == "--update" => true,
+        _ => bail!("usage: cargo xtask perf-guard [--update]"),
+    };
+    let root = workspace_root();
+    run_cmd(
+        cargo()
+            .args(["build", "--release", "--locked", "-p", "control-svc", "-p", "relay-svc", "-p", "bench-kit"])
+            .current_dir(&root),
+    )?;
+    let bin = target_dir()?.join("release");
+    let dir = target_dir()?.join("perf-guard");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let per_request = runtime.block_on(measure(&bin, &dir))?;
+    let baseline_path = root.join("xtask/perf-baseline.json");
+    if update {
+        let b = Baseline { instructions_per_request: per_request, tolerance: 0.2 };
+        std::fs::write(&baseline_path, serde_json::to_string_pretty(&b)? + "\n")?;
+        println!("perf-guard: baseline set to {per_request} instructions per warm request");
+        return Ok(());
+    }
+    let b: Baseline = serde_json::from_str(&std::fs::read_to_string(&baseline_path).context("reading the baseline")?)?;
+    let limit = (b.instructions_per_request as f64 * (1.0 + b.tolerance)) as u64;
+    println!(
+        "perf-guard: {per_request} instructions per warm request (baseline {}, limit {limit})",
+        b.instructions_per_request
+    );
+    if per_request > limit {
+        bail!(
+            "the relay's warm path costs {:.0}% more instructions than the baseline; profile it \
+             (target/perf-guard/callgrind.out.*) or, if the cost is intended, run `cargo xtask perf-guard --update`",
+            (per_request as f64 / b.instructions_per_request as f64 - 1.0) * 100.0
+        );
+    }
+    Ok(())
+}
+
+async fn measure(bin: &Path, dir: &Path) -> Result<u64> {
+    let (_mock, mock_addr) =
+        spawn_listening("mock-upstream", &bin.join("mock-upstream"), &["--listen".into(), "127.0.0.1:0".into()])?;
+    let (http, grpc, port) = (free_port()?, free_port()?, free_port()?);
+    let env = [
+        ("DATA_DIR", dir.join("data").display().to_string()),
+        ("CONTROL_HTTP_ADDR", format!("127.0.0.1:{http}")),
+        ("CONTROL_GRPC_ADDR", format!("127.0.0.1:{grpc}")),
+        ("CONTROL_HTTP_URL", format!("http://127.0.0.1:{http}")),
+        ("CONTROL_GRPC_URL", format!("http://127.0.0.1:{grpc}")),
+        ("RELAY_HOST", "127.0.0.1".to_string()),
+        ("PORT", port.to_string()),
+        ("RUST_LOG", "warn".to_string()),
+    ];
+    let _control =
+        Proc::spawn_command("control-svc", Command::new(bin.join("control-svc")), &env, &dir.join("control.log"))?;
+    let mut relay_cmd = Command::new("valgrind");
+    relay_cmd
+        .arg("--tool=callgrind")
+        .arg(format!("--callgrind-out-file={}/callgrind.out.%p", dir.display()))
+        .arg(bin.join("relay-svc"));
+    let relay = Proc::spawn_command("relay-svc (callgrind)", relay_cmd, &env, &dir.join("relay.log"))?;
+    let base = format!("http://127.0.0.1:{port}");
+    let admin = Admin::sign_in(&base).await.context("the relay under callgrind did not come up")?;
+    admin.channel(&format!("http://{mock_addr}"), "gpt-4o-mini").await?;
+    let (_, key) = admin.token("perf-guard").await?;
+    let client = reqwest::Client::builder().no_proxy().tcp_nodelay(true).build()?;
+    let body = r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}"#;
+    let send = |n: usize| {
+        let (client, key, url) = (client.clone(), key.clone(), format!("{base}/v1/chat/completions"));
+        async move {
+            for _ in 0..n {
+                let resp = client
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await?;
+                if !resp.status().is_success() {
+                    bail!("warm request failed with {}", resp.status());
+                }
+                resp.bytes().await?;
+            }
+            Ok::<(), anyhow::Error>(())
+        }
+    };
+    send(WARMUP).await?;
+    // Let the usage outbox flush the warm-up before counting.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    callgrind_control(&["--zero", &relay.pid().to_string()])?;
+    send(MEASURED).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    callgrind_control(&["--dump=measured", &relay.pid().to_string()])?;
+    let total = newest_dump_total(dir)?;
+    Ok(total / MEASURED as u64)
+}
+
+fn callgrind_control(args: &[&str]) -> Result<()> {
+    let out = Command::new("callgrind_control").args(args).output().context("running callgrind_control")?;
+    if !out.status.success() {
+        bail!("callgrind_control {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// The `summary:` (or `totals:`) instruction count of the most recent callgrind dump.
+fn newest_dump_total(dir: &Path) -> Result<u64> {
+    let mut dumps: Vec<_> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("callgrind.out."))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    dumps.sort();
+    let (_, newest) = dumps.last().context("callgrind wrote no dump")?;
+    let text = std::fs::read_to_string(newest)?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("summary:").or_else(|| l.strip_prefix("totals:")))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .context("no instruction total in the callgrind dump")
+}
