@@ -19,5 +19,6 @@ pub fn run(args: &[String]) -> Result<()> {
             .args(["test", "--locked", "-p", "relay-svc", "--features", "ui-test", "--test", "ui"])
             .current_dir(&root),
     )?;
-    Ok(())
+    // The hot path's cost in instructions, against the committed baseline.
+    crate::bench::guard::run(&[])
 }
