@@ -40,13 +40,23 @@ pub struct RouteEntry {
     pub candidates: Vec<Candidate>,
     pub pricing: Pricing,
     fetched: Instant,
+    group: String,
+    model: String,
+    pinned: Option<i64>,
 }
 
-type RouteKey = (String, String, Option<i64>);
+/// Routes are found by a hash of (group, model, pin), so a lookup builds no owned key; the entry keeps the
+/// full key to rule out collisions.
+fn route_key(group: &str, model: &str, pinned: Option<i64>) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    (group, model, pinned).hash(&mut h);
+    h.finish()
+}
 
 pub struct AuthCache {
     keys: DashMap<[u8; 32], KeyState>,
-    routes: DashMap<RouteKey, Arc<RouteEntry>>,
+    routes: DashMap<u64, Arc<RouteEntry>>,
     ttl: Duration,
     grace: Duration,
     /// Bumped on every invalidation; an answer fetched across a bump is not cached (it may be stale).
@@ -90,9 +100,9 @@ impl AuthCache {
     }
 
     pub fn route(&self, group: &str, model: &str, pinned: Option<i64>) -> Option<Arc<RouteEntry>> {
-        // Building the owned key costs two small allocations; still far below one loopback call.
-        let entry = self.routes.get(&(group.to_string(), model.to_string(), pinned))?;
-        self.fresh(entry.fetched).then(|| entry.clone())
+        let entry = self.routes.get(&route_key(group, model, pinned))?;
+        let same = entry.group == group && entry.model == model && entry.pinned == pinned;
+        (same && self.fresh(entry.fetched)).then(|| entry.clone())
     }
 
     pub fn generation(&self) -> u64 {
@@ -111,15 +121,15 @@ impl AuthCache {
         let group = caller.group.clone();
         let entry = Arc::new(CallerEntry { caller, fetched: now, spent: AtomicI64::new(0) });
         let route = route.map(|(model, pinned, candidates, pricing)| {
-            (model, pinned, Arc::new(RouteEntry { candidates, pricing, fetched: now }))
+            Arc::new(RouteEntry { candidates, pricing, fetched: now, group, model, pinned })
         });
         if self.generation() == generation {
             self.keys.insert(digest, KeyState::Known(entry.clone()));
-            if let Some((model, pinned, r)) = &route {
-                self.routes.insert((group, model.clone(), *pinned), r.clone());
+            if let Some(r) = &route {
+                self.routes.insert(route_key(&r.group, &r.model, r.pinned), r.clone());
             }
         }
-        (entry, route.map(|(_, _, r)| r))
+        (entry, route)
     }
 
     /// Remembers a token-level denial (unknown, disabled, expired, exhausted key or user).
@@ -200,6 +210,19 @@ mod tests {
         c.forget_key(&[9; 32]);
         c.store_grant(g, [1; 32], caller(1), None);
         assert!(c.key(&[1; 32]).is_none());
+    }
+
+    #[test]
+    fn routes_are_found_by_group_model_and_pin() {
+        let c = cache();
+        let route = Some(("m".to_string(), None, Vec::new(), Pricing::default()));
+        c.store_grant(c.generation(), [1; 32], caller(1), route);
+        assert!(c.route("default", "m", None).is_some());
+        assert!(c.route("default", "other", None).is_none());
+        assert!(c.route("vip", "m", None).is_none());
+        assert!(c.route("default", "m", Some(3)).is_none());
+        c.forget_routes();
+        assert!(c.route("default", "m", None).is_none());
     }
 
     #[test]

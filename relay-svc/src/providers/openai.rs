@@ -3,7 +3,11 @@
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
+use std::collections::BTreeMap;
+
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
+use serde_json::value::{RawValue, to_raw_value};
 use serde_json::{Map, Value};
 use veloera_proto::v1::Candidate;
 
@@ -12,16 +16,14 @@ use crate::error::RelayError;
 /// Veloera's "Custom" channel type: `base_url` is the full endpoint URL, `{model}` substituted.
 const CUSTOM_CHANNEL_TYPE: i32 = 8;
 
-/// The fields of a chat request we read or rewrite; everything else rides along untouched in `extra`.
-#[derive(Debug, Deserialize, Serialize)]
+/// A chat request: the few fields we read or rewrite, decoded; every top-level field kept as the client's raw
+/// JSON, so pass-through never drops or re-encodes what we do not touch (the messages are never parsed).
+#[derive(Debug)]
 pub struct ChatRequest {
     pub model: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream: Option<bool>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream_options: Option<StreamOptions>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    stream: bool,
+    include_usage: bool,
+    fields: BTreeMap<String, Box<RawValue>>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -32,29 +34,45 @@ pub struct StreamOptions {
     pub extra: Map<String, Value>,
 }
 
+fn field<'a, T: Deserialize<'a>>(
+    fields: &'a BTreeMap<String, Box<RawValue>>,
+    name: &str,
+    what: &str,
+) -> Result<Option<T>, RelayError> {
+    fields
+        .get(name)
+        .map(|raw| serde_json::from_str(raw.get()))
+        .transpose()
+        .map_err(|_| RelayError::InvalidRequest(format!("{name} must be {what}")))
+}
+
 impl ChatRequest {
-    /// Parses and validates a client body: JSON object, non-empty `model`, `messages` an array.
+    /// Parses and validates a client body: a JSON object with a non-empty `model` and a non-empty `messages` array.
     pub fn parse(body: &[u8]) -> Result<Self, RelayError> {
-        let req: ChatRequest =
-            serde_json::from_slice(body).map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body: {e}")))?;
-        if req.model.trim().is_empty() {
+        let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(body)
+            .map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body (expected an object): {e}")))?;
+        let model: String = field(&fields, "model", "a string")?.unwrap_or_default();
+        if model.trim().is_empty() {
             return Err(RelayError::InvalidRequest("model is required".into()));
         }
-        match req.extra.get("messages") {
-            Some(Value::Array(m)) if !m.is_empty() => Ok(req),
-            Some(Value::Array(_)) => Err(RelayError::InvalidRequest("messages must not be empty".into())),
-            Some(_) => Err(RelayError::InvalidRequest("messages must be an array".into())),
+        let stream = field::<Option<bool>>(&fields, "stream", "a boolean")?.flatten().unwrap_or(false);
+        let options: Option<StreamOptions> = field(&fields, "stream_options", "an object")?;
+        let include_usage = options.and_then(|o| o.include_usage).unwrap_or(false);
+        // Counting the elements walks the array without building it.
+        match field::<Vec<IgnoredAny>>(&fields, "messages", "an array")? {
+            Some(m) if !m.is_empty() => Ok(ChatRequest { model, stream, include_usage, fields }),
+            Some(_) => Err(RelayError::InvalidRequest("messages must not be empty".into())),
             None => Err(RelayError::InvalidRequest("messages is required".into())),
         }
     }
 
     pub fn is_stream(&self) -> bool {
-        self.stream == Some(true)
+        self.stream
     }
 
     /// Whether the client itself asked for the final usage chunk.
     pub fn client_wants_usage(&self) -> bool {
-        self.stream_options.as_ref().and_then(|o| o.include_usage) == Some(true)
+        self.include_usage
     }
 }
 
@@ -68,13 +86,17 @@ pub struct UpstreamCall {
 
 /// Builds the chat call for `candidate`: mapped model name, and for streams `stream_options.include_usage`
 /// forced on so usage comes from the upstream rather than from guessing.
-pub fn chat_call(candidate: &Candidate, mut req: ChatRequest) -> Result<UpstreamCall, RelayError> {
-    req.model = candidate.upstream_model.clone();
-    if req.is_stream() {
-        req.stream_options.get_or_insert_with(StreamOptions::default).include_usage = Some(true);
+pub fn chat_call(candidate: &Candidate, req: ChatRequest) -> Result<UpstreamCall, RelayError> {
+    let encode = |e: serde_json::Error| RelayError::InvalidRequest(format!("cannot encode request: {e}"));
+    let mut fields = req.fields;
+    fields.insert("model".into(), to_raw_value(&candidate.upstream_model).map_err(encode)?);
+    if req.stream {
+        let mut options: StreamOptions =
+            fields.get("stream_options").and_then(|raw| serde_json::from_str(raw.get()).ok()).unwrap_or_default();
+        options.include_usage = Some(true);
+        fields.insert("stream_options".into(), to_raw_value(&options).map_err(encode)?);
     }
-    let body =
-        serde_json::to_vec(&req).map_err(|e| RelayError::InvalidRequest(format!("cannot encode request: {e}")))?;
+    let body = serde_json::to_vec(&fields).map_err(encode)?;
     Ok(UpstreamCall {
         url: endpoint_url(candidate, "/v1/chat/completions"),
         headers: auth_headers(candidate)?,
@@ -243,6 +265,28 @@ mod tests {
         assert_eq!(body["temperature"], 0.2);
         assert_eq!(body["messages"][0]["content"], "hi");
         assert_eq!(call.headers[0].1, "Bearer sk-up");
+    }
+
+    #[test]
+    fn fields_we_do_not_touch_pass_through_verbatim() {
+        let raw = br#"{"model":"m","stream":true,"stream_options":{"include_usage":false,"x":1},"messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"n":2,"logit_bias":{"50256":-100}}"#;
+        let req = ChatRequest::parse(raw).unwrap();
+        assert!(req.is_stream() && !req.client_wants_usage());
+        let body: Value = serde_json::from_slice(&chat_call(&candidate(1, "http://x"), req).unwrap().body).unwrap();
+        let original: Value = serde_json::from_slice(raw).unwrap();
+        for key in ["messages", "tools", "n", "logit_bias", "stream"] {
+            assert_eq!(body[key], original[key], "{key}");
+        }
+        assert_eq!(body["stream_options"], serde_json::json!({"include_usage": true, "x": 1}));
+    }
+
+    #[test]
+    fn wrongly_typed_fields_are_named() {
+        let err = ChatRequest::parse(br#"{"model":5,"messages":[{"role":"user","content":"x"}]}"#).unwrap_err();
+        assert!(err.to_string().contains("model must be a string"), "{err}");
+        let err = ChatRequest::parse(br#"{"model":"m","messages":"hi"}"#).unwrap_err();
+        assert!(err.to_string().contains("messages must be an array"), "{err}");
+        assert!(ChatRequest::parse(b"[1,2]").is_err());
     }
 
     #[test]

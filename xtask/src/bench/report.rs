@@ -81,7 +81,8 @@ fn markdown(r: &Results) -> String {
     );
     let _ = writeln!(
         s,
-        "| S4 10,000 slow streams, zero lost frames | {slow_n} streams, {lost} lost | {} |",
+        "| S4 10,000 slow streams, zero lost frames | {slow_n} streams (open-file limit here: {}), {lost} lost | {} |",
+        nofile_limit(),
         ok(lost == 0 && slow_n >= 10_000)
     );
     let _ = writeln!(
@@ -174,10 +175,27 @@ fn markdown(r: &Results) -> String {
     let _ = writeln!(s, "S7: warm p50 {:.0} µs, cold p50 {:.0} µs", r.s7_warm_p50_us, r.s7_cold_p50_us);
     let _ = writeln!(
         s,
-        "Relay CPU per request at 64 connections: {:.0} µs. Idle RSS (KiB): {:?}",
-        r.cpu_us_per_request.relay, r.idle_rss_kib
+        "CPU per request at 64 connections (µs): mock {:.0} · bare proxy {:.0} · relay {:.0} · control, settling the \
+         relay's usage {:.0}. Idle RSS (KiB): {:?}",
+        r.cpu_us_per_request.direct,
+        r.cpu_us_per_request.proxy,
+        r.cpu_us_per_request.relay,
+        r.control_cpu_us_per_request,
+        r.idle_rss_kib
     );
     s
+}
+
+/// The hard limit on open files, which bounds how many streams one process can hold.
+fn nofile_limit() -> String {
+    std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|l| {
+            l.lines()
+                .find(|x| x.starts_with("Max open files"))
+                .map(|x| x.split_whitespace().nth(4).unwrap_or("?").to_string())
+        })
+        .unwrap_or_else(|| "?".into())
 }
 
 fn row(t: &Triple) -> String {

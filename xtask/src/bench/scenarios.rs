@@ -78,7 +78,10 @@ pub struct Results {
     pub s7_warm_p50_us: f64,
     pub s7_cold_p50_us: f64,
     pub idle_rss_kib: Vec<(String, u64)>,
+    /// CPU per request at 64 connections: the mock (direct leg), the bare proxy, the relay.
     pub cpu_us_per_request: Triple,
+    /// Control's CPU per relayed request (settling usage) during the same runs.
+    pub control_cpu_us_per_request: f64,
     pub litellm: Option<super::report::Peer>,
 }
 
@@ -142,11 +145,21 @@ pub async fn run_all(rig: &Rig, plan: &Plan) -> Result<Results> {
         let mut runs: Vec<Vec<WrkResult>> = vec![Vec::new(); 3];
         for round in 0..plan.rounds {
             for leg in order(round) {
-                let cpu_before = rig.relay.cpu_time();
+                let cpu_before =
+                    [rig.relay.cpu_time(), rig.control.cpu_time(), rig.mock.cpu_time(), rig.proxy.cpu_time()];
                 let w = wrk::run(&url(rig, leg), &fast, conc, secs)?;
-                if leg == Leg::Relay && conc == 64 {
-                    let cpu = rig.relay.cpu_time().saturating_sub(cpu_before);
-                    r.cpu_us_per_request.relay = cpu.as_secs_f64() * 1e6 / w.requests.max(1) as f64;
+                if conc == 64 {
+                    let per = |after: Duration, before: Duration| {
+                        after.saturating_sub(before).as_secs_f64() * 1e6 / w.requests.max(1) as f64
+                    };
+                    match leg {
+                        Leg::Relay => {
+                            r.cpu_us_per_request.relay = per(rig.relay.cpu_time(), cpu_before[0]);
+                            r.control_cpu_us_per_request = per(rig.control.cpu_time(), cpu_before[1]);
+                        }
+                        Leg::Proxy => r.cpu_us_per_request.proxy = per(rig.proxy.cpu_time(), cpu_before[3]),
+                        Leg::Direct => r.cpu_us_per_request.direct = per(rig.mock.cpu_time(), cpu_before[2]),
+                    }
                 }
                 r.s2_errors += w.errors;
                 runs[leg as usize].push(w);
@@ -221,6 +234,7 @@ pub async fn run_all(rig: &Rig, plan: &Plan) -> Result<Results> {
     let max64 = r.s2.iter().find(|(c, _, _)| *c == 64).map(|(_, rps, _)| rps.relay).unwrap_or(1000.0);
     r.s5_rate = (max64 / 2.0).max(100.0) as u64;
     let before = rig.admin.used_quota(rig.soak_token.0).await?;
+    let mock_before = mock_requests(&rig.mock_url).await;
     let relay_pid = rig.relay.pid();
     let step = Duration::from_secs((plan.soak_secs / 10).max(1));
     let sampler = tokio::spawn(async move {
@@ -238,7 +252,10 @@ pub async fn run_all(rig: &Rig, plan: &Plan) -> Result<Results> {
         super::report::oha_fixed_rate(&soak_url, &soak_key, &body(FAST_MODEL), rate, soak_secs)
     })
     .await??;
-    r.s5_requests = requests;
+    // oha counts only answers that arrived before its deadline; the mock counts every relayed request.
+    let _ = requests;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    r.s5_requests = mock_requests(&rig.mock_url).await - mock_before;
     r.s5_rss_kib = sampler.await.unwrap_or_default();
     // Usage settles asynchronously; give the outbox a moment, then count records by the quota they charged.
     let per_request = 7; // (10 prompt + 20 completion × 4) × 0.075 = 6.75 → 7
@@ -254,19 +271,20 @@ pub async fn run_all(rig: &Rig, plan: &Plan) -> Result<Results> {
 
     println!("S6: invalid keys");
     let bad = wrk::script(&rig.dir, "invalid", &body(FAST_MODEL), &format!("sk-{}", "0".repeat(48)))?;
-    let mock_before = mock_requests(&rig.mock_url).await;
-    let control_cpu = rig.control.cpu_time();
     let mut invalid = Vec::new();
     let mut proxy = Vec::new();
     for _ in 0..plan.rounds {
+        // Only the invalid-key runs are between the two readings of the mock's counter and control's CPU.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mock_before = mock_requests(&rig.mock_url).await;
+        let control_cpu = rig.control.cpu_time();
         invalid.push(wrk::run(&url(rig, Leg::Relay), &bad, 64, secs)?);
+        r.s6_mock_requests_reached += mock_requests(&rig.mock_url).await - mock_before;
+        r.s6_control_cpu_ms += rig.control.cpu_time().saturating_sub(control_cpu).as_millis() as u64;
         proxy.push(wrk::run(&url(rig, Leg::Proxy), &fast, 64, secs)?);
     }
     r.s6_invalid_rps = med(&invalid, |w| w.rps);
     r.s6_proxy_rps = med(&proxy, |w| w.rps);
-    let proxied: u64 = proxy.iter().map(|w| w.requests).sum();
-    r.s6_mock_requests_reached = (mock_requests(&rig.mock_url).await - mock_before).saturating_sub(proxied);
-    r.s6_control_cpu_ms = rig.control.cpu_time().saturating_sub(control_cpu).as_millis() as u64;
 
     println!("S7: cold path");
     let cold_url = format!("{}/v1/chat/completions", rig.cold_relay_url);
