@@ -2,8 +2,9 @@
 
 use control_svc::{Application, Config};
 
-/// mimalloc: faster small allocations on the request path, and freed memory goes back to the OS instead of
-/// lingering in glibc's per-thread arenas (which kept idle RSS far above the working set).
+/// mimalloc: freed memory (argon2 alone takes 19 MiB per password hash) goes back to the OS instead of lingering
+/// in glibc's per-thread arenas; idle RSS after sign-in dropped from 88 MB to 61 MB in the benchmark. The relay
+/// keeps the system allocator: with mimalloc its memory per open stream was 2.5× higher.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -2,11 +2,6 @@
 
 use relay_svc::{Application, Config};
 
-/// mimalloc: faster small allocations on the request path, and freed memory goes back to the OS instead of
-/// lingering in glibc's per-thread arenas (which kept idle RSS far above the working set).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() {
     tracing_subscriber::fmt()

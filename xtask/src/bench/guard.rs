@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::procs::{Proc, free_port, spawn_listening};
 use super::provision::Admin;
-use crate::workspace::{cargo, run as run_cmd, target_dir, workspace_root};
+use crate::workspace::workspace_root;
 
 const WARMUP: usize = 200;
 const MEASURED: usize = 1000;
@@ -31,19 +31,10 @@ pub fn run(args: &[String]) -> Result<()> {
         [flag] if flag == "--update" => true,
         _ => bail!("usage: cargo xtask perf-guard [--update]"),
     };
-    let root = workspace_root();
-    run_cmd(
-        cargo()
-            .args(["build", "--release", "--locked", "-p", "control-svc", "-p", "relay-svc", "-p", "bench-kit"])
-            .current_dir(&root),
-    )?;
-    let bin = target_dir()?.join("release");
-    let dir = target_dir()?.join("perf-guard");
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir)?;
+    let (bin, dir) = super::prepare("perf-guard")?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let per_request = runtime.block_on(measure(&bin, &dir))?;
-    let baseline_path = root.join("xtask/perf-baseline.json");
+    let baseline_path = workspace_root().join("xtask/perf-baseline.json");
     if update {
         let b = Baseline { instructions_per_request: per_request, tolerance: 0.2 };
         std::fs::write(&baseline_path, serde_json::to_string_pretty(&b)? + "\n")?;

@@ -71,19 +71,25 @@ pub const STREAM_CHUNKS: u64 = 64;
 pub const TRICKLE_MODEL: &str = "gpt-4.1-nano";
 pub const TRICKLE_CHUNKS: u64 = 10;
 
-pub fn run(args: &[String]) -> Result<()> {
-    let plan = Plan::parse(args)?;
-    let root = workspace_root();
-    ensure_tools()?;
+/// Builds the services and bench-kit in release mode and makes an empty `target/<name>` working directory;
+/// returns (release binaries, working directory).
+pub fn prepare(name: &str) -> Result<(PathBuf, PathBuf)> {
     run_cmd(
         cargo()
             .args(["build", "--release", "--locked", "-p", "control-svc", "-p", "relay-svc", "-p", "bench-kit"])
-            .current_dir(&root),
+            .current_dir(workspace_root()),
     )?;
     let bin = target_dir()?.join("release");
-    let dir = target_dir()?.join("bench");
+    let dir = target_dir()?.join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
+    Ok((bin, dir))
+}
+
+pub fn run(args: &[String]) -> Result<()> {
+    let plan = Plan::parse(args)?;
+    ensure_tools()?;
+    let (bin, dir) = prepare("bench")?;
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(async {
         let rig = start(&bin, dir.clone()).await?;
