@@ -34,7 +34,8 @@ impl Db {
         if backend == Backend::Sqlite {
             prepare_sqlite_file(&url.url)?;
         }
-        let max = if backend == Backend::Sqlite { 8 } else { 16 };
+        // SQLite has one writer at a time, and every connection keeps its own page cache: a few suffice.
+        let max = if backend == Backend::Sqlite { 4 } else { 16 };
         let pool = AnyPoolOptions::new()
             .max_connections(max)
             .acquire_timeout(Duration::from_secs(10))

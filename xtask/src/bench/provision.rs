@@ -72,14 +72,15 @@ impl Admin {
         Ok((t["id"].as_i64().context("token id")?, t["key"].as_str().context("token key")?.to_string()))
     }
 
-    pub async fn used_quota(&self, token_id: i64) -> Result<i64> {
+    /// Id of the newest log row (ids grow by one per row), 0 when there is none.
+    pub async fn newest_log_id(&self) -> Result<i64> {
         let resp = self
             .client
-            .get(format!("{}/api/token/{token_id}", self.base))
+            .get(format!("{}/api/log/?p=1&page_size=1", self.base))
             .header("cookie", &self.cookie)
             .send()
             .await?;
         let v: Value = resp.json().await?;
-        v["data"]["used_quota"].as_i64().context("used_quota")
+        Ok(v["data"][0]["id"].as_i64().unwrap_or(0))
     }
 }
