@@ -2,7 +2,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::json;
 use veloera_admin_types::log_type;
 
 use super::{Backend, Db, now_secs};
@@ -62,18 +61,18 @@ pub async fn settle(db: &Db, prices: &PriceTable, reports: &[UsageReport]) -> Re
         user.0 += quota;
         user.1 += 1;
         *charges.channels.entry(r.channel_id).or_default() += quota;
-        let other = json!({
-            "model_ratio": pricing.as_ref().map(|p| p.model_ratio),
-            "completion_ratio": pricing.as_ref().map(|p| p.completion_ratio),
-            "cache_ratio": pricing.as_ref().map(|p| p.cache_ratio),
-            "group_ratio": pricing.as_ref().map(|p| p.group_ratio),
-            "model_price": pricing.as_ref().and_then(|p| p.model_price),
-            "cache_tokens": r.cached_tokens,
-            "frt": r.first_byte_ms,
-            "is_model_mapped": r.upstream_model != r.model,
-            "upstream_model_name": r.upstream_model,
-        });
-        rows.push((r, quota, other.to_string()));
+        let other = LogOther {
+            model_ratio: pricing.as_ref().map(|p| p.model_ratio),
+            completion_ratio: pricing.as_ref().map(|p| p.completion_ratio),
+            cache_ratio: pricing.as_ref().map(|p| p.cache_ratio),
+            group_ratio: pricing.as_ref().map(|p| p.group_ratio),
+            model_price: pricing.as_ref().and_then(|p| p.model_price),
+            cache_tokens: r.cached_tokens,
+            frt: r.first_byte_ms,
+            is_model_mapped: r.upstream_model != r.model,
+            upstream_model_name: &r.upstream_model,
+        };
+        rows.push((r, quota, serde_json::to_string(&other).unwrap_or_default()));
     }
     let now = now_secs();
     for (token_id, quota) in &charges.tokens {
@@ -134,6 +133,20 @@ pub async fn settle(db: &Db, prices: &PriceTable, reports: &[UsageReport]) -> Re
     Ok(settled)
 }
 
+/// The consume log's `other` column, as Veloera writes it.
+#[derive(serde::Serialize)]
+struct LogOther<'a> {
+    model_ratio: Option<f64>,
+    completion_ratio: Option<f64>,
+    cache_ratio: Option<f64>,
+    group_ratio: Option<f64>,
+    model_price: Option<f64>,
+    cache_tokens: i64,
+    frt: i64,
+    is_model_mapped: bool,
+    upstream_model_name: &'a str,
+}
+
 /// What one batch charges, summed per row to update.
 #[derive(Default)]
 struct Charges {
@@ -175,15 +188,32 @@ async fn record_new_ids<'r>(
         }
         return Ok(fresh);
     }
-    let values = vec!["(?, ?)"; unique.len()].join(", ");
-    let sql = format!("{} RETURNING request_id", db.insert_ignore("usage_applied (request_id, applied_at)", &values));
-    let sql = db.sql(&sql);
-    let mut query = sqlx::query_as::<_, (String,)>(&sql);
-    for r in &unique {
-        query = query.bind(&r.request_id).bind(now);
+    let mut inserted = BTreeSet::new();
+    let mut rest = unique.as_slice();
+    while !rest.is_empty() {
+        let (chunk, tail) = rest.split_at(statement_rows(rest.len()));
+        rest = tail;
+        let values = vec!["(?, ?)"; chunk.len()].join(", ");
+        let sql =
+            format!("{} RETURNING request_id", db.insert_ignore("usage_applied (request_id, applied_at)", &values));
+        let sql = db.sql(&sql);
+        let mut query = sqlx::query_as::<_, (String,)>(&sql);
+        for r in chunk {
+            query = query.bind(&r.request_id).bind(now);
+        }
+        inserted.extend(query.fetch_all(&mut **tx).await?.into_iter().map(|(id,)| id));
     }
-    let inserted: BTreeSet<String> = query.fetch_all(&mut **tx).await?.into_iter().map(|(id,)| id).collect();
     Ok(unique.into_iter().filter(|r| inserted.contains(&r.request_id)).collect())
+}
+
+/// Multi-row statements come in a few fixed sizes so that the driver's prepared-statement cache serves them:
+/// a statement text that changes with every batch size would be parsed and planned anew for each batch,
+/// which cost a third of control's time per request at low rates.
+const STATEMENT_ROWS: [usize; 4] = [64, 16, 4, 1];
+
+/// How many of `remaining` rows the next statement carries.
+fn statement_rows(remaining: usize) -> usize {
+    STATEMENT_ROWS.into_iter().find(|&n| n <= remaining).unwrap_or(1)
 }
 
 const LOG_COLUMNS: &str = "user_id, created_at, type, content, username, token_name, token_id, model_name, quota, \
@@ -208,30 +238,35 @@ async fn insert_logs(
         names.insert(*user_id, name.map(|n| n.0).unwrap_or_default());
     }
     let one = format!("({})", vec!["?"; 18].join(", "));
-    let sql = format!("INSERT INTO logs ({LOG_COLUMNS}) VALUES {}", vec![one.as_str(); rows.len()].join(", "));
-    let sql = db.sql(&sql);
-    let mut query = sqlx::query(&sql);
-    for (r, quota, other) in rows {
-        query = query
-            .bind(r.user_id)
-            .bind(r.created_at_secs)
-            .bind(log_type::CONSUME as i64)
-            .bind("")
-            .bind(names.get(&r.user_id).cloned().unwrap_or_default())
-            .bind(&r.token_name)
-            .bind(r.token_id)
-            .bind(&r.model)
-            .bind(*quota)
-            .bind(r.prompt_tokens)
-            .bind(r.completion_tokens)
-            .bind(r.latency_ms / 1000)
-            .bind(r.stream as i64)
-            .bind(r.channel_id)
-            .bind(&r.group)
-            .bind(&r.client_ip)
-            .bind(&r.request_id)
-            .bind(other);
+    let mut rest = rows;
+    while !rest.is_empty() {
+        let (chunk, tail) = rest.split_at(statement_rows(rest.len()));
+        rest = tail;
+        let sql = format!("INSERT INTO logs ({LOG_COLUMNS}) VALUES {}", vec![one.as_str(); chunk.len()].join(", "));
+        let sql = db.sql(&sql);
+        let mut query = sqlx::query(&sql);
+        for (r, quota, other) in chunk {
+            query = query
+                .bind(r.user_id)
+                .bind(r.created_at_secs)
+                .bind(log_type::CONSUME as i64)
+                .bind("")
+                .bind(names.get(&r.user_id).cloned().unwrap_or_default())
+                .bind(&r.token_name)
+                .bind(r.token_id)
+                .bind(&r.model)
+                .bind(*quota)
+                .bind(r.prompt_tokens)
+                .bind(r.completion_tokens)
+                .bind(r.latency_ms / 1000)
+                .bind(r.stream as i64)
+                .bind(r.channel_id)
+                .bind(&r.group)
+                .bind(&r.client_ip)
+                .bind(&r.request_id)
+                .bind(other);
+        }
+        query.execute(&mut **tx).await?;
     }
-    query.execute(&mut **tx).await?;
     Ok(())
 }

@@ -169,9 +169,25 @@ async fn exercise(url: DatabaseUrl) {
     assert!(settled.exhausted_tokens.contains(&token_id));
 
     // A failed upstream call is recorded for idempotency but charges nothing.
-    let failed = UsageReport { request_id: "req-3".into(), billable: false, ..report };
+    let failed = UsageReport { request_id: "req-3".into(), billable: false, ..report.clone() };
     settle(&db, &prices, &[failed]).await.unwrap();
     assert_eq!(db::logs::page(&db, 0, 10).await.unwrap().len(), 2);
+
+    // Large batches are written in several fixed-size statements; a redelivered batch with a few new records
+    // applies only the new ones.
+    let bulk: Vec<UsageReport> = (0..150)
+        .map(|i| UsageReport {
+            request_id: format!("bulk-{i}"),
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            ..report.clone()
+        })
+        .collect();
+    assert_eq!(settle(&db, &prices, &bulk).await.unwrap().newly_applied, 150);
+    let mut redelivered = bulk.clone();
+    redelivered.extend((150..153).map(|i| UsageReport { request_id: format!("bulk-{i}"), ..bulk[0].clone() }));
+    assert_eq!(settle(&db, &prices, &redelivered).await.unwrap().newly_applied, 3);
+    assert_eq!(db::logs::page(&db, 0, 500).await.unwrap().len(), 2 + 153);
     db.pool().close().await;
     db2.pool().close().await;
 }

@@ -45,18 +45,14 @@ pub struct RouteEntry {
     pinned: Option<i64>,
 }
 
-/// Routes are found by a hash of (group, model, pin), so a lookup builds no owned key; the entry keeps the
-/// full key to rule out collisions.
-fn route_key(group: &str, model: &str, pinned: Option<i64>) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::hash::DefaultHasher::new();
-    (group, model, pinned).hash(&mut h);
-    h.finish()
-}
+/// foldhash rather than SipHash: these maps are read on every request, and their keys are digests and
+/// hashes chosen by us, not by clients (a route key is a hash of the caller's group and model name).
+type FastState = foldhash::fast::RandomState;
 
 pub struct AuthCache {
-    keys: DashMap<[u8; 32], KeyState>,
-    routes: DashMap<u64, Arc<RouteEntry>>,
+    keys: DashMap<[u8; 32], KeyState, FastState>,
+    routes: DashMap<u64, Arc<RouteEntry>, FastState>,
+    route_hasher: FastState,
     ttl: Duration,
     grace: Duration,
     /// Bumped on every invalidation; an answer fetched across a bump is not cached (it may be stale).
@@ -70,8 +66,9 @@ pub struct AuthCache {
 impl AuthCache {
     pub fn new(ttl: Duration, grace: Duration) -> Self {
         AuthCache {
-            keys: DashMap::new(),
-            routes: DashMap::new(),
+            keys: DashMap::default(),
+            routes: DashMap::default(),
+            route_hasher: FastState::default(),
             ttl,
             grace,
             generation: AtomicU64::new(0),
@@ -79,6 +76,13 @@ impl AuthCache {
             watch_down_at_ms: AtomicU64::new(0),
             epoch: Instant::now(),
         }
+    }
+
+    /// Routes are found by a hash of (group, model, pin), so a lookup builds no owned key; the entry keeps the
+    /// full key to rule out collisions.
+    fn route_key(&self, group: &str, model: &str, pinned: Option<i64>) -> u64 {
+        use std::hash::BuildHasher;
+        self.route_hasher.hash_one((group, model, pinned))
     }
 
     /// Cached answers are trusted only while invalidations can reach us (or only briefly after they stopped).
@@ -100,7 +104,7 @@ impl AuthCache {
     }
 
     pub fn route(&self, group: &str, model: &str, pinned: Option<i64>) -> Option<Arc<RouteEntry>> {
-        let entry = self.routes.get(&route_key(group, model, pinned))?;
+        let entry = self.routes.get(&self.route_key(group, model, pinned))?;
         let same = entry.group == group && entry.model == model && entry.pinned == pinned;
         (same && self.fresh(entry.fetched)).then(|| entry.clone())
     }
@@ -126,7 +130,7 @@ impl AuthCache {
         if self.generation() == generation {
             self.keys.insert(digest, KeyState::Known(entry.clone()));
             if let Some(r) = &route {
-                self.routes.insert(route_key(&r.group, &r.model, r.pinned), r.clone());
+                self.routes.insert(self.route_key(&r.group, &r.model, r.pinned), r.clone());
             }
         }
         (entry, route)

@@ -38,7 +38,7 @@ impl Outbox {
 
 /// Runs until `shutdown`, then drains: everything queued is sent and acknowledged, or logged as lost.
 pub async fn run(client: Client, mut rx: mpsc::UnboundedReceiver<UsageRecord>, shutdown: CancellationToken) {
-    let mut pending: HashMap<String, UsageRecord> = HashMap::new();
+    let mut pending: HashMap<String, UsageRecord, foldhash::fast::RandomState> = HashMap::default();
     let mut backoff = Duration::from_millis(100);
     let mut draining = false;
     let mut rx_done = false;
@@ -115,7 +115,7 @@ async fn wait_or_give_up(
     backoff: &mut Duration,
     draining: bool,
     shutdown: &CancellationToken,
-    pending: &HashMap<String, UsageRecord>,
+    pending: &HashMap<String, UsageRecord, foldhash::fast::RandomState>,
 ) -> bool {
     if draining {
         if !pending.is_empty() {

@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue};
 use veloera_proto::v1::{DenialReason, EndpointKind};
 
-use super::{RelayState, RequestId, read_body, sse};
+use super::request_id::RequestId;
+use super::{RelayState, read_body, sse};
 use crate::auth;
 use crate::control::Ask;
 use crate::error::RelayError;
@@ -42,7 +43,7 @@ pub async fn chat_completions(
     let stream = request.is_stream();
     let wants_usage = request.client_wants_usage();
     let facts = RequestFacts {
-        request_id: &request_id.0,
+        request_id: request_id.as_str(),
         model: &request.model,
         client_ip: &ip,
         endpoint: EndpointKind::ChatCompletions,

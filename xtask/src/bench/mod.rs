@@ -30,9 +30,9 @@ pub struct Plan {
 
 impl Plan {
     fn parse(args: &[String]) -> Result<Plan> {
-        // Slow streams: this machine's hard limit of 20,000 open files per process caps them. A relayed stream holds
-        // two sockets in the gateway, and the mock also keeps the other legs' pooled connections for a while.
-        let mut plan = Plan { rounds: 3, run_secs: 3, soak_secs: 60, slow_streams: 6_000, litellm: true };
+        // Slow streams arrive over HTTP/2 (see `streams::h2_clients`), so the relay holds about one socket per
+        // stream; the hard limit here is 20,000 open files per process.
+        let mut plan = Plan { rounds: 3, run_secs: 3, soak_secs: 60, slow_streams: 10_000, litellm: true };
         for a in args {
             match a.as_str() {
                 "--quick" => {
@@ -61,6 +61,47 @@ pub struct Rig {
     pub soak_token: (i64, String),
     pub admin: provision::Admin,
     pub dir: PathBuf,
+    /// Release binaries and the environment every service of this rig gets, for starting fresh instances.
+    pub bin: PathBuf,
+    pub service_env: Vec<(&'static str, String)>,
+}
+
+impl Rig {
+    /// A bare proxy that has served nothing yet.
+    pub fn fresh_proxy(&self) -> Result<(Proc, String)> {
+        let (proxy, addr) = spawn_listening(
+            "bare-proxy (fresh)",
+            &self.bin.join("bare-proxy"),
+            &["--listen".into(), "127.0.0.1:0".into(), "--upstream".into(), self.mock_url.clone()],
+        )?;
+        Ok((proxy, format!("http://{addr}")))
+    }
+
+    /// A second relay on the same control that has served nothing yet; returns once it answers.
+    pub async fn fresh_relay(&self) -> Result<(Proc, String)> {
+        let port = free_port()?;
+        let mut env = self.service_env.clone();
+        env.extend([("PORT", port.to_string()), ("RELAY_ID", "bench-fresh".to_string())]);
+        let relay =
+            spawn_service("relay-svc (fresh)", &self.bin.join("relay-svc"), &env, &self.dir.join("relay-fresh.log"))?;
+        let url = format!("http://127.0.0.1:{port}");
+        let probe = reqwest::Client::builder().no_proxy().build()?;
+        for _ in 0..100 {
+            if probe
+                .get(format!("{url}/v1/models"))
+                .bearer_auth(&self.key)
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                // Let its config stream come up so it trusts its caches.
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                return Ok((relay, url));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the fresh relay did not answer on {url}")
+    }
 }
 
 /// Mock profiles: model name → latency:chunks:interval (see bench-kit's mock-upstream).
@@ -169,6 +210,8 @@ async fn start(bin: &std::path::Path, dir: PathBuf) -> Result<Rig> {
         soak_token,
         admin,
         dir,
+        bin: bin.to_path_buf(),
+        service_env: common(&[]),
     })
 }
 

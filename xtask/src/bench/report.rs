@@ -49,9 +49,9 @@ fn markdown(r: &Results) -> String {
     let s1_add = r.s1_p50_us.relay - r.s1_p50_us.proxy;
     let ttfb_add = r.s4_ttfb_us.relay - r.s4_ttfb_us.proxy;
     let fps = r.s4_saturation_fps.relay / r.s4_saturation_fps.proxy.max(1.0);
-    let slow_relay = r.s4_slow.iter().find(|x| x.0 == "relay");
-    let lost = slow_relay.map(|x| x.1.lost_frames() + x.1.failed_streams as u64).unwrap_or(u64::MAX);
-    let slow_n = slow_relay.map(|x| x.1.streams).unwrap_or(0);
+    let capacity = r.s4_capacity.as_ref();
+    let lost = capacity.map(|x| x.0.lost_frames() + x.0.failed_streams as u64).unwrap_or(u64::MAX);
+    let slow_n = capacity.map(|x| x.0.streams).unwrap_or(0);
     let mem = r.s4_rss_per_1000_kib.relay / r.s4_rss_per_1000_kib.proxy.max(1.0);
     let s6 = r.s6_invalid_rps / r.s6_proxy_rps.max(1.0);
     let cold_add = r.s7_cold_p50_us - r.s7_warm_p50_us;
@@ -81,7 +81,7 @@ fn markdown(r: &Results) -> String {
     );
     let _ = writeln!(
         s,
-        "| S4 10,000 slow streams, zero lost frames | {slow_n} streams (open-file limit here: {}), {lost} lost | {} |",
+        "| S4 10,000 slow streams, zero lost frames | {slow_n} streams over HTTP/2 (open-file limit here: {}), {lost} lost | {} |",
         nofile_limit(),
         ok(lost == 0 && slow_n >= 10_000)
     );
@@ -165,8 +165,20 @@ fn markdown(r: &Results) -> String {
     for (leg, st, rss) in &r.s4_slow {
         let _ = writeln!(
             s,
-            "- {leg}: {} slow streams, {} failed, {}/{} frames, RSS while open {rss} KiB",
+            "- {leg} (fresh process, HTTP/1.1): {} slow streams, {} failed, {}/{} frames, RSS while open {rss} KiB",
             st.streams, st.failed_streams, st.frames, st.expected_frames
+        );
+    }
+    if let Some((st, idle, open)) = capacity {
+        let _ = writeln!(
+            s,
+            "- relay capacity (HTTP/2 clients, {} streams per connection): {} slow streams, {} failed, {}/{} frames, \
+             RSS {idle} KiB before, {open} KiB while open",
+            super::streams::STREAMS_PER_H2_CONNECTION,
+            st.streams,
+            st.failed_streams,
+            st.frames,
+            st.expected_frames
         );
     }
     let _ =

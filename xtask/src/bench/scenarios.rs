@@ -66,6 +66,8 @@ pub struct Results {
     pub s4_saturation_streams: usize,
     pub s4_slow: Vec<(String, StreamStats, u64)>,
     pub s4_rss_per_1000_kib: Triple,
+    /// The relay holding `plan.slow_streams` at once over HTTP/2: (stats, RSS before, RSS while open).
+    pub s4_capacity: Option<(StreamStats, u64, u64)>,
     pub s5_secs: u64,
     pub s5_rate: u64,
     pub s5_requests: u64,
@@ -92,6 +94,17 @@ fn url(rig: &Rig, leg: Leg) -> String {
         Leg::Relay => &rig.relay_url,
     };
     format!("{base}/v1/chat/completions")
+}
+
+/// Streams per leg for the memory comparison (HTTP/1.1: one connection per stream everywhere).
+const MEMORY_STREAMS: usize = 1_000;
+
+/// RSS of `pid` half-way through a trickle run (one chunk a second), when every stream is open.
+fn half_way_rss(pid: u32) -> tokio::task::JoinHandle<u64> {
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(TRICKLE_CHUNKS * 1000 / 2)).await;
+        rss_of(pid)
+    })
 }
 
 fn body(model: &str) -> String {
@@ -199,10 +212,13 @@ pub async fn run_all(rig: &Rig, plan: &Plan) -> Result<Results> {
     let mut fps: Vec<Vec<f64>> = vec![Vec::new(); 3];
     for round in 0..plan.rounds {
         for leg in order(round) {
-            let few = streams::run(&client, &url(rig, leg), &rig.key, STREAM_MODEL, 16, frames).await;
+            let few =
+                streams::run(std::slice::from_ref(&client), &url(rig, leg), &rig.key, STREAM_MODEL, 16, frames).await;
             ttfb[leg as usize].push(few.ttfb_p50_us);
             gap[leg as usize].push(few.gap_p50_us);
-            let many = streams::run(&client, &url(rig, leg), &rig.key, STREAM_MODEL, saturation, frames).await;
+            let many =
+                streams::run(std::slice::from_ref(&client), &url(rig, leg), &rig.key, STREAM_MODEL, saturation, frames)
+                    .await;
             fps[leg as usize].push(many.frames_per_sec);
         }
     }
@@ -211,23 +227,40 @@ pub async fn run_all(rig: &Rig, plan: &Plan) -> Result<Results> {
         r.s4_gap_us.set(leg, median(&mut gap[leg as usize]));
         r.s4_saturation_fps.set(leg, median(&mut fps[leg as usize]));
     }
-    for (leg, proc) in [(Leg::Direct, &rig.mock), (Leg::Proxy, &rig.proxy), (Leg::Relay, &rig.relay)] {
-        let idle = proc.rss_kib();
-        let sample = {
-            let pid = proc.pid();
-            tokio::spawn(async move {
-                // Half-way through the trickle (one chunk a second), every stream is open.
-                tokio::time::sleep(Duration::from_millis(TRICKLE_CHUNKS * 1000 / 2)).await;
-                rss_of(pid)
-            })
-        };
+    // Memory per open stream is measured on fresh processes: one that served the earlier scenarios keeps the
+    // heap they grew, and new streams then fit in it without raising RSS (which once read as 0 KiB per stream).
+    let (fresh_proxy, fresh_proxy_url) = rig.fresh_proxy()?;
+    let (fresh_relay, fresh_relay_url) = rig.fresh_relay().await?;
+    let chat = |base: &str| format!("{base}/v1/chat/completions");
+    let legs = [
+        (Leg::Direct, rig.mock.pid(), chat(&rig.mock_url)),
+        (Leg::Proxy, fresh_proxy.pid(), chat(&fresh_proxy_url)),
+        (Leg::Relay, fresh_relay.pid(), chat(&fresh_relay_url)),
+    ];
+    let one_client = std::slice::from_ref(&client);
+    for (leg, pid, leg_url) in legs {
+        // One stream first, so pools and caches exist before the idle reading.
+        streams::run(one_client, &leg_url, &rig.key, STREAM_MODEL, 1, frames).await;
+        let idle = rss_of(pid);
+        let open = half_way_rss(pid);
         let stats =
-            streams::run(&client, &url(rig, leg), &rig.key, TRICKLE_MODEL, plan.slow_streams, TRICKLE_CHUNKS + 2).await;
-        let open = sample.await.unwrap_or(0);
-        let per_1000 = open.saturating_sub(idle) * 1000 / plan.slow_streams.max(1) as u64;
+            streams::run(one_client, &leg_url, &rig.key, TRICKLE_MODEL, MEMORY_STREAMS, TRICKLE_CHUNKS + 2).await;
+        let open = open.await.unwrap_or(0);
+        let per_1000 = open.saturating_sub(idle) * 1000 / MEMORY_STREAMS as u64;
         r.s4_rss_per_1000_kib.set(leg, per_1000 as f64);
         r.s4_slow.push((leg.name().to_string(), stats, open));
     }
+    drop(fresh_proxy);
+    // Capacity: the full count of slow streams through the relay at once, over HTTP/2 from the client side.
+    let clients = streams::h2_clients(plan.slow_streams)?;
+    let idle = rss_of(fresh_relay.pid());
+    let open = half_way_rss(fresh_relay.pid());
+    let capacity_url = chat(&fresh_relay_url);
+    let stats =
+        streams::run(&clients, &capacity_url, &rig.key, TRICKLE_MODEL, plan.slow_streams, TRICKLE_CHUNKS + 2).await;
+    let open = open.await.unwrap_or(0);
+    r.s4_capacity = Some((stats, idle, open));
+    drop(fresh_relay);
 
     println!("S5: soak");
     r.s5_secs = plan.soak_secs;

@@ -32,10 +32,23 @@ struct One {
     gaps: Vec<Duration>,
 }
 
-/// Opens `count` streams at once and reads each to the end. `frames_each` is what a complete stream carries
-/// (content chunks + finish chunk + `[DONE]`).
+/// Streams each HTTP/2 connection of the capacity run carries (servers commonly allow 100–200 at once).
+pub const STREAMS_PER_H2_CONNECTION: usize = 100;
+
+/// Clients that speak HTTP/2 without TLS from the first byte (prior knowledge), each with its own connection:
+/// enough of them to carry `streams` at [`STREAMS_PER_H2_CONNECTION`] each. Many streams over a few
+/// connections is how HTTP/2 clients reach a gateway, and it leaves the gateway one socket per stream (the
+/// upstream leg) instead of two, which is what fits 10,000 streams under a 20,000 open-file limit.
+pub fn h2_clients(streams: usize) -> anyhow::Result<Vec<reqwest::Client>> {
+    (0..streams.div_ceil(STREAMS_PER_H2_CONNECTION).max(1))
+        .map(|_| Ok(reqwest::Client::builder().no_proxy().http2_prior_knowledge().tcp_nodelay(true).build()?))
+        .collect()
+}
+
+/// Opens `count` streams at once, spread over `clients`, and reads each to the end. `frames_each` is what a
+/// complete stream carries (content chunks + finish chunk + `[DONE]`).
 pub async fn run(
-    client: &reqwest::Client,
+    clients: &[reqwest::Client],
     url: &str,
     key: &str,
     model: &str,
@@ -46,8 +59,9 @@ pub async fn run(
         Arc::new(format!(r#"{{"model":"{model}","stream":true,"messages":[{{"role":"user","content":"hi"}}]}}"#));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(count);
-    for _ in 0..count {
-        let (client, url, key, body) = (client.clone(), url.to_string(), key.to_string(), body.clone());
+    for i in 0..count {
+        let client = clients[i % clients.len()].clone();
+        let (url, key, body) = (url.to_string(), key.to_string(), body.clone());
         tasks.push(tokio::spawn(async move { one(&client, &url, &key, &body).await }));
     }
     let mut results = Vec::with_capacity(count);
