@@ -8,8 +8,32 @@ use control_svc::{Application, Config};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() {
+/// mimalloc's defaults favour speed over footprint: arenas committed up front and freed pages kept for a while.
+/// Control is mostly idle between batches, so it commits on demand and returns pages at once (idle RSS about
+/// 30 MB with the defaults, about 10 MB without).
+fn prefer_small_footprint() {
+    // The bindings name only some of mimalloc v2's options; these are its `mi_option_t` values (mimalloc.h).
+    const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    // SAFETY: plain option setters of the allocator, called before any thread but main exists.
+    unsafe {
+        libmimalloc_sys::mi_option_set(ARENA_EAGER_COMMIT, 0);
+        libmimalloc_sys::mi_option_set(PURGE_DELAY, 0);
+    }
+}
+
+fn main() {
+    prefer_small_footprint();
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(serve()),
+        Err(e) => {
+            eprintln!("control-svc cannot start its runtime: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn serve() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();

@@ -103,9 +103,29 @@ pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<TokenRow>, ControlErr
     Ok(sqlx::query_as(&db.sql(&q)).bind(id).fetch_optional(db.pool()).await?)
 }
 
-pub async fn find_by_digest(db: &Db, digest_hex: &str) -> Result<Option<TokenRow>, ControlError> {
-    let q = format!("SELECT {COLUMNS} FROM tokens WHERE key_digest = ? AND deleted_at IS NULL");
-    Ok(sqlx::query_as(&db.sql(&q)).bind(digest_hex).fetch_optional(db.pool()).await?)
+/// What authorization needs of a token's owner (absent when the user was deleted).
+#[derive(Debug, Clone, FromRow)]
+pub struct TokenWithOwner {
+    #[sqlx(flatten)]
+    pub token: TokenRow,
+    pub owner_status: Option<i64>,
+    pub owner_role: Option<i64>,
+    pub owner_quota: Option<i64>,
+    pub owner_group: Option<String>,
+}
+
+/// A live token and its owner in one query: the cold path of a relay request reads nothing else.
+pub async fn find_with_owner_by_digest(db: &Db, digest_hex: &str) -> Result<Option<TokenWithOwner>, ControlError> {
+    static QUERY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let token_columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("t.{}", c.trim())).collect();
+        format!(
+            "SELECT {}, u.status AS owner_status, u.role AS owner_role, u.quota AS owner_quota, \
+             u.group_name AS owner_group FROM tokens t LEFT JOIN users u ON u.id = t.user_id AND u.deleted_at IS NULL \
+             WHERE t.key_digest = ? AND t.deleted_at IS NULL",
+            token_columns.join(", ")
+        )
+    });
+    Ok(sqlx::query_as(&db.sql(&QUERY)).bind(digest_hex).fetch_optional(db.pool()).await?)
 }
 
 /// The digest of a token's key, for invalidation events.

@@ -20,7 +20,9 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
     if req.key_digest.len() != 32 {
         return Err(ControlError::BadRequest("key_digest must be a 32-byte SHA-256".into()));
     }
-    let Some(token) = db::tokens::find_by_digest(state.db(), &hex::encode(&req.key_digest)).await? else {
+    let Some(db::tokens::TokenWithOwner { token, owner_status, owner_role, owner_quota, owner_group }) =
+        db::tokens::find_with_owner_by_digest(state.db(), &hex::encode(&req.key_digest)).await?
+    else {
         return Ok(deny(DenialReason::UnknownToken, "invalid token"));
     };
     match token.status {
@@ -37,17 +39,19 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
     if token.unlimited_quota == 0 && token.remain_quota <= 0 {
         return Ok(deny(DenialReason::TokenExhausted, "token quota is used up"));
     }
-    let Some(user) = db::users::find_by_id(state.db(), token.user_id).await? else {
+    let (Some(user_status), Some(user_role), Some(user_quota), Some(user_group)) =
+        (owner_status, owner_role, owner_quota, owner_group)
+    else {
         return Ok(deny(DenialReason::UserDisabled, "the token's user no longer exists"));
     };
-    if user.status != status::ENABLED as i64 {
+    if user_status != status::ENABLED as i64 {
         return Ok(deny(DenialReason::UserDisabled, "user is disabled"));
     }
-    if user.quota <= 0 {
+    if user_quota <= 0 {
         return Ok(deny(DenialReason::UserExhausted, "user quota is used up"));
     }
 
-    let group = if token.group_name.is_empty() { user.group_name.clone() } else { token.group_name.clone() };
+    let group = if token.group_name.is_empty() { user_group } else { token.group_name.clone() };
     let model_allowlist = if token.model_limits_enabled != 0 { split_list(&token.model_limits) } else { Vec::new() };
     let ip_allowlist = split_list(&token.allow_ips);
     let channels = state.channels();
@@ -57,14 +61,14 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
         .filter(|m| model_allowlist.is_empty() || model_allowlist.contains(m))
         .collect();
     let caller = Caller {
-        user_id: user.id,
+        user_id: token.user_id,
         token_id: token.id,
         token_name: token.name.clone(),
         group: group.clone(),
-        user_role: user.role as i32,
+        user_role: user_role as i32,
         unlimited_quota: token.unlimited_quota != 0,
         token_remain_quota: token.remain_quota,
-        user_quota: user.quota,
+        user_quota,
         expires_at: token.expired_time,
         model_allowlist: model_allowlist.clone(),
         ip_allowlist: ip_allowlist.clone(),
@@ -80,7 +84,7 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
     if !model_allowlist.is_empty() && !model_allowlist.contains(&req.model) {
         return Ok(deny(DenialReason::ModelNotAllowed, format!("this token may not use model {}", req.model)));
     }
-    if req.pinned_channel_id.is_some() && user.role < veloera_admin_types::role::ADMIN as i64 {
+    if req.pinned_channel_id.is_some() && user_role < veloera_admin_types::role::ADMIN as i64 {
         return Ok(deny(DenialReason::ChannelPinForbidden, "only administrators may pin a channel"));
     }
     let Some(price) = state.prices().lookup(&req.model, &group) else {

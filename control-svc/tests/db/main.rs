@@ -106,8 +106,13 @@ async fn exercise(url: DatabaseUrl) {
     )
     .await
     .unwrap();
-    let token = db::tokens::find_by_digest(&db, &"ab".repeat(32)).await.unwrap().unwrap();
-    assert_eq!((token.id, token.remain_quota), (token_id, 100));
+    let found = db::tokens::find_with_owner_by_digest(&db, &"ab".repeat(32)).await.unwrap().unwrap();
+    assert_eq!((found.token.id, found.token.remain_quota), (token_id, 100));
+    assert_eq!(
+        (found.owner_status, found.owner_quota, found.owner_group.as_deref()),
+        (Some(1), Some(10_000), Some("default"))
+    );
+    assert!(db::tokens::find_with_owner_by_digest(&db, &"cd".repeat(32)).await.unwrap().is_none());
 
     let channel_id = db::channels::insert(
         &db,

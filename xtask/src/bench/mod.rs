@@ -26,25 +26,42 @@ pub struct Plan {
     pub soak_secs: u64,
     pub slow_streams: usize,
     pub litellm: bool,
+    /// Scenarios to run (`--only S2,S4`); empty runs all. The report marks skipped targets as not measured.
+    pub only: Vec<String>,
 }
 
 impl Plan {
     fn parse(args: &[String]) -> Result<Plan> {
         // Slow streams arrive over HTTP/2 (see `streams::h2_clients`), so the relay holds about one socket per
         // stream; the hard limit here is 20,000 open files per process.
-        let mut plan = Plan { rounds: 3, run_secs: 3, soak_secs: 60, slow_streams: 10_000, litellm: true };
-        for a in args {
+        let mut plan =
+            Plan { rounds: 3, run_secs: 3, soak_secs: 60, slow_streams: 10_000, litellm: true, only: Vec::new() };
+        let mut args = args.iter();
+        while let Some(a) = args.next() {
             match a.as_str() {
                 "--quick" => {
-                    plan = Plan { rounds: 1, run_secs: 2, soak_secs: 10, slow_streams: 1_000, litellm: plan.litellm }
+                    (plan.rounds, plan.run_secs, plan.soak_secs, plan.slow_streams) = (1, 2, 10, 1_000);
                 }
                 "--no-litellm" => plan.litellm = false,
-                other => bail!("unknown bench option `{other}` (known: --quick, --no-litellm)"),
+                "--only" => {
+                    let list = args.next().context("--only needs a list such as S2,S4")?;
+                    plan.only = list.split(',').map(|s| s.trim().to_ascii_uppercase()).collect();
+                    if let Some(bad) = plan.only.iter().find(|s| !SCENARIOS.contains(&s.as_str())) {
+                        bail!("unknown scenario `{bad}` (known: {})", SCENARIOS.join(", "));
+                    }
+                }
+                other => bail!("unknown bench option `{other}` (known: --quick, --no-litellm, --only S1,…,S7)"),
             }
         }
         Ok(plan)
     }
+
+    pub fn runs(&self, scenario: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|s| s == scenario)
+    }
 }
+
+const SCENARIOS: [&str; 7] = ["S1", "S2", "S3", "S4", "S5", "S6", "S7"];
 
 /// The running system under test: every process and the addresses to reach it.
 pub struct Rig {

@@ -96,6 +96,9 @@ fn url(rig: &Rig, leg: Leg) -> String {
     format!("{base}/v1/chat/completions")
 }
 
+/// Streams opened one after another per leg and round to time the first byte.
+const TTFB_PROBES: usize = 30;
+
 /// Streams per leg for the memory comparison (HTTP/1.1: one connection per stream everywhere).
 const MEMORY_STREAMS: usize = 1_000;
 
@@ -132,19 +135,69 @@ pub async fn run_all(rig: &Rig, plan: &Plan) -> Result<Results> {
         ("bare proxy".into(), rig.proxy.rss_kib()),
         ("mock upstream".into(), rig.mock.rss_kib()),
     ];
-    let fast = wrk::script(&rig.dir, "fast", &body(FAST_MODEL), &rig.key)?;
-    let slow = wrk::script(&rig.dir, "slow", &body(SLOW_MODEL), &rig.key)?;
-    let secs = Duration::from_secs(plan.run_secs);
+    let w = Scripts {
+        fast: wrk::script(&rig.dir, "fast", &body(FAST_MODEL), &rig.key)?,
+        slow: wrk::script(&rig.dir, "slow", &body(SLOW_MODEL), &rig.key)?,
+        secs: Duration::from_secs(plan.run_secs),
+    };
     // Warm-up: connections, caches, allocator.
     for leg in LEGS {
-        wrk::run(&url(rig, leg), &fast, 16, Duration::from_secs(1))?;
+        wrk::run(&url(rig, leg), &w.fast, 16, Duration::from_secs(1))?;
     }
+    if plan.runs("S1") {
+        s1(rig, plan, &w, &mut r).await?;
+    }
+    if plan.runs("S2") {
+        s2(rig, plan, &w, &mut r).await?;
+    }
+    if plan.runs("S3") {
+        s3(rig, plan, &w, &mut r).await?;
+    }
+    if plan.runs("S4") {
+        s4(rig, plan, &w, &mut r).await?;
+    }
+    if plan.runs("S5") {
+        s5(rig, plan, &w, &mut r).await?;
+    }
+    if plan.runs("S6") {
+        s6(rig, plan, &w, &mut r).await?;
+    }
+    if plan.runs("S7") {
+        s7(rig, plan, &w, &mut r).await?;
+    }
+    let (fast, secs) = (w.fast.as_path(), w.secs);
+    if plan.litellm && plan.only.is_empty() {
+        println!("Peer: LiteLLM");
+        r.litellm = super::report::litellm(
+            rig,
+            fast,
+            secs,
+            r.s1_p50_us.proxy,
+            r.s2.iter().find(|s| s.0 == 64).map(|s| s.1.proxy),
+        )
+        .await
+        .map_err(|e| println!("LiteLLM leg skipped: {e:#}"))
+        .ok();
+    }
+    Ok(r)
+}
 
+/// The wrk scripts and run length shared by the scenarios.
+struct Scripts {
+    fast: std::path::PathBuf,
+    slow: std::path::PathBuf,
+    secs: Duration,
+}
+
+async fn s1(rig: &Rig, plan: &Plan, w: &Scripts, r: &mut Results) -> Result<()> {
+    let Scripts { fast, slow, secs } = w;
+    let (fast, slow, secs) = (fast.as_path(), slow.as_path(), *secs);
+    let _ = (fast, slow, secs, plan, &rig);
     println!("S1: concurrency 1");
     let mut s1: Vec<Vec<WrkResult>> = vec![Vec::new(); 3];
     for round in 0..plan.rounds {
         for leg in order(round) {
-            s1[leg as usize].push(wrk::run(&url(rig, leg), &fast, 1, secs)?);
+            s1[leg as usize].push(wrk::run(&url(rig, leg), fast, 1, secs)?);
         }
     }
     for leg in LEGS {
@@ -152,7 +205,13 @@ pub async fn run_all(rig: &Rig, plan: &Plan) -> Result<Results> {
         r.s1_p90_us.set(leg, med(&s1[leg as usize], |w| w.p90_us));
         r.s1_p99_us.set(leg, med(&s1[leg as usize], |w| w.p99_us));
     }
+    Ok(())
+}
 
+async fn s2(rig: &Rig, plan: &Plan, w: &Scripts, r: &mut Results) -> Result<()> {
+    let Scripts { fast, slow, secs } = w;
+    let (fast, slow, secs) = (fast.as_path(), slow.as_path(), *secs);
+    let _ = (fast, slow, secs, plan, &rig);
     println!("S2: saturation");
     for conc in [1u32, 4, 16, 64, 256] {
         let mut runs: Vec<Vec<WrkResult>> = vec![Vec::new(); 3];
@@ -160,7 +219,7 @@ pub async fn run_all(rig: &Rig, plan: &Plan) -> Result<Results> {
             for leg in order(round) {
                 let cpu_before =
                     [rig.relay.cpu_time(), rig.control.cpu_time(), rig.mock.cpu_time(), rig.proxy.cpu_time()];
-                let w = wrk::run(&url(rig, leg), &fast, conc, secs)?;
+                let w = wrk::run(&url(rig, leg), fast, conc, secs)?;
                 if conc == 64 {
                     let per = |after: Duration, before: Duration| {
                         after.saturating_sub(before).as_secs_f64() * 1e6 / w.requests.max(1) as f64
@@ -185,13 +244,19 @@ pub async fn run_all(rig: &Rig, plan: &Plan) -> Result<Results> {
         }
         r.s2.push((conc, rps, p50));
     }
+    Ok(())
+}
 
+async fn s3(rig: &Rig, plan: &Plan, w: &Scripts, r: &mut Results) -> Result<()> {
+    let Scripts { fast, slow, secs } = w;
+    let (fast, slow, secs) = (fast.as_path(), slow.as_path(), *secs);
+    let _ = (fast, slow, secs, plan, &rig);
     println!("S3: 20 ms upstream, many connections");
     for conc in [256u32, 1024, 2048] {
         let mut runs: Vec<Vec<WrkResult>> = vec![Vec::new(); 3];
         for round in 0..plan.rounds {
             for leg in order(round) {
-                runs[leg as usize].push(wrk::run(&url(rig, leg), &slow, conc, secs)?);
+                runs[leg as usize].push(wrk::run(&url(rig, leg), slow, conc, secs)?);
             }
         }
         let (mut rps, mut p99) = (Triple::default(), Triple::default());
@@ -201,7 +266,13 @@ pub async fn run_all(rig: &Rig, plan: &Plan) -> Result<Results> {
         }
         r.s3.push((conc, rps, p99));
     }
+    Ok(())
+}
 
+async fn s4(rig: &Rig, plan: &Plan, w: &Scripts, r: &mut Results) -> Result<()> {
+    let Scripts { fast, slow, secs } = w;
+    let (fast, slow, secs) = (fast.as_path(), slow.as_path(), *secs);
+    let _ = (fast, slow, secs, plan, &rig);
     println!("S4: streaming");
     let client = reqwest::Client::builder().no_proxy().pool_max_idle_per_host(20_000).tcp_nodelay(true).build()?;
     let frames = STREAM_CHUNKS + 2;
@@ -212,9 +283,10 @@ pub async fn run_all(rig: &Rig, plan: &Plan) -> Result<Results> {
     let mut fps: Vec<Vec<f64>> = vec![Vec::new(); 3];
     for round in 0..plan.rounds {
         for leg in order(round) {
+            let probe = streams::first_byte_p50(&client, &url(rig, leg), &rig.key, STREAM_MODEL, TTFB_PROBES).await;
+            ttfb[leg as usize].push(probe);
             let few =
                 streams::run(std::slice::from_ref(&client), &url(rig, leg), &rig.key, STREAM_MODEL, 16, frames).await;
-            ttfb[leg as usize].push(few.ttfb_p50_us);
             gap[leg as usize].push(few.gap_p50_us);
             let many =
                 streams::run(std::slice::from_ref(&client), &url(rig, leg), &rig.key, STREAM_MODEL, saturation, frames)
@@ -261,7 +333,13 @@ pub async fn run_all(rig: &Rig, plan: &Plan) -> Result<Results> {
     let open = open.await.unwrap_or(0);
     r.s4_capacity = Some((stats, idle, open));
     drop(fresh_relay);
+    Ok(())
+}
 
+async fn s5(rig: &Rig, plan: &Plan, w: &Scripts, r: &mut Results) -> Result<()> {
+    let Scripts { fast, slow, secs } = w;
+    let (fast, slow, secs) = (fast.as_path(), slow.as_path(), *secs);
+    let _ = (fast, slow, secs, plan, &rig);
     println!("S5: soak");
     r.s5_secs = plan.soak_secs;
     let max64 = r.s2.iter().find(|(c, _, _)| *c == 64).map(|(_, rps, _)| rps.relay).unwrap_or(1000.0);
@@ -299,7 +377,13 @@ pub async fn run_all(rig: &Rig, plan: &Plan) -> Result<Results> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    Ok(())
+}
 
+async fn s6(rig: &Rig, plan: &Plan, w: &Scripts, r: &mut Results) -> Result<()> {
+    let Scripts { fast, slow, secs } = w;
+    let (fast, slow, secs) = (fast.as_path(), slow.as_path(), *secs);
+    let _ = (fast, slow, secs, plan, &rig);
     println!("S6: invalid keys");
     let bad = wrk::script(&rig.dir, "invalid", &body(FAST_MODEL), &format!("sk-{}", "0".repeat(48)))?;
     let mut invalid = Vec::new();
@@ -312,36 +396,28 @@ pub async fn run_all(rig: &Rig, plan: &Plan) -> Result<Results> {
         invalid.push(wrk::run(&url(rig, Leg::Relay), &bad, 64, secs)?);
         r.s6_mock_requests_reached += mock_requests(&rig.mock_url).await - mock_before;
         r.s6_control_cpu_ms += rig.control.cpu_time().saturating_sub(control_cpu).as_millis() as u64;
-        proxy.push(wrk::run(&url(rig, Leg::Proxy), &fast, 64, secs)?);
+        proxy.push(wrk::run(&url(rig, Leg::Proxy), fast, 64, secs)?);
     }
     r.s6_invalid_rps = med(&invalid, |w| w.rps);
     r.s6_proxy_rps = med(&proxy, |w| w.rps);
+    Ok(())
+}
 
+async fn s7(rig: &Rig, plan: &Plan, w: &Scripts, r: &mut Results) -> Result<()> {
+    let Scripts { fast, slow, secs } = w;
+    let (fast, slow, secs) = (fast.as_path(), slow.as_path(), *secs);
+    let _ = (fast, slow, secs, plan, &rig);
     println!("S7: cold path");
     let cold_url = format!("{}/v1/chat/completions", rig.cold_relay_url);
     let mut warm = Vec::new();
     let mut cold = Vec::new();
     for _ in 0..plan.rounds {
-        warm.push(wrk::run(&url(rig, Leg::Relay), &fast, 1, secs)?);
-        cold.push(wrk::run(&cold_url, &fast, 1, secs)?);
+        warm.push(wrk::run(&url(rig, Leg::Relay), fast, 1, secs)?);
+        cold.push(wrk::run(&cold_url, fast, 1, secs)?);
     }
     r.s7_warm_p50_us = med(&warm, |w| w.p50_us);
     r.s7_cold_p50_us = med(&cold, |w| w.p50_us);
-
-    if plan.litellm {
-        println!("Peer: LiteLLM");
-        r.litellm = super::report::litellm(
-            rig,
-            &fast,
-            secs,
-            r.s1_p50_us.proxy,
-            r.s2.iter().find(|s| s.0 == 64).map(|s| s.1.proxy),
-        )
-        .await
-        .map_err(|e| println!("LiteLLM leg skipped: {e:#}"))
-        .ok();
-    }
-    Ok(r)
+    Ok(())
 }
 
 async fn mock_requests(mock_url: &str) -> u64 {

@@ -84,6 +84,27 @@ pub async fn run(
     }
 }
 
+/// Median time to the first body bytes of `count` streams opened one after another, each dropped after its
+/// first chunk: the time to first byte itself, without queueing behind other streams of the same run.
+pub async fn first_byte_p50(client: &reqwest::Client, url: &str, key: &str, model: &str, count: usize) -> f64 {
+    let body = format!(r#"{{"model":"{model}","stream":true,"messages":[{{"role":"user","content":"hi"}}]}}"#);
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        let started = Instant::now();
+        let sent =
+            client.post(url).bearer_auth(key).header("content-type", "application/json").body(body.clone()).send();
+        let Ok(resp) = sent.await else { continue };
+        if !resp.status().is_success() {
+            continue;
+        }
+        let mut stream = resp.bytes_stream();
+        if let Some(Ok(_)) = stream.next().await {
+            samples.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    median(&mut samples)
+}
+
 async fn one(client: &reqwest::Client, url: &str, key: &str, body: &str) -> One {
     let mut out = One { ok: false, frames: 0, ttfb: None, gaps: Vec::new() };
     let started = Instant::now();
