@@ -23,6 +23,16 @@ pub fn from_headers(headers: &HeaderMap) -> Result<PresentedKey, RelayError> {
     parse(raw)
 }
 
+/// Anthropic and Gemini clients send the key in their own headers (`x-api-key`, `x-goog-api-key`) or, for
+/// Gemini, as `?key=`; `Authorization` is accepted too. The first one present wins.
+pub fn from_any(headers: &HeaderMap, query_key: Option<&str>) -> Result<PresentedKey, RelayError> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    match header("x-api-key").or_else(|| header("x-goog-api-key")).or(query_key.filter(|k| !k.is_empty())) {
+        Some(raw) => parse(raw),
+        None => from_headers(headers),
+    }
+}
+
 pub fn parse(raw: &str) -> Result<PresentedKey, RelayError> {
     let raw = raw.strip_prefix("Bearer ").or_else(|| raw.strip_prefix("bearer ")).unwrap_or(raw).trim();
     let raw = raw.strip_prefix("sk-").unwrap_or(raw);
@@ -60,6 +70,17 @@ mod tests {
         assert_eq!(k.pinned_channel, Some(42));
         assert_eq!(k.digest, parse("sk-abc").unwrap().digest);
         assert!(parse("sk-abc-xyz").is_err());
+    }
+
+    #[test]
+    fn vendor_headers_and_query_keys_are_read() {
+        let mut h = HeaderMap::new();
+        assert!(matches!(from_any(&h, None), Err(RelayError::MissingKey)));
+        assert_eq!(from_any(&h, Some("sk-abc")).unwrap(), parse("abc").unwrap());
+        h.insert("x-goog-api-key", "sk-def".parse().unwrap());
+        assert_eq!(from_any(&h, Some("sk-abc")).unwrap(), parse("def").unwrap());
+        h.insert("x-api-key", "sk-ghi".parse().unwrap());
+        assert_eq!(from_any(&h, None).unwrap(), parse("ghi").unwrap());
     }
 
     #[test]

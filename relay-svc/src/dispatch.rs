@@ -10,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use eventsource_stream::{Event, EventStreamError, Eventsource};
 use futures::{Stream, StreamExt};
+use http::HeaderValue;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
@@ -18,7 +19,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::error::RelayError;
-use crate::providers::openai::{UpstreamCall, upstream_error};
+use crate::providers::openai::UpstreamCall;
+use crate::providers::upstream_error;
 
 /// Most of an upstream error body we read (enough for any JSON error object).
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -68,6 +70,7 @@ impl Dispatcher {
             .url
             .parse()
             .map_err(|_| RelayError::UpstreamFailed("the channel's base URL is not a valid URI".into()))?;
+        let wire = call.format;
         let mut request = http::Request::post(uri).header(http::header::CONTENT_TYPE, "application/json");
         for (name, value) in call.headers {
             request = request.header(name, value);
@@ -85,7 +88,7 @@ impl Dispatcher {
         let status = response.status();
         if !status.is_success() {
             let body = read_limited(response, ERROR_BODY_LIMIT, self.idle_timeout).await.unwrap_or_default();
-            return Err(upstream_error(status, &body));
+            return Err(upstream_error(wire, status, &body));
         }
         Ok(Upstream { response, idle_timeout: self.idle_timeout, total_timeout: self.total_timeout })
     }
@@ -98,6 +101,29 @@ impl Upstream {
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.starts_with("text/event-stream"))
+    }
+
+    /// The upstream's content type, if it sent one.
+    pub fn content_type(&self) -> Option<HeaderValue> {
+        self.response.headers().get(http::header::CONTENT_TYPE).cloned()
+    }
+
+    /// The body as it arrives (binary answers such as speech audio are streamed through, never buffered whole),
+    /// each piece awaited at most `idle_timeout` after the previous one.
+    pub fn into_bytes_stream(self) -> impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static {
+        let idle = self.idle_timeout;
+        let inner = self.response.into_body().into_data_stream();
+        futures::stream::unfold((inner, false), move |(mut inner, done)| async move {
+            if done {
+                return None;
+            }
+            match tokio::time::timeout(idle, inner.next()).await {
+                Err(_) => Some((Err(RelayError::UpstreamFailed(format!("body stalled for {idle:?}"))), (inner, true))),
+                Ok(None) => None,
+                Ok(Some(Ok(b))) => Some((Ok(b), (inner, false))),
+                Ok(Some(Err(e))) => Some((Err(RelayError::UpstreamFailed(format!("body broken: {e}"))), (inner, true))),
+            }
+        })
     }
 
     /// Reads the whole (non-streaming) body within the time bounds.

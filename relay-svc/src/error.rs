@@ -26,6 +26,9 @@ pub enum RelayError {
     ControlUnavailable(String),
     #[error("{0}")]
     NotFound(String),
+    /// Routes Veloera also leaves unimplemented (files, fine-tuning).
+    #[error("API not implemented")]
+    NotImplemented,
 }
 
 impl RelayError {
@@ -34,7 +37,7 @@ impl RelayError {
         self.status().as_u16()
     }
 
-    fn status(&self) -> StatusCode {
+    pub fn status(&self) -> StatusCode {
         match self {
             RelayError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             RelayError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -55,6 +58,7 @@ impl RelayError {
             RelayError::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
             RelayError::ControlUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             RelayError::NotFound(_) => StatusCode::NOT_FOUND,
+            RelayError::NotImplemented => StatusCode::NOT_IMPLEMENTED,
         }
     }
 
@@ -86,11 +90,12 @@ impl RelayError {
             RelayError::UpstreamFailed(_) => ("upstream_error", "bad_upstream_response".into()),
             RelayError::ControlUnavailable(_) => ("veloera_error", "control_unavailable".into()),
             RelayError::NotFound(_) => ("invalid_request_error", "not_found".into()),
+            RelayError::NotImplemented => ("invalid_request_error", "not_implemented".into()),
         }
     }
 
     /// What the client may read: upstream hosts, keys and internal details stay in the server log.
-    fn public_message(&self) -> String {
+    pub fn public_message(&self) -> String {
         match self {
             RelayError::UpstreamFailed(_) => "the upstream provider failed to answer; try again later".into(),
             RelayError::ControlUnavailable(_) => {

@@ -73,6 +73,13 @@ impl Metering {
         self.record.cached_tokens = u.cached_tokens;
     }
 
+    /// Usage in the shared representation (any wire format); the latest report replaces earlier ones.
+    pub fn usage_of(&mut self, u: crate::providers::chat::Usage) {
+        self.record.prompt_tokens = u.input;
+        self.record.completion_tokens = u.output;
+        self.record.cached_tokens = u.cache_read;
+    }
+
     pub fn succeeded(&mut self) {
         self.outcome = Outcome::Success;
     }

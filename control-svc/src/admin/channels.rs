@@ -47,7 +47,7 @@ fn validate(state: &AppState, body: ChannelCreate) -> Result<NewChannel, Control
     let Some(kind) = channel_types::find(body.channel_type) else {
         return bad(format!("unknown channel type {}", body.channel_type));
     };
-    if kind.wire != channel_types::Wire::OpenAi {
+    if kind.wire == channel_types::Wire::Unsupported {
         return bad(format!("channel type {} ({}) is not supported by this build yet", kind.id, kind.name));
     }
     let name = body.name.trim().to_string();

@@ -5,6 +5,10 @@
 pub enum Wire {
     /// The OpenAI wire format at `base_url` + `/v1/...`.
     OpenAi,
+    /// Anthropic's Messages API.
+    Anthropic,
+    /// Google's Gemini `generateContent` API.
+    Gemini,
     /// A wire format this build does not relay yet.
     Unsupported,
 }
@@ -26,14 +30,14 @@ const TYPES: &[ChannelType] = &[
         id: 14,
         name: "Anthropic Claude",
         default_base_url: "https://api.anthropic.com",
-        wire: Wire::Unsupported,
+        wire: Wire::Anthropic,
     },
     ChannelType { id: 20, name: "OpenRouter", default_base_url: "https://openrouter.ai/api", wire: Wire::OpenAi },
     ChannelType {
         id: 24,
         name: "Google Gemini",
         default_base_url: "https://generativelanguage.googleapis.com",
-        wire: Wire::Unsupported,
+        wire: Wire::Gemini,
     },
     ChannelType { id: 25, name: "Moonshot", default_base_url: "https://api.moonshot.cn", wire: Wire::OpenAi },
     ChannelType { id: 27, name: "Perplexity", default_base_url: "https://api.perplexity.ai", wire: Wire::OpenAi },

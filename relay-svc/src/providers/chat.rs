@@ -57,7 +57,10 @@ pub enum Part {
     ToolResult(ToolResult),
     /// Reasoning text; `signature` is Anthropic's (or Gemini's thought signature), replayed verbatim to the
     /// same provider and dropped elsewhere.
-    Thinking { text: String, signature: Option<String> },
+    Thinking {
+        text: String,
+        signature: Option<String>,
+    },
     /// Anthropic's encrypted reasoning block, only meaningful to Anthropic.
     RedactedThinking(String),
 }
@@ -306,16 +309,74 @@ pub struct Usage {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
     /// Opens the answer; comes before anything else.
-    Start { id: String, model: String },
+    Start {
+        id: String,
+        model: String,
+    },
     Text(String),
     Thinking(String),
     /// The signature closing the current thinking block (Anthropic, Gemini thought signatures).
     ThinkingSignature(String),
-    ToolCallStart { index: usize, id: String, name: String },
-    ToolCallArguments { index: usize, fragment: String },
+    ToolCallStart {
+        index: usize,
+        id: String,
+        name: String,
+    },
+    ToolCallArguments {
+        index: usize,
+        fragment: String,
+    },
     /// Running totals so far; the latest replaces earlier ones.
     Usage(Usage),
     Finish(Finish),
+}
+
+/// One server-sent event for the client: an optional `event:` name (Anthropic needs it) and the `data:` JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frame {
+    pub event: Option<&'static str>,
+    pub data: String,
+}
+
+impl Frame {
+    pub fn data(data: String) -> Frame {
+        Frame { event: None, data }
+    }
+
+    pub fn named(event: &'static str, data: String) -> Frame {
+        Frame { event: Some(event), data }
+    }
+
+    /// The bytes on the wire, ending with the blank line.
+    pub fn to_bytes(&self) -> bytes::Bytes {
+        let mut out = String::with_capacity(self.data.len() + 32);
+        if let Some(e) = self.event {
+            out.push_str("event: ");
+            out.push_str(e);
+            out.push('\n');
+        }
+        out.push_str("data: ");
+        out.push_str(&self.data);
+        out.push_str("\n\n");
+        out.into()
+    }
+}
+
+/// Reads one upstream stream format into [`StreamEvent`]s. Stateful: a decoder lives for one stream.
+pub trait StreamDecoder: Send {
+    /// One SSE event (`event` is its `event:` name or empty). An upstream error event is an `Err`.
+    fn decode(&mut self, event: &str, data: &str) -> Result<Vec<StreamEvent>, crate::error::RelayError>;
+    /// Whether the upstream said the answer is complete (`[DONE]`, `message_stop`, a final `finishReason`).
+    fn complete(&self) -> bool;
+}
+
+/// Writes [`StreamEvent`]s as one client stream format. Stateful: an encoder lives for one stream.
+pub trait StreamEncoder: Send {
+    fn encode(&mut self, event: &StreamEvent) -> Vec<Frame>;
+    /// The closing frames after the upstream completed normally (finish, usage, terminator).
+    fn finish(&mut self) -> Vec<Frame>;
+    /// The frame that ends a stream which failed after it started; never a normal finish.
+    fn fail(&mut self, message: &str) -> Vec<Frame>;
 }
 
 #[cfg(test)]

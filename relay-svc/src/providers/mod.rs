@@ -1,3 +1,158 @@
-//! Adaptors: pure translators between our inbound requests and an upstream wire format. No I/O here.
+//! Adaptors: pure translators between the wire formats (OpenAI, Anthropic, Gemini) and the shared chat
+//! representation in [`chat`]. No I/O here; `dispatch` does the transport. This module picks the adaptor for
+//! a channel's format or a client's.
 
+pub mod anthropic;
+pub mod chat;
+pub mod gemini;
 pub mod openai;
+
+use std::collections::BTreeMap;
+
+use http::StatusCode;
+use serde_json::Value;
+use serde_json::value::{RawValue, to_raw_value};
+use veloera_proto::v1::Candidate;
+
+use crate::error::RelayError;
+use chat::{Reply, StreamDecoder, StreamEncoder};
+use openai::UpstreamCall;
+use openai::convert::OutputCap;
+
+/// A wire format, spoken by a client or by a channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    OpenAi,
+    Anthropic,
+    Gemini,
+}
+
+/// Veloera's channel types (reference §2.2) with their own wire formats; every other supported type speaks OpenAI's.
+const ANTHROPIC_CHANNEL: i32 = 14;
+const GEMINI_CHANNEL: i32 = 24;
+const OPENAI_CHANNEL: i32 = 1;
+
+impl Format {
+    pub fn of_channel(channel_type: i32) -> Format {
+        match channel_type {
+            ANTHROPIC_CHANNEL => Format::Anthropic,
+            GEMINI_CHANNEL => Format::Gemini,
+            _ => Format::OpenAi,
+        }
+    }
+}
+
+/// An upstream's error answer in `wire`'s shape → our error.
+pub fn upstream_error(wire: Format, status: StatusCode, body: &[u8]) -> RelayError {
+    match wire {
+        Format::OpenAi => openai::upstream_error(status, body),
+        Format::Anthropic => anthropic::upstream_error(status, body),
+        Format::Gemini => gemini::upstream_error(status, body),
+    }
+}
+
+/// A whole upstream answer in `wire`'s shape → the shared reply (`model` names it when the body does not).
+pub fn parse_reply(wire: Format, body: &[u8], model: &str) -> Result<Reply, RelayError> {
+    let mut reply = match wire {
+        Format::OpenAi => openai::convert::parse_reply(body)?,
+        Format::Anthropic => anthropic::parse_reply(body)?,
+        Format::Gemini => gemini::parse_reply(body, model)?,
+    };
+    if reply.model.is_empty() {
+        reply.model = model.to_string();
+    }
+    Ok(reply)
+}
+
+/// The shared reply in the client's format.
+pub fn render_reply(client: Format, reply: &Reply) -> Value {
+    match client {
+        Format::OpenAi => openai::convert::render_reply(reply),
+        Format::Anthropic => anthropic::render_reply(reply),
+        Format::Gemini => gemini::render_reply(reply),
+    }
+}
+
+/// Reads `wire`'s stream.
+pub fn decoder(wire: Format, model: &str) -> Box<dyn StreamDecoder> {
+    match wire {
+        Format::OpenAi => Box::new(openai::convert::Decoder::default()),
+        Format::Anthropic => Box::new(anthropic::Decoder::default()),
+        Format::Gemini => Box::new(gemini::Decoder::new(model)),
+    }
+}
+
+/// Writes the client's stream; `include_usage` is OpenAI's `stream_options.include_usage`.
+pub fn encoder(client: Format, model: &str, include_usage: bool) -> Box<dyn StreamEncoder> {
+    match client {
+        Format::OpenAi => Box::new(openai::convert::Encoder::new(model, include_usage)),
+        Format::Anthropic => Box::new(anthropic::Encoder::new(model)),
+        Format::Gemini => Box::new(gemini::Encoder::new(model)),
+    }
+}
+
+/// The error body a client of `client`'s format expects.
+pub fn error_body(client: Format, error: &RelayError) -> Value {
+    match client {
+        Format::OpenAi => error.body(),
+        Format::Anthropic => anthropic::error_body(error.status(), &error.public_message()),
+        Format::Gemini => gemini::error_body(error.status(), &error.public_message()),
+    }
+}
+
+/// The call carrying `req` to `candidate` in the candidate's own format.
+pub fn chat_call(candidate: &Candidate, req: &chat::Request) -> Result<UpstreamCall, RelayError> {
+    let wire = Format::of_channel(candidate.channel_type);
+    let encode = |v: Value| Ok::<_, RelayError>(bytes::Bytes::from(v.to_string()));
+    let (url, headers, body) = match wire {
+        Format::OpenAi => {
+            // OpenAI's own API wants `max_completion_tokens` (reasoning models refuse `max_tokens`); most other
+            // OpenAI-compatible vendors know only `max_tokens`.
+            let cap = if candidate.channel_type == OPENAI_CHANNEL {
+                OutputCap::MaxCompletionTokens
+            } else {
+                OutputCap::MaxTokens
+            };
+            let body = openai::convert::build_request(req, &candidate.upstream_model, cap)?;
+            (openai::endpoint_url(candidate, "/v1/chat/completions"), openai::auth_headers(candidate)?, encode(body)?)
+        }
+        Format::Anthropic => (
+            anthropic::endpoint_url(&candidate.base_url),
+            anthropic::auth_headers(&candidate.api_key)?,
+            encode(anthropic::build_request(req, &candidate.upstream_model)?)?,
+        ),
+        Format::Gemini => (
+            gemini::endpoint_url(&candidate.base_url, &candidate.upstream_model, req.stream),
+            gemini::auth_headers(&candidate.api_key)?,
+            encode(gemini::build_request(req)?)?,
+        ),
+    };
+    Ok(UpstreamCall { url, headers, body, format: wire })
+}
+
+/// A same-format call: the client's own JSON, with the model replaced where the body names it (Anthropic;
+/// Gemini names it in the URL), so fields we do not model pass through untouched.
+pub fn passthrough_call(candidate: &Candidate, body: &[u8], stream: bool) -> Result<UpstreamCall, RelayError> {
+    let wire = Format::of_channel(candidate.channel_type);
+    let (url, headers, body) = match wire {
+        Format::Anthropic => {
+            let mut fields: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(body)
+                .map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body: {e}")))?;
+            let model = to_raw_value(&candidate.upstream_model)
+                .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the model: {e}")))?;
+            fields.insert("model".into(), model);
+            let body = serde_json::to_vec(&fields)
+                .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?;
+            (anthropic::endpoint_url(&candidate.base_url), anthropic::auth_headers(&candidate.api_key)?, body.into())
+        }
+        Format::Gemini => (
+            gemini::endpoint_url(&candidate.base_url, &candidate.upstream_model, stream),
+            gemini::auth_headers(&candidate.api_key)?,
+            bytes::Bytes::copy_from_slice(body),
+        ),
+        Format::OpenAi => {
+            return Err(RelayError::UpstreamFailed("OpenAI pass-through goes through the chat route".into()));
+        }
+    };
+    Ok(UpstreamCall { url, headers, body, format: wire })
+}

@@ -13,6 +13,9 @@ use veloera_proto::v1::Candidate;
 
 use crate::error::RelayError;
 
+pub mod convert;
+pub mod probe;
+
 /// Veloera's "Custom" channel type: `base_url` is the full endpoint URL, `{model}` substituted.
 const CUSTOM_CHANNEL_TYPE: i32 = 8;
 
@@ -82,6 +85,8 @@ pub struct UpstreamCall {
     pub url: String,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub body: Bytes,
+    /// The channel's wire format, which shapes its error answers.
+    pub format: super::Format,
 }
 
 /// Builds the chat call for `candidate`: mapped model name, and for streams `stream_options.include_usage`
@@ -101,10 +106,11 @@ pub fn chat_call(candidate: &Candidate, req: ChatRequest) -> Result<UpstreamCall
         url: endpoint_url(candidate, "/v1/chat/completions"),
         headers: auth_headers(candidate)?,
         body: body.into(),
+        format: super::Format::OpenAi,
     })
 }
 
-fn endpoint_url(candidate: &Candidate, path: &str) -> String {
+pub(crate) fn endpoint_url(candidate: &Candidate, path: &str) -> String {
     if candidate.channel_type == CUSTOM_CHANNEL_TYPE {
         return candidate.base_url.replace("{model}", &candidate.upstream_model);
     }
@@ -122,7 +128,7 @@ fn is_version_segment(s: &str) -> bool {
     s.len() >= 2 && s.starts_with('v') && s[1..].chars().all(|c| c.is_ascii_digit())
 }
 
-fn auth_headers(candidate: &Candidate) -> Result<Vec<(HeaderName, HeaderValue)>, RelayError> {
+pub(crate) fn auth_headers(candidate: &Candidate) -> Result<Vec<(HeaderName, HeaderValue)>, RelayError> {
     let bad_key =
         || RelayError::UpstreamFailed(format!("channel {} has a key that is not a valid header", candidate.channel_id));
     let mut headers = vec![(

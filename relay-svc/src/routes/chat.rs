@@ -1,19 +1,21 @@
 //! `POST /v1/chat/completions`: authorize (from cache when warm), call the first candidate, relay the answer.
+//! OpenAI-compatible channels get the client's body with the model rewritten (the hot path); Anthropic and
+//! Gemini channels get it converted, and the answer converted back.
 
 use axum::Extension;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue};
-use veloera_proto::v1::{DenialReason, EndpointKind};
+use veloera_proto::v1::EndpointKind;
 
+use super::conversation::{Admitted, Asking, admit, converse};
 use super::request_id::RequestId;
 use super::{RelayState, read_body, sse};
 use crate::auth;
-use crate::control::Ask;
 use crate::error::RelayError;
-use crate::providers::openai::{self, ChatRequest};
-use crate::usage::{Metering, RequestFacts};
+use crate::providers::Format;
+use crate::providers::openai::{self, ChatRequest, convert};
 
 pub async fn chat_completions(
     State(state): State<RelayState>,
@@ -26,31 +28,23 @@ pub async fn chat_completions(
     let bytes = read_body(body, state.max_body_bytes).await?;
     let request = ChatRequest::parse(&bytes)?;
     let ip = peer.ip().to_string();
-    let ask = Ask {
-        digest: key.digest,
-        model: &request.model,
-        client_ip: &ip,
-        endpoint: EndpointKind::ChatCompletions,
-        pinned_channel: key.pinned_channel,
-    };
-    let auth = state.link.authorize(&ask).await?;
-    let (Some(candidate), Some(pricing)) = (auth.candidates().first(), auth.pricing()) else {
-        return Err(RelayError::Denied {
-            reason: DenialReason::NoChannel,
-            message: format!("no available channel for model {}", request.model),
-        });
-    };
     let stream = request.is_stream();
     let wants_usage = request.client_wants_usage();
-    let facts = RequestFacts {
-        request_id: request_id.as_str(),
+    let asking = Asking {
+        key: &key,
         model: &request.model,
         client_ip: &ip,
         endpoint: EndpointKind::ChatCompletions,
+        request_id: &request_id,
         stream,
     };
-    let mut meter = Metering::start(state.outbox.clone(), auth.caller.clone(), *pricing, facts);
-    meter.use_candidate(candidate);
+    let admitted = admit(&state, asking).await?;
+    if Format::of_channel(admitted.candidate().channel_type) != Format::OpenAi {
+        let converted = convert::parse_request(&bytes)?;
+        return converse(&state, admitted, Format::OpenAi, &converted, &bytes, wants_usage).await;
+    }
+    let Admitted { auth, mut meter } = admitted;
+    let candidate = &auth.candidates()[0];
     let call = openai::chat_call(candidate, request)?;
     let upstream = match state.dispatcher.send(call).await {
         Ok(u) => u,

@@ -1,21 +1,31 @@
 //! The relay's HTTP surface: `/v1/*`, the exact alias `/hf/v1/*`, and the front door for everything else.
 
+mod anthropic;
 mod chat;
+mod conversation;
+mod gemini;
 mod models;
+mod passthrough;
 pub mod request_id;
 mod sse;
+mod translate;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::routing::{any, get, post};
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::routing::{MethodRouter, any, get, post};
+use axum::{Extension, Router};
+use http::HeaderMap;
 
 use crate::control::ControlLink;
 use crate::control::outbox::Outbox;
 use crate::dispatch::Dispatcher;
 use crate::error::RelayError;
 use crate::frontdoor;
-use request_id::RequestIdLayer;
+use request_id::{RequestId, RequestIdLayer};
 
 /// Cheap-clone handles every handler needs.
 #[derive(Clone)]
@@ -37,10 +47,58 @@ pub fn router(state: RelayState) -> Router {
         router = router
             .route(&format!("{prefix}/chat/completions"), post(chat::chat_completions))
             .route(&format!("{prefix}/models"), get(models::list))
-            .route(&format!("{prefix}/models/{{model}}"), get(models::retrieve))
+            .route(&format!("{prefix}/models/{{model}}"), get(models::retrieve).delete(passthrough::not_implemented))
+            .route(&format!("{prefix}/messages"), post(anthropic::messages))
+            .route(&format!("{prefix}/completions"), pass(&passthrough::COMPLETIONS))
+            .route(&format!("{prefix}/embeddings"), pass(&passthrough::EMBEDDINGS))
+            .route(&format!("{prefix}/engines/{{model}}/embeddings"), post(engine_embeddings))
+            .route(&format!("{prefix}/moderations"), pass(&passthrough::MODERATIONS))
+            .route(&format!("{prefix}/images/generations"), pass(&passthrough::IMAGES))
+            .route(&format!("{prefix}/audio/speech"), pass(&passthrough::SPEECH))
+            .route(&format!("{prefix}/rerank"), pass(&passthrough::RERANK))
+            .route(&format!("{prefix}/responses"), pass(&passthrough::RESPONSES))
+            .route(&format!("{prefix}/files"), any(passthrough::not_implemented))
+            .route(&format!("{prefix}/files/{{*rest}}"), any(passthrough::not_implemented))
+            .route(&format!("{prefix}/fine-tunes"), any(passthrough::not_implemented))
+            .route(&format!("{prefix}/fine-tunes/{{*rest}}"), any(passthrough::not_implemented))
+            .route(&format!("{prefix}/fine_tuning/{{*rest}}"), any(passthrough::not_implemented))
             .route(&format!("{prefix}/{{*rest}}"), any(unknown_api_route));
     }
+    router = router
+        .route("/v1beta/models", get(gemini::list))
+        .route("/v1beta/models/{target}", get(gemini::retrieve).post(gemini::generate));
     router.fallback(frontdoor::forward).layer(RequestIdLayer).with_state(state)
+}
+
+/// A passed-through OpenAI endpoint (see `passthrough`).
+fn pass(endpoint: &'static passthrough::Endpoint) -> MethodRouter<RelayState> {
+    post(
+        move |State(state): State<RelayState>,
+              ConnectInfo(peer): ConnectInfo<SocketAddr>,
+              Extension(request_id): Extension<RequestId>,
+              headers: HeaderMap,
+              body: Body| async move {
+            let ip = peer.ip().to_string();
+            let incoming =
+                passthrough::Incoming { headers: &headers, client_ip: &ip, request_id: &request_id, path_model: None };
+            passthrough::relay(&state, endpoint, incoming, body).await
+        },
+    )
+}
+
+/// `POST /v1/engines/{model}/embeddings`: the legacy form naming the model in the path.
+async fn engine_embeddings(
+    State(state): State<RelayState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(request_id): Extension<RequestId>,
+    Path(model): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<axum::response::Response, RelayError> {
+    let ip = peer.ip().to_string();
+    let incoming =
+        passthrough::Incoming { headers: &headers, client_ip: &ip, request_id: &request_id, path_model: Some(&model) };
+    passthrough::relay(&state, &passthrough::EMBEDDINGS, incoming, body).await
 }
 
 async fn unknown_api_route() -> RelayError {

@@ -20,7 +20,7 @@ pub const HEADER: HeaderName = HeaderName::from_static("x-veloera-request-id");
 pub struct RequestId([u8; 32]);
 
 impl RequestId {
-    pub fn new() -> Self {
+    pub fn generate() -> Self {
         let millis =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
         let random = rand::random::<u128>();
@@ -79,7 +79,7 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        let id = RequestId::new();
+        let id = RequestId::generate();
         request.extensions_mut().insert(id);
         RespondWithId { inner: self.inner.call(request), id }
     }
@@ -113,9 +113,9 @@ mod tests {
 
     #[test]
     fn request_ids_are_32_hex_characters_and_time_ordered() {
-        let a = RequestId::new();
+        let a = RequestId::generate();
         std::thread::sleep(std::time::Duration::from_millis(2));
-        let b = RequestId::new();
+        let b = RequestId::generate();
         let (a, b) = (a.as_str(), b.as_str());
         assert_eq!(a.len(), 32);
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));

@@ -6,4 +6,5 @@ mod mock_upstream;
 mod admin;
 mod auth;
 mod chat;
+mod formats;
 mod lifecycle;

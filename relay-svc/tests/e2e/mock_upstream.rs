@@ -20,12 +20,17 @@ pub enum Reply {
     Json(u16, Value),
     /// SSE `data:` payloads sent `delay` apart, then `[DONE]` when `done`.
     Sse { chunks: Vec<Value>, delay: Duration, done: bool },
+    /// Named SSE events (Anthropic style: `event:` line, then `data:`), no terminator.
+    Events(Vec<(&'static str, Value)>),
 }
 
 #[derive(Clone, Debug)]
 pub struct Received {
     pub path: String,
+    pub query: String,
     pub authorization: String,
+    /// `x-api-key` (Anthropic) or `x-goog-api-key` (Gemini).
+    pub api_key: String,
     pub body: Value,
 }
 
@@ -71,7 +76,13 @@ async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap, body
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     shared.received.lock().unwrap().push(Received {
         path: uri.path().to_string(),
+        query: uri.query().unwrap_or_default().to_string(),
         authorization: headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
+        api_key: ["x-api-key", "x-goog-api-key"]
+            .iter()
+            .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
+            .unwrap_or_default()
+            .to_string(),
         body: body.clone(),
     });
     let scripted = shared.script.lock().unwrap().pop_front();
@@ -90,6 +101,10 @@ async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap, body
                 Ok::<_, Infallible>(Bytes::from(f))
             });
             Response::builder().header("content-type", "text/event-stream").body(Body::from_stream(stream)).unwrap()
+        }
+        Reply::Events(events) => {
+            let text: String = events.iter().map(|(name, data)| format!("event: {name}\ndata: {data}\n\n")).collect();
+            Response::builder().header("content-type", "text/event-stream").body(Body::from(text)).unwrap()
         }
     }
 }

@@ -1,0 +1,127 @@
+//! Google's Gemini API under `/v1beta`: `models/{model}:generateContent`, `:streamGenerateContent` (SSE) and the
+//! model list, answered in Gemini's format whatever the channel speaks. The key comes as `?key=`,
+//! `x-goog-api-key` or `Authorization`.
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use http::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use veloera_proto::v1::EndpointKind;
+
+use super::conversation::{Asking, admit, converse, error_response};
+use super::request_id::RequestId;
+use super::{RelayState, read_body};
+use crate::auth;
+use crate::control::{Ask, Authorized};
+use crate::error::RelayError;
+use crate::providers::{Format, gemini};
+
+#[derive(Deserialize)]
+pub struct KeyQuery {
+    #[serde(default)]
+    key: Option<String>,
+}
+
+/// `POST /v1beta/models/{model}:{action}`.
+pub async fn generate(
+    State(state): State<RelayState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    Extension(request_id): Extension<RequestId>,
+    Path(target): Path<String>,
+    Query(query): Query<KeyQuery>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let ip = peer.ip().to_string();
+    match relay(&state, &ip, &request_id, &target, query.key.as_deref(), &headers, body).await {
+        Ok(r) => r,
+        Err(e) => error_response(Format::Gemini, e),
+    }
+}
+
+async fn relay(
+    state: &RelayState,
+    ip: &str,
+    request_id: &RequestId,
+    target: &str,
+    query_key: Option<&str>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, RelayError> {
+    let (model, action) = target.rsplit_once(':').ok_or_else(|| {
+        RelayError::NotFound(format!("unknown Gemini method `{target}`: expected models/{{model}}:{{method}}"))
+    })?;
+    let stream = match action {
+        "generateContent" => false,
+        // Served as SSE whether or not `alt=sse` is given (the SDKs always send it).
+        "streamGenerateContent" => true,
+        other => {
+            return Err(RelayError::NotFound(format!("the Gemini method `{other}` is not served by this gateway")));
+        }
+    };
+    let key = auth::from_any(headers, query_key)?;
+    let bytes = read_body(body, state.max_body_bytes).await?;
+    let mut request = gemini::parse_request(&bytes, model)?;
+    request.stream = stream;
+    let asking =
+        Asking { key: &key, model, client_ip: ip, endpoint: EndpointKind::GenerateContent, request_id, stream };
+    let admitted = admit(state, asking).await?;
+    converse(state, admitted, Format::Gemini, &request, &bytes, false).await
+}
+
+async fn caller(
+    state: &RelayState,
+    headers: &HeaderMap,
+    query_key: Option<&str>,
+    ip: &str,
+) -> Result<Authorized, RelayError> {
+    let key = auth::from_any(headers, query_key)?;
+    let ask =
+        Ask { digest: key.digest, model: "", client_ip: ip, endpoint: EndpointKind::Models, pinned_channel: None };
+    state.link.authorize(&ask).await
+}
+
+fn model_object(id: &str) -> Value {
+    json!({
+        "name": format!("models/{id}"),
+        "displayName": id,
+        "supportedGenerationMethods": ["generateContent", "streamGenerateContent"],
+    })
+}
+
+/// `GET /v1beta/models`: the models this key may use, in Gemini's shape.
+pub async fn list(
+    State(state): State<RelayState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    Query(query): Query<KeyQuery>,
+    headers: HeaderMap,
+) -> Response {
+    match caller(&state, &headers, query.key.as_deref(), &peer.ip().to_string()).await {
+        Ok(auth) => {
+            let models: Vec<Value> = auth.caller.caller.models.iter().map(|m| model_object(m)).collect();
+            Json(json!({ "models": models })).into_response()
+        }
+        Err(e) => error_response(Format::Gemini, e),
+    }
+}
+
+/// `GET /v1beta/models/{model}`.
+pub async fn retrieve(
+    State(state): State<RelayState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    Path(model): Path<String>,
+    Query(query): Query<KeyQuery>,
+    headers: HeaderMap,
+) -> Response {
+    match caller(&state, &headers, query.key.as_deref(), &peer.ip().to_string()).await {
+        Ok(auth) if auth.caller.caller.models.iter().any(|m| m == &model) => Json(model_object(&model)).into_response(),
+        Ok(_) => error_response(
+            Format::Gemini,
+            RelayError::NotFound(format!("model `{model}` is not available to this key")),
+        ),
+        Err(e) => error_response(Format::Gemini, e),
+    }
+}

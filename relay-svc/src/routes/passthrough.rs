@@ -1,0 +1,166 @@
+//! The OpenAI endpoints other than chat — completions, embeddings, moderations, image generation, speech,
+//! rerank, responses — relayed to OpenAI-compatible channels as they are: the model is rewritten to the
+//! channel's name for it and everything else passes through; usage is read from the answer when it has any.
+//! Binary answers (speech audio) are streamed through without buffering.
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use http::{HeaderMap, HeaderValue};
+use serde_json::value::{RawValue, to_raw_value};
+use veloera_proto::v1::EndpointKind;
+
+use super::conversation::{Admitted, Asking, admit};
+use super::request_id::RequestId;
+use super::translate::{self, Delivery};
+use super::{RelayState, read_body};
+use crate::auth;
+use crate::error::RelayError;
+use crate::providers::openai::probe::{UsageDecoder, usage_in};
+use crate::providers::openai::{self, UpstreamCall};
+use crate::providers::{self, Format};
+
+/// One passed-through endpoint.
+pub struct Endpoint {
+    /// The upstream path, as under `https://api.openai.com`.
+    pub path: &'static str,
+    pub kind: EndpointKind,
+    /// The model when the client names none (Veloera's defaults).
+    pub default_model: Option<&'static str>,
+}
+
+pub const COMPLETIONS: Endpoint =
+    Endpoint { path: "/v1/completions", kind: EndpointKind::Completions, default_model: None };
+pub const EMBEDDINGS: Endpoint =
+    Endpoint { path: "/v1/embeddings", kind: EndpointKind::Embeddings, default_model: None };
+pub const MODERATIONS: Endpoint = Endpoint {
+    path: "/v1/moderations",
+    kind: EndpointKind::Moderations,
+    default_model: Some("text-moderation-latest"),
+};
+pub const IMAGES: Endpoint =
+    Endpoint { path: "/v1/images/generations", kind: EndpointKind::Images, default_model: Some("dall-e-2") };
+pub const SPEECH: Endpoint =
+    Endpoint { path: "/v1/audio/speech", kind: EndpointKind::AudioSpeech, default_model: Some("tts-1") };
+pub const RERANK: Endpoint = Endpoint { path: "/v1/rerank", kind: EndpointKind::Rerank, default_model: None };
+pub const RESPONSES: Endpoint = Endpoint { path: "/v1/responses", kind: EndpointKind::Responses, default_model: None };
+
+/// What the handler knows about the call besides its body.
+pub struct Incoming<'a> {
+    pub headers: &'a HeaderMap,
+    pub client_ip: &'a str,
+    pub request_id: &'a RequestId,
+    /// A model named in the path (`/v1/engines/{model}/embeddings`), which wins over the body's.
+    pub path_model: Option<&'a str>,
+}
+
+pub async fn relay(
+    state: &RelayState,
+    endpoint: &Endpoint,
+    incoming: Incoming<'_>,
+    body: Body,
+) -> Result<Response, RelayError> {
+    let key = auth::from_headers(incoming.headers)?;
+    let bytes = read_body(body, state.max_body_bytes).await?;
+    let mut fields: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(&bytes)
+        .map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body (expected an object): {e}")))?;
+    let named: Option<String> = match fields.get("model") {
+        Some(raw) => Some(
+            serde_json::from_str(raw.get()).map_err(|_| RelayError::InvalidRequest("model must be a string".into()))?,
+        ),
+        None => None,
+    };
+    let model = incoming
+        .path_model
+        .map(str::to_string)
+        .or(named)
+        .filter(|m| !m.trim().is_empty())
+        .or(endpoint.default_model.map(str::to_string))
+        .ok_or_else(|| RelayError::InvalidRequest("model is required".into()))?;
+    let stream = fields.get("stream").is_some_and(|raw| raw.get() == "true");
+    let asking = Asking {
+        key: &key,
+        model: &model,
+        client_ip: incoming.client_ip,
+        endpoint: endpoint.kind,
+        request_id: incoming.request_id,
+        stream,
+    };
+    let Admitted { auth, mut meter } = admit(state, asking).await?;
+    let candidate = &auth.candidates()[0];
+    if Format::of_channel(candidate.channel_type) != Format::OpenAi {
+        let err = RelayError::InvalidRequest(format!(
+            "{} needs an OpenAI-compatible channel; model {model} is served by one that is not",
+            endpoint.path
+        ));
+        meter.failed(err.status_code(), &err.to_string());
+        return Err(err);
+    }
+    let upstream_model = to_raw_value(&candidate.upstream_model)
+        .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the model: {e}")))?;
+    fields.insert("model".into(), upstream_model);
+    let body = serde_json::to_vec(&fields)
+        .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?;
+    let call = UpstreamCall {
+        url: openai::endpoint_url(candidate, endpoint.path),
+        headers: openai::auth_headers(candidate)?,
+        body: body.into(),
+        format: Format::OpenAi,
+    };
+    let upstream = match state.dispatcher.send(call).await {
+        Ok(u) => u,
+        Err(e) => {
+            meter.failed(e.status_code(), &e.to_string());
+            return Err(e);
+        }
+    };
+    if upstream.is_event_stream() {
+        let encoder = providers::encoder(Format::OpenAi, &model, false);
+        return Ok(translate::stream(
+            upstream,
+            meter,
+            Box::new(UsageDecoder::default()),
+            encoder,
+            Delivery::PassThrough,
+        ));
+    }
+    let content_type = upstream.content_type().unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    if !content_type.to_str().is_ok_and(|ct| ct.starts_with("application/json")) {
+        // Audio and other binary answers: streamed through; the request is billed by its price per call.
+        meter.first_byte();
+        meter.succeeded();
+        // The closure owns the metering, so the usage record is sent when the body ends (or is abandoned).
+        let bytes = upstream.into_bytes_stream().map(move |piece| {
+            let _metering = &meter;
+            piece.map_err(|e| {
+                tracing::warn!(error = %e, "binary upstream body failed");
+                std::io::Error::other(e.to_string())
+            })
+        });
+        let mut response = Response::new(Body::from_stream(bytes));
+        response.headers_mut().insert(http::header::CONTENT_TYPE, content_type);
+        return Ok(response);
+    }
+    let body = match upstream.body().await {
+        Ok(b) => b,
+        Err(e) => {
+            meter.failed(e.status_code(), &e.to_string());
+            return Err(e);
+        }
+    };
+    meter.first_byte();
+    if let Some(usage) = usage_in(&body) {
+        meter.usage_of(usage);
+    }
+    meter.succeeded();
+    let mut response = Body::from(body).into_response();
+    response.headers_mut().insert(http::header::CONTENT_TYPE, content_type);
+    Ok(response)
+}
+
+/// Routes Veloera answers with 501 (files, fine-tuning, deleting models): an OpenAI-shaped error.
+pub async fn not_implemented() -> RelayError {
+    RelayError::NotImplemented
+}

@@ -1,0 +1,388 @@
+//! Every inbound format reaching channels of other formats through the real relay: OpenAI clients on Anthropic
+//! and Gemini channels, Anthropic and Gemini clients on OpenAI channels, same-format pass-through, and errors in
+//! the caller's own shape (also under `/hf/v1`).
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use crate::harness::{Gateway, chat_body};
+use crate::mock_upstream::{COMPLETION_TOKENS, PROMPT_TOKENS, Reply};
+
+async fn gateway_with(channel_type: i64, models: &str) -> (Gateway, String) {
+    let mut gw = Gateway::start_bare().await;
+    gw.sign_in_root().await;
+    gw.create_channel(json!({"name": "native", "type": channel_type, "key": "upstream-key", "base_url": gw.mock.base_url(), "models": models}))
+        .await;
+    let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
+    (gw, key)
+}
+
+fn anthropic_message(text: &str) -> Value {
+    json!({"id": "msg_01", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+        "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": null,
+        "usage": {"input_tokens": 10, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 2, "output_tokens": 5}})
+}
+
+fn anthropic_events() -> Reply {
+    Reply::Events(vec![
+        (
+            "message_start",
+            json!({"type": "message_start", "message": {"id": "msg_02", "type": "message", "role": "assistant",
+            "model": "claude-sonnet-4-5", "content": [], "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 10, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 2, "output_tokens": 1}}}),
+        ),
+        (
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        ),
+        ("ping", json!({"type": "ping"})),
+        (
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hello"}}),
+        ),
+        (
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": " there"}}),
+        ),
+        ("content_block_stop", json!({"type": "content_block_stop", "index": 0})),
+        (
+            "message_delta",
+            json!({"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": null}, "usage": {"output_tokens": 5}}),
+        ),
+        ("message_stop", json!({"type": "message_stop"})),
+    ])
+}
+
+/// `data:` payloads (and event names) of an SSE body.
+async fn sse_events(resp: reqwest::Response) -> Vec<(String, String)> {
+    let mut text = String::new();
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+    }
+    text.split("\n\n")
+        .filter(|e| !e.trim().is_empty())
+        .map(|e| {
+            let name = e.lines().find_map(|l| l.strip_prefix("event: ")).unwrap_or_default().to_string();
+            let data = e.lines().filter_map(|l| l.strip_prefix("data: ")).collect::<Vec<_>>().join("\n");
+            (name, data)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_openai_client_reaches_an_anthropic_channel() {
+    let (gw, key) = gateway_with(14, "claude-sonnet-4-5").await;
+    gw.mock.script(Reply::Json(200, anthropic_message("Hi from Claude")));
+    let mut body = chat_body("claude-sonnet-4-5");
+    body["messages"] = json!([{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Say hello"}]);
+    let resp = gw.chat("/v1", &key, body).await;
+    assert_eq!(resp.status(), 200);
+    let reply: Value = resp.json().await.unwrap();
+    assert_eq!(reply["object"], "chat.completion");
+    assert_eq!(reply["choices"][0]["message"]["content"], "Hi from Claude");
+    assert_eq!(reply["choices"][0]["finish_reason"], "stop");
+    // Anthropic's input excludes cache reads; OpenAI's prompt_tokens includes them.
+    assert_eq!(reply["usage"]["prompt_tokens"], 12);
+    assert_eq!(reply["usage"]["prompt_tokens_details"]["cached_tokens"], 2);
+
+    let got = &gw.mock.received()[0];
+    assert_eq!(got.path, "/v1/messages");
+    assert_eq!(got.api_key, "upstream-key");
+    assert_eq!(got.body["system"], "Be brief.");
+    assert_eq!(got.body["messages"][0]["role"], "user");
+    assert!(got.body["max_tokens"].as_u64().unwrap() > 0, "Anthropic requires max_tokens");
+    let logs = gw.wait_for_logs(1).await;
+    assert_eq!((logs[0]["prompt_tokens"].as_i64(), logs[0]["completion_tokens"].as_i64()), (Some(12), Some(5)));
+}
+
+#[tokio::test]
+async fn an_openai_client_streams_from_an_anthropic_channel() {
+    let (gw, key) = gateway_with(14, "claude-sonnet-4-5").await;
+    gw.mock.script(anthropic_events());
+    let mut body = chat_body("claude-sonnet-4-5");
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    let resp = gw.chat("/v1", &key, body).await;
+    assert_eq!(resp.status(), 200);
+    let events = sse_events(resp).await;
+    assert_eq!(events.last().unwrap().1, "[DONE]");
+    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|(_, d)| serde_json::from_str(d).unwrap()).collect();
+    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(text, "Hello there");
+    let usage = chunks.iter().find(|c| c["usage"].is_object()).expect("the usage chunk the client asked for");
+    assert_eq!(usage["usage"]["completion_tokens"], 5);
+    assert!(chunks.iter().any(|c| c["choices"][0]["finish_reason"] == "stop"));
+    assert_eq!(gw.mock.received()[0].body["stream"], true);
+    let logs = gw.wait_for_logs(1).await;
+    assert_eq!(logs[0]["completion_tokens"], 5);
+}
+
+#[tokio::test]
+async fn an_anthropic_client_reaches_an_openai_channel() {
+    let (gw, key) = gateway_with(1, "gpt-4o-mini").await;
+    for prefix in ["/v1", "/hf/v1"] {
+        let resp = gw
+            .http
+            .post(gw.url(&format!("{prefix}/messages")))
+            .header("x-api-key", &key)
+            .header("anthropic-version", "2023-06-01")
+            .json(&json!({"model": "gpt-4o-mini", "max_tokens": 100, "system": "Be brief.",
+                "messages": [{"role": "user", "content": "Say hello"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{prefix}");
+        let reply: Value = resp.json().await.unwrap();
+        assert_eq!(reply["type"], "message");
+        assert_eq!(reply["role"], "assistant");
+        assert_eq!(reply["content"][0], json!({"type": "text", "text": "Hello world"}));
+        assert_eq!(reply["stop_reason"], "end_turn");
+        assert_eq!(reply["usage"]["input_tokens"], PROMPT_TOKENS);
+        assert_eq!(reply["usage"]["output_tokens"], COMPLETION_TOKENS);
+    }
+    let got = &gw.mock.received()[0];
+    assert_eq!(got.path, "/v1/chat/completions");
+    assert_eq!(got.body["messages"][0], json!({"role": "system", "content": "Be brief."}));
+    assert_eq!(got.body["messages"][1]["content"], "Say hello");
+}
+
+#[tokio::test]
+async fn an_anthropic_client_streams_from_an_openai_channel_with_named_events() {
+    let (gw, key) = gateway_with(1, "gpt-4o-mini").await;
+    let resp = gw
+        .http
+        .post(gw.url("/v1/messages"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "gpt-4o-mini", "max_tokens": 100, "stream": true,
+            "messages": [{"role": "user", "content": "Say hello"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let events = sse_events(resp).await;
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names.first(), Some(&"message_start"));
+    assert_eq!(names.last(), Some(&"message_stop"));
+    assert!(names.contains(&"content_block_start") && names.contains(&"content_block_stop"));
+    let text: String = events
+        .iter()
+        .filter(|(n, _)| n == "content_block_delta")
+        .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| v["delta"]["text"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(text, "Hello world");
+    let delta: Value = serde_json::from_str(&events.iter().find(|(n, _)| n == "message_delta").unwrap().1).unwrap();
+    assert_eq!(delta["delta"]["stop_reason"], "end_turn");
+    assert_eq!(delta["usage"]["output_tokens"], COMPLETION_TOKENS);
+}
+
+#[tokio::test]
+async fn an_anthropic_client_passes_through_to_an_anthropic_channel() {
+    let (gw, key) = gateway_with(14, "claude-sonnet-4-5").await;
+    gw.mock.script(Reply::Json(200, anthropic_message("Native")));
+    let request = json!({"model": "claude-sonnet-4-5", "max_tokens": 64,
+        "system": [{"type": "text", "text": "Cache me", "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": "Hi"}], "metadata": {"user_id": "u-1"}});
+    let resp = gw.http.post(gw.url("/v1/messages")).header("x-api-key", &key).json(&request).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let reply: Value = resp.json().await.unwrap();
+    assert_eq!(reply, anthropic_message("Native"), "the upstream's answer is passed through as it came");
+    let got = &gw.mock.received()[0];
+    assert_eq!(got.body["system"], request["system"], "fields the gateway does not model survive");
+    assert_eq!(got.body["metadata"], request["metadata"]);
+    let logs = gw.wait_for_logs(1).await;
+    assert_eq!((logs[0]["prompt_tokens"].as_i64(), logs[0]["completion_tokens"].as_i64()), (Some(12), Some(5)));
+}
+
+#[tokio::test]
+async fn a_gemini_client_reaches_an_openai_channel() {
+    let (gw, key) = gateway_with(1, "gpt-4o-mini").await;
+    let request = json!({"systemInstruction": {"parts": [{"text": "Be brief."}]},
+        "contents": [{"role": "user", "parts": [{"text": "Say hello"}]}],
+        "generationConfig": {"maxOutputTokens": 50, "temperature": 0.5}});
+    let resp = gw
+        .http
+        .post(gw.url(&format!("/v1beta/models/gpt-4o-mini:generateContent?key={key}")))
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let reply: Value = resp.json().await.unwrap();
+    assert_eq!(reply["candidates"][0]["content"]["parts"][0]["text"], "Hello world");
+    assert_eq!(reply["candidates"][0]["finishReason"], "STOP");
+    assert_eq!(reply["usageMetadata"]["promptTokenCount"], PROMPT_TOKENS);
+    let got = &gw.mock.received()[0];
+    assert_eq!(got.body["messages"][0]["content"], "Be brief.");
+    assert_eq!(got.body["temperature"], 0.5);
+
+    // Streaming, key in the Gemini header.
+    let resp = gw
+        .http
+        .post(gw.url("/v1beta/models/gpt-4o-mini:streamGenerateContent?alt=sse"))
+        .header("x-goog-api-key", &key)
+        .json(&request)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let events = sse_events(resp).await;
+    let chunks: Vec<Value> = events.iter().map(|(_, d)| serde_json::from_str(d).unwrap()).collect();
+    let text: String = chunks
+        .iter()
+        .flat_map(|c| c["candidates"][0]["content"]["parts"].as_array().cloned().unwrap_or_default())
+        .filter_map(|p| p["text"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(text, "Hello world");
+    assert_eq!(chunks.last().unwrap()["candidates"][0]["finishReason"], "STOP");
+}
+
+#[tokio::test]
+async fn an_openai_client_reaches_a_gemini_channel() {
+    let (gw, key) = gateway_with(24, "gemini-2.5-flash").await;
+    gw.mock.script(Reply::Json(
+        200,
+        json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "Hi from Gemini"}]}, "finishReason": "STOP", "index": 0}],
+            "usageMetadata": {"promptTokenCount": 9, "candidatesTokenCount": 4, "totalTokenCount": 13},
+            "modelVersion": "gemini-2.5-flash", "responseId": "r1"}),
+    ));
+    let resp = gw.chat("/v1", &key, chat_body("gemini-2.5-flash")).await;
+    assert_eq!(resp.status(), 200);
+    let reply: Value = resp.json().await.unwrap();
+    assert_eq!(reply["choices"][0]["message"]["content"], "Hi from Gemini");
+    assert_eq!(reply["usage"]["prompt_tokens"], 9);
+    assert_eq!(reply["usage"]["completion_tokens"], 4);
+    let got = &gw.mock.received()[0];
+    assert_eq!(got.path, "/v1beta/models/gemini-2.5-flash:generateContent");
+    assert_eq!(got.api_key, "upstream-key");
+    assert_eq!(got.body["contents"][0]["parts"][0]["text"], "Say hello");
+}
+
+#[tokio::test]
+async fn errors_come_back_in_the_callers_own_shape() {
+    let (gw, _key) = gateway_with(1, "gpt-4o-mini").await;
+    let resp = gw
+        .http
+        .post(gw.url("/v1/messages"))
+        .header("x-api-key", "sk-nope")
+        .json(&json!({"model": "gpt-4o-mini", "max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["type"], "error");
+    assert_eq!(body["error"]["type"], "authentication_error");
+
+    let resp = gw
+        .http
+        .post(gw.url("/v1beta/models/gpt-4o-mini:generateContent?key=sk-nope"))
+        .json(&json!({"contents": [{"parts": [{"text": "x"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["code"], 401);
+    assert!(body["error"]["status"].is_string());
+
+    // Bad input is refused before anything reaches the upstream.
+    let (_, key) = gw.create_token(json!({"name": "t2", "unlimited_quota": true})).await;
+    let resp = gw
+        .http
+        .post(gw.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    assert!(body["error"]["message"].as_str().unwrap().contains("max_tokens"));
+    assert!(gw.mock.received().is_empty());
+}
+
+#[tokio::test]
+async fn an_openai_client_streams_from_a_gemini_channel() {
+    let (gw, key) = gateway_with(24, "gemini-2.5-flash").await;
+    let chunk = |text: &str, last: bool| {
+        let mut c = json!({"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}],
+            "usageMetadata": {"promptTokenCount": 9, "candidatesTokenCount": if last { 4 } else { 1 }, "totalTokenCount": 13},
+            "modelVersion": "gemini-2.5-flash", "responseId": "r2"});
+        if last {
+            c["candidates"][0]["finishReason"] = json!("STOP");
+        }
+        c
+    };
+    gw.mock.script(Reply::Sse {
+        chunks: vec![chunk("Hi", false), chunk(" there", true)],
+        delay: std::time::Duration::from_millis(5),
+        done: false,
+    });
+    let mut body = chat_body("gemini-2.5-flash");
+    body["stream"] = json!(true);
+    let resp = gw.chat("/hf/v1", &key, body).await;
+    assert_eq!(resp.status(), 200);
+    let events = sse_events(resp).await;
+    assert_eq!(events.last().unwrap().1, "[DONE]");
+    let chunks: Vec<Value> = events[..events.len() - 1].iter().map(|(_, d)| serde_json::from_str(d).unwrap()).collect();
+    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(text, "Hi there");
+    assert!(chunks.iter().all(|c| c.get("usage").is_none_or(Value::is_null)), "no usage chunk unless asked");
+    let got = &gw.mock.received()[0];
+    assert_eq!(got.path, "/v1beta/models/gemini-2.5-flash:streamGenerateContent");
+    assert_eq!(got.query, "alt=sse");
+    let logs = gw.wait_for_logs(1).await;
+    assert_eq!((logs[0]["prompt_tokens"].as_i64(), logs[0]["completion_tokens"].as_i64()), (Some(9), Some(4)));
+}
+
+#[tokio::test]
+async fn other_openai_endpoints_pass_through_with_usage_and_unimplemented_ones_answer_501() {
+    let (gw, key) = gateway_with(1, "text-embedding-3-small,gpt-4o-mini").await;
+    gw.mock.script(Reply::Json(
+        200,
+        json!({"object": "list", "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}],
+        "model": "text-embedding-3-small", "usage": {"prompt_tokens": 8, "total_tokens": 8}}),
+    ));
+    let resp = gw
+        .http
+        .post(gw.url("/v1/embeddings"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "text-embedding-3-small", "input": "hello", "encoding_format": "float"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["data"][0]["embedding"][1], 0.2);
+    let got = &gw.mock.received()[0];
+    assert_eq!(got.path, "/v1/embeddings");
+    assert_eq!(got.body["encoding_format"], "float", "fields pass through untouched");
+    let logs = gw.wait_for_logs(1).await;
+    assert_eq!(logs[0]["prompt_tokens"], 8);
+
+    // The legacy engines path names the model in the path.
+    gw.mock.script(Reply::Json(
+        200,
+        json!({"object": "list", "data": [], "usage": {"prompt_tokens": 3, "total_tokens": 3}}),
+    ));
+    let resp = gw
+        .http
+        .post(gw.url("/hf/v1/engines/text-embedding-3-small/embeddings"))
+        .bearer_auth(&key)
+        .json(&json!({"input": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(gw.mock.received()[1].body["model"], "text-embedding-3-small");
+
+    for path in ["/v1/files", "/v1/fine-tunes", "/hf/v1/files/file-1"] {
+        let resp = gw.http.get(gw.url(path)).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(resp.status(), 501, "{path}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_implemented");
+    }
+}
