@@ -42,8 +42,11 @@ pub fn parse(raw: &str) -> Result<PresentedKey, RelayError> {
     // Keys are alphanumeric, so a dash can only introduce a pinned channel id.
     let (key, pinned_channel) = match raw.split_once('-') {
         Some((key, channel)) => {
-            let id = channel.parse::<i64>().map_err(|_| {
-                RelayError::InvalidRequest("a key suffix must be a channel id: sk-<key>-<channel id>".into())
+            // No issued key has a dash, so a non-numeric suffix cannot belong to a valid key: answered as an
+            // unknown key (401), which is what clients and their SDKs expect for a wrong key.
+            let id = channel.parse::<i64>().map_err(|_| RelayError::Denied {
+                reason: veloera_proto::v1::DenialReason::UnknownToken,
+                message: "invalid token".into(),
             })?;
             (key, Some(id))
         }
@@ -69,7 +72,7 @@ mod tests {
         let k = parse("Bearer sk-abc-42").unwrap();
         assert_eq!(k.pinned_channel, Some(42));
         assert_eq!(k.digest, parse("sk-abc").unwrap().digest);
-        assert!(parse("sk-abc-xyz").is_err());
+        assert!(matches!(parse("sk-abc-xyz"), Err(RelayError::Denied { .. })));
     }
 
     #[test]

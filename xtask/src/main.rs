@@ -5,6 +5,7 @@
 
 mod bench;
 mod run;
+mod sdk_check;
 mod test;
 mod ui;
 mod workspace;
@@ -18,6 +19,7 @@ commands:
   bench   benchmark the relay against a bare proxy and LiteLLM (--quick, --no-litellm)
   perf-guard  instructions per warm relay request under callgrind vs xtask/perf-baseline.json (--update)
   run     build everything (release) and start the gateway on the embedded default
+  sdk-check  the official OpenAI, Anthropic and Google GenAI Python SDKs against the gateway
   test    run every test (workspace, databases, admin UI in headless Chromium)
   ui      build the admin UI (admin-yew) to admin-yew/dist/
 ";
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "perf-guard" => bench::guard::run(rest),
         "run" => run::run(rest),
+        "sdk-check" => sdk_check::run(rest),
         "test" => test::run(rest),
         "ui" => ui::run(rest),
         "help" | "-h" | "--help" => {

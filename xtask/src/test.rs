@@ -1,6 +1,6 @@
 //! `cargo xtask test`: every test of the project. The workspace tests (unit, end-to-end with mock upstream +
 //! control + relay, and the database layer against SQLite, PostgreSQL and MariaDB), then the admin UI build
-//! for wasm32 and its browser test in headless Chromium, and the perf guard (instructions per warm relay
+//! for wasm32 and its browser test in headless Chromium, the official SDKs against the gateway, and the perf guard (instructions per warm relay
 //! request under callgrind against the committed baseline).
 
 use anyhow::{Result, bail};
@@ -19,6 +19,8 @@ pub fn run(args: &[String]) -> Result<()> {
             .args(["test", "--locked", "-p", "relay-svc", "--features", "ui-test", "--test", "ui"])
             .current_dir(&root),
     )?;
+    // The official SDKs, unmodified, against the real gateway.
+    crate::sdk_check::run(&[])?;
     // The hot path's cost in instructions, against the committed baseline.
     crate::bench::guard::run(&[])
 }

@@ -22,7 +22,7 @@ use crate::providers::{Format, gemini};
 #[derive(Deserialize)]
 pub struct KeyQuery {
     #[serde(default)]
-    key: Option<String>,
+    pub key: Option<String>,
 }
 
 /// `POST /v1beta/models/{model}:{action}`.

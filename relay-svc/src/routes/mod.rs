@@ -47,7 +47,11 @@ pub fn router(state: RelayState) -> Router {
         router = router
             .route(&format!("{prefix}/chat/completions"), post(chat::chat_completions))
             .route(&format!("{prefix}/models"), get(models::list))
-            .route(&format!("{prefix}/models/{{model}}"), get(models::retrieve).delete(passthrough::not_implemented))
+            // POST is Gemini's `models/{model}:generateContent` (the google-genai SDK uses the `v1` version path).
+            .route(
+                &format!("{prefix}/models/{{model}}"),
+                get(models::retrieve).post(gemini::generate).delete(passthrough::not_implemented),
+            )
             .route(&format!("{prefix}/messages"), post(anthropic::messages))
             .route(&format!("{prefix}/completions"), pass(&passthrough::COMPLETIONS))
             .route(&format!("{prefix}/embeddings"), pass(&passthrough::EMBEDDINGS))

@@ -1,7 +1,8 @@
 //! `GET /v1/models` and `/v1/models/{model}`: the models this token may use.
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 use serde_json::{Value, json};
 use veloera_proto::v1::EndpointKind;
@@ -23,12 +24,25 @@ fn model_object(id: &str) -> Value {
     json!({ "id": id, "object": "model", "created": 1_626_777_600, "owned_by": "veloera" })
 }
 
+/// `GET /v1/models`; a Gemini client (its key in `x-goog-api-key` or `?key=`) gets Gemini's list shape.
 pub async fn list(
-    State(state): State<RelayState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    state: State<RelayState>,
+    peer: ConnectInfo<std::net::SocketAddr>,
+    query: Query<super::gemini::KeyQuery>,
     headers: HeaderMap,
+) -> Response {
+    if headers.contains_key("x-goog-api-key") || query.key.is_some() {
+        return super::gemini::list(state, peer, query, headers).await;
+    }
+    openai_list(&state, peer.0, &headers).await.into_response()
+}
+
+async fn openai_list(
+    state: &RelayState,
+    peer: std::net::SocketAddr,
+    headers: &HeaderMap,
 ) -> Result<Json<Value>, RelayError> {
-    let auth = caller(&state, &headers, peer).await?;
+    let auth = caller(state, headers, peer).await?;
     let data: Vec<Value> = auth.caller.caller.models.iter().map(|m| model_object(m)).collect();
     Ok(Json(json!({ "object": "list", "data": data })))
 }

@@ -26,7 +26,7 @@ impl RequestId {
         let random = rand::random::<u128>();
         let mut out = [0u8; 32];
         hex_into(&mut out[..11], millis as u64 & ((1 << 44) - 1));
-        hex_into(&mut out[11..], random as u64 & ((1 << 44) - 1)); // 11 digits
+        hex_into(&mut out[11..22], random as u64 & ((1 << 44) - 1)); // 11 digits
         hex_into(&mut out[22..], (random >> 64) as u64 & ((1 << 40) - 1)); // 10 digits
         RequestId(out)
     }
@@ -121,5 +121,11 @@ mod tests {
         assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
         assert!(a[..11] < b[..11], "{a} then {b}");
         assert_ne!(a[11..], b[11..]);
+        // All 21 random digits vary, not only the last ones.
+        let ids: Vec<RequestId> = (0..64).map(|_| RequestId::generate()).collect();
+        for position in 11..32 {
+            let distinct: std::collections::HashSet<u8> = ids.iter().map(|id| id.0[position]).collect();
+            assert!(distinct.len() > 1, "digit {position} never changes");
+        }
     }
 }

@@ -4,8 +4,8 @@
 //! `latency.svg`, and stops every process it started.
 
 pub mod guard;
-mod procs;
-mod provision;
+pub(crate) mod procs;
+pub(crate) mod provision;
 mod report;
 mod scenarios;
 mod streams;
