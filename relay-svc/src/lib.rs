@@ -14,6 +14,7 @@
 //!               representation in `providers::chat`
 //! - `dispatch`  the one place that does upstream I/O
 //! - `usage`     one usage record per request, sent when the request ends
+//! - `tokenizer` local token counts (tiktoken) when an upstream reports none
 //! - `frontdoor` forwarding of non-relay paths to control
 //! - `error`     the error type and its OpenAI-shaped response
 
@@ -26,6 +27,7 @@ pub mod error;
 pub mod frontdoor;
 pub mod providers;
 pub mod routes;
+pub mod tokenizer;
 pub mod usage;
 
 pub use app::Application;

@@ -1,19 +1,22 @@
 //! `POST /v1/messages`: Anthropic's Messages API, answered in Anthropic's format whatever the channel speaks
 //! (passed through to Anthropic channels, converted for OpenAI-compatible and Gemini ones).
 
-use axum::Extension;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use http::HeaderMap;
+use serde_json::{Value, json};
 use veloera_proto::v1::EndpointKind;
 
 use super::conversation::{Asking, admit, converse, error_response};
 use super::request_id::RequestId;
 use super::{RelayState, read_body};
 use crate::auth;
+use crate::control::Ask;
 use crate::error::RelayError;
 use crate::providers::{Format, anthropic};
+use crate::tokenizer;
 
 pub async fn messages(
     State(state): State<RelayState>,
@@ -48,5 +51,34 @@ async fn relay(
         stream: request.stream,
     };
     let admitted = admit(state, asking).await?;
-    converse(state, admitted, Format::Anthropic, &request, &bytes, false).await
+    converse(state, admitted, Format::Anthropic, request, &bytes, false).await
+}
+
+/// `POST /v1/messages/count_tokens`: the prompt's size, counted here with a real tokenizer (no channel is
+/// called and nothing is billed, as in Veloera). The key must be valid.
+pub async fn count_tokens(
+    State(state): State<RelayState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let ip = peer.ip().to_string();
+    match count(&state, &ip, &headers, body).await {
+        Ok(n) => Json(json!({ "input_tokens": n })).into_response(),
+        Err(e) => error_response(Format::Anthropic, e),
+    }
+}
+
+async fn count(state: &RelayState, ip: &str, headers: &HeaderMap, body: Body) -> Result<i64, RelayError> {
+    let key = auth::from_any(headers, None)?;
+    let ask =
+        Ask { digest: key.digest, model: "", client_ip: ip, endpoint: EndpointKind::Messages, pinned_channel: None };
+    state.link.authorize(&ask).await?;
+    let bytes = read_body(body, state.max_body_bytes).await?;
+    let mut fields: serde_json::Map<String, Value> = serde_json::from_slice(&bytes)
+        .map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body (expected an object): {e}")))?;
+    // count_tokens takes a Messages body without `max_tokens`; the parser wants one.
+    fields.entry("max_tokens").or_insert(json!(1));
+    let request = anthropic::parse_request(&serde_json::to_vec(&fields).unwrap_or_default())?;
+    Ok(tokenizer::count_request(&request))
 }

@@ -41,7 +41,7 @@ pub async fn chat_completions(
     let admitted = admit(&state, asking).await?;
     if Format::of_channel(admitted.candidate().channel_type) != Format::OpenAi {
         let converted = convert::parse_request(&bytes)?;
-        return converse(&state, admitted, Format::OpenAi, &converted, &bytes, wants_usage).await;
+        return converse(&state, admitted, Format::OpenAi, converted, &bytes, wants_usage).await;
     }
     let Admitted { auth, mut meter } = admitted;
     let candidate = &auth.candidates()[0];

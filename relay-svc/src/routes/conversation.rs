@@ -1,6 +1,8 @@
 //! The steps every chat route shares: admit the request (authorize from cache when warm, take the first
 //! candidate, start metering), then call the channel in its own format and answer in the client's.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use veloera_proto::v1::{DenialReason, EndpointKind};
@@ -71,10 +73,11 @@ pub async fn converse(
     state: &RelayState,
     admitted: Admitted,
     client: Format,
-    request: &chat::Request,
+    request: chat::Request,
     raw: &[u8],
     include_usage: bool,
 ) -> Result<Response, RelayError> {
+    let request = Arc::new(request);
     let Admitted { auth, mut meter } = admitted;
     let candidate = &auth.candidates()[0];
     let wire = Format::of_channel(candidate.channel_type);
@@ -82,7 +85,7 @@ pub async fn converse(
     let call = if same {
         providers::passthrough_call(candidate, raw, request.stream)?
     } else {
-        providers::chat_call(candidate, request)?
+        providers::chat_call(candidate, &request)?
     };
     let upstream = match state.dispatcher.send(call).await {
         Ok(u) => u,
@@ -95,9 +98,9 @@ pub async fn converse(
     if request.stream && upstream.is_event_stream() {
         let decoder = providers::decoder(wire, &candidate.upstream_model);
         let encoder = providers::encoder(client, &request.model, include_usage);
-        return Ok(translate::stream(upstream, meter, decoder, encoder, delivery));
+        return Ok(translate::stream(upstream, meter, decoder, encoder, delivery, Some(request.clone())));
     }
-    translate::reply(upstream, meter, wire, client, delivery, &candidate.upstream_model).await
+    translate::reply(upstream, meter, wire, client, delivery, &candidate.upstream_model, &request).await
 }
 
 /// An error in the shape `client`'s SDK parses, with the right status.

@@ -69,7 +69,7 @@ async fn relay(
     let asking =
         Asking { key: &key, model, client_ip: ip, endpoint: EndpointKind::GenerateContent, request_id, stream };
     let admitted = admit(state, asking).await?;
-    converse(state, admitted, Format::Gemini, &request, &bytes, false).await
+    converse(state, admitted, Format::Gemini, request, &bytes, false).await
 }
 
 async fn caller(

@@ -53,6 +53,7 @@ pub fn router(state: RelayState) -> Router {
                 get(models::retrieve).post(gemini::generate).delete(passthrough::not_implemented),
             )
             .route(&format!("{prefix}/messages"), post(anthropic::messages))
+            .route(&format!("{prefix}/messages/count_tokens"), post(anthropic::count_tokens))
             .route(&format!("{prefix}/completions"), pass(&passthrough::COMPLETIONS))
             .route(&format!("{prefix}/embeddings"), pass(&passthrough::EMBEDDINGS))
             .route(&format!("{prefix}/engines/{{model}}/embeddings"), post(engine_embeddings))

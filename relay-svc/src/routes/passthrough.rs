@@ -124,6 +124,7 @@ pub async fn relay(
             Box::new(UsageDecoder::default()),
             encoder,
             Delivery::PassThrough,
+            None,
         ));
     }
     let content_type = upstream.content_type().unwrap_or(HeaderValue::from_static("application/octet-stream"));

@@ -4,6 +4,7 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Body;
@@ -15,8 +16,9 @@ use http::HeaderValue;
 
 use crate::dispatch::Upstream;
 use crate::error::RelayError;
-use crate::providers::chat::{Reply, StreamDecoder, StreamEncoder, StreamEvent};
+use crate::providers::chat::{self, Reply, StreamDecoder, StreamEncoder, StreamEvent, Usage};
 use crate::providers::{self, Format};
+use crate::tokenizer;
 use crate::usage::Metering;
 
 /// How the answer reaches the client.
@@ -35,6 +37,7 @@ pub async fn reply(
     client: Format,
     delivery: Delivery,
     model: &str,
+    request: &chat::Request,
 ) -> Result<Response, RelayError> {
     let body = match upstream.body().await {
         Ok(b) => b,
@@ -44,7 +47,16 @@ pub async fn reply(
         }
     };
     meter.first_byte();
-    let parsed: Result<Reply, RelayError> = providers::parse_reply(wire, &body, model);
+    let parsed: Result<Reply, RelayError> = providers::parse_reply(wire, &body, model).map(|mut reply| {
+        if reply.usage == Usage::default() {
+            reply.usage = Usage {
+                input: tokenizer::count_request(request),
+                output: tokenizer::count_reply(&reply),
+                ..Usage::default()
+            };
+        }
+        reply
+    });
     match delivery {
         Delivery::PassThrough => {
             if let Ok(reply) = &parsed {
@@ -78,6 +90,10 @@ struct Translation {
     delivery: Delivery,
     meter: Metering,
     ended: bool,
+    /// For counting usage here when the upstream reports none: the request, and the output counted so far.
+    request: Option<Arc<chat::Request>>,
+    usage_seen: bool,
+    output_tokens: i64,
 }
 
 /// A streamed answer, relayed event by event (never buffered whole). A failure after the first byte ends the
@@ -88,8 +104,19 @@ pub fn stream(
     decoder: Box<dyn StreamDecoder>,
     encoder: Box<dyn StreamEncoder>,
     delivery: Delivery,
+    request: Option<Arc<chat::Request>>,
 ) -> Response {
-    let state = Translation { events: Box::pin(upstream.events()), decoder, encoder, delivery, meter, ended: false };
+    let state = Translation {
+        events: Box::pin(upstream.events()),
+        decoder,
+        encoder,
+        delivery,
+        meter,
+        ended: false,
+        request,
+        usage_seen: false,
+        output_tokens: 0,
+    };
     let frames = futures::stream::unfold(state, |mut t| async move {
         if t.ended {
             return None;
@@ -112,6 +139,10 @@ async fn next_bytes(t: &mut Translation) -> Bytes {
             Some(Err(e)) => return fail(t, e),
             None if t.decoder.complete() => {
                 t.ended = true;
+                if let (false, Some(request)) = (t.usage_seen, &t.request) {
+                    let input = tokenizer::count_request(request);
+                    t.meter.usage_of(Usage { input, output: t.output_tokens, ..Usage::default() });
+                }
                 t.meter.succeeded();
                 return match t.delivery {
                     Delivery::Convert => join(t.encoder.finish().iter().map(|f| f.to_bytes())),
@@ -126,8 +157,19 @@ async fn next_bytes(t: &mut Translation) -> Bytes {
             Err(e) => return fail(t, e),
         };
         for ev in &decoded {
-            if let StreamEvent::Usage(u) = ev {
-                t.meter.usage_of(*u);
+            match ev {
+                StreamEvent::Usage(u) => {
+                    t.usage_seen = true;
+                    t.meter.usage_of(*u);
+                }
+                // Counted as it passes (never kept), in case the upstream never reports usage.
+                StreamEvent::Text(s) | StreamEvent::Thinking(s) if !t.usage_seen => {
+                    t.output_tokens += tokenizer::count_text(s)
+                }
+                StreamEvent::ToolCallArguments { fragment, .. } if !t.usage_seen => {
+                    t.output_tokens += tokenizer::count_text(fragment)
+                }
+                _ => {}
             }
         }
         let out = match t.delivery {

@@ -386,3 +386,67 @@ async fn other_openai_endpoints_pass_through_with_usage_and_unimplemented_ones_a
         assert_eq!(body["error"]["code"], "not_implemented");
     }
 }
+
+#[tokio::test]
+async fn anthropic_count_tokens_is_answered_locally_and_not_billed() {
+    let (gw, key) = gateway_with(1, "gpt-4o-mini").await;
+    let resp = gw
+        .http
+        .post(gw.url("/v1/messages/count_tokens"))
+        .header("x-api-key", &key)
+        .json(&json!({"model": "gpt-4o-mini", "system": "Be brief.", "messages": [{"role": "user", "content": "Hello there, how are you?"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let n = body["input_tokens"].as_i64().unwrap();
+    assert!((10..40).contains(&n), "{n}");
+    assert!(gw.mock.received().is_empty());
+    let resp = gw
+        .http
+        .post(gw.url("/hf/v1/messages/count_tokens"))
+        .header("x-api-key", "sk-nope")
+        .json(&json!({"model": "gpt-4o-mini", "messages": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 401);
+}
+
+#[tokio::test]
+async fn usage_is_counted_locally_when_the_upstream_reports_none() {
+    let (gw, key) = gateway_with(1, "gpt-4o-mini").await;
+    gw.mock.script(Reply::Json(200, json!({"id": "x", "object": "chat.completion", "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello, this is an answer without usage."}, "finish_reason": "stop"}]})));
+    let resp = gw
+        .http
+        .post(gw.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .json(
+            &json!({"model": "gpt-4o-mini", "max_tokens": 50, "messages": [{"role": "user", "content": "Say hello"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let reply: Value = resp.json().await.unwrap();
+    assert!(reply["usage"]["output_tokens"].as_i64().unwrap() >= 8, "{reply}");
+
+    // A stream without usage: the output is counted as it passes.
+    let chunks = crate::mock_upstream::stream_chunks("gpt-4o-mini", &["Hello", " there", " friend"], false);
+    gw.mock.script(Reply::Sse { chunks, delay: std::time::Duration::from_millis(2), done: true });
+    let resp = gw
+        .http
+        .post(gw.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .json(&json!({"model": "gpt-4o-mini", "max_tokens": 50, "stream": true, "messages": [{"role": "user", "content": "Say hello"}]}))
+        .send()
+        .await
+        .unwrap();
+    sse_events(resp).await;
+    let logs = gw.wait_for_logs(2).await;
+    for log in &logs {
+        assert!(log["prompt_tokens"].as_i64().unwrap() > 0, "{log}");
+        assert!(log["completion_tokens"].as_i64().unwrap() >= 3, "{log}");
+    }
+}
