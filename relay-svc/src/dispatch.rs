@@ -71,6 +71,7 @@ impl Dispatcher {
             .parse()
             .map_err(|_| RelayError::UpstreamFailed("the channel's base URL is not a valid URI".into()))?;
         let wire = call.format;
+        let status_map = call.status_map;
         let mut request = http::Request::post(uri).header(http::header::CONTENT_TYPE, "application/json");
         for (name, value) in call.headers {
             request = request.header(name, value);
@@ -88,7 +89,11 @@ impl Dispatcher {
         let status = response.status();
         if !status.is_success() {
             let body = read_limited(response, ERROR_BODY_LIMIT, self.idle_timeout).await.unwrap_or_default();
-            return Err(upstream_error(wire, status, &body));
+            let error = upstream_error(wire, status, &body);
+            return Err(match status_map.get(&i32::from(status.as_u16())) {
+                Some(&to) => error.shown_as(to),
+                None => error,
+            });
         }
         Ok(Upstream { response, idle_timeout: self.idle_timeout, total_timeout: self.total_timeout })
     }

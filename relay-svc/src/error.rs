@@ -32,6 +32,17 @@ pub enum RelayError {
 }
 
 impl RelayError {
+    /// The same failure shown to the client with another status (a channel's `status_code_mapping`); the
+    /// message stays what the client may read.
+    pub fn shown_as(self, status: i32) -> RelayError {
+        let Ok(status) = u16::try_from(status).map_err(|_| ()).and_then(|s| StatusCode::from_u16(s).map_err(|_| ()))
+        else {
+            return self;
+        };
+        let (_, code) = self.kind();
+        RelayError::UpstreamRejected { status, message: self.public_message(), code: Some(code) }
+    }
+
     /// The HTTP status as a number, for usage records.
     pub fn status_code(&self) -> u16 {
         self.status().as_u16()

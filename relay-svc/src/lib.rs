@@ -6,12 +6,12 @@
 //! - `config`    typed configuration from the environment
 //! - `app`       builds the relay on a bound listener, runs it and its background tasks
 //! - `routes`    the HTTP surface: OpenAI (`chat`, `models`, `passthrough` for the other endpoints), Anthropic
-//!               (`anthropic`), Gemini (`gemini`); `conversation` admits a request and calls its channel,
-//!               `translate` relays answers between formats, `sse` is the OpenAI-to-OpenAI stream hot path
+//!   (`anthropic`), Gemini (`gemini`); `conversation` admits a request and calls its channel,
+//!   `translate` relays answers between formats, `sse` is the OpenAI-to-OpenAI stream hot path
 //! - `auth`      reading the API key from a request
 //! - `control`   gRPC client, caches, `WatchConfig` consumer, usage outbox
 //! - `providers` pure adaptors per wire format (`openai`, `anthropic`, `gemini`) around the shared chat
-//!               representation in `providers::chat`
+//!   representation in `providers::chat`
 //! - `dispatch`  the one place that does upstream I/O
 //! - `usage`     one usage record per request, sent when the request ends
 //! - `tokenizer` local token counts (tiktoken) when an upstream reports none

@@ -107,6 +107,21 @@ pub struct Channel {
     pub tag: String,
     pub created_time: i64,
     pub used_quota: i64,
+    /// Type-specific: the Azure OpenAI `api-version`.
+    #[serde(default)]
+    pub other: String,
+    /// JSON object merged over the top-level keys of every request body sent to this channel.
+    #[serde(default)]
+    pub param_override: String,
+    /// JSON object such as `{"400": "500"}`: upstream status → status shown to the client.
+    #[serde(default)]
+    pub status_code_mapping: String,
+    /// Prepended to every conversation's system prompt.
+    #[serde(default)]
+    pub system_prompt: String,
+    /// JSON object of extra headers sent upstream.
+    #[serde(default)]
+    pub headers: String,
 }
 
 /// `POST /api/channel/` body (Veloera accepts the channel object; `mode` is tolerated).
@@ -137,6 +152,16 @@ pub struct ChannelCreate {
     pub tag: Option<String>,
     #[serde(default)]
     pub status: Option<i32>,
+    #[serde(default)]
+    pub other: Option<String>,
+    #[serde(default)]
+    pub param_override: Option<String>,
+    #[serde(default)]
+    pub status_code_mapping: Option<String>,
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    #[serde(default)]
+    pub headers: Option<String>,
 }
 
 fn default_channel_type() -> i32 {

@@ -6,9 +6,10 @@ use veloera_admin_types::{Channel, ChannelCreate, Envelope};
 
 use super::JsonBody;
 use super::session::Admin;
-use crate::db::{self, channels::NewChannel, now_secs};
+use crate::db::channels::{ChannelSettings, NewChannel};
+use crate::db::{self, now_secs};
 use crate::error::ControlError;
-use crate::routing::{channel_types, split_list};
+use crate::routing::{channel_types, settings, split_list};
 use crate::secrets::mask;
 use crate::state::AppState;
 
@@ -84,6 +85,16 @@ fn validate(state: &AppState, body: ChannelCreate) -> Result<NewChannel, Control
     if !(1..=3).contains(&status) {
         return bad("status must be 1 (enabled), 2 (disabled) or 3 (auto-disabled)".into());
     }
+    let settings = ChannelSettings {
+        other: body.other.unwrap_or_default().trim().to_string(),
+        param_override: body.param_override.unwrap_or_default(),
+        status_code_mapping: body.status_code_mapping.unwrap_or_default(),
+        system_prompt: body.system_prompt.unwrap_or_default(),
+        headers: body.headers.unwrap_or_default(),
+    };
+    if let Err(e) = settings::validate(&settings) {
+        return bad(e);
+    }
     let weight = body.weight.unwrap_or(0);
     if weight < 0 {
         return bad("weight must not be negative".into());
@@ -105,5 +116,6 @@ fn validate(state: &AppState, body: ChannelCreate) -> Result<NewChannel, Control
         openai_organization: body.openai_organization.unwrap_or_default(),
         tag: body.tag.unwrap_or_default(),
         created_time: now_secs(),
+        settings,
     })
 }

@@ -27,10 +27,23 @@ pub struct ChannelRow {
     pub tag: String,
     pub created_time: i64,
     pub used_quota: i64,
+    #[sqlx(flatten)]
+    pub settings: ChannelSettings,
+}
+
+/// Per-channel settings, validated on write (JSON texts are checked to be objects of the right shape).
+#[derive(Debug, Clone, Default, FromRow)]
+pub struct ChannelSettings {
+    pub other: String,
+    pub param_override: String,
+    pub status_code_mapping: String,
+    pub system_prompt: String,
+    pub headers: String,
 }
 
 const COLUMNS: &str = "id, type, name, key_ciphertext, key_hint, base_url, models, group_name, model_mapping, status, \
-                       priority, weight, auto_ban, test_model, openai_organization, tag, created_time, used_quota";
+                       priority, weight, auto_ban, test_model, openai_organization, tag, created_time, used_quota, \
+                       other, param_override, status_code_mapping, system_prompt, headers";
 
 impl ChannelRow {
     pub fn to_dto(&self) -> Channel {
@@ -52,6 +65,11 @@ impl ChannelRow {
             tag: self.tag.clone(),
             created_time: self.created_time,
             used_quota: self.used_quota,
+            other: self.settings.other.clone(),
+            param_override: self.settings.param_override.clone(),
+            status_code_mapping: self.settings.status_code_mapping.clone(),
+            system_prompt: self.settings.system_prompt.clone(),
+            headers: self.settings.headers.clone(),
         }
     }
 }
@@ -74,13 +92,15 @@ pub struct NewChannel {
     pub openai_organization: String,
     pub tag: String,
     pub created_time: i64,
+    pub settings: ChannelSettings,
 }
 
 pub async fn insert(db: &Db, c: &NewChannel) -> Result<i64, ControlError> {
     let q = format!(
         "INSERT INTO channels (type, name, key_ciphertext, key_hint, base_url, models, group_name, model_mapping, status, \
-         priority, weight, auto_ban, test_model, openai_organization, tag, created_time, used_quota) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0){}",
+         priority, weight, auto_ban, test_model, openai_organization, tag, created_time, used_quota, other, param_override, \
+         status_code_mapping, system_prompt, headers) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?){}",
         db.returning_id()
     );
     let sql = db.sql(&q);
@@ -100,7 +120,12 @@ pub async fn insert(db: &Db, c: &NewChannel) -> Result<i64, ControlError> {
         .bind(&c.test_model)
         .bind(&c.openai_organization)
         .bind(&c.tag)
-        .bind(c.created_time);
+        .bind(c.created_time)
+        .bind(&c.settings.other)
+        .bind(&c.settings.param_override)
+        .bind(&c.settings.status_code_mapping)
+        .bind(&c.settings.system_prompt)
+        .bind(&c.settings.headers);
     insert_returning_id(db, db.pool(), query).await
 }
 

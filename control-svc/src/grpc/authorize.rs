@@ -105,6 +105,11 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
             key_slot: c.key_slot as i32,
             upstream_model: c.upstream_model,
             openai_organization: c.channel.organization.clone(),
+            api_version: c.channel.settings.api_version.clone(),
+            param_override: c.channel.settings.param_override.clone(),
+            system_prompt: c.channel.settings.system_prompt.clone(),
+            extra_headers: c.channel.settings.headers.clone().into_iter().collect(),
+            status_code_mapping: c.channel.settings.status_code_mapping.clone().into_iter().collect(),
         })
         .collect();
     if candidates.is_empty() {

@@ -23,7 +23,7 @@ pub struct ChannelType {
 
 const TYPES: &[ChannelType] = &[
     ChannelType { id: 1, name: "OpenAI", default_base_url: "https://api.openai.com", wire: Wire::OpenAi },
-    ChannelType { id: 3, name: "Azure OpenAI", default_base_url: "", wire: Wire::Unsupported },
+    ChannelType { id: 3, name: "Azure OpenAI", default_base_url: "", wire: Wire::OpenAi },
     ChannelType { id: 4, name: "Ollama", default_base_url: "http://localhost:11434", wire: Wire::OpenAi },
     ChannelType { id: 8, name: "Custom", default_base_url: "", wire: Wire::OpenAi },
     ChannelType {

@@ -2,6 +2,7 @@
 //! answering "which channels (and keys) may serve model M for group G, in what order".
 
 pub mod channel_types;
+pub mod settings;
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -24,6 +25,7 @@ pub struct RoutableChannel {
     pub priority: i64,
     pub weight: i64,
     pub organization: String,
+    pub settings: settings::Parsed,
 }
 
 /// One routing choice: a channel, the key slot to use, and the model to send upstream.
@@ -71,6 +73,7 @@ impl ChannelSnapshot {
                 priority: row.priority,
                 weight: row.weight,
                 organization: row.openai_organization.clone(),
+                settings: settings::parse(&row.settings, row.channel_type as i32),
             });
         }
         ChannelSnapshot { channels }
@@ -150,6 +153,7 @@ mod tests {
             priority,
             weight,
             organization: String::new(),
+            settings: Default::default(),
         }
     }
 

@@ -133,11 +133,20 @@ async fn exercise(url: DatabaseUrl) {
             openai_organization: String::new(),
             tag: String::new(),
             created_time: 1,
+            settings: db::channels::ChannelSettings {
+                other: "2024-10-21".into(),
+                system_prompt: "Be brief.".into(),
+                headers: r#"{"X-Team":"blue"}"#.into(),
+                ..Default::default()
+            },
         },
     )
     .await
     .unwrap();
-    assert_eq!(db::channels::list(&db).await.unwrap()[0].id, channel_id);
+    let stored = &db::channels::list(&db).await.unwrap()[0];
+    assert_eq!(stored.id, channel_id);
+    assert_eq!((stored.settings.other.as_str(), stored.settings.system_prompt.as_str()), ("2024-10-21", "Be brief."));
+    assert_eq!(stored.settings.headers, r#"{"X-Team":"blue"}"#);
 
     let report = UsageReport {
         request_id: "req-1".into(),

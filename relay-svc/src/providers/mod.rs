@@ -3,6 +3,7 @@
 //! a channel's format or a client's.
 
 pub mod anthropic;
+pub mod channel_settings;
 pub mod chat;
 pub mod gemini;
 pub mod openai;
@@ -103,8 +104,11 @@ pub fn error_body(client: Format, error: &RelayError) -> Value {
 /// The call carrying `req` to `candidate` in the candidate's own format.
 pub fn chat_call(candidate: &Candidate, req: &chat::Request) -> Result<UpstreamCall, RelayError> {
     let wire = Format::of_channel(candidate.channel_type);
-    let encode = |v: Value| Ok::<_, RelayError>(bytes::Bytes::from(v.to_string()));
-    let (url, headers, body) = match wire {
+    let encode = |mut v: Value| {
+        channel_settings::override_value(candidate, &mut v);
+        Ok::<_, RelayError>(bytes::Bytes::from(v.to_string()))
+    };
+    let (url, mut headers, body) = match wire {
         Format::OpenAi => {
             // OpenAI's own API wants `max_completion_tokens` (reasoning models refuse `max_tokens`); most other
             // OpenAI-compatible vendors know only `max_tokens`.
@@ -127,32 +131,44 @@ pub fn chat_call(candidate: &Candidate, req: &chat::Request) -> Result<UpstreamC
             encode(gemini::build_request(req)?)?,
         ),
     };
-    Ok(UpstreamCall { url, headers, body, format: wire })
+    channel_settings::extra_headers(candidate, &mut headers);
+    Ok(UpstreamCall { url, headers, body, format: wire, status_map: candidate.status_code_mapping.clone() })
 }
 
 /// A same-format call: the client's own JSON, with the model replaced where the body names it (Anthropic;
 /// Gemini names it in the URL), so fields we do not model pass through untouched.
 pub fn passthrough_call(candidate: &Candidate, body: &[u8], stream: bool) -> Result<UpstreamCall, RelayError> {
     let wire = Format::of_channel(candidate.channel_type);
-    let (url, headers, body) = match wire {
+    let (url, mut headers, body) = match wire {
         Format::Anthropic => {
             let mut fields: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(body)
                 .map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body: {e}")))?;
             let model = to_raw_value(&candidate.upstream_model)
                 .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the model: {e}")))?;
             fields.insert("model".into(), model);
+            channel_settings::prepend_anthropic_system(candidate, &mut fields)?;
+            channel_settings::override_fields(candidate, &mut fields);
             let body = serde_json::to_vec(&fields)
                 .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?;
             (anthropic::endpoint_url(&candidate.base_url), anthropic::auth_headers(&candidate.api_key)?, body.into())
         }
-        Format::Gemini => (
-            gemini::endpoint_url(&candidate.base_url, &candidate.upstream_model, stream),
-            gemini::auth_headers(&candidate.api_key)?,
-            bytes::Bytes::copy_from_slice(body),
-        ),
+        Format::Gemini => {
+            let body = if candidate.system_prompt.is_empty() && candidate.param_override.is_empty() {
+                bytes::Bytes::copy_from_slice(body)
+            } else {
+                let mut v: Value = serde_json::from_slice(body)
+                    .map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body: {e}")))?;
+                channel_settings::prepend_gemini_system(candidate, &mut v);
+                channel_settings::override_value(candidate, &mut v);
+                bytes::Bytes::from(v.to_string())
+            };
+            let url = gemini::endpoint_url(&candidate.base_url, &candidate.upstream_model, stream);
+            (url, gemini::auth_headers(&candidate.api_key)?, body)
+        }
         Format::OpenAi => {
             return Err(RelayError::UpstreamFailed("OpenAI pass-through goes through the chat route".into()));
         }
     };
-    Ok(UpstreamCall { url, headers, body, format: wire })
+    channel_settings::extra_headers(candidate, &mut headers);
+    Ok(UpstreamCall { url, headers, body, format: wire, status_map: candidate.status_code_mapping.clone() })
 }

@@ -11,6 +11,7 @@ use serde_json::value::{RawValue, to_raw_value};
 use serde_json::{Map, Value};
 use veloera_proto::v1::Candidate;
 
+use super::channel_settings;
 use crate::error::RelayError;
 
 pub mod convert;
@@ -18,6 +19,8 @@ pub mod probe;
 
 /// Veloera's "Custom" channel type: `base_url` is the full endpoint URL, `{model}` substituted.
 const CUSTOM_CHANNEL_TYPE: i32 = 8;
+/// Azure OpenAI: deployment URLs, an `api-version`, and the key in `api-key`.
+const AZURE_CHANNEL_TYPE: i32 = 3;
 
 /// A chat request: the few fields we read or rewrite, decoded; every top-level field kept as the client's raw
 /// JSON, so pass-through never drops or re-encodes what we do not touch (the messages are never parsed).
@@ -87,6 +90,8 @@ pub struct UpstreamCall {
     pub body: Bytes,
     /// The channel's wire format, which shapes its error answers.
     pub format: super::Format,
+    /// The channel's `status_code_mapping`: upstream status → status shown to the client.
+    pub status_map: std::collections::HashMap<i32, i32>,
 }
 
 /// Builds the chat call for `candidate`: mapped model name, and for streams `stream_options.include_usage`
@@ -101,16 +106,30 @@ pub fn chat_call(candidate: &Candidate, req: ChatRequest) -> Result<UpstreamCall
         options.include_usage = Some(true);
         fields.insert("stream_options".into(), to_raw_value(&options).map_err(encode)?);
     }
+    channel_settings::prepend_openai_system(candidate, &mut fields)?;
+    channel_settings::override_fields(candidate, &mut fields);
     let body = serde_json::to_vec(&fields).map_err(encode)?;
+    let mut headers = auth_headers(candidate)?;
+    channel_settings::extra_headers(candidate, &mut headers);
     Ok(UpstreamCall {
         url: endpoint_url(candidate, "/v1/chat/completions"),
-        headers: auth_headers(candidate)?,
+        headers,
         body: body.into(),
         format: super::Format::OpenAi,
+        status_map: candidate.status_code_mapping.clone(),
     })
 }
 
 pub(crate) fn endpoint_url(candidate: &Candidate, path: &str) -> String {
+    if candidate.channel_type == AZURE_CHANNEL_TYPE {
+        // Azure names the deployment (our upstream model) in the path and the API version in the query.
+        let base = candidate.base_url.trim_end_matches('/');
+        let resource = path.trim_start_matches("/v1");
+        return format!(
+            "{base}/openai/deployments/{}{resource}?api-version={}",
+            candidate.upstream_model, candidate.api_version
+        );
+    }
     if candidate.channel_type == CUSTOM_CHANNEL_TYPE {
         return candidate.base_url.replace("{model}", &candidate.upstream_model);
     }
@@ -131,10 +150,14 @@ fn is_version_segment(s: &str) -> bool {
 pub(crate) fn auth_headers(candidate: &Candidate) -> Result<Vec<(HeaderName, HeaderValue)>, RelayError> {
     let bad_key =
         || RelayError::UpstreamFailed(format!("channel {} has a key that is not a valid header", candidate.channel_id));
-    let mut headers = vec![(
-        http::header::AUTHORIZATION,
-        HeaderValue::from_str(&format!("Bearer {}", candidate.api_key)).map_err(|_| bad_key())?,
-    )];
+    let mut headers = if candidate.channel_type == AZURE_CHANNEL_TYPE {
+        vec![(HeaderName::from_static("api-key"), HeaderValue::from_str(&candidate.api_key).map_err(|_| bad_key())?)]
+    } else {
+        vec![(
+            http::header::AUTHORIZATION,
+            HeaderValue::from_str(&format!("Bearer {}", candidate.api_key)).map_err(|_| bad_key())?,
+        )]
+    };
     if !candidate.openai_organization.is_empty() {
         headers.push((
             HeaderName::from_static("openai-organization"),
@@ -317,6 +340,18 @@ mod tests {
             endpoint_url(&candidate(8, "http://h/deploy/{model}/chat"), "/v1/chat/completions"),
             "http://h/deploy/real-model/chat"
         );
+    }
+
+    #[test]
+    fn azure_channels_get_deployment_urls_and_their_key_header() {
+        let mut c = candidate(3, "https://res.openai.azure.com/");
+        c.api_version = "2024-10-21".into();
+        assert_eq!(
+            endpoint_url(&c, "/v1/chat/completions"),
+            "https://res.openai.azure.com/openai/deployments/real-model/chat/completions?api-version=2024-10-21"
+        );
+        let h = auth_headers(&c).unwrap();
+        assert_eq!((h[0].0.as_str(), h[0].1.to_str().unwrap()), ("api-key", "sk-up"));
     }
 
     #[test]

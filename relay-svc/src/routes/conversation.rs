@@ -77,9 +77,14 @@ pub async fn converse(
     raw: &[u8],
     include_usage: bool,
 ) -> Result<Response, RelayError> {
-    let request = Arc::new(request);
     let Admitted { auth, mut meter } = admitted;
     let candidate = &auth.candidates()[0];
+    let mut request = request;
+    if !candidate.system_prompt.is_empty() {
+        // The channel's prompt goes first (joined to the client's with a blank line, as Veloera merges them).
+        request.system.insert(0, candidate.system_prompt.clone());
+    }
+    let request = Arc::new(request);
     let wire = Format::of_channel(candidate.channel_type);
     let same = wire == client;
     let call = if same {

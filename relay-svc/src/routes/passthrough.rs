@@ -20,7 +20,7 @@ use crate::auth;
 use crate::error::RelayError;
 use crate::providers::openai::probe::{UsageDecoder, usage_in};
 use crate::providers::openai::{self, UpstreamCall};
-use crate::providers::{self, Format};
+use crate::providers::{self, Format, channel_settings};
 
 /// One passed-through endpoint.
 pub struct Endpoint {
@@ -101,13 +101,17 @@ pub async fn relay(
     let upstream_model = to_raw_value(&candidate.upstream_model)
         .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the model: {e}")))?;
     fields.insert("model".into(), upstream_model);
+    channel_settings::override_fields(candidate, &mut fields);
     let body = serde_json::to_vec(&fields)
         .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?;
+    let mut headers = openai::auth_headers(candidate)?;
+    channel_settings::extra_headers(candidate, &mut headers);
     let call = UpstreamCall {
         url: openai::endpoint_url(candidate, endpoint.path),
-        headers: openai::auth_headers(candidate)?,
+        headers,
         body: body.into(),
         format: Format::OpenAi,
+        status_map: candidate.status_code_mapping.clone(),
     };
     let upstream = match state.dispatcher.send(call).await {
         Ok(u) => u,

@@ -450,3 +450,73 @@ async fn usage_is_counted_locally_when_the_upstream_reports_none() {
         assert!(log["completion_tokens"].as_i64().unwrap() >= 3, "{log}");
     }
 }
+
+#[tokio::test]
+async fn channel_settings_shape_what_the_upstream_receives_and_what_the_client_sees() {
+    let mut gw = Gateway::start_bare().await;
+    gw.sign_in_root().await;
+    let id = gw
+        .create_channel(
+            json!({"name": "tuned", "type": 1, "key": "sk-up", "base_url": gw.mock.base_url(), "models": "gpt-4o-mini",
+            "system_prompt": "Answer in French.", "param_override": "{\"temperature\": 0.1}",
+            "headers": "{\"X-Team\": \"blue\"}", "status_code_mapping": "{\"429\": \"503\"}"}),
+        )
+        .await;
+    let (_, channel) = gw.api("GET", &format!("/api/channel/{id}"), None).await;
+    assert_eq!(channel["data"]["system_prompt"], "Answer in French.");
+    let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
+
+    let mut body = chat_body("gpt-4o-mini");
+    body["temperature"] = json!(0.9);
+    assert_eq!(gw.chat("/v1", &key, body.clone()).await.status(), 200);
+    let got = &gw.mock.received()[0];
+    assert_eq!(got.body["messages"][0], json!({"role": "system", "content": "Answer in French."}));
+    assert_eq!(got.body["temperature"], 0.1);
+    assert_eq!(got.headers["x-team"], "blue");
+
+    // The same settings reach a converted request (an Anthropic client on this OpenAI channel).
+    let resp = gw
+        .http
+        .post(gw.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .json(&json!({"model": "gpt-4o-mini", "max_tokens": 20, "system": "Be brief.", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let got = &gw.mock.received()[1];
+    assert_eq!(got.body["messages"][0]["content"], "Answer in French.\n\nBe brief.");
+    assert_eq!(got.body["temperature"], 0.1);
+
+    gw.mock.script(Reply::Json(
+        429,
+        json!({"error": {"message": "slow down", "type": "requests", "code": "rate_limit_exceeded"}}),
+    ));
+    assert_eq!(gw.chat("/v1", &key, body).await.status(), 503, "429 is shown as 503 by the channel's mapping");
+
+    let (status, refused) = gw
+        .api(
+            "POST",
+            "/api/channel/",
+            Some(json!({"name": "bad", "type": 1, "key": "k", "models": "m", "param_override": "[1]"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(refused["message"].as_str().unwrap().contains("param_override"));
+}
+
+#[tokio::test]
+async fn azure_channels_are_called_by_deployment_with_their_api_version() {
+    let mut gw = Gateway::start_bare().await;
+    gw.sign_in_root().await;
+    gw.create_channel(json!({"name": "azure", "type": 3, "key": "azure-key", "base_url": gw.mock.base_url(),
+        "models": "gpt-4o-mini", "other": "2024-06-01"}))
+        .await;
+    let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
+    assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 200);
+    let got = &gw.mock.received()[0];
+    assert_eq!(got.path, "/openai/deployments/gpt-4o-mini/chat/completions");
+    assert_eq!(got.query, "api-version=2024-06-01");
+    assert_eq!(got.api_key, "azure-key");
+    assert_eq!(got.authorization, "");
+}

@@ -29,8 +29,9 @@ pub struct Received {
     pub path: String,
     pub query: String,
     pub authorization: String,
-    /// `x-api-key` (Anthropic) or `x-goog-api-key` (Gemini).
+    /// `x-api-key` (Anthropic), `x-goog-api-key` (Gemini) or `api-key` (Azure).
     pub api_key: String,
+    pub headers: HeaderMap,
     pub body: Value,
 }
 
@@ -78,7 +79,8 @@ async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap, body
         path: uri.path().to_string(),
         query: uri.query().unwrap_or_default().to_string(),
         authorization: headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string(),
-        api_key: ["x-api-key", "x-goog-api-key"]
+        headers: headers.clone(),
+        api_key: ["x-api-key", "x-goog-api-key", "api-key"]
             .iter()
             .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()))
             .unwrap_or_default()

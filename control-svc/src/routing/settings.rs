@@ -1,0 +1,134 @@
+//! Per-channel settings (Veloera reference §1.4, §2.1): checked when a channel is written, parsed once into
+//! the routing snapshot, and handed to the relay with every candidate.
+
+use std::collections::BTreeMap;
+
+use crate::db::channels::ChannelSettings;
+
+/// Azure OpenAI's `api-version` when the channel names none.
+pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
+const AZURE_CHANNEL: i32 = 3;
+
+/// Longest accepted values, in characters (the MySQL schema's column sizes).
+const LIMITS: [(&str, usize); 5] =
+    [("other", 255), ("param_override", 1024), ("status_code_mapping", 255), ("system_prompt", 1024), ("headers", 512)];
+
+/// Settings as the relay uses them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Parsed {
+    pub api_version: String,
+    /// A JSON object's text, or empty.
+    pub param_override: String,
+    pub system_prompt: String,
+    pub headers: BTreeMap<String, String>,
+    pub status_code_mapping: BTreeMap<i32, i32>,
+}
+
+/// Refuses settings the relay could not apply, naming the field and what it must be.
+pub fn validate(raw: &ChannelSettings) -> Result<(), String> {
+    let fields = [&raw.other, &raw.param_override, &raw.status_code_mapping, &raw.system_prompt, &raw.headers];
+    for ((name, limit), value) in LIMITS.iter().zip(fields) {
+        if value.chars().count() > *limit {
+            return Err(format!("{name} is longer than {limit} characters"));
+        }
+    }
+    if !raw.param_override.trim().is_empty()
+        && serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&raw.param_override).is_err()
+    {
+        return Err("param_override must be a JSON object (its keys replace the request body's)".into());
+    }
+    status_codes(&raw.status_code_mapping).map_err(|_| {
+        "status_code_mapping must be a JSON object of status codes, such as {\"400\": \"500\"}".to_string()
+    })?;
+    headers(&raw.headers).map_err(|e| format!("headers must be a JSON object of header names to values: {e}"))?;
+    Ok(())
+}
+
+/// Parses stored settings (validated on write; anything unreadable is left out).
+pub fn parse(raw: &ChannelSettings, channel_type: i32) -> Parsed {
+    let api_version = match raw.other.trim() {
+        "" if channel_type == AZURE_CHANNEL => DEFAULT_AZURE_API_VERSION.to_string(),
+        other => other.to_string(),
+    };
+    Parsed {
+        api_version,
+        param_override: raw.param_override.trim().to_string(),
+        system_prompt: raw.system_prompt.clone(),
+        headers: headers(&raw.headers).unwrap_or_default(),
+        status_code_mapping: status_codes(&raw.status_code_mapping).unwrap_or_default(),
+    }
+}
+
+fn status_codes(text: &str) -> Result<BTreeMap<i32, i32>, ()> {
+    if text.trim().is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let map: BTreeMap<String, serde_json::Value> = serde_json::from_str(text).map_err(|_| ())?;
+    let code = |v: &serde_json::Value| -> Result<i32, ()> {
+        let n = match v {
+            serde_json::Value::String(s) => s.trim().parse::<i32>().map_err(|_| ())?,
+            serde_json::Value::Number(n) => n.as_i64().ok_or(())? as i32,
+            _ => return Err(()),
+        };
+        if (100..=599).contains(&n) { Ok(n) } else { Err(()) }
+    };
+    map.iter().map(|(k, v)| Ok((code(&serde_json::Value::String(k.clone()))?, code(v)?))).collect()
+}
+
+fn headers(text: &str) -> Result<BTreeMap<String, String>, String> {
+    if text.trim().is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let map: BTreeMap<String, String> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    for (name, value) in &map {
+        http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("`{name}` is not a header name"))?;
+        http::HeaderValue::from_str(value).map_err(|_| format!("the value of `{name}` is not a header value"))?;
+        if matches!(name.to_ascii_lowercase().as_str(), "host" | "content-length" | "transfer-encoding" | "connection")
+        {
+            return Err(format!("`{name}` is set by the gateway"));
+        }
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(f: impl FnOnce(&mut ChannelSettings)) -> ChannelSettings {
+        let mut s = ChannelSettings::default();
+        f(&mut s);
+        s
+    }
+
+    #[test]
+    fn good_settings_parse_into_what_the_relay_uses() {
+        let s = raw(|s| {
+            s.param_override = r#"{"temperature": 0.1}"#.into();
+            s.status_code_mapping = r#"{"429": "503", "400": 500}"#.into();
+            s.headers = r#"{"X-Team": "blue"}"#.into();
+            s.system_prompt = "Answer in French.".into();
+        });
+        validate(&s).unwrap();
+        let p = parse(&s, 1);
+        assert_eq!(p.status_code_mapping, BTreeMap::from([(400, 500), (429, 503)]));
+        assert_eq!(p.headers["X-Team"], "blue");
+        assert_eq!(p.api_version, "");
+        assert_eq!(parse(&ChannelSettings::default(), 3).api_version, DEFAULT_AZURE_API_VERSION);
+    }
+
+    #[test]
+    fn bad_settings_are_refused_by_name() {
+        for (s, word) in [
+            (raw(|s| s.param_override = "[1]".into()), "param_override"),
+            (raw(|s| s.status_code_mapping = r#"{"abc": "500"}"#.into()), "status_code_mapping"),
+            (raw(|s| s.status_code_mapping = r#"{"400": "999"}"#.into()), "status_code_mapping"),
+            (raw(|s| s.headers = r#"{"bad header": "x"}"#.into()), "headers"),
+            (raw(|s| s.headers = r#"{"Host": "x"}"#.into()), "set by the gateway"),
+            (raw(|s| s.system_prompt = "x".repeat(1025)), "system_prompt"),
+        ] {
+            let err = validate(&s).unwrap_err();
+            assert!(err.contains(word), "{err}");
+        }
+    }
+}
