@@ -144,6 +144,13 @@ impl PriceTable {
 
     /// The pricing of `model` for `group`, or `None` when the model has no price (Veloera refuses those).
     pub fn lookup(&self, model: &str, group: &str) -> Option<ModelPricing> {
+        let priced = |m: &str| self.model_ratio.contains_key(m) || self.model_price.contains_key(m);
+        // A convenience suffix (`-thinking`, `-high`, ...) names the same model: it costs what the model costs,
+        // unless the operator priced the suffixed name itself.
+        let model = match base_model(model) {
+            Some(base) if !priced(model) && priced(base) => base,
+            _ => model,
+        };
         let group_ratio = self.group_ratio.get(group).copied().unwrap_or(1.0);
         let model_price = self.model_price.get(model).copied();
         let model_ratio = match (self.model_ratio.get(model), model_price) {
@@ -171,6 +178,18 @@ impl PriceTable {
     }
 }
 
+/// The model a Veloera convenience name stands for: `-thinking`, `-thinking-<N>`, `-nothinking`, and
+/// `-high` / `-medium` / `-low` reasoning effort.
+fn base_model(model: &str) -> Option<&str> {
+    for suffix in ["-nothinking", "-thinking", "-high", "-medium", "-low"] {
+        if let Some(base) = model.strip_suffix(suffix) {
+            return Some(base);
+        }
+    }
+    let (base, budget) = model.rsplit_once("-thinking-")?;
+    budget.parse::<u64>().ok().map(|_| base)
+}
+
 fn default_completion_ratio(model: &str) -> f64 {
     DEFAULT_COMPLETION_RATIOS
         .iter()
@@ -183,6 +202,15 @@ fn default_completion_ratio(model: &str) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn convenience_suffixes_cost_what_their_model_costs() {
+        let t = PriceTable::default();
+        let base = t.lookup("claude-sonnet-4-5", "default").unwrap().model_ratio;
+        assert_eq!(t.lookup("claude-sonnet-4-5-thinking", "default").unwrap().model_ratio, base);
+        assert_eq!(t.lookup("gemini-2.5-flash-thinking-2048", "default").unwrap().model_ratio, 0.15);
+        assert!(t.lookup("no-such-model-thinking", "default").is_none());
+    }
 
     #[test]
     fn charge_follows_the_ratio_formula() {

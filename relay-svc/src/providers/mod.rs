@@ -6,6 +6,7 @@ pub mod anthropic;
 pub mod channel_settings;
 pub mod chat;
 pub mod gemini;
+pub mod model_suffix;
 pub mod openai;
 
 use std::collections::BTreeMap;
@@ -101,8 +102,9 @@ pub fn error_body(client: Format, error: &RelayError) -> Value {
     }
 }
 
-/// The call carrying `req` to `candidate` in the candidate's own format.
-pub fn chat_call(candidate: &Candidate, req: &chat::Request) -> Result<UpstreamCall, RelayError> {
+/// The call carrying `req` to `candidate` in the candidate's own format, naming `upstream_model` (the channel's
+/// model without a convenience suffix, see [`model_suffix`]).
+pub fn chat_call(candidate: &Candidate, req: &chat::Request, upstream_model: &str) -> Result<UpstreamCall, RelayError> {
     let wire = Format::of_channel(candidate.channel_type);
     let encode = |mut v: Value| {
         channel_settings::override_value(candidate, &mut v);
@@ -117,16 +119,16 @@ pub fn chat_call(candidate: &Candidate, req: &chat::Request) -> Result<UpstreamC
             } else {
                 OutputCap::MaxTokens
             };
-            let body = openai::convert::build_request(req, &candidate.upstream_model, cap)?;
+            let body = openai::convert::build_request(req, upstream_model, cap)?;
             (openai::endpoint_url(candidate, "/v1/chat/completions"), openai::auth_headers(candidate)?, encode(body)?)
         }
         Format::Anthropic => (
             anthropic::endpoint_url(&candidate.base_url),
             anthropic::auth_headers(&candidate.api_key)?,
-            encode(anthropic::build_request(req, &candidate.upstream_model)?)?,
+            encode(anthropic::build_request(req, upstream_model)?)?,
         ),
         Format::Gemini => (
-            gemini::endpoint_url(&candidate.base_url, &candidate.upstream_model, req.stream),
+            gemini::endpoint_url(&candidate.base_url, upstream_model, req.stream),
             gemini::auth_headers(&candidate.api_key)?,
             encode(gemini::build_request(req)?)?,
         ),
@@ -139,11 +141,22 @@ pub fn chat_call(candidate: &Candidate, req: &chat::Request) -> Result<UpstreamC
 /// Gemini names it in the URL), so fields we do not model pass through untouched.
 pub fn passthrough_call(candidate: &Candidate, body: &[u8], stream: bool) -> Result<UpstreamCall, RelayError> {
     let wire = Format::of_channel(candidate.channel_type);
+    let (upstream_model, adjust) = model_suffix::parse(wire, &candidate.upstream_model);
     let (url, mut headers, body) = match wire {
         Format::Anthropic => {
-            let mut fields: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(body)
-                .map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body: {e}")))?;
-            let model = to_raw_value(&candidate.upstream_model)
+            let mut fields: BTreeMap<String, Box<RawValue>> = if adjust == model_suffix::Adjust::None {
+                serde_json::from_slice(body)
+                    .map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body: {e}")))?
+            } else {
+                let mut map: serde_json::Map<String, Value> = serde_json::from_slice(body)
+                    .map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body: {e}")))?;
+                model_suffix::apply_anthropic_raw(adjust, &mut map);
+                let text = serde_json::to_string(&map)
+                    .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?;
+                serde_json::from_str(&text)
+                    .map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body: {e}")))?
+            };
+            let model = to_raw_value(&upstream_model)
                 .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the model: {e}")))?;
             fields.insert("model".into(), model);
             channel_settings::prepend_anthropic_system(candidate, &mut fields)?;
@@ -153,16 +166,20 @@ pub fn passthrough_call(candidate: &Candidate, body: &[u8], stream: bool) -> Res
             (anthropic::endpoint_url(&candidate.base_url), anthropic::auth_headers(&candidate.api_key)?, body.into())
         }
         Format::Gemini => {
-            let body = if candidate.system_prompt.is_empty() && candidate.param_override.is_empty() {
+            let untouched = candidate.system_prompt.is_empty()
+                && candidate.param_override.is_empty()
+                && adjust == model_suffix::Adjust::None;
+            let body = if untouched {
                 bytes::Bytes::copy_from_slice(body)
             } else {
                 let mut v: Value = serde_json::from_slice(body)
                     .map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body: {e}")))?;
+                model_suffix::apply_gemini_raw(adjust, &mut v);
                 channel_settings::prepend_gemini_system(candidate, &mut v);
                 channel_settings::override_value(candidate, &mut v);
                 bytes::Bytes::from(v.to_string())
             };
-            let url = gemini::endpoint_url(&candidate.base_url, &candidate.upstream_model, stream);
+            let url = gemini::endpoint_url(&candidate.base_url, &upstream_model, stream);
             (url, gemini::auth_headers(&candidate.api_key)?, body)
         }
         Format::OpenAi => {

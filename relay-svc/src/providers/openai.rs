@@ -99,7 +99,11 @@ pub struct UpstreamCall {
 pub fn chat_call(candidate: &Candidate, req: ChatRequest) -> Result<UpstreamCall, RelayError> {
     let encode = |e: serde_json::Error| RelayError::InvalidRequest(format!("cannot encode request: {e}"));
     let mut fields = req.fields;
-    fields.insert("model".into(), to_raw_value(&candidate.upstream_model).map_err(encode)?);
+    let (model, adjust) = super::model_suffix::parse(super::Format::OpenAi, &candidate.upstream_model);
+    fields.insert("model".into(), to_raw_value(&model).map_err(encode)?);
+    if let super::model_suffix::Adjust::Effort(effort) = adjust {
+        fields.insert("reasoning_effort".into(), to_raw_value(effort.as_str()).map_err(encode)?);
+    }
     if req.stream {
         let mut options: StreamOptions =
             fields.get("stream_options").and_then(|raw| serde_json::from_str(raw.get()).ok()).unwrap_or_default();

@@ -79,18 +79,20 @@ pub async fn converse(
 ) -> Result<Response, RelayError> {
     let Admitted { auth, mut meter } = admitted;
     let candidate = &auth.candidates()[0];
+    let wire = Format::of_channel(candidate.channel_type);
     let mut request = request;
     if !candidate.system_prompt.is_empty() {
         // The channel's prompt goes first (joined to the client's with a blank line, as Veloera merges them).
         request.system.insert(0, candidate.system_prompt.clone());
     }
+    let (upstream_model, adjust) = providers::model_suffix::parse(wire, &candidate.upstream_model);
+    adjust.apply(&mut request);
     let request = Arc::new(request);
-    let wire = Format::of_channel(candidate.channel_type);
     let same = wire == client;
     let call = if same {
         providers::passthrough_call(candidate, raw, request.stream)?
     } else {
-        providers::chat_call(candidate, &request)?
+        providers::chat_call(candidate, &request, &upstream_model)?
     };
     let upstream = match state.dispatcher.send(call).await {
         Ok(u) => u,

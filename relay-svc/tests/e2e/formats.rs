@@ -520,3 +520,17 @@ async fn azure_channels_are_called_by_deployment_with_their_api_version() {
     assert_eq!(got.api_key, "azure-key");
     assert_eq!(got.authorization, "");
 }
+
+#[tokio::test]
+async fn model_name_suffixes_turn_on_reasoning_and_reach_the_upstream_bare() {
+    let (gw, key) = gateway_with(14, "claude-sonnet-4-5-thinking").await;
+    gw.mock.script(Reply::Json(200, anthropic_message("Thought about it")));
+    let mut body = chat_body("claude-sonnet-4-5-thinking");
+    body["max_tokens"] = json!(4000);
+    let resp = gw.chat("/v1", &key, body).await;
+    assert_eq!(resp.status(), 200);
+    let got = &gw.mock.received()[0];
+    assert_eq!(got.body["model"], "claude-sonnet-4-5");
+    assert_eq!(got.body["thinking"]["type"], "enabled");
+    assert_eq!(got.body["thinking"]["budget_tokens"], 3200);
+}
