@@ -72,7 +72,10 @@ impl Dispatcher {
             .map_err(|_| RelayError::UpstreamFailed("the channel's base URL is not a valid URI".into()))?;
         let wire = call.format;
         let status_map = call.status_map;
-        let mut request = http::Request::post(uri).header(http::header::CONTENT_TYPE, "application/json");
+        let mut request = http::Request::post(uri);
+        if !call.headers.iter().any(|(name, _)| name == http::header::CONTENT_TYPE) {
+            request = request.header(http::header::CONTENT_TYPE, "application/json");
+        }
         for (name, value) in call.headers {
             request = request.header(name, value);
         }

@@ -23,6 +23,13 @@ const DEFAULT_MODEL_RATIOS: &[(&str, f64)] = &[
     ("text-embedding-3-small", 0.01),
     ("text-embedding-3-large", 0.065),
     ("text-embedding-ada-002", 0.05),
+    ("whisper-1", 15.0),
+    ("tts-1", 7.5),
+    ("tts-1-hd", 15.0),
+    ("gpt-4o-mini-transcribe", 0.625),
+    ("gpt-4o-transcribe", 1.25),
+    ("omni-moderation-latest", 0.0),
+    ("text-moderation-latest", 0.0),
     ("claude-3-5-haiku-20241022", 0.4),
     ("claude-3-5-sonnet-20241022", 1.5),
     ("claude-3-7-sonnet-20250219", 1.5),
@@ -86,7 +93,7 @@ impl Default for PriceTable {
             model_ratio: DEFAULT_MODEL_RATIOS.iter().map(|(m, r)| (m.to_string(), *r)).collect(),
             completion_ratio: HashMap::new(),
             cache_ratio: HashMap::new(),
-            model_price: HashMap::new(),
+            model_price: DEFAULT_MODEL_PRICES.iter().map(|(m, p)| (m.to_string(), *p)).collect(),
             group_ratio: [("default", 1.0), ("vip", 1.0), ("svip", 1.0)]
                 .iter()
                 .map(|(g, r)| (g.to_string(), *r))
@@ -189,6 +196,9 @@ fn base_model(model: &str) -> Option<&str> {
     let (base, budget) = model.rsplit_once("-thinking-")?;
     budget.parse::<u64>().ok().map(|_| base)
 }
+
+/// Models priced per call (USD), as Veloera prices image generation.
+const DEFAULT_MODEL_PRICES: &[(&str, f64)] = &[("dall-e-2", 0.02), ("dall-e-3", 0.04), ("gpt-image-1", 0.04)];
 
 fn default_completion_ratio(model: &str) -> f64 {
     DEFAULT_COMPLETION_RATIOS

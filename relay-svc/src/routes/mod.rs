@@ -5,6 +5,7 @@ mod chat;
 mod conversation;
 mod gemini;
 mod models;
+mod multipart;
 mod passthrough;
 pub mod request_id;
 mod sse;
@@ -60,6 +61,10 @@ pub fn router(state: RelayState) -> Router {
             .route(&format!("{prefix}/moderations"), pass(&passthrough::MODERATIONS))
             .route(&format!("{prefix}/images/generations"), pass(&passthrough::IMAGES))
             .route(&format!("{prefix}/audio/speech"), pass(&passthrough::SPEECH))
+            .route(&format!("{prefix}/audio/transcriptions"), form(&multipart::TRANSCRIPTIONS))
+            .route(&format!("{prefix}/audio/translations"), form(&multipart::TRANSLATIONS))
+            .route(&format!("{prefix}/images/edits"), form(&multipart::IMAGE_EDITS))
+            .route(&format!("{prefix}/images/variations"), form(&multipart::IMAGE_VARIATIONS))
             .route(&format!("{prefix}/rerank"), pass(&passthrough::RERANK))
             .route(&format!("{prefix}/responses"), pass(&passthrough::RESPONSES))
             .route(&format!("{prefix}/files"), any(passthrough::not_implemented))
@@ -87,6 +92,22 @@ fn pass(endpoint: &'static passthrough::Endpoint) -> MethodRouter<RelayState> {
             let incoming =
                 passthrough::Incoming { headers: &headers, client_ip: &ip, request_id: &request_id, path_model: None };
             passthrough::relay(&state, endpoint, incoming, body).await
+        },
+    )
+}
+
+/// A multipart OpenAI endpoint (see `multipart`).
+fn form(form: &'static multipart::Form) -> MethodRouter<RelayState> {
+    post(
+        move |State(state): State<RelayState>,
+              ConnectInfo(peer): ConnectInfo<SocketAddr>,
+              Extension(request_id): Extension<RequestId>,
+              headers: HeaderMap,
+              body: Body| async move {
+            let ip = peer.ip().to_string();
+            let incoming =
+                passthrough::Incoming { headers: &headers, client_ip: &ip, request_id: &request_id, path_model: None };
+            multipart::relay(&state, form, incoming, body).await
         },
     )
 }

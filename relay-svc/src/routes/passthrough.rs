@@ -21,6 +21,7 @@ use crate::error::RelayError;
 use crate::providers::openai::probe::{UsageDecoder, usage_in};
 use crate::providers::openai::{self, UpstreamCall};
 use crate::providers::{self, Format, channel_settings};
+use crate::usage::Metering;
 
 /// One passed-through endpoint.
 pub struct Endpoint {
@@ -113,6 +114,17 @@ pub async fn relay(
         format: Format::OpenAi,
         status_map: candidate.status_code_mapping.clone(),
     };
+    answer(state, call, meter, &model).await
+}
+
+/// Sends a passed-through call and relays the answer: streams as they come, binary bodies streamed through,
+/// JSON bodies read for usage.
+pub(super) async fn answer(
+    state: &RelayState,
+    call: UpstreamCall,
+    mut meter: Metering,
+    model: &str,
+) -> Result<Response, RelayError> {
     let upstream = match state.dispatcher.send(call).await {
         Ok(u) => u,
         Err(e) => {
@@ -121,7 +133,7 @@ pub async fn relay(
         }
     };
     if upstream.is_event_stream() {
-        let encoder = providers::encoder(Format::OpenAi, &model, false);
+        let encoder = providers::encoder(Format::OpenAi, model, false);
         return Ok(translate::stream(
             upstream,
             meter,

@@ -534,3 +534,39 @@ async fn model_name_suffixes_turn_on_reasoning_and_reach_the_upstream_bare() {
     assert_eq!(got.body["thinking"]["type"], "enabled");
     assert_eq!(got.body["thinking"]["budget_tokens"], 3200);
 }
+
+#[tokio::test]
+async fn multipart_endpoints_reach_the_channel_with_the_mapped_model() {
+    let mut gw = Gateway::start_bare().await;
+    gw.sign_in_root().await;
+    gw.create_channel(json!({"name": "audio", "type": 1, "key": "sk-up", "base_url": gw.mock.base_url(),
+        "models": "whisper-1", "model_mapping": "{\"whisper-1\": \"whisper-large-v3\"}"}))
+        .await;
+    let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
+    gw.mock.script(Reply::Json(200, json!({"text": "bonjour"})));
+    let form = reqwest::multipart::Form::new().text("model", "whisper-1").text("language", "fr").part(
+        "file",
+        reqwest::multipart::Part::bytes(b"ID3fakeaudio".to_vec()).file_name("a.mp3").mime_str("audio/mpeg").unwrap(),
+    );
+    let resp =
+        gw.http.post(gw.url("/hf/v1/audio/transcriptions")).bearer_auth(&key).multipart(form).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["text"], "bonjour");
+    let got = &gw.mock.received()[0];
+    assert_eq!(got.path, "/v1/audio/transcriptions");
+    assert!(got.headers["content-type"].to_str().unwrap().starts_with("multipart/form-data; boundary="));
+    let raw = String::from_utf8_lossy(&got.raw_body);
+    assert!(raw.contains("whisper-large-v3") && !raw.contains("\r\n\r\nwhisper-1\r\n"), "{raw}");
+    assert!(raw.contains("ID3fakeaudio") && raw.contains("filename=\"a.mp3\""));
+
+    let resp = gw
+        .http
+        .post(gw.url("/v1/audio/transcriptions"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "whisper-1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400, "a JSON body is refused with a clear message");
+    assert_eq!(gw.mock.received().len(), 1);
+}

@@ -33,6 +33,7 @@ pub struct Received {
     pub api_key: String,
     pub headers: HeaderMap,
     pub body: Value,
+    pub raw_body: Bytes,
 }
 
 #[derive(Clone, Default)]
@@ -73,8 +74,8 @@ impl MockUpstream {
     }
 }
 
-async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap, raw_body: Bytes) -> Response {
+    let body: Value = serde_json::from_slice(&raw_body).unwrap_or(Value::Null);
     shared.received.lock().unwrap().push(Received {
         path: uri.path().to_string(),
         query: uri.query().unwrap_or_default().to_string(),
@@ -86,6 +87,7 @@ async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap, body
             .unwrap_or_default()
             .to_string(),
         body: body.clone(),
+        raw_body,
     });
     let scripted = shared.script.lock().unwrap().pop_front();
     let reply = scripted.unwrap_or_else(|| default_reply(&body));
