@@ -5,6 +5,8 @@
 pub mod anthropic;
 pub mod channel_settings;
 pub mod chat;
+#[cfg(test)]
+mod conformance;
 pub mod gemini;
 pub mod model_suffix;
 pub mod openai;
