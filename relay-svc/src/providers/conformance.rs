@@ -193,7 +193,7 @@ fn decode(format: Format, frames: &[Frame]) -> (Vec<StreamEvent>, bool) {
 
 #[test]
 fn a_stream_survives_every_format() {
-    let events = vec![
+    let events = [
         StreamEvent::Start { id: "s1".into(), model: MODEL.into() },
         StreamEvent::Text("Hel".into()),
         StreamEvent::Text("lo".into()),
