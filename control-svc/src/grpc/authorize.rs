@@ -73,6 +73,8 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
         model_allowlist: model_allowlist.clone(),
         ip_allowlist: ip_allowlist.clone(),
         models,
+        token_used_quota: token.used_quota,
+        quota_per_unit: state.prices().quota_per_unit(),
     };
 
     if !ip_allowed(&ip_allowlist, &req.client_ip) {

@@ -1,6 +1,7 @@
 //! The relay's HTTP surface: `/v1/*`, the exact alias `/hf/v1/*`, and the front door for everything else.
 
 mod anthropic;
+mod billing;
 mod chat;
 mod conversation;
 mod gemini;
@@ -73,6 +74,11 @@ pub fn router(state: RelayState) -> Router {
             .route(&format!("{prefix}/fine-tunes/{{*rest}}"), any(passthrough::not_implemented))
             .route(&format!("{prefix}/fine_tuning/{{*rest}}"), any(passthrough::not_implemented))
             .route(&format!("{prefix}/{{*rest}}"), any(unknown_api_route));
+    }
+    for prefix in ["", "/v1", "/hf/v1"] {
+        router = router
+            .route(&format!("{prefix}/dashboard/billing/subscription"), get(billing::subscription))
+            .route(&format!("{prefix}/dashboard/billing/usage"), get(billing::usage));
     }
     router = router
         .route("/v1beta/models", get(gemini::list))

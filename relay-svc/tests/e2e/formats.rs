@@ -570,3 +570,48 @@ async fn multipart_endpoints_reach_the_channel_with_the_mapped_model() {
     assert_eq!(resp.status(), 400, "a JSON body is refused with a clear message");
     assert_eq!(gw.mock.received().len(), 1);
 }
+
+#[tokio::test]
+async fn the_legacy_billing_endpoints_report_the_token_in_dollars() {
+    let gw = Gateway::start().await;
+    let (_, key) = gw.create_token(json!({"name": "b", "remain_quota": 500_000})).await;
+    assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 200);
+    for prefix in ["", "/v1", "/hf/v1"] {
+        let sub: Value = gw
+            .http
+            .get(gw.url(&format!("{prefix}/dashboard/billing/subscription")))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(sub["object"], "billing_subscription", "{prefix}");
+        let limit = sub["hard_limit_usd"].as_f64().unwrap();
+        assert!((limit - 1.0).abs() < 0.001, "{prefix}: remaining + used is the $1 the token started with: {limit}");
+        let usage: Value = gw
+            .http
+            .get(gw.url(&format!("{prefix}/dashboard/billing/usage")))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(usage["total_usage"].as_f64().unwrap() > 0.0, "{prefix}: {usage}");
+    }
+    let (_, unlimited) = gw.create_token(json!({"name": "u", "unlimited_quota": true})).await;
+    let sub: Value = gw
+        .http
+        .get(gw.url("/v1/dashboard/billing/subscription"))
+        .bearer_auth(&unlimited)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sub["hard_limit_usd"], 100_000_000.0);
+}
