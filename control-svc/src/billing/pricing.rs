@@ -29,6 +29,8 @@ const DEFAULT_MODEL_RATIOS: &[(&str, f64)] = &[
     ("gpt-4o-mini-transcribe", 0.625),
     ("gpt-4o-transcribe", 1.25),
     ("omni-moderation-latest", 0.0),
+    ("jina-reranker-v2-base-multilingual", 0.01),
+    ("jina-embeddings-v3", 0.01),
     ("text-moderation-latest", 0.0),
     ("claude-3-5-haiku-20241022", 0.4),
     ("claude-3-5-sonnet-20241022", 1.5),
@@ -198,7 +200,15 @@ fn base_model(model: &str) -> Option<&str> {
 }
 
 /// Models priced per call (USD), as Veloera prices image generation.
-const DEFAULT_MODEL_PRICES: &[(&str, f64)] = &[("dall-e-2", 0.02), ("dall-e-3", 0.04), ("gpt-image-1", 0.04)];
+const DEFAULT_MODEL_PRICES: &[(&str, f64)] = &[
+    ("dall-e-2", 0.02),
+    ("dall-e-3", 0.04),
+    ("gpt-image-1", 0.04),
+    // Cohere bills rerank per search.
+    ("rerank-english-v3.0", 0.002),
+    ("rerank-multilingual-v3.0", 0.002),
+    ("rerank-v3.5", 0.002),
+];
 
 fn default_completion_ratio(model: &str) -> f64 {
     DEFAULT_COMPLETION_RATIOS

@@ -41,6 +41,9 @@ const TYPES: &[ChannelType] = &[
     },
     ChannelType { id: 25, name: "Moonshot", default_base_url: "https://api.moonshot.cn", wire: Wire::OpenAi },
     ChannelType { id: 27, name: "Perplexity", default_base_url: "https://api.perplexity.ai", wire: Wire::OpenAi },
+    // Rerank vendors: `/v1/rerank` is passed through in the shape Jina and Cohere (v1) share.
+    ChannelType { id: 34, name: "Cohere", default_base_url: "https://api.cohere.ai", wire: Wire::OpenAi },
+    ChannelType { id: 38, name: "Jina", default_base_url: "https://api.jina.ai", wire: Wire::OpenAi },
     ChannelType { id: 40, name: "SiliconFlow", default_base_url: "https://api.siliconflow.cn", wire: Wire::OpenAi },
     ChannelType { id: 42, name: "Mistral AI", default_base_url: "https://api.mistral.ai", wire: Wire::OpenAi },
     ChannelType { id: 43, name: "DeepSeek", default_base_url: "https://api.deepseek.com", wire: Wire::OpenAi },

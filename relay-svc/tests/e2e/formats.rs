@@ -615,3 +615,31 @@ async fn the_legacy_billing_endpoints_report_the_token_in_dollars() {
         .unwrap();
     assert_eq!(sub["hard_limit_usd"], 100_000_000.0);
 }
+
+#[tokio::test]
+async fn rerank_reaches_a_jina_channel_with_its_usage() {
+    let mut gw = Gateway::start_bare().await;
+    gw.sign_in_root().await;
+    gw.create_channel(json!({"name": "jina", "type": 38, "key": "jina-key", "base_url": gw.mock.base_url(),
+        "models": "jina-reranker-v2-base-multilingual"}))
+        .await;
+    let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
+    gw.mock.script(Reply::Json(200, json!({"model": "jina-reranker-v2-base-multilingual",
+        "results": [{"index": 1, "relevance_score": 0.9}, {"index": 0, "relevance_score": 0.1}], "usage": {"total_tokens": 7}})));
+    let resp = gw
+        .http
+        .post(gw.url("/v1/rerank"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "jina-reranker-v2-base-multilingual", "query": "capital of France",
+            "documents": ["Berlin", "Paris"], "top_n": 2}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["results"][0]["index"], 1);
+    let got = &gw.mock.received()[0];
+    assert_eq!((got.path.as_str(), got.authorization.as_str()), ("/v1/rerank", "Bearer jina-key"));
+    assert_eq!(got.body["documents"][1], "Paris");
+    let logs = gw.wait_for_logs(1).await;
+    assert_eq!(logs[0]["prompt_tokens"], 7);
+}

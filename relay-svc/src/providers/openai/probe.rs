@@ -17,6 +17,9 @@ struct AnyUsage {
     input_tokens: Option<i64>,
     #[serde(default)]
     output_tokens: Option<i64>,
+    /// Jina's rerank and embeddings report only a total.
+    #[serde(default)]
+    total_tokens: Option<i64>,
     #[serde(default)]
     prompt_tokens_details: Option<Details>,
     #[serde(default)]
@@ -40,7 +43,7 @@ impl From<AnyUsage> for chat::Usage {
         let cached = u.prompt_tokens_details.or(u.input_tokens_details).and_then(|d| d.cached_tokens);
         let reasoning = u.completion_tokens_details.or(u.output_tokens_details).and_then(|d| d.reasoning_tokens);
         chat::Usage {
-            input: u.prompt_tokens.or(u.input_tokens).unwrap_or(0),
+            input: u.prompt_tokens.or(u.input_tokens).or(u.total_tokens).unwrap_or(0),
             cache_read: cached.unwrap_or(0),
             cache_write: 0,
             output: u.completion_tokens.or(u.output_tokens).unwrap_or(0),
@@ -121,6 +124,8 @@ mod tests {
         .unwrap();
         assert_eq!(responses, chat::Usage { input: 20, cache_read: 4, cache_write: 0, output: 7, reasoning: 3 });
         assert!(usage_in(b"\x89PNG binary").is_none());
+        let rerank = usage_in(br#"{"results":[],"usage":{"total_tokens":7}}"#).unwrap();
+        assert_eq!(rerank.input, 7);
     }
 
     #[test]
