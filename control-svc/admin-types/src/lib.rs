@@ -122,6 +122,10 @@ pub struct Channel {
     /// JSON object of extra headers sent upstream.
     #[serde(default)]
     pub headers: String,
+    /// Veloera's `setting` JSON: `{"stream_support": "NON_STREAM_ONLY"}` calls the upstream without streaming
+    /// and answers streaming clients with SSE.
+    #[serde(default)]
+    pub setting: String,
 }
 
 /// `POST /api/channel/` body (Veloera accepts the channel object; `mode` is tolerated).
@@ -162,6 +166,8 @@ pub struct ChannelCreate {
     pub system_prompt: Option<String>,
     #[serde(default)]
     pub headers: Option<String>,
+    #[serde(default)]
+    pub setting: Option<String>,
 }
 
 fn default_channel_type() -> i32 {

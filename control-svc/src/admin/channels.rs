@@ -91,6 +91,7 @@ fn validate(state: &AppState, body: ChannelCreate) -> Result<NewChannel, Control
         status_code_mapping: body.status_code_mapping.unwrap_or_default(),
         system_prompt: body.system_prompt.unwrap_or_default(),
         headers: body.headers.unwrap_or_default(),
+        setting: body.setting.unwrap_or_default(),
     };
     if let Err(e) = settings::validate(&settings) {
         return bad(e);

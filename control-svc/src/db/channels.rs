@@ -39,11 +39,12 @@ pub struct ChannelSettings {
     pub status_code_mapping: String,
     pub system_prompt: String,
     pub headers: String,
+    pub setting: String,
 }
 
 const COLUMNS: &str = "id, type, name, key_ciphertext, key_hint, base_url, models, group_name, model_mapping, status, \
                        priority, weight, auto_ban, test_model, openai_organization, tag, created_time, used_quota, \
-                       other, param_override, status_code_mapping, system_prompt, headers";
+                       other, param_override, status_code_mapping, system_prompt, headers, setting";
 
 impl ChannelRow {
     pub fn to_dto(&self) -> Channel {
@@ -70,6 +71,7 @@ impl ChannelRow {
             status_code_mapping: self.settings.status_code_mapping.clone(),
             system_prompt: self.settings.system_prompt.clone(),
             headers: self.settings.headers.clone(),
+            setting: self.settings.setting.clone(),
         }
     }
 }
@@ -99,8 +101,8 @@ pub async fn insert(db: &Db, c: &NewChannel) -> Result<i64, ControlError> {
     let q = format!(
         "INSERT INTO channels (type, name, key_ciphertext, key_hint, base_url, models, group_name, model_mapping, status, \
          priority, weight, auto_ban, test_model, openai_organization, tag, created_time, used_quota, other, param_override, \
-         status_code_mapping, system_prompt, headers) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?){}",
+         status_code_mapping, system_prompt, headers, setting) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?){}",
         db.returning_id()
     );
     let sql = db.sql(&q);
@@ -125,7 +127,8 @@ pub async fn insert(db: &Db, c: &NewChannel) -> Result<i64, ControlError> {
         .bind(&c.settings.param_override)
         .bind(&c.settings.status_code_mapping)
         .bind(&c.settings.system_prompt)
-        .bind(&c.settings.headers);
+        .bind(&c.settings.headers)
+        .bind(&c.settings.setting);
     insert_returning_id(db, db.pool(), query).await
 }
 

@@ -112,6 +112,7 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
             system_prompt: c.channel.settings.system_prompt.clone(),
             extra_headers: c.channel.settings.headers.clone().into_iter().collect(),
             status_code_mapping: c.channel.settings.status_code_mapping.clone().into_iter().collect(),
+            non_stream_only: c.channel.settings.non_stream_only,
         })
         .collect();
     if candidates.is_empty() {

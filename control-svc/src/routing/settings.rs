@@ -10,8 +10,14 @@ pub const DEFAULT_AZURE_API_VERSION: &str = "2024-10-21";
 const AZURE_CHANNEL: i32 = 3;
 
 /// Longest accepted values, in characters (the MySQL schema's column sizes).
-const LIMITS: [(&str, usize); 5] =
-    [("other", 255), ("param_override", 1024), ("status_code_mapping", 255), ("system_prompt", 1024), ("headers", 512)];
+const LIMITS: [(&str, usize); 6] = [
+    ("other", 255),
+    ("param_override", 1024),
+    ("status_code_mapping", 255),
+    ("system_prompt", 1024),
+    ("headers", 512),
+    ("setting", 512),
+];
 
 /// Settings as the relay uses them.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -22,11 +28,52 @@ pub struct Parsed {
     pub system_prompt: String,
     pub headers: BTreeMap<String, String>,
     pub status_code_mapping: BTreeMap<i32, i32>,
+    /// `setting.stream_support == "NON_STREAM_ONLY"`.
+    pub non_stream_only: bool,
+}
+
+/// Veloera's `setting` JSON. Only `stream_support` is applied; the other keys are accepted when off (as
+/// Veloera's UI sends them) and refused when on, until they are implemented.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Setting {
+    #[serde(default)]
+    stream_support: Option<String>,
+    #[serde(default)]
+    thinking_to_content: Option<bool>,
+    #[serde(default)]
+    force_format: Option<bool>,
+    #[serde(default)]
+    proxy: Option<String>,
+    #[serde(default)]
+    pass_through_body_enabled: Option<bool>,
+}
+
+fn setting(text: &str) -> Result<Setting, String> {
+    if text.trim().is_empty() {
+        return Ok(Setting::default());
+    }
+    let s: Setting = serde_json::from_str(text).map_err(|e| format!("setting must be a JSON object: {e}"))?;
+    match s.stream_support.as_deref() {
+        None | Some("" | "DEFAULT" | "NON_STREAM_ONLY") => {}
+        Some(other) => return Err(format!("setting.stream_support `{other}` is not DEFAULT or NON_STREAM_ONLY")),
+    }
+    let unsupported = [
+        ("thinking_to_content", s.thinking_to_content == Some(true)),
+        ("force_format", s.force_format == Some(true)),
+        ("proxy", s.proxy.as_deref().is_some_and(|p| !p.trim().is_empty())),
+        ("pass_through_body_enabled", s.pass_through_body_enabled == Some(true)),
+    ];
+    if let Some((name, _)) = unsupported.iter().find(|(_, on)| *on) {
+        return Err(format!("setting.{name} is not supported by this gateway yet"));
+    }
+    Ok(s)
 }
 
 /// Refuses settings the relay could not apply, naming the field and what it must be.
 pub fn validate(raw: &ChannelSettings) -> Result<(), String> {
-    let fields = [&raw.other, &raw.param_override, &raw.status_code_mapping, &raw.system_prompt, &raw.headers];
+    let fields =
+        [&raw.other, &raw.param_override, &raw.status_code_mapping, &raw.system_prompt, &raw.headers, &raw.setting];
     for ((name, limit), value) in LIMITS.iter().zip(fields) {
         if value.chars().count() > *limit {
             return Err(format!("{name} is longer than {limit} characters"));
@@ -41,6 +88,7 @@ pub fn validate(raw: &ChannelSettings) -> Result<(), String> {
         "status_code_mapping must be a JSON object of status codes, such as {\"400\": \"500\"}".to_string()
     })?;
     headers(&raw.headers).map_err(|e| format!("headers must be a JSON object of header names to values: {e}"))?;
+    setting(&raw.setting)?;
     Ok(())
 }
 
@@ -56,6 +104,7 @@ pub fn parse(raw: &ChannelSettings, channel_type: i32) -> Parsed {
         system_prompt: raw.system_prompt.clone(),
         headers: headers(&raw.headers).unwrap_or_default(),
         status_code_mapping: status_codes(&raw.status_code_mapping).unwrap_or_default(),
+        non_stream_only: setting(&raw.setting).is_ok_and(|s| s.stream_support.as_deref() == Some("NON_STREAM_ONLY")),
     }
 }
 
@@ -115,6 +164,10 @@ mod tests {
         assert_eq!(p.headers["X-Team"], "blue");
         assert_eq!(p.api_version, "");
         assert_eq!(parse(&ChannelSettings::default(), 3).api_version, DEFAULT_AZURE_API_VERSION);
+        let ui_defaults =
+            raw(|s| s.setting = r#"{"stream_support":"NON_STREAM_ONLY","force_format":false,"proxy":""}"#.into());
+        validate(&ui_defaults).unwrap();
+        assert!(parse(&ui_defaults, 1).non_stream_only);
     }
 
     #[test]
@@ -126,6 +179,8 @@ mod tests {
             (raw(|s| s.headers = r#"{"bad header": "x"}"#.into()), "headers"),
             (raw(|s| s.headers = r#"{"Host": "x"}"#.into()), "set by the gateway"),
             (raw(|s| s.system_prompt = "x".repeat(1025)), "system_prompt"),
+            (raw(|s| s.setting = r#"{"stream_support": "SOMETIMES"}"#.into()), "stream_support"),
+            (raw(|s| s.setting = r#"{"proxy": "socks5://h:1"}"#.into()), "not supported"),
         ] {
             let err = validate(&s).unwrap_err();
             assert!(err.contains(word), "{err}");

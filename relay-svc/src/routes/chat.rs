@@ -39,7 +39,8 @@ pub async fn chat_completions(
         stream,
     };
     let admitted = admit(&state, asking).await?;
-    if Format::of_channel(admitted.candidate().channel_type) != Format::OpenAi {
+    let candidate = admitted.candidate();
+    if Format::of_channel(candidate.channel_type) != Format::OpenAi || (stream && candidate.non_stream_only) {
         let converted = convert::parse_request(&bytes)?;
         return converse(&state, admitted, Format::OpenAi, converted, &bytes, wants_usage).await;
     }

@@ -88,6 +88,23 @@ pub async fn converse(
     let (upstream_model, adjust) = providers::model_suffix::parse(wire, &candidate.upstream_model);
     adjust.apply(&mut request);
     let request = Arc::new(request);
+    if request.stream && candidate.non_stream_only {
+        // The channel cannot stream: call it without streaming, stream the whole answer to the client.
+        let mut whole = (*request).clone();
+        whole.stream = false;
+        let call = providers::chat_call(candidate, &whole, &upstream_model)?;
+        let dispatcher = state.dispatcher.clone();
+        let encoder = providers::encoder(client, &request.model, include_usage);
+        let model = candidate.upstream_model.clone();
+        return Ok(translate::reply_as_stream(
+            async move { dispatcher.send(call).await },
+            meter,
+            wire,
+            encoder,
+            model,
+            request,
+        ));
+    }
     let same = wire == client;
     let call = if same {
         providers::passthrough_call(candidate, raw, request.stream)?

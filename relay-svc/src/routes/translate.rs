@@ -3,6 +3,7 @@
 //! OpenAI to OpenAI has its own leaner path in `chat` and `sse`.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -212,4 +213,92 @@ fn raw(event: &Event) -> Bytes {
     }
     out.push('\n');
     Bytes::from(out)
+}
+
+/// How often a client waiting on a non-streaming upstream hears that the stream is alive.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// A whole answer delivered as a stream (a channel with `stream_support: NON_STREAM_ONLY` serving a streaming
+/// client): SSE comments every few seconds while the upstream works, then the answer as the client's stream.
+pub fn reply_as_stream(
+    pending: impl Future<Output = Result<Upstream, RelayError>> + Send + 'static,
+    meter: Metering,
+    wire: Format,
+    encoder: Box<dyn StreamEncoder>,
+    model: String,
+    request: Arc<chat::Request>,
+) -> Response {
+    let work: Pin<Box<dyn Future<Output = Result<Reply, RelayError>> + Send>> = Box::pin(async move {
+        let body = pending.await?.body().await?;
+        providers::parse_reply(wire, &body, &model)
+    });
+    let mut heartbeat = tokio::time::interval(HEARTBEAT);
+    heartbeat.reset();
+    let state = Some((work, meter, encoder, request, heartbeat));
+    let frames = futures::stream::unfold(state, |state| async move {
+        let (mut work, mut meter, mut encoder, request, mut heartbeat) = state?;
+        tokio::select! {
+            _ = heartbeat.tick() => {
+                let bytes = Bytes::from_static(b": WAITING FOR UPSTREAM\n\n");
+                Some((Ok::<Bytes, Infallible>(bytes), Some((work, meter, encoder, request, heartbeat))))
+            }
+            answer = &mut work => {
+                let frames = match answer {
+                    Ok(mut reply) => {
+                        meter.first_byte();
+                        if reply.usage == Usage::default() {
+                            reply.usage = Usage {
+                                input: tokenizer::count_request(&request),
+                                output: tokenizer::count_reply(&reply),
+                                ..Usage::default()
+                            };
+                        }
+                        meter.usage_of(reply.usage);
+                        meter.succeeded();
+                        let mut frames: Vec<_> = reply_events(&reply).iter().flat_map(|ev| encoder.encode(ev)).collect();
+                        frames.extend(encoder.finish());
+                        frames
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "upstream failed behind a non-streaming channel");
+                        meter.failed(e.status_code(), &e.to_string());
+                        encoder.fail(&e.public_message())
+                    }
+                };
+                Some((Ok(join(frames.iter().map(|f| f.to_bytes()))), None))
+            }
+        }
+    });
+    let mut response = Response::new(Body::from_stream(frames));
+    let h = response.headers_mut();
+    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// A whole reply as the events a stream of it would carry.
+fn reply_events(reply: &Reply) -> Vec<StreamEvent> {
+    let mut events = vec![StreamEvent::Start { id: reply.id.clone(), model: reply.model.clone() }];
+    let mut tool_index = 0;
+    for part in &reply.parts {
+        match part {
+            chat::Part::Text(t) => events.push(StreamEvent::Text(t.clone())),
+            chat::Part::Thinking { text, signature } => {
+                events.push(StreamEvent::Thinking(text.clone()));
+                if let Some(s) = signature {
+                    events.push(StreamEvent::ThinkingSignature(s.clone()));
+                }
+            }
+            chat::Part::ToolCall(c) => {
+                events.push(StreamEvent::ToolCallStart { index: tool_index, id: c.id.clone(), name: c.name.clone() });
+                events.push(StreamEvent::ToolCallArguments { index: tool_index, fragment: c.arguments.clone() });
+                tool_index += 1;
+            }
+            chat::Part::Image(_) | chat::Part::ToolResult(_) | chat::Part::RedactedThinking(_) => {}
+        }
+    }
+    events.push(StreamEvent::Usage(reply.usage));
+    events.push(StreamEvent::Finish(reply.finish));
+    events
 }

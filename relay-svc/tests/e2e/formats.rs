@@ -643,3 +643,58 @@ async fn rerank_reaches_a_jina_channel_with_its_usage() {
     let logs = gw.wait_for_logs(1).await;
     assert_eq!(logs[0]["prompt_tokens"], 7);
 }
+
+#[tokio::test]
+async fn a_non_stream_only_channel_answers_streaming_clients_with_sse() {
+    let mut gw = Gateway::start_bare().await;
+    gw.sign_in_root().await;
+    gw.create_channel(json!({"name": "batch", "type": 1, "key": "sk-up", "base_url": gw.mock.base_url(),
+        "models": "gpt-4o-mini", "setting": "{\"stream_support\": \"NON_STREAM_ONLY\"}"}))
+        .await;
+    let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
+    let mut body = chat_body("gpt-4o-mini");
+    body["stream"] = json!(true);
+    let resp = gw.chat("/v1", &key, body).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let events = sse_events(resp).await;
+    assert_eq!(events.last().unwrap().1, "[DONE]");
+    let text: String = events[..events.len() - 1]
+        .iter()
+        .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(text, "Hello world");
+    assert!(
+        gw.mock.received()[0].body.get("stream").is_none_or(|s| s == &json!(false)),
+        "the upstream is not asked to stream"
+    );
+
+    let resp = gw
+        .http
+        .post(gw.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .json(&json!({"model": "gpt-4o-mini", "max_tokens": 20, "stream": true, "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    let names: Vec<String> = sse_events(resp).await.into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        (names.first().map(String::as_str), names.last().map(String::as_str)),
+        (Some("message_start"), Some("message_stop"))
+    );
+    let logs = gw.wait_for_logs(2).await;
+    assert!(logs.iter().all(|l| l["completion_tokens"] == COMPLETION_TOKENS));
+
+    let (status, refused) = gw
+        .api(
+            "POST",
+            "/api/channel/",
+            Some(
+                json!({"name": "p", "type": 1, "key": "k", "models": "m", "setting": "{\"proxy\": \"socks5://h:1\"}"}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(refused["message"].as_str().unwrap().contains("proxy"));
+}
