@@ -113,6 +113,8 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
             extra_headers: c.channel.settings.headers.clone().into_iter().collect(),
             status_code_mapping: c.channel.settings.status_code_mapping.clone().into_iter().collect(),
             non_stream_only: c.channel.settings.non_stream_only,
+            thinking_to_content: c.channel.settings.thinking_to_content,
+            force_format: c.channel.settings.force_format,
         })
         .collect();
     if candidates.is_empty() {

@@ -30,10 +30,14 @@ pub struct Parsed {
     pub status_code_mapping: BTreeMap<i32, i32>,
     /// `setting.stream_support == "NON_STREAM_ONLY"`.
     pub non_stream_only: bool,
+    /// `setting.thinking_to_content`: reasoning shown as `<think>…</think>` in the answer text.
+    pub thinking_to_content: bool,
+    /// `setting.force_format`: an OpenAI-compatible upstream's chunks are re-encoded as standard OpenAI chunks.
+    pub force_format: bool,
 }
 
-/// Veloera's `setting` JSON. Only `stream_support` is applied; the other keys are accepted when off (as
-/// Veloera's UI sends them) and refused when on, until they are implemented.
+/// Veloera's `setting` JSON. `proxy` and `pass_through_body_enabled` are accepted when off (as Veloera's UI
+/// sends them) and refused when on, until they are implemented.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Setting {
@@ -59,8 +63,6 @@ fn setting(text: &str) -> Result<Setting, String> {
         Some(other) => return Err(format!("setting.stream_support `{other}` is not DEFAULT or NON_STREAM_ONLY")),
     }
     let unsupported = [
-        ("thinking_to_content", s.thinking_to_content == Some(true)),
-        ("force_format", s.force_format == Some(true)),
         ("proxy", s.proxy.as_deref().is_some_and(|p| !p.trim().is_empty())),
         ("pass_through_body_enabled", s.pass_through_body_enabled == Some(true)),
     ];
@@ -94,6 +96,7 @@ pub fn validate(raw: &ChannelSettings) -> Result<(), String> {
 
 /// Parses stored settings (validated on write; anything unreadable is left out).
 pub fn parse(raw: &ChannelSettings, channel_type: i32) -> Parsed {
+    let setting = setting(&raw.setting).ok();
     let api_version = match raw.other.trim() {
         "" if channel_type == AZURE_CHANNEL => DEFAULT_AZURE_API_VERSION.to_string(),
         other => other.to_string(),
@@ -104,7 +107,9 @@ pub fn parse(raw: &ChannelSettings, channel_type: i32) -> Parsed {
         system_prompt: raw.system_prompt.clone(),
         headers: headers(&raw.headers).unwrap_or_default(),
         status_code_mapping: status_codes(&raw.status_code_mapping).unwrap_or_default(),
-        non_stream_only: setting(&raw.setting).is_ok_and(|s| s.stream_support.as_deref() == Some("NON_STREAM_ONLY")),
+        non_stream_only: setting.as_ref().is_some_and(|s| s.stream_support.as_deref() == Some("NON_STREAM_ONLY")),
+        thinking_to_content: setting.as_ref().is_some_and(|s| s.thinking_to_content == Some(true)),
+        force_format: setting.as_ref().is_some_and(|s| s.force_format == Some(true)),
     }
 }
 

@@ -10,6 +10,7 @@ mod conformance;
 pub mod gemini;
 pub mod model_suffix;
 pub mod openai;
+pub mod think_tags;
 
 use std::collections::BTreeMap;
 

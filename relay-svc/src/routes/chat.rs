@@ -40,7 +40,9 @@ pub async fn chat_completions(
     };
     let admitted = admit(&state, asking).await?;
     let candidate = admitted.candidate();
-    if Format::of_channel(candidate.channel_type) != Format::OpenAi || (stream && candidate.non_stream_only) {
+    // The lean pass-through path applies only when nothing needs the answer decoded and written again.
+    let rewrite = (stream && candidate.non_stream_only) || candidate.thinking_to_content || candidate.force_format;
+    if Format::of_channel(candidate.channel_type) != Format::OpenAi || rewrite {
         let converted = convert::parse_request(&bytes)?;
         return converse(&state, admitted, Format::OpenAi, converted, &bytes, wants_usage).await;
     }

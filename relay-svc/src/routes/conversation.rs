@@ -103,9 +103,11 @@ pub async fn converse(
             encoder,
             model,
             request,
+            candidate.thinking_to_content,
         ));
     }
-    let same = wire == client;
+    // Same format: passed through untouched, unless the channel asks for its answers to be rewritten.
+    let same = wire == client && !candidate.thinking_to_content && !candidate.force_format;
     let call = if same {
         providers::passthrough_call(candidate, raw, request.stream)?
     } else {
@@ -122,9 +124,11 @@ pub async fn converse(
     if request.stream && upstream.is_event_stream() {
         let decoder = providers::decoder(wire, &candidate.upstream_model);
         let encoder = providers::encoder(client, &request.model, include_usage);
-        return Ok(translate::stream(upstream, meter, decoder, encoder, delivery, Some(request.clone())));
+        let stream = translate::StreamPlan { decoder, encoder, delivery, request: Some(request.clone()) };
+        return Ok(translate::stream(upstream, meter, stream, candidate.thinking_to_content));
     }
-    translate::reply(upstream, meter, wire, client, delivery, &candidate.upstream_model, &request).await
+    let think_tags = candidate.thinking_to_content;
+    translate::reply(upstream, meter, wire, client, delivery, &candidate.upstream_model, &request, think_tags).await
 }
 
 /// An error in the shape `client`'s SDK parses, with the right status.

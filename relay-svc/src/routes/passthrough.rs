@@ -134,14 +134,13 @@ pub(super) async fn answer(
     };
     if upstream.is_event_stream() {
         let encoder = providers::encoder(Format::OpenAi, model, false);
-        return Ok(translate::stream(
-            upstream,
-            meter,
-            Box::new(UsageDecoder::default()),
+        let how = translate::StreamPlan {
+            decoder: Box::new(UsageDecoder::default()),
             encoder,
-            Delivery::PassThrough,
-            None,
-        ));
+            delivery: Delivery::PassThrough,
+            request: None,
+        };
+        return Ok(translate::stream(upstream, meter, how, false));
     }
     let content_type = upstream.content_type().unwrap_or(HeaderValue::from_static("application/octet-stream"));
     if !content_type.to_str().is_ok_and(|ct| ct.starts_with("application/json")) {

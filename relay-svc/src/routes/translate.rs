@@ -18,6 +18,7 @@ use http::HeaderValue;
 use crate::dispatch::Upstream;
 use crate::error::RelayError;
 use crate::providers::chat::{self, Reply, StreamDecoder, StreamEncoder, StreamEvent, Usage};
+use crate::providers::think_tags::{self, ThinkTags};
 use crate::providers::{self, Format};
 use crate::tokenizer;
 use crate::usage::Metering;
@@ -39,6 +40,7 @@ pub async fn reply(
     delivery: Delivery,
     model: &str,
     request: &chat::Request,
+    think_tags: bool,
 ) -> Result<Response, RelayError> {
     let body = match upstream.body().await {
         Ok(b) => b,
@@ -69,7 +71,7 @@ pub async fn reply(
             Ok(response)
         }
         Delivery::Convert => {
-            let reply = match parsed {
+            let mut reply = match parsed {
                 Ok(r) => r,
                 Err(e) => {
                     meter.failed(e.status_code(), &e.to_string());
@@ -78,6 +80,9 @@ pub async fn reply(
             };
             meter.usage_of(reply.usage);
             meter.succeeded();
+            if think_tags {
+                think_tags::reply(&mut reply);
+            }
             Ok(Json(providers::render_reply(client, &reply)).into_response())
         }
     }
@@ -95,18 +100,24 @@ struct Translation {
     request: Option<Arc<chat::Request>>,
     usage_seen: bool,
     output_tokens: i64,
+    /// The channel's `thinking_to_content`, when on.
+    tags: Option<ThinkTags>,
+}
+
+/// How one stream is read and written.
+pub struct StreamPlan {
+    pub decoder: Box<dyn StreamDecoder>,
+    /// Writes the client's frames (converting), or only its error frame (passing through).
+    pub encoder: Box<dyn StreamEncoder>,
+    pub delivery: Delivery,
+    /// The request, to count its prompt here if the upstream reports no usage.
+    pub request: Option<Arc<chat::Request>>,
 }
 
 /// A streamed answer, relayed event by event (never buffered whole). A failure after the first byte ends the
 /// client's stream with its format's error event, never with a normal finish.
-pub fn stream(
-    upstream: Upstream,
-    meter: Metering,
-    decoder: Box<dyn StreamDecoder>,
-    encoder: Box<dyn StreamEncoder>,
-    delivery: Delivery,
-    request: Option<Arc<chat::Request>>,
-) -> Response {
+pub fn stream(upstream: Upstream, meter: Metering, how: StreamPlan, think_tags: bool) -> Response {
+    let StreamPlan { decoder, encoder, delivery, request } = how;
     let state = Translation {
         events: Box::pin(upstream.events()),
         decoder,
@@ -117,6 +128,7 @@ pub fn stream(
         request,
         usage_seen: false,
         output_tokens: 0,
+        tags: think_tags.then(ThinkTags::default),
     };
     let frames = futures::stream::unfold(state, |mut t| async move {
         if t.ended {
@@ -175,7 +187,13 @@ async fn next_bytes(t: &mut Translation) -> Bytes {
         }
         let out = match t.delivery {
             Delivery::PassThrough => raw(&event),
-            Delivery::Convert => join(decoded.iter().flat_map(|ev| t.encoder.encode(ev)).map(|f| f.to_bytes())),
+            Delivery::Convert => {
+                let decoded = match &mut t.tags {
+                    Some(tags) => decoded.into_iter().flat_map(|ev| tags.map(ev)).collect(),
+                    None => decoded,
+                };
+                join(decoded.iter().flat_map(|ev| t.encoder.encode(ev)).map(|f| f.to_bytes()))
+            }
         };
         if !out.is_empty() {
             return out;
@@ -227,6 +245,7 @@ pub fn reply_as_stream(
     encoder: Box<dyn StreamEncoder>,
     model: String,
     request: Arc<chat::Request>,
+    think_tags: bool,
 ) -> Response {
     let work: Pin<Box<dyn Future<Output = Result<Reply, RelayError>> + Send>> = Box::pin(async move {
         let body = pending.await?.body().await?;
@@ -235,7 +254,7 @@ pub fn reply_as_stream(
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.reset();
     let state = Some((work, meter, encoder, request, heartbeat));
-    let frames = futures::stream::unfold(state, |state| async move {
+    let frames = futures::stream::unfold(state, move |state| async move {
         let (mut work, mut meter, mut encoder, request, mut heartbeat) = state?;
         tokio::select! {
             _ = heartbeat.tick() => {
@@ -255,6 +274,9 @@ pub fn reply_as_stream(
                         }
                         meter.usage_of(reply.usage);
                         meter.succeeded();
+                        if think_tags {
+                            think_tags::reply(&mut reply);
+                        }
                         let mut frames: Vec<_> = reply_events(&reply).iter().flat_map(|ev| encoder.encode(ev)).collect();
                         frames.extend(encoder.finish());
                         frames

@@ -698,3 +698,38 @@ async fn a_non_stream_only_channel_answers_streaming_clients_with_sse() {
     assert_eq!(status, 400);
     assert!(refused["message"].as_str().unwrap().contains("proxy"));
 }
+
+#[tokio::test]
+async fn thinking_to_content_and_force_format_rewrite_an_openai_compatible_answer() {
+    let mut gw = Gateway::start_bare().await;
+    gw.sign_in_root().await;
+    gw.create_channel(json!({"name": "r1", "type": 43, "key": "sk-up", "base_url": gw.mock.base_url(),
+        "models": "gpt-4o-mini", "setting": "{\"thinking_to_content\": true, \"force_format\": true}"}))
+        .await;
+    let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
+    gw.mock.script(Reply::Json(200, json!({"id": "x", "object": "chat.completion", "model": "deepseek-reasoner",
+        "choices": [{"index": 0, "message": {"role": "assistant", "reasoning_content": "Hmm.", "content": "Yes."}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 4}})));
+    let reply: Value = gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.json().await.unwrap();
+    assert_eq!(reply["choices"][0]["message"]["content"], "<think>\nHmm.\n</think>\n\nYes.");
+
+    let chunk = |delta: Value| {
+        json!({"id": "c", "object": "chat.completion.chunk", "model": "m", "x_vendor": 1,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": null}]})
+    };
+    let mut last = chunk(json!({}));
+    last["choices"][0]["finish_reason"] = json!("stop");
+    gw.mock.script(Reply::Sse {
+        chunks: vec![chunk(json!({"reasoning_content": "Let me see."})), chunk(json!({"content": "Done."})), last],
+        delay: std::time::Duration::from_millis(2),
+        done: true,
+    });
+    let mut body = chat_body("gpt-4o-mini");
+    body["stream"] = json!(true);
+    let events = sse_events(gw.chat("/v1", &key, body).await).await;
+    let chunks: Vec<Value> = events.iter().filter_map(|(_, d)| serde_json::from_str(d).ok()).collect();
+    let text: String = chunks.iter().filter_map(|c| c["choices"][0]["delta"]["content"].as_str()).collect();
+    assert_eq!(text, "<think>\nLet me see.\n</think>\n\nDone.");
+    assert!(chunks.iter().all(|c| c.get("x_vendor").is_none()), "force_format writes standard chunks");
+    assert_eq!(events.last().unwrap().1, "[DONE]");
+}
