@@ -127,8 +127,15 @@ pub async fn converse(
         let stream = translate::StreamPlan { decoder, encoder, delivery, request: Some(request.clone()) };
         return Ok(translate::stream(upstream, meter, stream, candidate.thinking_to_content));
     }
-    let think_tags = candidate.thinking_to_content;
-    translate::reply(upstream, meter, wire, client, delivery, &candidate.upstream_model, &request, think_tags).await
+    let plan = translate::ReplyPlan {
+        wire,
+        client,
+        delivery,
+        model: &candidate.upstream_model,
+        request: &request,
+        think_tags: candidate.thinking_to_content,
+    };
+    translate::reply(upstream, meter, plan).await
 }
 
 /// An error in the shape `client`'s SDK parses, with the right status.

@@ -31,17 +31,23 @@ pub enum Delivery {
     PassThrough,
 }
 
-/// A whole answer: read, metered, and either converted to `client` or passed through.
-pub async fn reply(
-    upstream: Upstream,
-    mut meter: Metering,
-    wire: Format,
-    client: Format,
-    delivery: Delivery,
-    model: &str,
-    request: &chat::Request,
-    think_tags: bool,
-) -> Result<Response, RelayError> {
+/// How one whole answer is read and written.
+pub struct ReplyPlan<'a> {
+    /// The channel's format, and the client's.
+    pub wire: Format,
+    pub client: Format,
+    pub delivery: Delivery,
+    /// The model named when the answer names none.
+    pub model: &'a str,
+    /// The request, to count its prompt here if the upstream reports no usage.
+    pub request: &'a chat::Request,
+    /// The channel's `thinking_to_content`.
+    pub think_tags: bool,
+}
+
+/// A whole answer: read, metered, and either converted to the client's format or passed through.
+pub async fn reply(upstream: Upstream, mut meter: Metering, plan: ReplyPlan<'_>) -> Result<Response, RelayError> {
+    let ReplyPlan { wire, client, delivery, model, request, think_tags } = plan;
     let body = match upstream.body().await {
         Ok(b) => b,
         Err(e) => {
