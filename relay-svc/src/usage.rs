@@ -84,6 +84,14 @@ impl Metering {
         self.outcome = Outcome::Success;
     }
 
+    /// Passes `result` on, recording the request as failed when it is an error.
+    pub fn check<T>(&mut self, result: Result<T, crate::error::RelayError>) -> Result<T, crate::error::RelayError> {
+        if let Err(e) = &result {
+            self.failed(e.status_code(), &e.to_string());
+        }
+        result
+    }
+
     pub fn failed(&mut self, status: u16, message: &str) {
         self.outcome = Outcome::UpstreamError;
         self.record.status_code = status as i32;

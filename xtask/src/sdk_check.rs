@@ -7,7 +7,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::bench::procs::{free_port, spawn_listening, spawn_service};
+use crate::bench::procs::{service_env, spawn_listening, spawn_service};
 use crate::bench::provision::Admin;
 use crate::workspace::{run as run_cmd, target_dir, workspace_root};
 
@@ -24,16 +24,7 @@ pub fn run(args: &[String]) -> Result<()> {
     runtime.block_on(async {
         let (_mock, mock_addr) =
             spawn_listening("mock-upstream", &bin.join("mock-upstream"), &["--listen".into(), "127.0.0.1:0".into()])?;
-        let (http, grpc, port) = (free_port()?, free_port()?, free_port()?);
-        let env = [
-            ("DATA_DIR", dir.join("data").display().to_string()),
-            ("CONTROL_HTTP_ADDR", format!("127.0.0.1:{http}")),
-            ("CONTROL_GRPC_ADDR", format!("127.0.0.1:{grpc}")),
-            ("CONTROL_HTTP_URL", format!("http://127.0.0.1:{http}")),
-            ("CONTROL_GRPC_URL", format!("http://127.0.0.1:{grpc}")),
-            ("RELAY_HOST", "127.0.0.1".to_string()),
-            ("PORT", port.to_string()),
-        ];
+        let (env, port) = service_env(&dir)?;
         let _control = spawn_service("control-svc", &bin.join("control-svc"), &env, &dir.join("control.log"))?;
         let _relay = spawn_service("relay-svc", &bin.join("relay-svc"), &env, &dir.join("relay.log"))?;
         let base = format!("http://127.0.0.1:{port}");

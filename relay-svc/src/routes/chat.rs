@@ -49,23 +49,11 @@ pub async fn chat_completions(
     let Admitted { auth, mut meter } = admitted;
     let candidate = &auth.candidates()[0];
     let call = openai::chat_call(candidate, request)?;
-    let upstream = match state.dispatcher.send(call).await {
-        Ok(u) => u,
-        Err(e) => {
-            meter.failed(e.status_code(), &e.to_string());
-            return Err(e);
-        }
-    };
+    let upstream = meter.check(state.dispatcher.send(call).await)?;
     if stream && upstream.is_event_stream() {
         return Ok(sse::relay(upstream, meter, wants_usage));
     }
-    let body = match upstream.body().await {
-        Ok(b) => b,
-        Err(e) => {
-            meter.failed(e.status_code(), &e.to_string());
-            return Err(e);
-        }
-    };
+    let body = meter.check(upstream.body().await)?;
     meter.first_byte();
     if let Some(usage) = openai::usage_from_body(&body) {
         meter.usage(usage);

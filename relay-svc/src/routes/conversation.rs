@@ -113,13 +113,7 @@ pub async fn converse(
     } else {
         providers::chat_call(candidate, &request, &upstream_model)?
     };
-    let upstream = match state.dispatcher.send(call).await {
-        Ok(u) => u,
-        Err(e) => {
-            meter.failed(e.status_code(), &e.to_string());
-            return Err(e);
-        }
-    };
+    let upstream = meter.check(state.dispatcher.send(call).await)?;
     let delivery = if same { Delivery::PassThrough } else { Delivery::Convert };
     if request.stream && upstream.is_event_stream() {
         let decoder = providers::decoder(wire, &candidate.upstream_model);

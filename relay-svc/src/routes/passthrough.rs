@@ -125,13 +125,7 @@ pub(super) async fn answer(
     mut meter: Metering,
     model: &str,
 ) -> Result<Response, RelayError> {
-    let upstream = match state.dispatcher.send(call).await {
-        Ok(u) => u,
-        Err(e) => {
-            meter.failed(e.status_code(), &e.to_string());
-            return Err(e);
-        }
-    };
+    let upstream = meter.check(state.dispatcher.send(call).await)?;
     if upstream.is_event_stream() {
         let encoder = providers::encoder(Format::OpenAi, model, false);
         let how = translate::StreamPlan {
@@ -159,13 +153,7 @@ pub(super) async fn answer(
         response.headers_mut().insert(http::header::CONTENT_TYPE, content_type);
         return Ok(response);
     }
-    let body = match upstream.body().await {
-        Ok(b) => b,
-        Err(e) => {
-            meter.failed(e.status_code(), &e.to_string());
-            return Err(e);
-        }
-    };
+    let body = meter.check(upstream.body().await)?;
     meter.first_byte();
     if let Some(usage) = usage_in(&body) {
         meter.usage_of(usage);

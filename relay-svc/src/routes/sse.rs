@@ -36,7 +36,12 @@ pub fn relay(upstream: Upstream, meter: Metering, wants_usage: bool) -> Response
         let frame = next_frame(&mut r).await;
         Some((Ok::<Bytes, Infallible>(frame), r))
     });
-    let mut response = Response::new(Body::from_stream(frames));
+    event_stream(Body::from_stream(frames))
+}
+
+/// A response carrying server-sent events: never cached, never buffered by a proxy in front of us.
+pub fn event_stream(body: Body) -> Response {
+    let mut response = Response::new(body);
     let h = response.headers_mut();
     h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));

@@ -48,13 +48,7 @@ pub struct ReplyPlan<'a> {
 /// A whole answer: read, metered, and either converted to the client's format or passed through.
 pub async fn reply(upstream: Upstream, mut meter: Metering, plan: ReplyPlan<'_>) -> Result<Response, RelayError> {
     let ReplyPlan { wire, client, delivery, model, request, think_tags } = plan;
-    let body = match upstream.body().await {
-        Ok(b) => b,
-        Err(e) => {
-            meter.failed(e.status_code(), &e.to_string());
-            return Err(e);
-        }
-    };
+    let body = meter.check(upstream.body().await)?;
     meter.first_byte();
     let parsed: Result<Reply, RelayError> = providers::parse_reply(wire, &body, model).map(|mut reply| {
         if reply.usage == Usage::default() {
@@ -77,13 +71,7 @@ pub async fn reply(upstream: Upstream, mut meter: Metering, plan: ReplyPlan<'_>)
             Ok(response)
         }
         Delivery::Convert => {
-            let mut reply = match parsed {
-                Ok(r) => r,
-                Err(e) => {
-                    meter.failed(e.status_code(), &e.to_string());
-                    return Err(e);
-                }
-            };
+            let mut reply = meter.check(parsed)?;
             meter.usage_of(reply.usage);
             meter.succeeded();
             if think_tags {
@@ -143,12 +131,7 @@ pub fn stream(upstream: Upstream, meter: Metering, how: StreamPlan, think_tags: 
         let bytes = next_bytes(&mut t).await;
         Some((Ok::<Bytes, Infallible>(bytes), t))
     });
-    let mut response = Response::new(Body::from_stream(frames));
-    let h = response.headers_mut();
-    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
+    super::sse::event_stream(Body::from_stream(frames))
 }
 
 async fn next_bytes(t: &mut Translation) -> Bytes {
@@ -297,12 +280,7 @@ pub fn reply_as_stream(
             }
         }
     });
-    let mut response = Response::new(Body::from_stream(frames));
-    let h = response.headers_mut();
-    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
+    super::sse::event_stream(Body::from_stream(frames))
 }
 
 /// A whole reply as the events a stream of it would carry.

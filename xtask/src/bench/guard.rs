@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use super::procs::{Proc, free_port, spawn_listening};
+use super::procs::{Proc, free_port, service_env, spawn_listening};
 use super::provision::Admin;
 use crate::workspace::workspace_root;
 
@@ -68,17 +68,8 @@ pub fn run(args: &[String]) -> Result<()> {
 async fn measure(bin: &Path, dir: &Path) -> Result<(u64, u64)> {
     let (_mock, mock_addr) =
         spawn_listening("mock-upstream", &bin.join("mock-upstream"), &["--listen".into(), "127.0.0.1:0".into()])?;
-    let (http, grpc, port) = (free_port()?, free_port()?, free_port()?);
-    let env = [
-        ("DATA_DIR", dir.join("data").display().to_string()),
-        ("CONTROL_HTTP_ADDR", format!("127.0.0.1:{http}")),
-        ("CONTROL_GRPC_ADDR", format!("127.0.0.1:{grpc}")),
-        ("CONTROL_HTTP_URL", format!("http://127.0.0.1:{http}")),
-        ("CONTROL_GRPC_URL", format!("http://127.0.0.1:{grpc}")),
-        ("RELAY_HOST", "127.0.0.1".to_string()),
-        ("PORT", port.to_string()),
-        ("RUST_LOG", "warn".to_string()),
-    ];
+    let (mut env, port) = service_env(dir)?;
+    env.push(("RUST_LOG", "warn".to_string()));
     let _control =
         Proc::spawn_command("control-svc", Command::new(bin.join("control-svc")), &env, &dir.join("control.log"))?;
     let relay = Proc::spawn_command(

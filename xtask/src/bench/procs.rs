@@ -113,3 +113,18 @@ pub fn rss_of(pid: u32) -> u64 {
 pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
+
+/// The environment of a control + relay pair on fresh ports, sharing `dir/data`: (variables, relay port).
+pub fn service_env(dir: &Path) -> Result<(Vec<(&'static str, String)>, u16)> {
+    let (http, grpc, port) = (free_port()?, free_port()?, free_port()?);
+    let env = vec![
+        ("DATA_DIR", dir.join("data").display().to_string()),
+        ("CONTROL_HTTP_ADDR", format!("127.0.0.1:{http}")),
+        ("CONTROL_GRPC_ADDR", format!("127.0.0.1:{grpc}")),
+        ("CONTROL_HTTP_URL", format!("http://127.0.0.1:{http}")),
+        ("CONTROL_GRPC_URL", format!("http://127.0.0.1:{grpc}")),
+        ("RELAY_HOST", "127.0.0.1".to_string()),
+        ("PORT", port.to_string()),
+    ];
+    Ok((env, port))
+}
