@@ -115,6 +115,7 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
             non_stream_only: c.channel.settings.non_stream_only,
             thinking_to_content: c.channel.settings.thinking_to_content,
             force_format: c.channel.settings.force_format,
+            proxy: c.channel.settings.proxy.clone(),
         })
         .collect();
     if candidates.is_empty() {

@@ -34,10 +34,12 @@ pub struct Parsed {
     pub thinking_to_content: bool,
     /// `setting.force_format`: an OpenAI-compatible upstream's chunks are re-encoded as standard OpenAI chunks.
     pub force_format: bool,
+    /// `setting.proxy`: the proxy URL for this channel's calls, or empty.
+    pub proxy: String,
 }
 
-/// Veloera's `setting` JSON. `proxy` and `pass_through_body_enabled` are accepted when off (as Veloera's UI
-/// sends them) and refused when on, until they are implemented.
+/// Veloera's `setting` JSON. `pass_through_body_enabled` is accepted when off (as Veloera's UI sends it) and
+/// refused when on, until it is implemented.
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Setting {
@@ -62,10 +64,13 @@ fn setting(text: &str) -> Result<Setting, String> {
         None | Some("" | "DEFAULT" | "NON_STREAM_ONLY") => {}
         Some(other) => return Err(format!("setting.stream_support `{other}` is not DEFAULT or NON_STREAM_ONLY")),
     }
-    let unsupported = [
-        ("proxy", s.proxy.as_deref().is_some_and(|p| !p.trim().is_empty())),
-        ("pass_through_body_enabled", s.pass_through_body_enabled == Some(true)),
-    ];
+    if let Some(proxy) = s.proxy.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        match url::Url::parse(proxy) {
+            Ok(u) if matches!(u.scheme(), "http" | "socks5" | "socks5h") && u.host_str().is_some() => {}
+            _ => return Err(format!("setting.proxy `{proxy}` must be an http://, socks5:// or socks5h:// URL")),
+        }
+    }
+    let unsupported = [("pass_through_body_enabled", s.pass_through_body_enabled == Some(true))];
     if let Some((name, _)) = unsupported.iter().find(|(_, on)| *on) {
         return Err(format!("setting.{name} is not supported by this gateway yet"));
     }
@@ -110,6 +115,7 @@ pub fn parse(raw: &ChannelSettings, channel_type: i32) -> Parsed {
         non_stream_only: setting.as_ref().is_some_and(|s| s.stream_support.as_deref() == Some("NON_STREAM_ONLY")),
         thinking_to_content: setting.as_ref().is_some_and(|s| s.thinking_to_content == Some(true)),
         force_format: setting.as_ref().is_some_and(|s| s.force_format == Some(true)),
+        proxy: setting.as_ref().and_then(|s| s.proxy.as_deref()).unwrap_or("").trim().to_string(),
     }
 }
 
@@ -185,7 +191,8 @@ mod tests {
             (raw(|s| s.headers = r#"{"Host": "x"}"#.into()), "set by the gateway"),
             (raw(|s| s.system_prompt = "x".repeat(1025)), "system_prompt"),
             (raw(|s| s.setting = r#"{"stream_support": "SOMETIMES"}"#.into()), "stream_support"),
-            (raw(|s| s.setting = r#"{"proxy": "socks5://h:1"}"#.into()), "not supported"),
+            (raw(|s| s.setting = r#"{"proxy": "ftp://h:1"}"#.into()), "setting.proxy"),
+            (raw(|s| s.setting = r#"{"pass_through_body_enabled": true}"#.into()), "not supported"),
         ] {
             let err = validate(&s).unwrap_err();
             assert!(err.contains(word), "{err}");

@@ -137,7 +137,14 @@ pub fn chat_call(candidate: &Candidate, req: &chat::Request, upstream_model: &st
         ),
     };
     channel_settings::extra_headers(candidate, &mut headers);
-    Ok(UpstreamCall { url, headers, body, format: wire, status_map: candidate.status_code_mapping.clone() })
+    Ok(UpstreamCall {
+        url,
+        headers,
+        body,
+        format: wire,
+        status_map: candidate.status_code_mapping.clone(),
+        proxy: candidate.proxy.clone(),
+    })
 }
 
 /// A same-format call: the client's own JSON, with the model replaced where the body names it (Anthropic;
@@ -190,5 +197,12 @@ pub fn passthrough_call(candidate: &Candidate, body: &[u8], stream: bool) -> Res
         }
     };
     channel_settings::extra_headers(candidate, &mut headers);
-    Ok(UpstreamCall { url, headers, body, format: wire, status_map: candidate.status_code_mapping.clone() })
+    Ok(UpstreamCall {
+        url,
+        headers,
+        body,
+        format: wire,
+        status_map: candidate.status_code_mapping.clone(),
+        proxy: candidate.proxy.clone(),
+    })
 }

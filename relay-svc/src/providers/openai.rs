@@ -92,6 +92,8 @@ pub struct UpstreamCall {
     pub format: super::Format,
     /// The channel's `status_code_mapping`: upstream status → status shown to the client.
     pub status_map: std::collections::HashMap<i32, i32>,
+    /// The channel's proxy URL; empty for a direct connection.
+    pub proxy: String,
 }
 
 /// Builds the chat call for `candidate`: mapped model name, and for streams `stream_options.include_usage`
@@ -121,6 +123,7 @@ pub fn chat_call(candidate: &Candidate, req: ChatRequest) -> Result<UpstreamCall
         body: body.into(),
         format: super::Format::OpenAi,
         status_map: candidate.status_code_mapping.clone(),
+        proxy: candidate.proxy.clone(),
     })
 }
 

@@ -87,6 +87,7 @@ pub async fn relay(
         body,
         format: Format::OpenAi,
         status_map: candidate.status_code_mapping.clone(),
+        proxy: candidate.proxy.clone(),
     };
     answer(state, call, meter, &model).await
 }

@@ -733,3 +733,54 @@ async fn thinking_to_content_and_force_format_rewrite_an_openai_compatible_answe
     assert!(chunks.iter().all(|c| c.get("x_vendor").is_none()), "force_format writes standard chunks");
     assert_eq!(events.last().unwrap().1, "[DONE]");
 }
+
+/// A minimal HTTP CONNECT proxy on port 0; counts the tunnels it opened.
+async fn connect_proxy() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let tunnels = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = tunnels.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let counter = counter.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read_exact(&mut byte).await.is_err() {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                let Some(target) = head.strip_prefix("CONNECT ").and_then(|r| r.split_whitespace().next()) else {
+                    return;
+                };
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(target).await else { return };
+                if client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await.is_ok() {
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+            });
+        }
+    });
+    (format!("http://{addr}"), tunnels)
+}
+
+#[tokio::test]
+async fn a_channel_with_a_proxy_reaches_its_upstream_through_it() {
+    let (proxy, tunnels) = connect_proxy().await;
+    let mut gw = Gateway::start_bare().await;
+    gw.sign_in_root().await;
+    let setting = json!({"proxy": proxy}).to_string();
+    gw.create_channel(json!({"name": "proxied", "type": 1, "key": "sk-up", "base_url": gw.mock.base_url(),
+        "models": "gpt-4o-mini", "setting": setting}))
+        .await;
+    let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
+    let resp = gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.json::<Value>().await.unwrap()["choices"][0]["message"]["content"], "Hello world");
+    assert_eq!(tunnels.load(std::sync::atomic::Ordering::SeqCst), 1, "the call went through the proxy");
+    assert_eq!(gw.mock.received().len(), 1);
+}

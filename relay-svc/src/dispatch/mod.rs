@@ -27,9 +27,12 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
+mod proxy;
+
 #[derive(Clone)]
 pub struct Dispatcher {
     client: HttpClient,
+    proxies: proxy::Proxies,
     idle_timeout: Duration,
     total_timeout: Option<Duration>,
 }
@@ -61,7 +64,7 @@ impl Dispatcher {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(1024)
             .build(https);
-        Ok(Dispatcher { client, idle_timeout, total_timeout })
+        Ok(Dispatcher { client, proxies: proxy::Proxies::new(connect_timeout), idle_timeout, total_timeout })
     }
 
     /// Sends the call; a non-2xx answer is read (bounded) and turned into our error.
@@ -72,6 +75,7 @@ impl Dispatcher {
             .map_err(|_| RelayError::UpstreamFailed("the channel's base URL is not a valid URI".into()))?;
         let wire = call.format;
         let status_map = call.status_map;
+        let proxy = call.proxy;
         let mut request = http::Request::post(uri);
         if !call.headers.iter().any(|(name, _)| name == http::header::CONTENT_TYPE) {
             request = request.header(http::header::CONTENT_TYPE, "application/json");
@@ -84,7 +88,9 @@ impl Dispatcher {
             .map_err(|e| RelayError::UpstreamFailed(format!("cannot build the upstream request: {e}")))?;
         // Headers must arrive within the idle bound (a hung upstream is cut), or the total bound if shorter.
         let header_wait = self.total_timeout.map_or(self.idle_timeout, |t| t.min(self.idle_timeout));
-        let response = match tokio::time::timeout(header_wait, self.client.request(request)).await {
+        let pending =
+            if proxy.is_empty() { self.client.request(request) } else { self.proxies.request(&proxy, request)? };
+        let response = match tokio::time::timeout(header_wait, pending).await {
             Err(_) => return Err(RelayError::UpstreamFailed(format!("no response headers within {header_wait:?}"))),
             Ok(Err(e)) => return Err(RelayError::UpstreamFailed(format!("request failed: {e:?}"))),
             Ok(Ok(r)) => r,
