@@ -691,7 +691,7 @@ async fn a_non_stream_only_channel_answers_streaming_clients_with_sse() {
             "POST",
             "/api/channel/",
             Some(
-                json!({"name": "p", "type": 1, "key": "k", "models": "m", "setting": "{\"proxy\": \"socks5://h:1\"}"}),
+                json!({"name": "p", "type": 1, "key": "k", "models": "m", "setting": "{\"proxy\": \"ftp://h:1\"}"}),
             ),
         )
         .await;
