@@ -40,6 +40,7 @@ const TYPES: &[ChannelType] = &[
         wire: Wire::Gemini,
     },
     ChannelType { id: 25, name: "Moonshot", default_base_url: "https://api.moonshot.cn", wire: Wire::OpenAi },
+    ChannelType { id: 29, name: "Groq", default_base_url: "https://api.groq.com/openai", wire: Wire::OpenAi },
     ChannelType { id: 27, name: "Perplexity", default_base_url: "https://api.perplexity.ai", wire: Wire::OpenAi },
     // Rerank vendors: `/v1/rerank` is passed through in the shape Jina and Cohere (v1) share.
     ChannelType { id: 34, name: "Cohere", default_base_url: "https://api.cohere.ai", wire: Wire::OpenAi },

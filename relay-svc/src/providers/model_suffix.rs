@@ -55,7 +55,7 @@ pub fn parse(wire: Format, model: &str) -> (String, Adjust) {
 }
 
 /// OpenAI's reasoning families, the ones that take `reasoning_effort`.
-fn is_reasoning_model(model: &str) -> bool {
+pub fn is_reasoning_model(model: &str) -> bool {
     ["o1", "o3", "o4", "gpt-5"].iter().any(|p| model.starts_with(p))
 }
 

@@ -102,6 +102,9 @@ pub fn chat_call(candidate: &Candidate, req: ChatRequest) -> Result<UpstreamCall
     let encode = |e: serde_json::Error| RelayError::InvalidRequest(format!("cannot encode request: {e}"));
     let mut fields = req.fields;
     let (model, adjust) = super::model_suffix::parse(super::Format::OpenAi, &candidate.upstream_model);
+    if super::model_suffix::is_reasoning_model(&model) {
+        reasoning_model_rewrites(&mut fields).map_err(encode)?;
+    }
     fields.insert("model".into(), to_raw_value(&model).map_err(encode)?);
     if let super::model_suffix::Adjust::Effort(effort) = adjust {
         fields.insert("reasoning_effort".into(), to_raw_value(effort.as_str()).map_err(encode)?);
@@ -125,6 +128,24 @@ pub fn chat_call(candidate: &Candidate, req: ChatRequest) -> Result<UpstreamCall
         status_map: candidate.status_code_mapping.clone(),
         proxy: candidate.proxy.clone(),
     })
+}
+
+/// What OpenAI's reasoning models (o1, o3, o4, gpt-5) require, as Veloera rewrites it: `max_tokens` becomes
+/// `max_completion_tokens` (they refuse the former), and a leading `system` message becomes `developer`.
+fn reasoning_model_rewrites(fields: &mut BTreeMap<String, Box<RawValue>>) -> Result<(), serde_json::Error> {
+    if let Some(max) = fields.remove("max_tokens") {
+        fields.entry("max_completion_tokens".into()).or_insert(max);
+    }
+    let leading_system =
+        fields.get("messages").is_some_and(|m| m.get().trim_start_matches(['[', ' ', '\n']).contains("\"system\""));
+    if leading_system {
+        let mut messages: Vec<Value> = serde_json::from_str(fields["messages"].get())?;
+        if let Some(first) = messages.first_mut().filter(|m| m["role"] == "system") {
+            first["role"] = Value::String("developer".into());
+        }
+        fields.insert("messages".into(), to_raw_value(&messages)?);
+    }
+    Ok(())
 }
 
 pub(crate) fn endpoint_url(candidate: &Candidate, path: &str) -> String {
@@ -347,6 +368,23 @@ mod tests {
             endpoint_url(&candidate(8, "http://h/deploy/{model}/chat"), "/v1/chat/completions"),
             "http://h/deploy/real-model/chat"
         );
+    }
+
+    #[test]
+    fn reasoning_models_get_max_completion_tokens_and_a_developer_message() {
+        let req = ChatRequest::parse(
+            br#"{"model":"o3-mini","max_tokens":50,"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"hi"}]}"#,
+        )
+        .unwrap();
+        let mut c = candidate(1, "http://x");
+        c.upstream_model = "o3-mini-high".into();
+        let body: Value = serde_json::from_slice(&chat_call(&c, req).unwrap().body).unwrap();
+        assert_eq!(body["model"], "o3-mini");
+        assert_eq!(body["reasoning_effort"], "high");
+        assert_eq!(body["max_completion_tokens"], 50);
+        assert!(body.get("max_tokens").is_none());
+        assert_eq!(body["messages"][0]["role"], "developer");
+        assert_eq!(body["messages"][1]["role"], "user");
     }
 
     #[test]

@@ -690,9 +690,7 @@ async fn a_non_stream_only_channel_answers_streaming_clients_with_sse() {
         .api(
             "POST",
             "/api/channel/",
-            Some(
-                json!({"name": "p", "type": 1, "key": "k", "models": "m", "setting": "{\"proxy\": \"ftp://h:1\"}"}),
-            ),
+            Some(json!({"name": "p", "type": 1, "key": "k", "models": "m", "setting": "{\"proxy\": \"ftp://h:1\"}"})),
         )
         .await;
     assert_eq!(status, 400);
