@@ -64,7 +64,12 @@ fn validate(state: &AppState, body: ChannelCreate) -> Result<NewChannel, Control
         return bad("models is required: a comma-separated list of model names".into());
     }
     let base_url = body.base_url.unwrap_or_default().trim().trim_end_matches('/').to_string();
-    if base_url.is_empty() && kind.default_base_url.is_empty() {
+    if kind.id == channel_types::AWS_CLAUDE
+        && keys.iter().any(|k| k.split('|').filter(|p| !p.trim().is_empty()).count() != 3)
+    {
+        return bad("an AWS Claude key is AK|SK|region (several keys may be separated by commas or newlines)".into());
+    }
+    if base_url.is_empty() && kind.default_base_url.is_empty() && kind.id != channel_types::AWS_CLAUDE {
         return bad(format!("base_url is required for channel type {} ({})", kind.id, kind.name));
     }
     if !base_url.is_empty() {

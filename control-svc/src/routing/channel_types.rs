@@ -42,6 +42,8 @@ const TYPES: &[ChannelType] = &[
     ChannelType { id: 25, name: "Moonshot", default_base_url: "https://api.moonshot.cn", wire: Wire::OpenAi },
     ChannelType { id: 29, name: "Groq", default_base_url: "https://api.groq.com/openai", wire: Wire::OpenAi },
     ChannelType { id: 27, name: "Perplexity", default_base_url: "https://api.perplexity.ai", wire: Wire::OpenAi },
+    // Claude on AWS Bedrock: the key is `AK|SK|region`; the regional endpoint is derived from it.
+    ChannelType { id: 33, name: "AWS Claude", default_base_url: "", wire: Wire::Anthropic },
     // Rerank vendors: `/v1/rerank` is passed through in the shape Jina and Cohere (v1) share.
     ChannelType { id: 34, name: "Cohere", default_base_url: "https://api.cohere.ai", wire: Wire::OpenAi },
     ChannelType { id: 38, name: "Jina", default_base_url: "https://api.jina.ai", wire: Wire::OpenAi },
@@ -57,6 +59,9 @@ const TYPES: &[ChannelType] = &[
         wire: Wire::OpenAi,
     },
 ];
+
+/// Veloera's AWS Claude channel type.
+pub const AWS_CLAUDE: i32 = 33;
 
 pub fn find(id: i32) -> Option<&'static ChannelType> {
     TYPES.iter().find(|t| t.id == id)

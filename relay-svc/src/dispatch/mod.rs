@@ -27,6 +27,7 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
+pub mod eventstream;
 mod proxy;
 
 #[derive(Clone)]
@@ -114,7 +115,7 @@ impl Upstream {
             .headers()
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("text/event-stream"))
+            .is_some_and(|ct| ct.starts_with("text/event-stream") || ct.starts_with(eventstream::CONTENT_TYPE))
     }
 
     /// The upstream's content type, if it sent one.
@@ -153,7 +154,25 @@ impl Upstream {
     /// The body as SSE events, each awaited at most `idle_timeout` after the previous one.
     pub fn events(self) -> impl Stream<Item = Result<Event, RelayError>> + Send + 'static {
         let idle = self.idle_timeout;
-        let inner = self.response.into_body().into_data_stream().eventsource();
+        let aws = self
+            .response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with(eventstream::CONTENT_TYPE));
+        let body = self.response.into_body().into_data_stream();
+        let inner: std::pin::Pin<Box<dyn Stream<Item = Result<Event, RelayError>> + Send>> = if aws {
+            Box::pin(eventstream::events(body))
+        } else {
+            Box::pin(body.eventsource().map(|item| {
+                item.map_err(|e| {
+                    RelayError::UpstreamFailed(match e {
+                        EventStreamError::Transport(t) => format!("stream broken: {t}"),
+                        other => format!("stream unreadable: {other}"),
+                    })
+                })
+            }))
+        };
         futures::stream::unfold((inner, false), move |(mut inner, done)| async move {
             if done {
                 return None;
@@ -164,13 +183,7 @@ impl Upstream {
                 }
                 Ok(None) => None,
                 Ok(Some(Ok(ev))) => Some((Ok(ev), (inner, false))),
-                Ok(Some(Err(e))) => {
-                    let msg = match e {
-                        EventStreamError::Transport(t) => format!("stream broken: {t}"),
-                        other => format!("stream unreadable: {other}"),
-                    };
-                    Some((Err(RelayError::UpstreamFailed(msg)), (inner, true)))
-                }
+                Ok(Some(Err(e))) => Some((Err(e), (inner, true))),
             }
         })
     }

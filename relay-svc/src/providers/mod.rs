@@ -3,6 +3,7 @@
 //! a channel's format or a client's.
 
 pub mod anthropic;
+pub mod bedrock;
 pub mod channel_settings;
 pub mod chat;
 #[cfg(test)]
@@ -40,7 +41,7 @@ const OPENAI_CHANNEL: i32 = 1;
 impl Format {
     pub fn of_channel(channel_type: i32) -> Format {
         match channel_type {
-            ANTHROPIC_CHANNEL => Format::Anthropic,
+            ANTHROPIC_CHANNEL | bedrock::CHANNEL_TYPE => Format::Anthropic,
             GEMINI_CHANNEL => Format::Gemini,
             _ => Format::OpenAi,
         }
@@ -125,6 +126,12 @@ pub fn chat_call(candidate: &Candidate, req: &chat::Request, upstream_model: &st
             let body = openai::convert::build_request(req, upstream_model, cap)?;
             (openai::endpoint_url(candidate, "/v1/chat/completions"), openai::auth_headers(candidate)?, encode(body)?)
         }
+        Format::Anthropic if candidate.channel_type == bedrock::CHANNEL_TYPE => {
+            let mut body = anthropic::build_request(req, upstream_model)?;
+            channel_settings::override_value(candidate, &mut body);
+            let now = std::time::SystemTime::now();
+            bedrock::call(&candidate.base_url, &candidate.api_key, upstream_model, body, req.stream, now)?
+        }
         Format::Anthropic => (
             anthropic::endpoint_url(&candidate.base_url),
             anthropic::auth_headers(&candidate.api_key)?,
@@ -171,9 +178,20 @@ pub fn passthrough_call(candidate: &Candidate, body: &[u8], stream: bool) -> Res
             fields.insert("model".into(), model);
             channel_settings::prepend_anthropic_system(candidate, &mut fields)?;
             channel_settings::override_fields(candidate, &mut fields);
-            let body = serde_json::to_vec(&fields)
-                .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?;
-            (anthropic::endpoint_url(&candidate.base_url), anthropic::auth_headers(&candidate.api_key)?, body.into())
+            if candidate.channel_type == bedrock::CHANNEL_TYPE {
+                let body = serde_json::to_value(&fields)
+                    .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?;
+                let now = std::time::SystemTime::now();
+                bedrock::call(&candidate.base_url, &candidate.api_key, &upstream_model, body, stream, now)?
+            } else {
+                let body = serde_json::to_vec(&fields)
+                    .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?;
+                (
+                    anthropic::endpoint_url(&candidate.base_url),
+                    anthropic::auth_headers(&candidate.api_key)?,
+                    body.into(),
+                )
+            }
         }
         Format::Gemini => {
             let untouched = candidate.system_prompt.is_empty()

@@ -782,3 +782,49 @@ async fn a_channel_with_a_proxy_reaches_its_upstream_through_it() {
     assert_eq!(tunnels.load(std::sync::atomic::Ordering::SeqCst), 1, "the call went through the proxy");
     assert_eq!(gw.mock.received().len(), 1);
 }
+
+#[tokio::test]
+async fn aws_bedrock_claude_is_signed_and_its_event_stream_unwrapped() {
+    let mut gw = Gateway::start_bare().await;
+    gw.sign_in_root().await;
+    gw.create_channel(json!({"name": "bedrock", "type": 33, "key": "AKIDEXAMPLE|secret|us-east-1",
+        "base_url": gw.mock.base_url(), "models": "claude-sonnet-4-5",
+        "model_mapping": "{\"claude-sonnet-4-5\": \"anthropic.claude-sonnet-4-5-v1:0\"}"}))
+        .await;
+    let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
+
+    gw.mock.script(Reply::Json(200, anthropic_message("From Bedrock")));
+    let reply: Value = gw.chat("/v1", &key, chat_body("claude-sonnet-4-5")).await.json().await.unwrap();
+    assert_eq!(reply["choices"][0]["message"]["content"], "From Bedrock");
+    let got = &gw.mock.received()[0];
+    assert_eq!(got.path, "/model/anthropic.claude-sonnet-4-5-v1%3A0/invoke");
+    assert!(got.authorization.starts_with("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"), "{}", got.authorization);
+    assert_eq!(got.body["anthropic_version"], "bedrock-2023-05-31");
+    assert!(got.body.get("model").is_none());
+
+    let Reply::Events(events) = anthropic_events() else { unreachable!() };
+    let mut frames = Vec::new();
+    for (_, data) in events {
+        frames.extend_from_slice(&relay_svc::dispatch::eventstream::frame(&data.to_string()));
+    }
+    gw.mock.script(Reply::Raw("application/vnd.amazon.eventstream", frames.into()));
+    let mut body = chat_body("claude-sonnet-4-5");
+    body["stream"] = json!(true);
+    let events = sse_events(gw.chat("/v1", &key, body).await).await;
+    assert_eq!(events.last().unwrap().1, "[DONE]");
+    let text: String = events
+        .iter()
+        .filter_map(|(_, d)| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|c| c["choices"][0]["delta"]["content"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(text, "Hello there");
+    assert_eq!(gw.mock.received()[1].path, "/model/anthropic.claude-sonnet-4-5-v1%3A0/invoke-with-response-stream");
+    let logs = gw.wait_for_logs(2).await;
+    assert!(logs.iter().all(|l| l["completion_tokens"] == 5));
+
+    let (status, refused) = gw
+        .api("POST", "/api/channel/", Some(json!({"name": "b2", "type": 33, "key": "just-a-key", "models": "m"})))
+        .await;
+    assert_eq!(status, 400);
+    assert!(refused["message"].as_str().unwrap().contains("AK|SK|region"));
+}

@@ -22,6 +22,8 @@ pub enum Reply {
     Sse { chunks: Vec<Value>, delay: Duration, done: bool },
     /// Named SSE events (Anthropic style: `event:` line, then `data:`), no terminator.
     Events(Vec<(&'static str, Value)>),
+    /// A body as it is, with this content type.
+    Raw(&'static str, Bytes),
 }
 
 #[derive(Clone, Debug)]
@@ -105,6 +107,9 @@ async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap, raw_
                 Ok::<_, Infallible>(Bytes::from(f))
             });
             Response::builder().header("content-type", "text/event-stream").body(Body::from_stream(stream)).unwrap()
+        }
+        Reply::Raw(content_type, body) => {
+            Response::builder().header("content-type", content_type).body(Body::from(body)).unwrap()
         }
         Reply::Events(events) => {
             let text: String = events.iter().map(|(name, data)| format!("event: {name}\ndata: {data}\n\n")).collect();
