@@ -55,7 +55,21 @@ fn validate(state: &AppState, body: ChannelCreate) -> Result<NewChannel, Control
     if name.is_empty() || name.chars().count() > 64 {
         return bad("name is required (at most 64 characters)".into());
     }
-    let keys = split_list(&body.key);
+    let keys = channel_types::keys_of(kind.id, &body.key);
+    if kind.id == channel_types::VERTEX_AI {
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct ServiceAccount {
+            client_email: String,
+            private_key: String,
+            project_id: String,
+        }
+        if serde_json::from_str::<ServiceAccount>(body.key.trim()).is_err() {
+            return bad(
+                "a Vertex AI key is a service-account JSON with client_email, private_key and project_id".into()
+            );
+        }
+    }
     if keys.is_empty() {
         return bad("key is required (several keys may be separated by commas or newlines)".into());
     }
@@ -69,7 +83,8 @@ fn validate(state: &AppState, body: ChannelCreate) -> Result<NewChannel, Control
     {
         return bad("an AWS Claude key is AK|SK|region (several keys may be separated by commas or newlines)".into());
     }
-    if base_url.is_empty() && kind.default_base_url.is_empty() && kind.id != channel_types::AWS_CLAUDE {
+    let derived_endpoint = matches!(kind.id, channel_types::AWS_CLAUDE | channel_types::VERTEX_AI);
+    if base_url.is_empty() && kind.default_base_url.is_empty() && !derived_endpoint {
         return bad(format!("base_url is required for channel type {} ({})", kind.id, kind.name));
     }
     if !base_url.is_empty() {

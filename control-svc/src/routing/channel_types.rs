@@ -44,6 +44,8 @@ const TYPES: &[ChannelType] = &[
     ChannelType { id: 27, name: "Perplexity", default_base_url: "https://api.perplexity.ai", wire: Wire::OpenAi },
     // Claude on AWS Bedrock: the key is `AK|SK|region`; the regional endpoint is derived from it.
     ChannelType { id: 33, name: "AWS Claude", default_base_url: "", wire: Wire::Anthropic },
+    // Google Vertex AI: the key is one service-account JSON, `other` the region; Claude and Gemini models.
+    ChannelType { id: 41, name: "Vertex AI", default_base_url: "", wire: Wire::Gemini },
     // Rerank vendors: `/v1/rerank` is passed through in the shape Jina and Cohere (v1) share.
     ChannelType { id: 34, name: "Cohere", default_base_url: "https://api.cohere.ai", wire: Wire::OpenAi },
     ChannelType { id: 38, name: "Jina", default_base_url: "https://api.jina.ai", wire: Wire::OpenAi },
@@ -62,6 +64,17 @@ const TYPES: &[ChannelType] = &[
 
 /// Veloera's AWS Claude channel type.
 pub const AWS_CLAUDE: i32 = 33;
+/// Veloera's Vertex AI channel type, whose key is a single service-account JSON (never split into several keys).
+pub const VERTEX_AI: i32 = 41;
+
+/// The keys of a channel's key field: one service-account JSON for Vertex AI, else a comma/newline list.
+pub fn keys_of(channel_type: i32, key: &str) -> Vec<String> {
+    if channel_type == VERTEX_AI {
+        let key = key.trim();
+        return if key.is_empty() { Vec::new() } else { vec![key.to_string()] };
+    }
+    super::split_list(key)
+}
 
 pub fn find(id: i32) -> Option<&'static ChannelType> {
     TYPES.iter().find(|t| t.id == id)

@@ -53,7 +53,7 @@ impl ChannelSnapshot {
         let mut channels = Vec::new();
         for row in rows.iter().filter(|r| r.status == 1) {
             let keys = match cipher.decrypt(&row.key_ciphertext) {
-                Ok(k) => split_list(&k),
+                Ok(k) => channel_types::keys_of(row.channel_type as i32, &k),
                 Err(e) => {
                     tracing::error!(channel = row.id, error = %e, "channel key cannot be decrypted; channel skipped");
                     continue;

@@ -28,12 +28,14 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 pub mod eventstream;
+mod google_token;
 mod proxy;
 
 #[derive(Clone)]
 pub struct Dispatcher {
     client: HttpClient,
     proxies: proxy::Proxies,
+    google_tokens: google_token::GoogleTokens,
     idle_timeout: Duration,
     total_timeout: Option<Duration>,
 }
@@ -65,7 +67,13 @@ impl Dispatcher {
             .pool_idle_timeout(Duration::from_secs(90))
             .pool_max_idle_per_host(1024)
             .build(https);
-        Ok(Dispatcher { client, proxies: proxy::Proxies::new(connect_timeout), idle_timeout, total_timeout })
+        Ok(Dispatcher {
+            client,
+            proxies: proxy::Proxies::new(connect_timeout),
+            google_tokens: google_token::GoogleTokens::default(),
+            idle_timeout,
+            total_timeout,
+        })
     }
 
     /// Sends the call; a non-2xx answer is read (bounded) and turned into our error.
@@ -83,6 +91,12 @@ impl Dispatcher {
         }
         for (name, value) in call.headers {
             request = request.header(name, value);
+        }
+        if let Some(account) = &call.google_account {
+            let token = self.google_tokens.token(&self.client, account, self.idle_timeout).await?;
+            let bearer = http::HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| RelayError::UpstreamFailed("the Vertex AI token is not a header value".into()))?;
+            request = request.header(http::header::AUTHORIZATION, bearer);
         }
         let request = request
             .body(Full::new(call.body))

@@ -12,6 +12,7 @@ pub mod gemini;
 pub mod model_suffix;
 pub mod openai;
 pub mod think_tags;
+pub mod vertex;
 
 use std::collections::BTreeMap;
 
@@ -39,6 +40,14 @@ const GEMINI_CHANNEL: i32 = 24;
 const OPENAI_CHANNEL: i32 = 1;
 
 impl Format {
+    /// The format a candidate speaks: its channel type's, or for Vertex AI, its model's publisher's.
+    pub fn of_candidate(candidate: &Candidate) -> Format {
+        if candidate.channel_type == vertex::CHANNEL_TYPE {
+            return if vertex::is_claude(&candidate.upstream_model) { Format::Anthropic } else { Format::Gemini };
+        }
+        Format::of_channel(candidate.channel_type)
+    }
+
     pub fn of_channel(channel_type: i32) -> Format {
         match channel_type {
             ANTHROPIC_CHANNEL | bedrock::CHANNEL_TYPE => Format::Anthropic,
@@ -109,7 +118,7 @@ pub fn error_body(client: Format, error: &RelayError) -> Value {
 /// The call carrying `req` to `candidate` in the candidate's own format, naming `upstream_model` (the channel's
 /// model without a convenience suffix, see [`model_suffix`]).
 pub fn chat_call(candidate: &Candidate, req: &chat::Request, upstream_model: &str) -> Result<UpstreamCall, RelayError> {
-    let wire = Format::of_channel(candidate.channel_type);
+    let wire = Format::of_candidate(candidate);
     let encode = |mut v: Value| {
         channel_settings::override_value(candidate, &mut v);
         Ok::<_, RelayError>(bytes::Bytes::from(v.to_string()))
@@ -125,6 +134,31 @@ pub fn chat_call(candidate: &Candidate, req: &chat::Request, upstream_model: &st
             };
             let body = openai::convert::build_request(req, upstream_model, cap)?;
             (openai::endpoint_url(candidate, "/v1/chat/completions"), openai::auth_headers(candidate)?, encode(body)?)
+        }
+        Format::Anthropic | Format::Gemini if candidate.channel_type == vertex::CHANNEL_TYPE => {
+            let account = vertex::ServiceAccount::parse(&candidate.api_key)?;
+            let mut body = match wire {
+                Format::Anthropic => vertex::claude_body(anthropic::build_request(req, upstream_model)?),
+                _ => gemini::build_request(req)?,
+            };
+            channel_settings::override_value(candidate, &mut body);
+            let url = vertex::url(
+                &candidate.base_url,
+                &candidate.api_version,
+                &account.project_id,
+                upstream_model,
+                req.stream,
+            );
+            let headers = vec![(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"))];
+            return Ok(UpstreamCall {
+                url,
+                headers,
+                body: bytes::Bytes::from(body.to_string()),
+                format: wire,
+                status_map: candidate.status_code_mapping.clone(),
+                proxy: candidate.proxy.clone(),
+                google_account: Some(account),
+            });
         }
         Format::Anthropic if candidate.channel_type == bedrock::CHANNEL_TYPE => {
             let mut body = anthropic::build_request(req, upstream_model)?;
@@ -151,13 +185,14 @@ pub fn chat_call(candidate: &Candidate, req: &chat::Request, upstream_model: &st
         format: wire,
         status_map: candidate.status_code_mapping.clone(),
         proxy: candidate.proxy.clone(),
+        google_account: None,
     })
 }
 
 /// A same-format call: the client's own JSON, with the model replaced where the body names it (Anthropic;
 /// Gemini names it in the URL), so fields we do not model pass through untouched.
 pub fn passthrough_call(candidate: &Candidate, body: &[u8], stream: bool) -> Result<UpstreamCall, RelayError> {
-    let wire = Format::of_channel(candidate.channel_type);
+    let wire = Format::of_candidate(candidate);
     let (upstream_model, adjust) = model_suffix::parse(wire, &candidate.upstream_model);
     let (url, mut headers, body) = match wire {
         Format::Anthropic => {
@@ -222,5 +257,6 @@ pub fn passthrough_call(candidate: &Candidate, body: &[u8], stream: bool) -> Res
         format: wire,
         status_map: candidate.status_code_mapping.clone(),
         proxy: candidate.proxy.clone(),
+        google_account: None,
     })
 }

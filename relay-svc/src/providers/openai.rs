@@ -94,6 +94,8 @@ pub struct UpstreamCall {
     pub status_map: std::collections::HashMap<i32, i32>,
     /// The channel's proxy URL; empty for a direct connection.
     pub proxy: String,
+    /// A Vertex AI service account whose access token authorizes the call (fetched and cached by `dispatch`).
+    pub google_account: Option<super::vertex::ServiceAccount>,
 }
 
 /// Builds the chat call for `candidate`: mapped model name, and for streams `stream_options.include_usage`
@@ -125,6 +127,7 @@ pub fn chat_call(candidate: &Candidate, req: ChatRequest) -> Result<UpstreamCall
         headers,
         body: body.into(),
         format: super::Format::OpenAi,
+        google_account: None,
         status_map: candidate.status_code_mapping.clone(),
         proxy: candidate.proxy.clone(),
     })

@@ -42,7 +42,7 @@ pub async fn chat_completions(
     let candidate = admitted.candidate();
     // The lean pass-through path applies only when nothing needs the answer decoded and written again.
     let rewrite = (stream && candidate.non_stream_only) || candidate.thinking_to_content || candidate.force_format;
-    if Format::of_channel(candidate.channel_type) != Format::OpenAi || rewrite {
+    if Format::of_candidate(candidate) != Format::OpenAi || rewrite {
         let converted = convert::parse_request(&bytes)?;
         return converse(&state, admitted, Format::OpenAi, converted, &bytes, wants_usage).await;
     }

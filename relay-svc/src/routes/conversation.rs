@@ -79,7 +79,7 @@ pub async fn converse(
 ) -> Result<Response, RelayError> {
     let Admitted { auth, mut meter } = admitted;
     let candidate = &auth.candidates()[0];
-    let wire = Format::of_channel(candidate.channel_type);
+    let wire = Format::of_candidate(candidate);
     let mut request = request;
     if !candidate.system_prompt.is_empty() {
         // The channel's prompt goes first (joined to the client's with a blank line, as Veloera merges them).
@@ -107,7 +107,11 @@ pub async fn converse(
         ));
     }
     // Same format: passed through untouched, unless the channel asks for its answers to be rewritten.
-    let same = wire == client && !candidate.thinking_to_content && !candidate.force_format;
+    // (Vertex AI takes its own body shapes, so it is always written through the adaptors.)
+    let same = wire == client
+        && !candidate.thinking_to_content
+        && !candidate.force_format
+        && candidate.channel_type != providers::vertex::CHANNEL_TYPE;
     let call = if same {
         providers::passthrough_call(candidate, raw, request.stream)?
     } else {

@@ -67,7 +67,7 @@ pub async fn relay(
     };
     let Admitted { auth, mut meter } = admit(state, asking).await?;
     let candidate = &auth.candidates()[0];
-    if Format::of_channel(candidate.channel_type) != Format::OpenAi {
+    if Format::of_candidate(candidate) != Format::OpenAi {
         let err = RelayError::InvalidRequest(format!(
             "{} needs an OpenAI-compatible channel; model {model} is served by one that is not",
             form.path
@@ -86,6 +86,7 @@ pub async fn relay(
         headers,
         body,
         format: Format::OpenAi,
+        google_account: None,
         status_map: candidate.status_code_mapping.clone(),
         proxy: candidate.proxy.clone(),
     };

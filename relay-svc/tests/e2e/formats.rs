@@ -828,3 +828,54 @@ async fn aws_bedrock_claude_is_signed_and_its_event_stream_unwrapped() {
     assert_eq!(status, 400);
     assert!(refused["message"].as_str().unwrap().contains("AK|SK|region"));
 }
+
+#[tokio::test]
+async fn vertex_ai_serves_claude_and_gemini_with_a_service_account_token() {
+    let mut gw = Gateway::start_bare().await;
+    gw.sign_in_root().await;
+    let account = json!({"type": "service_account", "project_id": "proj", "client_email": "svc@proj.iam.gserviceaccount.com",
+        "private_key": include_str!("../fixtures/vertex-test-key.pem"), "token_uri": format!("{}/token", gw.mock.base_url())});
+    gw.create_channel(json!({"name": "vertex", "type": 41, "key": account.to_string(), "base_url": gw.mock.base_url(),
+        "other": "us-east5", "models": "claude-sonnet-4-5,gemini-2.5-flash"}))
+        .await;
+    let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
+
+    gw.mock.script(Reply::Json(200, json!({"access_token": "ya29.test", "expires_in": 3600, "token_type": "Bearer"})));
+    gw.mock.script(Reply::Json(200, anthropic_message("From Vertex Claude")));
+    let reply: Value = gw.chat("/v1", &key, chat_body("claude-sonnet-4-5")).await.json().await.unwrap();
+    assert_eq!(reply["choices"][0]["message"]["content"], "From Vertex Claude");
+    let got = gw.mock.received();
+    assert_eq!(got[0].path, "/token");
+    assert!(
+        String::from_utf8_lossy(&got[0].raw_body)
+            .starts_with("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=ey")
+    );
+    assert_eq!(
+        got[1].path,
+        "/v1/projects/proj/locations/us-east5/publishers/anthropic/models/claude-sonnet-4-5:rawPredict"
+    );
+    assert_eq!(got[1].authorization, "Bearer ya29.test");
+    assert_eq!(got[1].body["anthropic_version"], "vertex-2023-10-16");
+
+    // The token is reused; Gemini models go to Google's publisher.
+    gw.mock.script(Reply::Json(
+        200,
+        json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "From Vertex Gemini"}]},
+        "finishReason": "STOP", "index": 0}], "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2}}),
+    ));
+    let reply: Value = gw.chat("/v1", &key, chat_body("gemini-2.5-flash")).await.json().await.unwrap();
+    assert_eq!(reply["choices"][0]["message"]["content"], "From Vertex Gemini");
+    let got = gw.mock.received();
+    assert_eq!(got.len(), 3, "no second token request");
+    assert_eq!(
+        got[2].path,
+        "/v1/projects/proj/locations/us-east5/publishers/google/models/gemini-2.5-flash:generateContent"
+    );
+    assert_eq!(got[2].authorization, "Bearer ya29.test");
+
+    let (status, refused) = gw
+        .api("POST", "/api/channel/", Some(json!({"name": "v2", "type": 41, "key": "not json", "models": "m"})))
+        .await;
+    assert_eq!(status, 400);
+    assert!(refused["message"].as_str().unwrap().contains("service-account"));
+}
