@@ -19,6 +19,13 @@ pub struct CallerEntry {
     pub spent: AtomicI64,
 }
 
+impl CallerEntry {
+    /// An entry fetched now, nothing spent yet.
+    pub fn new(caller: Caller) -> Self {
+        CallerEntry { caller, fetched: Instant::now(), spent: AtomicI64::new(0) }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub enum KeyState {
     Known(Arc<CallerEntry>),
@@ -123,7 +130,7 @@ impl AuthCache {
     ) -> (Arc<CallerEntry>, Option<Arc<RouteEntry>>) {
         let now = Instant::now();
         let group = caller.group.clone();
-        let entry = Arc::new(CallerEntry { caller, fetched: now, spent: AtomicI64::new(0) });
+        let entry = Arc::new(CallerEntry { fetched: now, ..CallerEntry::new(caller) });
         let route = route.map(|(model, pinned, candidates, pricing)| {
             Arc::new(RouteEntry { candidates, pricing, fetched: now, group, model, pinned })
         });

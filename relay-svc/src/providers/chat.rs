@@ -271,6 +271,17 @@ impl Reply {
             .collect()
     }
 
+    /// The reasoning text, concatenated.
+    pub fn thinking(&self) -> String {
+        self.parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Thinking { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
     pub fn tool_calls(&self) -> impl Iterator<Item = &ToolCall> {
         self.parts.iter().filter_map(|p| match p {
             Part::ToolCall(c) => Some(c),

@@ -123,7 +123,7 @@ pub fn chat_call(candidate: &Candidate, req: &chat::Request, upstream_model: &st
         channel_settings::override_value(candidate, &mut v);
         Ok::<_, RelayError>(bytes::Bytes::from(v.to_string()))
     };
-    let (url, mut headers, body) = match wire {
+    let (url, headers, body) = match wire {
         Format::OpenAi => {
             // OpenAI's own API wants `max_completion_tokens` (reasoning models refuse `max_tokens`); most other
             // OpenAI-compatible vendors know only `max_tokens`.
@@ -150,15 +150,10 @@ pub fn chat_call(candidate: &Candidate, req: &chat::Request, upstream_model: &st
                 req.stream,
             );
             let headers = vec![(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"))];
-            return Ok(UpstreamCall {
-                url,
-                headers,
-                body: bytes::Bytes::from(body.to_string()),
-                format: wire,
-                status_map: candidate.status_code_mapping.clone(),
-                proxy: candidate.proxy.clone(),
-                google_account: Some(account),
-            });
+            let body = bytes::Bytes::from(body.to_string());
+            let mut call = UpstreamCall::to_channel(candidate, wire, url, headers, body);
+            call.google_account = Some(account);
+            return Ok(call);
         }
         Format::Anthropic if candidate.channel_type == bedrock::CHANNEL_TYPE => {
             let mut body = anthropic::build_request(req, upstream_model)?;
@@ -177,16 +172,7 @@ pub fn chat_call(candidate: &Candidate, req: &chat::Request, upstream_model: &st
             encode(gemini::build_request(req)?)?,
         ),
     };
-    channel_settings::extra_headers(candidate, &mut headers);
-    Ok(UpstreamCall {
-        url,
-        headers,
-        body,
-        format: wire,
-        status_map: candidate.status_code_mapping.clone(),
-        proxy: candidate.proxy.clone(),
-        google_account: None,
-    })
+    Ok(UpstreamCall::to_channel(candidate, wire, url, headers, body))
 }
 
 /// A same-format call: the client's own JSON, with the model replaced where the body names it (Anthropic;
@@ -194,7 +180,7 @@ pub fn chat_call(candidate: &Candidate, req: &chat::Request, upstream_model: &st
 pub fn passthrough_call(candidate: &Candidate, body: &[u8], stream: bool) -> Result<UpstreamCall, RelayError> {
     let wire = Format::of_candidate(candidate);
     let (upstream_model, adjust) = model_suffix::parse(wire, &candidate.upstream_model);
-    let (url, mut headers, body) = match wire {
+    let (url, headers, body) = match wire {
         Format::Anthropic => {
             let mut fields: BTreeMap<String, Box<RawValue>> = if adjust == model_suffix::Adjust::None {
                 serde_json::from_slice(body)
@@ -249,14 +235,5 @@ pub fn passthrough_call(candidate: &Candidate, body: &[u8], stream: bool) -> Res
             return Err(RelayError::UpstreamFailed("OpenAI pass-through goes through the chat route".into()));
         }
     };
-    channel_settings::extra_headers(candidate, &mut headers);
-    Ok(UpstreamCall {
-        url,
-        headers,
-        body,
-        format: wire,
-        status_map: candidate.status_code_mapping.clone(),
-        proxy: candidate.proxy.clone(),
-        google_account: None,
-    })
+    Ok(UpstreamCall::to_channel(candidate, wire, url, headers, body))
 }

@@ -98,6 +98,29 @@ pub struct UpstreamCall {
     pub google_account: Option<super::vertex::ServiceAccount>,
 }
 
+impl UpstreamCall {
+    /// A call to `candidate` in `format`: the channel's extra headers are added after the adaptor's own, and its
+    /// status mapping and proxy come along.
+    pub fn to_channel(
+        candidate: &Candidate,
+        format: super::Format,
+        url: String,
+        mut headers: Vec<(HeaderName, HeaderValue)>,
+        body: Bytes,
+    ) -> UpstreamCall {
+        channel_settings::extra_headers(candidate, &mut headers);
+        UpstreamCall {
+            url,
+            headers,
+            body,
+            format,
+            status_map: candidate.status_code_mapping.clone(),
+            proxy: candidate.proxy.clone(),
+            google_account: None,
+        }
+    }
+}
+
 /// Builds the chat call for `candidate`: mapped model name, and for streams `stream_options.include_usage`
 /// forced on so usage comes from the upstream rather than from guessing.
 pub fn chat_call(candidate: &Candidate, req: ChatRequest) -> Result<UpstreamCall, RelayError> {
@@ -120,17 +143,8 @@ pub fn chat_call(candidate: &Candidate, req: ChatRequest) -> Result<UpstreamCall
     channel_settings::prepend_openai_system(candidate, &mut fields)?;
     channel_settings::override_fields(candidate, &mut fields);
     let body = serde_json::to_vec(&fields).map_err(encode)?;
-    let mut headers = auth_headers(candidate)?;
-    channel_settings::extra_headers(candidate, &mut headers);
-    Ok(UpstreamCall {
-        url: endpoint_url(candidate, "/v1/chat/completions"),
-        headers,
-        body: body.into(),
-        format: super::Format::OpenAi,
-        google_account: None,
-        status_map: candidate.status_code_mapping.clone(),
-        proxy: candidate.proxy.clone(),
-    })
+    let url = endpoint_url(candidate, "/v1/chat/completions");
+    Ok(UpstreamCall::to_channel(candidate, super::Format::OpenAi, url, auth_headers(candidate)?, body.into()))
 }
 
 /// What OpenAI's reasoning models (o1, o3, o4, gpt-5) require, as Veloera rewrites it: `max_tokens` becomes

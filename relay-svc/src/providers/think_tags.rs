@@ -36,14 +36,7 @@ impl ThinkTags {
 
 /// Rewrites a whole reply: its reasoning becomes a `<think>` block before the text.
 pub fn reply(reply: &mut Reply) {
-    let thinking: String = reply
-        .parts
-        .iter()
-        .filter_map(|p| match p {
-            Part::Thinking { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
+    let thinking = reply.thinking();
     reply.parts.retain(|p| !matches!(p, Part::Thinking { .. } | Part::RedactedThinking(_)));
     if !thinking.is_empty() {
         reply.parts.insert(0, Part::Text(format!("{OPEN}{thinking}{CLOSE}")));

@@ -14,8 +14,8 @@ use super::passthrough::{Incoming, answer};
 use super::{RelayState, read_body};
 use crate::auth;
 use crate::error::RelayError;
+use crate::providers::Format;
 use crate::providers::openai::{self, UpstreamCall};
-use crate::providers::{Format, channel_settings};
 
 /// One multipart endpoint.
 pub struct Form {
@@ -80,16 +80,8 @@ pub async fn relay(
     let content_type = HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))
         .map_err(|_| RelayError::InvalidRequest("cannot build the form's content type".into()))?;
     headers.push((http::header::CONTENT_TYPE, content_type));
-    channel_settings::extra_headers(candidate, &mut headers);
-    let call = UpstreamCall {
-        url: openai::endpoint_url(candidate, form.path),
-        headers,
-        body,
-        format: Format::OpenAi,
-        google_account: None,
-        status_map: candidate.status_code_mapping.clone(),
-        proxy: candidate.proxy.clone(),
-    };
+    let call =
+        UpstreamCall::to_channel(candidate, Format::OpenAi, openai::endpoint_url(candidate, form.path), headers, body);
     answer(state, call, meter, &model).await
 }
 

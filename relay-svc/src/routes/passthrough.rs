@@ -105,17 +105,14 @@ pub async fn relay(
     channel_settings::override_fields(candidate, &mut fields);
     let body = serde_json::to_vec(&fields)
         .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?;
-    let mut headers = openai::auth_headers(candidate)?;
-    channel_settings::extra_headers(candidate, &mut headers);
-    let call = UpstreamCall {
-        url: openai::endpoint_url(candidate, endpoint.path),
+    let headers = openai::auth_headers(candidate)?;
+    let call = UpstreamCall::to_channel(
+        candidate,
+        Format::OpenAi,
+        openai::endpoint_url(candidate, endpoint.path),
         headers,
-        body: body.into(),
-        format: Format::OpenAi,
-        google_account: None,
-        status_map: candidate.status_code_mapping.clone(),
-        proxy: candidate.proxy.clone(),
-    };
+        body.into(),
+    );
     answer(state, call, meter, &model).await
 }
 

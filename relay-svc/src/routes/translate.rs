@@ -308,3 +308,38 @@ fn reply_events(reply: &Reply) -> Vec<StreamEvent> {
     events.push(StreamEvent::Finish(reply.finish));
     events
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::cache::CallerEntry;
+    use crate::control::outbox::Outbox;
+    use crate::usage::RequestFacts;
+    use veloera_proto::v1::{Caller, EndpointKind, Pricing};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_whole_answer_is_preceded_by_heartbeats_and_a_failure_ends_with_an_error_event() {
+        let (outbox, _records) = Outbox::channel();
+        let facts = RequestFacts {
+            request_id: "r",
+            model: "m",
+            client_ip: "127.0.0.1",
+            endpoint: EndpointKind::ChatCompletions,
+            stream: true,
+        };
+        let meter = Metering::start(outbox, Arc::new(CallerEntry::new(Caller::default())), Pricing::default(), facts);
+        // The upstream takes 12 s and then fails.
+        let pending = async {
+            tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+            Err::<Upstream, _>(RelayError::UpstreamFailed("boom".into()))
+        };
+        let encoder = providers::encoder(Format::OpenAi, "m", false);
+        let request = Arc::new(chat::Request::default());
+        let response = reply_as_stream(pending, meter, Format::OpenAi, encoder, "m".into(), request, false);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!(text.matches(": WAITING FOR UPSTREAM").count(), 2, "{text}");
+        assert!(text.ends_with("\n\n") && text.contains("\"error\""), "{text}");
+        assert!(!text.contains("[DONE]"), "a failure is never a normal finish: {text}");
+    }
+}

@@ -583,14 +583,7 @@ fn now_secs() -> u64 {
 /// DeepSeek and OpenRouter clients read it.
 pub fn render_reply(reply: &Reply) -> Value {
     let text = reply.text();
-    let thinking: String = reply
-        .parts
-        .iter()
-        .filter_map(|p| match p {
-            Part::Thinking { text, .. } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
+    let thinking = reply.thinking();
     let calls: Vec<Value> = reply
         .tool_calls()
         .map(|c| json!({"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}))
