@@ -126,6 +126,22 @@ pub struct Channel {
     /// and answers streaming clients with SSE.
     #[serde(default)]
     pub setting: String,
+    /// Veloera's model prefix: this channel's models are also reachable as `<prefix><model>`.
+    #[serde(default)]
+    pub model_prefix: String,
+    /// JSON `{"status_reason": …, "status_time": …}`: why and when the channel was last disabled.
+    #[serde(default)]
+    pub other_info: String,
+    /// Latency of the last test in milliseconds, and when it ran (unix seconds).
+    #[serde(default)]
+    pub response_time: i64,
+    #[serde(default)]
+    pub test_time: i64,
+    /// Upstream balance in USD as last read, and when.
+    #[serde(default)]
+    pub balance: f64,
+    #[serde(default)]
+    pub balance_updated_time: i64,
 }
 
 /// `POST /api/channel/` body (Veloera accepts the channel object; `mode` is tolerated).
@@ -168,6 +184,8 @@ pub struct ChannelCreate {
     pub headers: Option<String>,
     #[serde(default)]
     pub setting: Option<String>,
+    #[serde(default)]
+    pub model_prefix: Option<String>,
 }
 
 fn default_channel_type() -> i32 {

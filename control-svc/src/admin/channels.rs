@@ -116,6 +116,10 @@ fn validate(state: &AppState, body: ChannelCreate) -> Result<NewChannel, Control
     if let Err(e) = settings::validate(&settings) {
         return bad(e);
     }
+    let model_prefix = body.model_prefix.unwrap_or_default().trim().to_string();
+    if model_prefix.chars().count() > 32 || model_prefix.chars().any(|c| c.is_whitespace() || c == ',') {
+        return bad("model_prefix must be at most 32 characters without spaces or commas".into());
+    }
     let weight = body.weight.unwrap_or(0);
     if weight < 0 {
         return bad("weight must not be negative".into());
@@ -137,6 +141,7 @@ fn validate(state: &AppState, body: ChannelCreate) -> Result<NewChannel, Control
         openai_organization: body.openai_organization.unwrap_or_default(),
         tag: body.tag.unwrap_or_default(),
         created_time: now_secs(),
+        model_prefix,
         settings,
     })
 }

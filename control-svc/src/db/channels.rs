@@ -27,6 +27,13 @@ pub struct ChannelRow {
     pub tag: String,
     pub created_time: i64,
     pub used_quota: i64,
+    pub model_prefix: String,
+    pub status_reason: String,
+    pub status_time: i64,
+    pub response_time: i64,
+    pub test_time: i64,
+    pub balance: f64,
+    pub balance_updated_time: i64,
     #[sqlx(flatten)]
     pub settings: ChannelSettings,
 }
@@ -44,7 +51,8 @@ pub struct ChannelSettings {
 
 const COLUMNS: &str = "id, type, name, key_ciphertext, key_hint, base_url, models, group_name, model_mapping, status, \
                        priority, weight, auto_ban, test_model, openai_organization, tag, created_time, used_quota, \
-                       other, param_override, status_code_mapping, system_prompt, headers, setting";
+                       other, param_override, status_code_mapping, system_prompt, headers, setting, model_prefix, \
+                       status_reason, status_time, response_time, test_time, balance, balance_updated_time";
 
 impl ChannelRow {
     pub fn to_dto(&self) -> Channel {
@@ -72,6 +80,13 @@ impl ChannelRow {
             system_prompt: self.settings.system_prompt.clone(),
             headers: self.settings.headers.clone(),
             setting: self.settings.setting.clone(),
+            model_prefix: self.model_prefix.clone(),
+            other_info: serde_json::json!({ "status_reason": self.status_reason, "status_time": self.status_time })
+                .to_string(),
+            response_time: self.response_time,
+            test_time: self.test_time,
+            balance: self.balance,
+            balance_updated_time: self.balance_updated_time,
         }
     }
 }
@@ -94,6 +109,7 @@ pub struct NewChannel {
     pub openai_organization: String,
     pub tag: String,
     pub created_time: i64,
+    pub model_prefix: String,
     pub settings: ChannelSettings,
 }
 
@@ -101,8 +117,8 @@ pub async fn insert(db: &Db, c: &NewChannel) -> Result<i64, ControlError> {
     let q = format!(
         "INSERT INTO channels (type, name, key_ciphertext, key_hint, base_url, models, group_name, model_mapping, status, \
          priority, weight, auto_ban, test_model, openai_organization, tag, created_time, used_quota, other, param_override, \
-         status_code_mapping, system_prompt, headers, setting) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?){}",
+         status_code_mapping, system_prompt, headers, setting, model_prefix) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?){}",
         db.returning_id()
     );
     let sql = db.sql(&q);
@@ -128,7 +144,8 @@ pub async fn insert(db: &Db, c: &NewChannel) -> Result<i64, ControlError> {
         .bind(&c.settings.status_code_mapping)
         .bind(&c.settings.system_prompt)
         .bind(&c.settings.headers)
-        .bind(&c.settings.setting);
+        .bind(&c.settings.setting)
+        .bind(&c.model_prefix);
     insert_returning_id(db, db.pool(), query).await
 }
 
