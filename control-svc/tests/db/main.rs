@@ -133,6 +133,7 @@ async fn exercise(url: DatabaseUrl) {
             openai_organization: String::new(),
             tag: String::new(),
             created_time: 1,
+            model_prefix: String::new(),
             settings: db::channels::ChannelSettings {
                 other: "2024-10-21".into(),
                 system_prompt: "Be brief.".into(),
