@@ -77,6 +77,7 @@ impl Application {
             shutdown.await;
             trigger.cancel();
         });
+        crate::health::prober::spawn(state.clone());
 
         use axum::serve::ListenerExt;
         let http_listener = self.http.tap_io(|tcp| {

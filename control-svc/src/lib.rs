@@ -23,6 +23,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod health;
 pub mod routing;
 pub mod secrets;
 pub mod state;

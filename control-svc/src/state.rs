@@ -12,7 +12,10 @@ use crate::billing::PriceTable;
 use crate::db::{self, Db};
 use crate::error::ControlError;
 use crate::events::{Change, EventHub};
+use crate::health::Policy;
+use crate::grpc::jobs::JobHub;
 use crate::routing::ChannelSnapshot;
+use crate::routing::virtual_models::{self, VirtualModels};
 use crate::secrets::Cipher;
 
 #[derive(Clone)]
@@ -27,6 +30,8 @@ struct Inner {
     events: EventHub,
     channels: ArcSwap<ChannelSnapshot>,
     prices: ArcSwap<PriceTable>,
+    policy: ArcSwap<Policy>,
+    jobs: JobHub,
     generate_default_token: bool,
     shutdown: CancellationToken,
 }
@@ -48,6 +53,8 @@ impl AppState {
                 events: EventHub::default(),
                 channels: ArcSwap::from_pointee(ChannelSnapshot::default()),
                 prices: ArcSwap::from_pointee(PriceTable::default()),
+                policy: ArcSwap::from_pointee(Policy::default()),
+                jobs: JobHub::default(),
                 generate_default_token,
                 shutdown: CancellationToken::new(),
             }),
@@ -77,6 +84,15 @@ impl AppState {
         self.inner.prices.load()
     }
 
+    pub fn policy(&self) -> arc_swap::Guard<Arc<Policy>> {
+        self.inner.policy.load()
+    }
+
+    /// Channel jobs (tests, model lists, balances) handed to connected relays.
+    pub fn jobs(&self) -> &JobHub {
+        &self.inner.jobs
+    }
+
     pub fn generate_default_token(&self) -> bool {
         self.inner.generate_default_token
     }
@@ -89,7 +105,21 @@ impl AppState {
     /// Rebuilds the routing snapshot from the database and tells relays.
     pub async fn reload_channels(&self) -> Result<(), ControlError> {
         let rows = db::channels::list(self.db()).await?;
-        self.inner.channels.store(Arc::new(ChannelSnapshot::build(&rows, self.cipher())));
+        let options = db::options::all(self.db()).await?;
+        let virtual_models = VirtualModels::parse(options.get(virtual_models::OPTION).map_or("", |s| s.as_str()))
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "the stored virtual-model mapping is invalid; ignored");
+                VirtualModels::default()
+            });
+        let statuses = db::channel_keys::statuses(self.db()).await?;
+        let snapshot = ChannelSnapshot::build(&rows, &statuses, virtual_models, self.cipher());
+        // Every key gets a health row, so usage counters are plain updates.
+        let missing: Vec<(i64, String)> = snapshot
+            .all_keys()
+            .filter(|(id, digest)| !statuses.contains_key(&(*id, digest.clone())))
+            .collect();
+        db::channel_keys::ensure(self.db(), &missing).await?;
+        self.inner.channels.store(Arc::new(snapshot));
         self.inner.events.publish(Change::Channels);
         Ok(())
     }
@@ -99,6 +129,8 @@ impl AppState {
         let options = db::options::all(self.db()).await?;
         let table = PriceTable::from_options(&options).map_err(ControlError::Internal)?;
         self.inner.prices.store(Arc::new(table));
+        let policy = Policy::from_options(&options).map_err(ControlError::Internal)?;
+        self.inner.policy.store(Arc::new(policy));
         self.inner.events.publish(Change::Options);
         Ok(())
     }

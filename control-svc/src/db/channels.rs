@@ -49,7 +49,7 @@ pub struct ChannelSettings {
     pub setting: String,
 }
 
-const COLUMNS: &str = "id, type, name, key_ciphertext, key_hint, base_url, models, group_name, model_mapping, status, \
+pub(crate) const COLUMNS: &str = "id, type, name, key_ciphertext, key_hint, base_url, models, group_name, model_mapping, status, \
                        priority, weight, auto_ban, test_model, openai_organization, tag, created_time, used_quota, \
                        other, param_override, status_code_mapping, system_prompt, headers, setting, model_prefix, \
                        status_reason, status_time, response_time, test_time, balance, balance_updated_time";

@@ -1,6 +1,8 @@
 //! The database: one `sqlx::Any` pool over SQLite, PostgreSQL or MySQL, each with its own embedded
 //! migrations. Queries are written once with `?` placeholders and rewritten for PostgreSQL here.
 
+pub mod channel_health;
+pub mod channel_keys;
 pub mod channels;
 mod dsn;
 pub mod logs;

@@ -29,6 +29,29 @@ pub struct UsageReport {
     pub group: String,
     pub client_ip: String,
     pub created_at_secs: i64,
+    /// The key used on `channel_id`.
+    pub key_slot: i32,
+    /// The request ended in an upstream failure (nothing charged).
+    pub failed: bool,
+    /// Every attempt that failed, in order (the last one is the request's own failure when `failed`).
+    pub failed_attempts: Vec<FailedAttempt>,
+}
+
+/// One attempt that failed, as the relay reported it.
+#[derive(Debug, Clone, Default)]
+pub struct FailedAttempt {
+    pub channel_id: i64,
+    pub key_slot: i32,
+    /// 0 when no answer came.
+    pub status_code: i32,
+    pub error: String,
+}
+
+/// What settling needs besides the reports: prices, and the health policy and channels for failed attempts.
+pub struct Context<'a> {
+    pub prices: &'a PriceTable,
+    pub policy: &'a crate::health::Policy,
+    pub channels: &'a crate::routing::ChannelSnapshot,
 }
 
 /// What a committed batch changed, so the caller can push cache invalidations.
@@ -40,18 +63,22 @@ pub struct Settled {
     pub exhausted_tokens: BTreeSet<i64>,
     /// Users whose quota ran out with this batch.
     pub exhausted_users: BTreeSet<i64>,
+    /// A key or channel changed status: the routing snapshot must be rebuilt.
+    pub health_changed: bool,
 }
 
 /// Applies every report whose request id has not been seen before, all or nothing: records the ids, charges
 /// tokens, users and channels (one update per distinct row, not per report), and writes the consume log rows
 /// in one multi-row insert. Written for batches of hundreds of reports at the relay's full request rate.
-pub async fn settle(db: &Db, prices: &PriceTable, reports: &[UsageReport]) -> Result<Settled, ControlError> {
+pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Result<Settled, ControlError> {
+    let prices = cx.prices;
     let mut settled = Settled::default();
     let mut tx = db.pool().begin().await?;
     let fresh = record_new_ids(db, &mut tx, reports).await?;
     settled.newly_applied = fresh.len();
     let mut charges = Charges::default();
     let mut rows: Vec<(&UsageReport, i64, String)> = Vec::new();
+    settled.health_changed = crate::health::record(db, &mut tx, cx.policy, cx.channels, &fresh).await?;
     for r in fresh.into_iter().filter(|r| r.billable) {
         let pricing = prices.lookup(&r.model, &r.group);
         let quota =
@@ -71,6 +98,9 @@ pub async fn settle(db: &Db, prices: &PriceTable, reports: &[UsageReport]) -> Re
             frt: r.first_byte_ms,
             is_model_mapped: r.upstream_model != r.model,
             upstream_model_name: &r.upstream_model,
+            admin_info: (!r.failed_attempts.is_empty()).then(|| AdminInfo {
+                use_channel: r.failed_attempts.iter().map(|a| a.channel_id).chain([r.channel_id]).collect(),
+            }),
         };
         rows.push((r, quota, serde_json::to_string(&other).unwrap_or_default()));
     }
@@ -145,6 +175,14 @@ struct LogOther<'a> {
     frt: i64,
     is_model_mapped: bool,
     upstream_model_name: &'a str,
+    /// The retry trail, for administrators only (Veloera's `admin_info.use_channel`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    admin_info: Option<AdminInfo>,
+}
+
+#[derive(serde::Serialize)]
+struct AdminInfo {
+    use_channel: Vec<i64>,
 }
 
 /// What one batch charges, summed per row to update.

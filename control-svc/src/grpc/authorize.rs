@@ -2,13 +2,13 @@
 
 use veloera_admin_types::status;
 use veloera_proto::v1::{
-    AuthorizeRequest, AuthorizeResponse, Caller, Candidate, Denial, DenialReason, Grant, Pricing,
-    authorize_response::Outcome,
+    AuthorizeRequest, AuthorizeResponse, Caller, Candidate, ChannelKey, Denial, DenialReason, Grant,
+    RetryPolicy, Timeouts, authorize_response::Outcome,
 };
 
 use crate::db::{self, now_secs};
 use crate::error::ControlError;
-use crate::routing::split_list;
+use crate::routing::{RoutableChannel, split_list};
 use crate::state::AppState;
 use veloera_proto::rules::ip_allowed;
 
@@ -81,7 +81,7 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
         return Ok(deny(DenialReason::IpNotAllowed, format!("IP {} is not allowed to use this token", req.client_ip)));
     }
     if req.model.is_empty() {
-        return Ok(grant(caller, Vec::new(), None));
+        return Ok(caller_only(caller));
     }
     if !model_allowlist.is_empty() && !model_allowlist.contains(&req.model) {
         return Ok(deny(DenialReason::ModelNotAllowed, format!("this token may not use model {}", req.model)));
@@ -89,44 +89,93 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
     if req.pinned_channel_id.is_some() && user_role < veloera_admin_types::role::ADMIN as i64 {
         return Ok(deny(DenialReason::ChannelPinForbidden, "only administrators may pin a channel"));
     }
-    let Some(price) = state.prices().lookup(&req.model, &group) else {
-        return Ok(deny(
-            DenialReason::ModelUnpriced,
-            format!("model {} has no price configured; ask the administrator to set one", req.model),
-        ));
-    };
-    let candidates: Vec<Candidate> = channels
-        .candidates(&group, &req.model, req.pinned_channel_id)
-        .into_iter()
-        .map(|c| Candidate {
-            channel_id: c.channel.id,
-            channel_name: c.channel.name.clone(),
-            channel_type: c.channel.channel_type,
-            base_url: c.channel.base_url.clone(),
-            api_key: c.channel.keys[c.key_slot].clone(),
-            key_slot: c.key_slot as i32,
-            upstream_model: c.upstream_model,
-            openai_organization: c.channel.organization.clone(),
-            api_version: c.channel.settings.api_version.clone(),
-            param_override: c.channel.settings.param_override.clone(),
-            system_prompt: c.channel.settings.system_prompt.clone(),
-            extra_headers: c.channel.settings.headers.clone().into_iter().collect(),
-            status_code_mapping: c.channel.settings.status_code_mapping.clone().into_iter().collect(),
-            non_stream_only: c.channel.settings.non_stream_only,
-            thinking_to_content: c.channel.settings.thinking_to_content,
-            force_format: c.channel.settings.force_format,
-            proxy: c.channel.settings.proxy.clone(),
-        })
-        .collect();
+    let prices = state.prices();
+    let asked_price = prices.lookup(&req.model, &group);
+    let mut candidates = Vec::new();
+    for choice in channels.candidates(&group, &req.model, req.pinned_channel_id) {
+        let billed = choice.billed_model.as_deref().filter(|b| *b != req.model);
+        let pricing = match billed {
+            Some(b) => prices.lookup(b, &group).or(asked_price),
+            None => asked_price,
+        };
+        // Unpriced candidates are left out: they could not be billed.
+        if let Some(pricing) = pricing {
+            let mut c = candidate(choice.channel, &choice.upstream_model, choice.channel.usable_keys());
+            c.rank = choice.rank;
+            c.billed_model = billed.unwrap_or_default().to_string();
+            c.pricing = (Some(pricing) != asked_price).then_some(pricing);
+            candidates.push(c);
+        }
+    }
     if candidates.is_empty() {
+        if asked_price.is_none() && !channels.candidates(&group, &req.model, req.pinned_channel_id).is_empty() {
+            return Ok(deny(
+                DenialReason::ModelUnpriced,
+                format!("model {} has no price configured; ask the administrator to set one", req.model),
+            ));
+        }
         return Ok(deny(
             DenialReason::NoChannel,
             format!("no available channel for model {} in group {group}", req.model),
         ));
     }
-    Ok(grant(caller, candidates, Some(price)))
+    let pricing = asked_price.or_else(|| candidates[0].pricing);
+    let retry = RetryPolicy { max_retries: state.policy().retry_times };
+    Ok(AuthorizeResponse {
+        outcome: Some(Outcome::Grant(Grant {
+            caller: Some(caller),
+            candidates,
+            pricing,
+            retry: Some(retry),
+            pinned: req.pinned_channel_id.is_some(),
+        })),
+    })
 }
 
-fn grant(caller: Caller, candidates: Vec<Candidate>, pricing: Option<Pricing>) -> AuthorizeResponse {
-    AuthorizeResponse { outcome: Some(Outcome::Grant(Grant { caller: Some(caller), candidates, pricing })) }
+/// The relay's view of a channel, with the given keys, sending `upstream_model`.
+fn candidate<'k>(
+    c: &RoutableChannel,
+    upstream_model: &str,
+    keys: impl Iterator<Item = (usize, &'k str)>,
+) -> Candidate {
+    let t = c.settings.timeouts;
+    Candidate {
+        channel_id: c.id,
+        channel_name: c.name.clone(),
+        channel_type: c.channel_type,
+        base_url: c.base_url.clone(),
+        upstream_model: upstream_model.to_string(),
+        openai_organization: c.organization.clone(),
+        api_version: c.settings.api_version.clone(),
+        param_override: c.settings.param_override.clone(),
+        system_prompt: c.settings.system_prompt.clone(),
+        extra_headers: c.settings.headers.clone().into_iter().collect(),
+        status_code_mapping: c.settings.status_code_mapping.clone().into_iter().collect(),
+        non_stream_only: c.settings.non_stream_only,
+        thinking_to_content: c.settings.thinking_to_content,
+        force_format: c.settings.force_format,
+        proxy: c.settings.proxy.clone(),
+        keys: keys.map(|(slot, key)| ChannelKey { slot: slot as i32, key: key.to_string() }).collect(),
+        rank: 0,
+        weight: c.weight.clamp(0, u32::MAX as i64) as u32,
+        timeouts: Some(Timeouts {
+            connect_ms: t.connect_ms,
+            first_byte_ms: t.first_byte_ms,
+            idle_ms: t.idle_ms,
+            total_ms: t.total_ms,
+        }),
+        pricing: None,
+        billed_model: String::new(),
+    }
+}
+
+/// The channel as a job target: only the key in `slot`, sending `model` after the channel's mapping.
+pub(super) fn candidate_for_job(c: &RoutableChannel, slot: usize, model: &str) -> Candidate {
+    let upstream = c.upstream_name(model);
+    candidate(c, &upstream, c.keys.iter().enumerate().filter(|(s, _)| *s == slot).map(|(s, k)| (s, k.as_str())))
+}
+
+/// A grant with the caller only (no model asked).
+fn caller_only(caller: Caller) -> AuthorizeResponse {
+    AuthorizeResponse { outcome: Some(Outcome::Grant(Grant { caller: Some(caller), ..Grant::default() })) }
 }

@@ -1,6 +1,7 @@
-//! The gRPC service relays call: `Authorize`, `ReportUsage`, `WatchConfig`. Generated types stay in this module.
+//! The gRPC service relays call: `Authorize`, `ReportUsage`, `WatchConfig`, `WatchJobs`/`ReportJob`. Generated types stay in this module.
 
 mod authorize;
+pub mod jobs;
 mod usage;
 mod watch;
 
@@ -12,7 +13,10 @@ use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status, Streaming};
 use veloera_proto::INTERNAL_SECRET_HEADER;
 use veloera_proto::v1::control_server::{Control, ControlServer};
-use veloera_proto::v1::{AuthorizeRequest, AuthorizeResponse, ConfigEvent, UsageAck, UsageBatch, WatchConfigRequest};
+use veloera_proto::v1::{
+    AuthorizeRequest, AuthorizeResponse, ChannelJob, ConfigEvent, JobAck, JobResult, UsageAck, UsageBatch,
+    WatchConfigRequest, WatchJobsRequest,
+};
 
 use crate::state::AppState;
 
@@ -47,6 +51,18 @@ impl Control for ControlGrpc {
     ) -> Result<Response<Self::WatchConfigStream>, Status> {
         tracing::info!(relay = %request.get_ref().relay_id, "relay subscribed to config changes");
         Ok(Response::new(watch::events(&self.state)))
+    }
+
+    type WatchJobsStream = BoxStream<ChannelJob>;
+
+    async fn watch_jobs(&self, request: Request<WatchJobsRequest>) -> Result<Response<Self::WatchJobsStream>, Status> {
+        tracing::info!(relay = %request.get_ref().relay_id, "relay subscribed to channel jobs");
+        Ok(Response::new(jobs::stream(&self.state)))
+    }
+
+    async fn report_job(&self, request: Request<JobResult>) -> Result<Response<JobAck>, Status> {
+        self.state.jobs().complete(request.into_inner());
+        Ok(Response::new(JobAck {}))
     }
 }
 

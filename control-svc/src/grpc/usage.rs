@@ -5,7 +5,7 @@ use tonic::Streaming;
 use veloera_proto::v1::{Outcome, UsageAck, UsageBatch, UsageRecord};
 
 use super::BoxStream;
-use crate::db::usage::{UsageReport, settle};
+use crate::db::usage::{Context, FailedAttempt, UsageReport, settle};
 use crate::events::Change;
 use crate::state::AppState;
 
@@ -30,6 +30,18 @@ impl From<UsageRecord> for UsageReport {
             group: r.group,
             client_ip: r.client_ip,
             created_at_secs: r.created_at_ms / 1000,
+            key_slot: r.key_slot,
+            failed: r.outcome == Outcome::UpstreamError as i32,
+            failed_attempts: r
+                .failed_attempts
+                .into_iter()
+                .map(|a| FailedAttempt {
+                    channel_id: a.channel_id,
+                    key_slot: a.key_slot,
+                    status_code: a.status_code,
+                    error: a.error,
+                })
+                .collect(),
         }
     }
 }
@@ -49,7 +61,12 @@ pub fn acknowledge(state: AppState, inbound: Streaming<UsageBatch>) -> BoxStream
                 ));
             }
             let reports: Vec<UsageReport> = batch.records.into_iter().map(UsageReport::from).collect();
-            let settled = settle(state.db(), &state.prices(), &reports).await?;
+            let (prices, policy, channels) = (state.prices(), state.policy(), state.channels());
+            let cx = Context { prices: &prices, policy: &policy, channels: &channels };
+            let settled = settle(state.db(), &cx, &reports).await?;
+            if settled.health_changed {
+                state.reload_channels().await?;
+            }
             for token_id in settled.exhausted_tokens {
                 if let Ok(Some(digest)) = crate::db::tokens::digest_of(state.db(), token_id).await {
                     state.events().publish(Change::Token { token_id, key_digest_hex: digest });

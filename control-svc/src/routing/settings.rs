@@ -36,6 +36,17 @@ pub struct Parsed {
     pub force_format: bool,
     /// `setting.proxy`: the proxy URL for this channel's calls, or empty.
     pub proxy: String,
+    /// `setting.{connect,first_byte,idle,total}_timeout` in seconds; 0 leaves the relay's default.
+    pub timeouts: Timeouts,
+}
+
+/// Per-channel timeouts in milliseconds (0 = the relay's default).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect_ms: u32,
+    pub first_byte_ms: u32,
+    pub idle_ms: u32,
+    pub total_ms: u32,
 }
 
 /// Veloera's `setting` JSON. `pass_through_body_enabled` is accepted when off (as Veloera's UI sends it) and
@@ -53,6 +64,30 @@ struct Setting {
     proxy: Option<String>,
     #[serde(default)]
     pass_through_body_enabled: Option<bool>,
+    #[serde(default)]
+    connect_timeout: Option<f64>,
+    #[serde(default)]
+    first_byte_timeout: Option<f64>,
+    #[serde(default)]
+    idle_timeout: Option<f64>,
+    #[serde(default)]
+    total_timeout: Option<f64>,
+}
+
+impl Setting {
+    fn timeouts(&self) -> [(&'static str, Option<f64>); 4] {
+        [
+            ("connect_timeout", self.connect_timeout),
+            ("first_byte_timeout", self.first_byte_timeout),
+            ("idle_timeout", self.idle_timeout),
+            ("total_timeout", self.total_timeout),
+        ]
+    }
+}
+
+/// Seconds → milliseconds; validated to be within a day on write.
+fn millis(secs: Option<f64>) -> u32 {
+    secs.map_or(0, |s| (s * 1000.0).round().clamp(0.0, 86_400_000.0) as u32)
 }
 
 fn setting(text: &str) -> Result<Setting, String> {
@@ -68,6 +103,13 @@ fn setting(text: &str) -> Result<Setting, String> {
         match url::Url::parse(proxy) {
             Ok(u) if matches!(u.scheme(), "http" | "socks5" | "socks5h") && u.host_str().is_some() => {}
             _ => return Err(format!("setting.proxy `{proxy}` must be an http://, socks5:// or socks5h:// URL")),
+        }
+    }
+    for (name, value) in s.timeouts() {
+        if let Some(v) = value
+            && !(v.is_finite() && (0.0..=86_400.0).contains(&v))
+        {
+            return Err(format!("setting.{name} must be a number of seconds between 0 and 86400 (0 = default)"));
         }
     }
     let unsupported = [("pass_through_body_enabled", s.pass_through_body_enabled == Some(true))];
@@ -116,6 +158,12 @@ pub fn parse(raw: &ChannelSettings, channel_type: i32) -> Parsed {
         thinking_to_content: setting.as_ref().is_some_and(|s| s.thinking_to_content == Some(true)),
         force_format: setting.as_ref().is_some_and(|s| s.force_format == Some(true)),
         proxy: setting.as_ref().and_then(|s| s.proxy.as_deref()).unwrap_or("").trim().to_string(),
+        timeouts: setting.as_ref().map_or_else(Timeouts::default, |s| Timeouts {
+            connect_ms: millis(s.connect_timeout),
+            first_byte_ms: millis(s.first_byte_timeout),
+            idle_ms: millis(s.idle_timeout),
+            total_ms: millis(s.total_timeout),
+        }),
     }
 }
 
@@ -179,6 +227,9 @@ mod tests {
             raw(|s| s.setting = r#"{"stream_support":"NON_STREAM_ONLY","force_format":false,"proxy":""}"#.into());
         validate(&ui_defaults).unwrap();
         assert!(parse(&ui_defaults, 1).non_stream_only);
+        let timed = raw(|s| s.setting = r#"{"first_byte_timeout": 2.5, "idle_timeout": 30}"#.into());
+        validate(&timed).unwrap();
+        assert_eq!(parse(&timed, 1).timeouts, Timeouts { first_byte_ms: 2500, idle_ms: 30_000, ..Timeouts::default() });
     }
 
     #[test]
@@ -193,6 +244,7 @@ mod tests {
             (raw(|s| s.setting = r#"{"stream_support": "SOMETIMES"}"#.into()), "stream_support"),
             (raw(|s| s.setting = r#"{"proxy": "ftp://h:1"}"#.into()), "setting.proxy"),
             (raw(|s| s.setting = r#"{"pass_through_body_enabled": true}"#.into()), "not supported"),
+            (raw(|s| s.setting = r#"{"idle_timeout": -1}"#.into()), "setting.idle_timeout"),
         ] {
             let err = validate(&s).unwrap_err();
             assert!(err.contains(word), "{err}");

@@ -1,0 +1,110 @@
+//! Channel tests and half-open probes. A test is one small non-streaming request run by a relay (see
+//! `grpc::jobs`). The prober re-tests what was disabled automatically once its back-off has passed: a pass
+//! re-enables it, a failure doubles the back-off.
+
+use std::time::Duration;
+
+use crate::db::channels::ChannelRow;
+use crate::db::{self, now_secs};
+use crate::error::ControlError;
+use crate::grpc::jobs::{JobKind, JobOutcome};
+use crate::routing::{ALL_KEYS_DISABLED_REASON, RoutableChannel, key_digest};
+use crate::state::AppState;
+
+/// The model a test uses: the one asked for, else the channel's test model, else its first model.
+pub fn test_model(row: &ChannelRow, asked: Option<&str>) -> String {
+    asked
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+        .or_else(|| Some(row.test_model.trim().to_string()).filter(|m| !m.is_empty()))
+        .or_else(|| crate::routing::split_list(&row.models).into_iter().next())
+        .unwrap_or_else(|| "gpt-4o-mini".to_string())
+}
+
+/// Tests one key of a channel (the first usable one when `slot` is `None`) and records the latency.
+pub async fn test_channel(
+    state: &AppState,
+    row: &ChannelRow,
+    slot: Option<usize>,
+    model: &str,
+) -> Result<JobOutcome, ControlError> {
+    let channel = RoutableChannel::from_row(row, state.cipher())?;
+    let slot = match slot {
+        Some(s) => s,
+        None => first_usable_slot(state, &channel).await?,
+    };
+    if slot >= channel.keys.len() {
+        return Err(ControlError::BadRequest(format!("channel {} has no key {slot}", row.id)));
+    }
+    let outcome = state.jobs().run(&channel, slot, model, JobKind::Test { model: model.to_string() }).await?;
+    if outcome.ok {
+        db::channel_health::record_test(state.db(), row.id, outcome.latency_ms).await?;
+    }
+    Ok(outcome)
+}
+
+/// The first key not disabled, or the first key when all are.
+async fn first_usable_slot(state: &AppState, channel: &RoutableChannel) -> Result<usize, ControlError> {
+    let health = db::channel_keys::for_channel(state.db(), channel.id).await?;
+    let disabled = |k: &str| health.iter().any(|h| h.key_digest == key_digest(k) && h.status != 1);
+    Ok(channel.keys.iter().position(|k| !disabled(k)).unwrap_or(0))
+}
+
+/// Runs the probe loop until control shuts down.
+pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let tick = (state.policy().probe_initial_secs / 3).clamp(1, 10) as u64;
+            tokio::select! {
+                _ = state.shutdown().cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(tick)) => {}
+            }
+            if let Err(e) = probe_due(&state).await {
+                tracing::warn!(error = %e, "health probes failed to run");
+            }
+        }
+    })
+}
+
+/// Probes every channel and key whose back-off has passed.
+pub async fn probe_due(state: &AppState) -> Result<(), ControlError> {
+    let now = now_secs();
+    let policy = state.policy().clone();
+    let mut changed = false;
+    for (row, backoff) in db::channel_health::due_for_probe(state.db(), now).await? {
+        if row.status_reason == ALL_KEYS_DISABLED_REASON {
+            continue; // comes back with its keys
+        }
+        let model = test_model(&row, None);
+        let passed = test_channel(state, &row, None, &model).await.map(|o| o.ok).unwrap_or(false);
+        if passed && policy.auto_enable {
+            changed |= db::channel_health::enable_recovered(state.db(), row.id).await?;
+            tracing::info!(channel = row.id, "channel passed its probe and is enabled again");
+        } else {
+            db::channel_health::reschedule(state.db(), row.id, policy.next_backoff(backoff)).await?;
+        }
+    }
+    for key in db::channel_keys::due_for_probe(state.db(), now).await? {
+        let Some(row) = db::channels::find_by_id(state.db(), key.channel_id).await? else { continue };
+        let channel = RoutableChannel::from_row(&row, state.cipher())?;
+        let Some(slot) = channel.keys.iter().position(|k| key_digest(k) == key.key_digest) else { continue };
+        let model = test_model(&row, None);
+        let passed = test_channel(state, &row, Some(slot), &model).await.map(|o| o.ok).unwrap_or(false);
+        if passed && policy.auto_enable {
+            db::channel_keys::set_status(state.db(), key.channel_id, &key.key_digest, 1, "").await?;
+            if row.status == 3 && row.status_reason == ALL_KEYS_DISABLED_REASON {
+                db::channel_health::enable_recovered(state.db(), row.id).await?;
+            }
+            changed = true;
+            tracing::info!(channel = row.id, slot, "channel key passed its probe and is enabled again");
+        } else {
+            let backoff = policy.next_backoff(key.backoff_secs);
+            db::channel_keys::reschedule(state.db(), key.channel_id, &key.key_digest, backoff).await?;
+        }
+    }
+    if changed {
+        state.reload_channels().await?;
+    }
+    Ok(())
+}
