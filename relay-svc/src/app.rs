@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::control::cache::AuthCache;
 use crate::control::outbox::{self, Outbox};
 use crate::control::{self, ControlLink};
-use crate::dispatch::Dispatcher;
+use crate::dispatch::{Dispatcher, Limits};
 use crate::routes::{self, RelayState};
 
 /// A built relay, listening but not yet serving.
@@ -37,7 +37,12 @@ impl Application {
         let client = control::client(&config.control_grpc_url, &internal_secret)?;
         let cache = AuthCache::new(config.auth_cache_ttl, config.control_stale_grace);
         let (outbox, _) = Outbox::channel();
-        let dispatcher = Dispatcher::new(config.connect_timeout, config.streaming_idle_timeout, config.relay_timeout)?;
+        let dispatcher = Dispatcher::new(Limits {
+            connect: config.connect_timeout,
+            first_byte: config.first_byte_timeout,
+            idle: config.streaming_idle_timeout,
+            total: config.relay_timeout,
+        })?;
         let frontdoor = reqwest::Client::builder()
             .tcp_nodelay(true)
             .redirect(reqwest::redirect::Policy::none())
@@ -47,6 +52,7 @@ impl Application {
             link: Arc::new(ControlLink::new(client, cache)),
             outbox,
             dispatcher,
+            failover: Arc::new(crate::failover::Shared::new(config.retry_deadline)),
             frontdoor,
             control_http_url: config.control_http_url.trim_end_matches('/').into(),
             max_body_bytes: config.max_body_bytes,

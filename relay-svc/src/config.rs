@@ -22,6 +22,11 @@ pub struct Config {
     pub relay_timeout: Option<Duration>,
     /// `UPSTREAM_CONNECT_TIMEOUT` seconds (default 10).
     pub connect_timeout: Duration,
+    /// `FIRST_BYTE_TIMEOUT` seconds: longest wait for an upstream's first byte — response headers and, for
+    /// streams, the first event (default 300; a whole non-streaming answer must start within it).
+    pub first_byte_timeout: Duration,
+    /// `RETRY_DEADLINE` seconds: no retry starts later than this after the request arrived (default 60).
+    pub retry_deadline: Duration,
     /// `AUTH_CACHE_TTL` seconds: upper bound on how long a cached authorization is used (default 300).
     pub auth_cache_ttl: Duration,
     /// `CONTROL_STALE_GRACE` seconds: how long cached answers keep serving while the control stream is down (default 120).
@@ -60,6 +65,8 @@ impl Config {
             streaming_idle_timeout: secs("STREAMING_TIMEOUT", 60)?,
             relay_timeout: (!relay_timeout.is_zero()).then_some(relay_timeout),
             connect_timeout: secs("UPSTREAM_CONNECT_TIMEOUT", 10)?,
+            first_byte_timeout: secs("FIRST_BYTE_TIMEOUT", 300)?,
+            retry_deadline: secs("RETRY_DEADLINE", 60)?,
             auth_cache_ttl: secs("AUTH_CACHE_TTL", 300)?,
             control_stale_grace: secs("CONTROL_STALE_GRACE", 120)?,
             max_body_bytes: var("MAX_REQUEST_BODY_MB")

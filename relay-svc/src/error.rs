@@ -26,6 +26,9 @@ pub enum RelayError {
     ControlUnavailable(String),
     #[error("{0}")]
     NotFound(String),
+    /// Every upstream able to answer asked us to wait; the client is told how long (`Retry-After`).
+    #[error("{message}")]
+    RateLimited { retry_after: std::time::Duration, message: String },
     /// Routes Veloera also leaves unimplemented (files, fine-tuning).
     #[error("API not implemented")]
     NotImplemented,
@@ -67,6 +70,7 @@ impl RelayError {
             },
             RelayError::UpstreamRejected { status, .. } => *status,
             RelayError::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
+            RelayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             RelayError::ControlUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             RelayError::NotFound(_) => StatusCode::NOT_FOUND,
             RelayError::NotImplemented => StatusCode::NOT_IMPLEMENTED,
@@ -99,6 +103,7 @@ impl RelayError {
                 ("upstream_error", code.clone().unwrap_or_else(|| "upstream_error".into()))
             }
             RelayError::UpstreamFailed(_) => ("upstream_error", "bad_upstream_response".into()),
+            RelayError::RateLimited { .. } => ("rate_limit_error", "rate_limit_exceeded".into()),
             RelayError::ControlUnavailable(_) => ("veloera_error", "control_unavailable".into()),
             RelayError::NotFound(_) => ("invalid_request_error", "not_found".into()),
             RelayError::NotImplemented => ("invalid_request_error", "not_implemented".into()),
@@ -123,12 +128,31 @@ impl RelayError {
     }
 }
 
-impl IntoResponse for RelayError {
-    fn into_response(self) -> Response {
+impl RelayError {
+    /// Seconds the client should wait before trying again, when we know.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            RelayError::RateLimited { retry_after, .. } => Some(retry_after.as_secs_f64().ceil().max(1.0) as u64),
+            _ => None,
+        }
+    }
+
+    /// Our error as a response with `body` (in the client's format): status, and `Retry-After` when known.
+    pub fn respond_with(&self, body: serde_json::Value) -> Response {
         let status = self.status();
         if status.is_server_error() {
             tracing::warn!(error = %self, "relay request failed");
         }
-        (status, Json(self.body())).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs() {
+            response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl IntoResponse for RelayError {
+    fn into_response(self) -> Response {
+        self.respond_with(self.body())
     }
 }

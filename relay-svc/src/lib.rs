@@ -24,6 +24,7 @@ pub mod config;
 pub mod control;
 pub mod dispatch;
 pub mod error;
+pub mod failover;
 pub mod frontdoor;
 pub mod providers;
 pub mod routes;

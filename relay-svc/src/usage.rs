@@ -6,10 +6,12 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use veloera_proto::rules::quota_for;
-use veloera_proto::v1::{Candidate, EndpointKind, Outcome, Pricing, UsageRecord};
+use veloera_proto::v1::{Attempt, EndpointKind, Outcome, Pricing, UsageRecord};
 
 use crate::control::cache::CallerEntry;
 use crate::control::outbox::Outbox;
+use crate::dispatch::Failure;
+use crate::providers::Target;
 use crate::providers::openai::Usage;
 
 pub struct Metering {
@@ -19,6 +21,8 @@ pub struct Metering {
     record: UsageRecord,
     started: Instant,
     outcome: Outcome,
+    /// The current target is answering (or about to): a failure from now on is its failure.
+    attempt_open: bool,
 }
 
 /// What the usage record says about the request itself.
@@ -51,14 +55,49 @@ impl Metering {
             ..Default::default()
         };
         // Until told otherwise, a request that ends is one the client abandoned.
-        Metering { outbox, caller, pricing, record, started: Instant::now(), outcome: Outcome::ClientCancelled }
+        Metering {
+            outbox,
+            caller,
+            pricing,
+            record,
+            started: Instant::now(),
+            outcome: Outcome::ClientCancelled,
+            attempt_open: false,
+        }
     }
 
-    /// The channel (and key slot) now serving the request.
-    pub fn use_candidate(&mut self, c: &Candidate) {
-        self.record.channel_id = c.channel_id;
-        self.record.key_slot = c.key_slot;
-        self.record.upstream_model = c.upstream_model.clone();
+    /// The channel and key now serving the request; a candidate serving a virtual model is billed as its
+    /// real model, at its own price.
+    pub fn use_target(&mut self, t: &Target<'_>) {
+        self.record.channel_id = t.channel_id;
+        self.record.key_slot = t.key.slot;
+        self.record.upstream_model.clone_from(&t.upstream_model);
+        if !t.billed_model.is_empty() {
+            self.record.model.clone_from(&t.billed_model);
+        }
+        if let Some(p) = t.pricing {
+            self.pricing = p;
+        }
+        self.attempt_open = true;
+    }
+
+    /// An attempt failed before answering; the request goes on (or ends with [`Metering::rejected`]).
+    pub fn attempt_failed(&mut self, t: &Target<'_>, failure: &Failure) {
+        let detail = if failure.detail.is_empty() { failure.error.to_string() } else { failure.detail.clone() };
+        self.record.failed_attempts.push(Attempt {
+            channel_id: t.channel_id,
+            key_slot: t.key.slot,
+            status_code: i32::from(failure.status),
+            error: detail.chars().take(500).collect(),
+            latency_ms: self.started.elapsed().as_millis() as i64,
+        });
+        self.attempt_open = false;
+    }
+
+    /// The request ends unanswered for a reason that is no channel's failure (or whose attempts are recorded).
+    pub fn rejected(&mut self, status: u16, message: &str) {
+        self.attempt_open = false;
+        self.failed(status, message);
     }
 
     pub fn first_byte(&mut self) {
@@ -92,7 +131,18 @@ impl Metering {
         result
     }
 
+    /// The answering attempt failed (mid-stream, or its answer was unreadable): the request fails, and the
+    /// attempt counts against its key.
     pub fn failed(&mut self, status: u16, message: &str) {
+        if std::mem::take(&mut self.attempt_open) {
+            self.record.failed_attempts.push(Attempt {
+                channel_id: self.record.channel_id,
+                key_slot: self.record.key_slot,
+                status_code: 0,
+                error: message.chars().take(500).collect(),
+                latency_ms: self.started.elapsed().as_millis() as i64,
+            });
+        }
         self.outcome = Outcome::UpstreamError;
         self.record.status_code = status as i32;
         self.record.error_message = message.chars().take(500).collect();

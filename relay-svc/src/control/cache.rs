@@ -41,11 +41,22 @@ impl KeyState {
     }
 }
 
+/// A granted route as control sent it.
+pub struct Route {
+    pub model: String,
+    pub pinned: Option<i64>,
+    pub candidates: Vec<Candidate>,
+    pub pricing: Pricing,
+    pub max_retries: u32,
+}
+
 /// Candidates and price for one (group, model, pinned channel).
 #[derive(Debug)]
 pub struct RouteEntry {
     pub candidates: Vec<Candidate>,
     pub pricing: Pricing,
+    /// Further keys or channels one request may try (`RetryTimes`).
+    pub max_retries: u32,
     fetched: Instant,
     group: String,
     model: String,
@@ -126,13 +137,13 @@ impl AuthCache {
         generation: u64,
         digest: [u8; 32],
         caller: Caller,
-        route: Option<(String, Option<i64>, Vec<Candidate>, Pricing)>,
+        route: Option<Route>,
     ) -> (Arc<CallerEntry>, Option<Arc<RouteEntry>>) {
         let now = Instant::now();
         let group = caller.group.clone();
         let entry = Arc::new(CallerEntry { fetched: now, ..CallerEntry::new(caller) });
-        let route = route.map(|(model, pinned, candidates, pricing)| {
-            Arc::new(RouteEntry { candidates, pricing, fetched: now, group, model, pinned })
+        let route = route.map(|Route { model, pinned, candidates, pricing, max_retries }| {
+            Arc::new(RouteEntry { candidates, pricing, max_retries, fetched: now, group, model, pinned })
         });
         if self.generation() == generation {
             self.keys.insert(digest, KeyState::Known(entry.clone()));
@@ -226,7 +237,13 @@ mod tests {
     #[test]
     fn routes_are_found_by_group_model_and_pin() {
         let c = cache();
-        let route = Some(("m".to_string(), None, Vec::new(), Pricing::default()));
+        let route = Some(Route {
+            model: "m".to_string(),
+            pinned: None,
+            candidates: Vec::new(),
+            pricing: Pricing::default(),
+            max_retries: 0,
+        });
         c.store_grant(c.generation(), [1; 32], caller(1), route);
         assert!(c.route("default", "m", None).is_some());
         assert!(c.route("default", "other", None).is_none());

@@ -17,7 +17,7 @@ use veloera_proto::v1::control_client::ControlClient;
 use veloera_proto::v1::{AuthorizeRequest, Candidate, DenialReason, EndpointKind, Pricing};
 
 use crate::error::RelayError;
-use cache::{AuthCache, CallerEntry, KeyState, RouteEntry};
+use cache::{AuthCache, CallerEntry, KeyState, Route, RouteEntry};
 
 /// Adds the internal secret to every call.
 #[derive(Clone)]
@@ -59,6 +59,10 @@ impl Authorized {
 
     pub fn pricing(&self) -> Option<&Pricing> {
         self.route.as_ref().map(|r| &r.pricing)
+    }
+
+    pub fn max_retries(&self) -> u32 {
+        self.route.as_ref().map_or(0, |r| r.max_retries)
     }
 }
 
@@ -124,9 +128,13 @@ impl ControlLink {
                 let caller =
                     grant.caller.ok_or_else(|| RelayError::ControlUnavailable("grant without caller".into()))?;
                 let route = match (ask.model.is_empty(), grant.pricing) {
-                    (false, Some(pricing)) => {
-                        Some((ask.model.to_string(), ask.pinned_channel, grant.candidates, pricing))
-                    }
+                    (false, Some(pricing)) => Some(Route {
+                        model: ask.model.to_string(),
+                        pinned: ask.pinned_channel,
+                        candidates: grant.candidates,
+                        pricing,
+                        max_retries: grant.retry.map_or(0, |r| r.max_retries),
+                    }),
                     _ => None,
                 };
                 let (entry, route) = self.cache.store_grant(generation, ask.digest, caller, route);

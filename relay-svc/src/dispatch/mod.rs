@@ -5,7 +5,8 @@
 //! hot path reqwest's URL re-parsing and redirect layer cost about a tenth of the relay's instructions per request.
 //! Redirects are never followed (they would carry our key to wherever they point).
 
-use std::time::Duration;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use eventsource_stream::{Event, EventStreamError, Eventsource};
@@ -20,6 +21,7 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::error::RelayError;
 use crate::providers::openai::UpstreamCall;
+use veloera_proto::v1::Timeouts;
 use crate::providers::upstream_error;
 
 /// Most of an upstream error body we read (enough for any JSON error object).
@@ -34,148 +36,279 @@ mod proxy;
 #[derive(Clone)]
 pub struct Dispatcher {
     client: HttpClient,
+    /// Clients for channels with their own connect timeout, by that timeout in milliseconds.
+    clients_by_connect: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<u32, HttpClient>>>,
     proxies: proxy::Proxies,
     google_tokens: google_token::GoogleTokens,
-    idle_timeout: Duration,
-    total_timeout: Option<Duration>,
+    defaults: Limits,
 }
 
-/// A successful upstream answer, not yet read.
+/// The time bounds of one upstream call.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub connect: Duration,
+    /// Until the first byte of the answer: the response headers and, for streams, the first event.
+    pub first_byte: Duration,
+    /// Longest silence between two pieces of a body or two events of a stream.
+    pub idle: Duration,
+    /// The whole call; `None` for no bound beyond the others.
+    pub total: Option<Duration>,
+}
+
+impl Limits {
+    /// These limits with a channel's overrides (0 = keep ours).
+    fn with(self, t: &Timeouts) -> Limits {
+        let ms = |v: u32, d: Duration| if v == 0 { d } else { Duration::from_millis(u64::from(v)) };
+        Limits {
+            connect: ms(t.connect_ms, self.connect),
+            first_byte: ms(t.first_byte_ms, self.first_byte),
+            idle: ms(t.idle_ms, self.idle),
+            total: if t.total_ms == 0 { self.total } else { Some(Duration::from_millis(u64::from(t.total_ms))) },
+        }
+    }
+}
+
+/// A failed upstream call: our error, and what the upstream said for health and retry decisions.
+#[derive(Debug)]
+pub struct Failure {
+    pub error: RelayError,
+    /// The upstream's HTTP status; 0 when no answer came (connect error, reset, timeout).
+    pub status: u16,
+    /// The upstream's `Retry-After`, when it sent one.
+    pub retry_after: Option<Duration>,
+    /// What the upstream said (error code and message, or the transport error), for health checks.
+    pub detail: String,
+}
+
+impl Failure {
+    fn transport(error: RelayError) -> Failure {
+        let detail = error.to_string();
+        Failure { error, status: 0, retry_after: None, detail }
+    }
+}
+
+/// SSE events of an upstream stream, each bounded by the idle timeout.
+pub type Events = Pin<Box<dyn Stream<Item = Result<Event, RelayError>> + Send>>;
+
+/// A successful upstream answer: its first event (streams) or whole body (JSON) already read, so that a
+/// failure before the first byte reaches the client can still be retried elsewhere.
 pub struct Upstream {
-    response: http::Response<Incoming>,
-    idle_timeout: Duration,
-    total_timeout: Option<Duration>,
+    response: Option<http::Response<Incoming>>,
+    content_type: Option<HeaderValue>,
+    limits: Limits,
+    started: Instant,
+    events: Option<Events>,
+    body: Option<Bytes>,
 }
 
 impl Dispatcher {
-    pub fn new(
-        connect_timeout: Duration,
-        idle_timeout: Duration,
-        total_timeout: Option<Duration>,
-    ) -> Result<Self, String> {
-        let mut http = HttpConnector::new();
-        http.set_nodelay(true);
-        http.set_connect_timeout(Some(connect_timeout));
-        http.enforce_http(false);
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_webpki_roots()
-            .https_or_http()
-            .enable_http1()
-            .enable_http2()
-            .wrap_connector(http);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(1024)
-            .build(https);
+    pub fn new(defaults: Limits) -> Result<Self, String> {
         Ok(Dispatcher {
-            client,
-            proxies: proxy::Proxies::new(connect_timeout),
+            client: http_client(defaults.connect),
+            clients_by_connect: Default::default(),
+            proxies: proxy::Proxies::new(defaults.connect),
             google_tokens: google_token::GoogleTokens::default(),
-            idle_timeout,
-            total_timeout,
+            defaults,
         })
     }
 
-    /// Sends the call; a non-2xx answer is read (bounded) and turned into our error.
-    pub async fn send(&self, call: UpstreamCall) -> Result<Upstream, RelayError> {
-        let uri: http::Uri = call
-            .url
-            .parse()
-            .map_err(|_| RelayError::UpstreamFailed("the channel's base URL is not a valid URI".into()))?;
+    fn client_for(&self, connect: Duration) -> HttpClient {
+        if connect == self.defaults.connect {
+            return self.client.clone();
+        }
+        let ms = connect.as_millis().min(u128::from(u32::MAX)) as u32;
+        let mut clients = self.clients_by_connect.lock().unwrap_or_else(|p| p.into_inner());
+        clients.entry(ms).or_insert_with(|| http_client(connect)).clone()
+    }
+
+    /// Sends the call and reads the answer up to its first byte: a non-2xx answer is read (bounded) and
+    /// turned into our error; a stream's first event and a JSON body are read before this returns.
+    pub async fn send(&self, call: UpstreamCall) -> Result<Upstream, Failure> {
+        let limits = self.defaults.with(&call.timeouts);
+        let started = Instant::now();
+        let first_byte_by = started + limits.total.map_or(limits.first_byte, |t| t.min(limits.first_byte));
+        let pending = self.request(call, limits);
+        let response = match tokio::time::timeout_at(first_byte_by.into(), pending).await {
+            Err(_) => {
+                return Err(Failure::transport(RelayError::UpstreamFailed(format!(
+                    "no response headers within {:?}",
+                    limits.first_byte
+                ))));
+            }
+            Ok(result) => result?,
+        };
+        let content_type = response.headers().get(http::header::CONTENT_TYPE).cloned();
+        let mut upstream = Upstream { response: Some(response), content_type, limits, started, events: None, body: None };
+        upstream.read_first_byte(first_byte_by).await?;
+        Ok(upstream)
+    }
+
+    /// Builds and sends the request; a non-2xx answer becomes a `Failure`.
+    async fn request(&self, call: UpstreamCall, limits: Limits) -> Result<http::Response<Incoming>, Failure> {
+        let uri: http::Uri = call.url.parse().map_err(|_| {
+            Failure::transport(RelayError::UpstreamFailed("the channel's base URL is not a valid URI".into()))
+        })?;
         let wire = call.format;
         let status_map = call.status_map;
         let proxy = call.proxy;
-        let mut request = http::Request::post(uri);
-        if !call.headers.iter().any(|(name, _)| name == http::header::CONTENT_TYPE) {
+        let post = call.method == http::Method::POST;
+        let mut request = http::Request::builder().method(call.method).uri(uri);
+        if post && !call.headers.iter().any(|(name, _)| name == http::header::CONTENT_TYPE) {
             request = request.header(http::header::CONTENT_TYPE, "application/json");
         }
         for (name, value) in call.headers {
             request = request.header(name, value);
         }
         if let Some(account) = &call.google_account {
-            let token = self.google_tokens.token(&self.client, account, self.idle_timeout).await?;
-            let bearer = http::HeaderValue::from_str(&format!("Bearer {token}"))
-                .map_err(|_| RelayError::UpstreamFailed("the Vertex AI token is not a header value".into()))?;
+            let token = self.google_tokens.token(&self.client, account, limits.idle).await.map_err(Failure::transport)?;
+            let bearer = http::HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                Failure::transport(RelayError::UpstreamFailed("the Vertex AI token is not a header value".into()))
+            })?;
             request = request.header(http::header::AUTHORIZATION, bearer);
         }
-        let request = request
-            .body(Full::new(call.body))
-            .map_err(|e| RelayError::UpstreamFailed(format!("cannot build the upstream request: {e}")))?;
-        // Headers must arrive within the idle bound (a hung upstream is cut), or the total bound if shorter.
-        let header_wait = self.total_timeout.map_or(self.idle_timeout, |t| t.min(self.idle_timeout));
-        let pending =
-            if proxy.is_empty() { self.client.request(request) } else { self.proxies.request(&proxy, request)? };
-        let response = match tokio::time::timeout(header_wait, pending).await {
-            Err(_) => return Err(RelayError::UpstreamFailed(format!("no response headers within {header_wait:?}"))),
-            Ok(Err(e)) => return Err(RelayError::UpstreamFailed(format!("request failed: {e:?}"))),
-            Ok(Ok(r)) => r,
+        let request = request.body(Full::new(call.body)).map_err(|e| {
+            Failure::transport(RelayError::UpstreamFailed(format!("cannot build the upstream request: {e}")))
+        })?;
+        let response = if proxy.is_empty() {
+            self.client_for(limits.connect).request(request).await
+        } else {
+            self.proxies.request(&proxy, request).map_err(Failure::transport)?.await
         };
+        let response = response
+            .map_err(|e| Failure::transport(RelayError::UpstreamFailed(format!("request failed: {e:?}"))))?;
         let status = response.status();
-        if !status.is_success() {
-            let body = read_limited(response, ERROR_BODY_LIMIT, self.idle_timeout).await.unwrap_or_default();
-            let error = upstream_error(wire, status, &body);
-            return Err(match status_map.get(&i32::from(status.as_u16())) {
-                Some(&to) => error.shown_as(to),
-                None => error,
-            });
+        if status.is_success() {
+            return Ok(response);
         }
-        Ok(Upstream { response, idle_timeout: self.idle_timeout, total_timeout: self.total_timeout })
+        let retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64);
+        let body = read_limited(response, ERROR_BODY_LIMIT, limits.idle).await.unwrap_or_default();
+        let error = upstream_error(wire, status, &body);
+        let detail = format!("{}", String::from_utf8_lossy(&body[..body.len().min(1024)]));
+        let error = match status_map.get(&i32::from(status.as_u16())) {
+            Some(&to) => error.shown_as(to),
+            None => error,
+        };
+        Err(Failure { error, status: status.as_u16(), retry_after, detail })
     }
+}
+
+fn http_client(connect_timeout: Duration) -> HttpClient {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
+    http.enforce_http(false);
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(http);
+    Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(90)).pool_max_idle_per_host(1024).build(https)
 }
 
 impl Upstream {
     pub fn is_event_stream(&self) -> bool {
-        self.response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("text/event-stream") || ct.starts_with(eventstream::CONTENT_TYPE))
+        self.events.is_some()
     }
 
     /// The upstream's content type, if it sent one.
     pub fn content_type(&self) -> Option<HeaderValue> {
-        self.response.headers().get(http::header::CONTENT_TYPE).cloned()
+        self.content_type.clone()
+    }
+
+    fn content_type_is(&self, prefix: &str) -> bool {
+        self.content_type.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|ct| ct.starts_with(prefix))
+    }
+
+    /// Reads a stream's first event, or a JSON body whole, by `deadline`; anything else is left unread.
+    async fn read_first_byte(&mut self, deadline: Instant) -> Result<(), Failure> {
+        let sse = self.content_type_is("text/event-stream") || self.content_type_is(eventstream::CONTENT_TYPE);
+        if sse {
+            let mut events = self.take_events();
+            let first = match tokio::time::timeout_at(deadline.into(), events.next()).await {
+                Err(_) => Err(format!("no first event within {:?}", self.limits.first_byte)),
+                Ok(None) => Err("the stream ended before its first event".to_string()),
+                Ok(Some(Err(e))) => Err(e.to_string()),
+                Ok(Some(Ok(ev))) => Ok(ev),
+            };
+            let first = first.map_err(|m| Failure::transport(RelayError::UpstreamFailed(m)))?;
+            if let Some(detail) = error_event(&first) {
+                let error = RelayError::UpstreamFailed(format!("the stream began with an error: {detail}"));
+                return Err(Failure { error, status: 0, retry_after: None, detail });
+            }
+            self.events = Some(Box::pin(futures::stream::once(async move { Ok(first) }).chain(events)));
+            return Ok(());
+        }
+        let json = self.content_type.is_none() || self.content_type_is("application/json");
+        if json {
+            let response = self.response.take().expect("the response is read once");
+            let limit = self.limits.total.map(|t| t.saturating_sub(self.started.elapsed())).unwrap_or(self.limits.idle * 10);
+            let body = match tokio::time::timeout(limit, response.into_body().collect()).await {
+                Err(_) => Err(format!("body not complete within {limit:?}")),
+                Ok(Err(e)) => Err(format!("body read failed: {e}")),
+                Ok(Ok(b)) => Ok(b.to_bytes()),
+            }
+            .map_err(|m| Failure::transport(RelayError::UpstreamFailed(m)))?;
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Err(Failure::transport(RelayError::UpstreamFailed("the upstream answered with an empty body".into())));
+            }
+            self.body = Some(body);
+        }
+        Ok(())
     }
 
     /// The body as it arrives (binary answers such as speech audio are streamed through, never buffered whole),
-    /// each piece awaited at most `idle_timeout` after the previous one.
+    /// each piece awaited at most the idle timeout after the previous one.
     pub fn into_bytes_stream(self) -> impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static {
-        let idle = self.idle_timeout;
-        let inner = self.response.into_body().into_data_stream();
-        futures::stream::unfold((inner, false), move |(mut inner, done)| async move {
+        let idle = self.limits.idle;
+        let ready = self.body.map(|b| futures::stream::once(async move { Ok(b) }));
+        let inner = self.response.map(|r| r.into_body().into_data_stream());
+        let rest = futures::stream::unfold((inner, false), move |(inner, done)| async move {
+            let mut inner = inner?;
             if done {
                 return None;
             }
             match tokio::time::timeout(idle, inner.next()).await {
-                Err(_) => Some((Err(RelayError::UpstreamFailed(format!("body stalled for {idle:?}"))), (inner, true))),
+                Err(_) => Some((Err(RelayError::UpstreamFailed(format!("body stalled for {idle:?}"))), (Some(inner), true))),
                 Ok(None) => None,
-                Ok(Some(Ok(b))) => Some((Ok(b), (inner, false))),
-                Ok(Some(Err(e))) => Some((Err(RelayError::UpstreamFailed(format!("body broken: {e}"))), (inner, true))),
+                Ok(Some(Ok(b))) => Some((Ok(b), (Some(inner), false))),
+                Ok(Some(Err(e))) => Some((Err(RelayError::UpstreamFailed(format!("body broken: {e}"))), (Some(inner), true))),
             }
-        })
+        });
+        futures::stream::iter(ready).flatten().chain(rest)
     }
 
-    /// Reads the whole (non-streaming) body within the time bounds.
-    pub async fn body(self) -> Result<Bytes, RelayError> {
-        let limit = self.total_timeout.unwrap_or(self.idle_timeout * 10);
-        match tokio::time::timeout(limit, self.response.into_body().collect()).await {
-            Err(_) => Err(RelayError::UpstreamFailed(format!("body not complete within {limit:?}"))),
-            Ok(Err(e)) => Err(RelayError::UpstreamFailed(format!("body read failed: {e}"))),
-            Ok(Ok(b)) => Ok(b.to_bytes()),
+    /// The whole (non-streaming) body.
+    pub async fn body(mut self) -> Result<Bytes, RelayError> {
+        if let Some(b) = self.body.take() {
+            return Ok(b);
+        }
+        let pieces: Vec<Bytes> = self.into_bytes_stream().collect::<Vec<_>>().await.into_iter().collect::<Result<_, _>>()?;
+        Ok(pieces.concat().into())
+    }
+
+    /// The stream's events (the first one already read), each awaited at most the idle timeout.
+    pub fn events(mut self) -> Events {
+        match self.events.take() {
+            Some(events) => events,
+            None => self.take_events(),
         }
     }
 
-    /// The body as SSE events, each awaited at most `idle_timeout` after the previous one.
-    pub fn events(self) -> impl Stream<Item = Result<Event, RelayError>> + Send + 'static {
-        let idle = self.idle_timeout;
-        let aws = self
-            .response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with(eventstream::CONTENT_TYPE));
-        let body = self.response.into_body().into_data_stream();
-        let inner: std::pin::Pin<Box<dyn Stream<Item = Result<Event, RelayError>> + Send>> = if aws {
+    fn take_events(&mut self) -> Events {
+        let idle = self.limits.idle;
+        let aws = self.content_type_is(eventstream::CONTENT_TYPE);
+        let Some(response) = self.response.take() else {
+            return Box::pin(futures::stream::empty());
+        };
+        let body = response.into_body().into_data_stream();
+        let inner: Events = if aws {
             Box::pin(eventstream::events(body))
         } else {
             Box::pin(body.eventsource().map(|item| {
@@ -187,7 +320,7 @@ impl Upstream {
                 })
             }))
         };
-        futures::stream::unfold((inner, false), move |(mut inner, done)| async move {
+        Box::pin(futures::stream::unfold((inner, false), move |(mut inner, done)| async move {
             if done {
                 return None;
             }
@@ -199,8 +332,21 @@ impl Upstream {
                 Ok(Some(Ok(ev))) => Some((Ok(ev), (inner, false))),
                 Ok(Some(Err(e))) => Some((Err(e), (inner, true))),
             }
-        })
+        }))
     }
+}
+
+/// A stream whose first event is an error object (OpenAI `{"error": …}`, Anthropic `event: error`) failed
+/// before it began; its text is returned.
+fn error_event(ev: &Event) -> Option<String> {
+    if ev.event == "error" {
+        return Some(ev.data.chars().take(1024).collect());
+    }
+    let trimmed = ev.data.trim_start();
+    if trimmed.starts_with("{\"error\"") || trimmed.starts_with("{ \"error\"") {
+        return Some(ev.data.chars().take(1024).collect());
+    }
+    None
 }
 
 async fn read_limited(response: http::Response<Incoming>, limit: usize, wait: Duration) -> Option<Bytes> {
@@ -222,6 +368,7 @@ mod tests {
     #[test]
     fn the_tls_client_builds_with_one_crypto_provider() {
         // rustls panics here when no (or more than one) crypto provider is compiled in.
-        Dispatcher::new(Duration::from_secs(1), Duration::from_secs(1), None).unwrap();
+        let second = Duration::from_secs(1);
+        Dispatcher::new(Limits { connect: second, first_byte: second, idle: second, total: None }).unwrap();
     }
 }

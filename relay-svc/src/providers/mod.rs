@@ -19,12 +19,41 @@ use std::collections::BTreeMap;
 use http::StatusCode;
 use serde_json::Value;
 use serde_json::value::{RawValue, to_raw_value};
-use veloera_proto::v1::Candidate;
+use veloera_proto::v1::{Candidate, ChannelKey};
 
 use crate::error::RelayError;
 use chat::{Reply, StreamDecoder, StreamEncoder};
 use openai::UpstreamCall;
 use openai::convert::OutputCap;
+
+/// One attempt's destination: a candidate channel and the key picked for this attempt. Reads as its candidate.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub channel: &'a Candidate,
+    pub key: &'a ChannelKey,
+}
+
+impl std::ops::Deref for Target<'_> {
+    type Target = Candidate;
+
+    fn deref(&self) -> &Candidate {
+        self.channel
+    }
+}
+
+impl Target<'_> {
+    pub fn api_key(&self) -> &str {
+        &self.key.key
+    }
+}
+
+/// `candidate` with the key `sk-up`, for adaptor tests.
+#[cfg(test)]
+pub(crate) fn test_target(candidate: &Candidate) -> Target<'_> {
+    static KEY: std::sync::LazyLock<ChannelKey> =
+        std::sync::LazyLock::new(|| ChannelKey { slot: 0, key: "sk-up".into() });
+    Target { channel: candidate, key: &KEY }
+}
 
 /// A wire format, spoken by a client or by a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,7 +146,7 @@ pub fn error_body(client: Format, error: &RelayError) -> Value {
 
 /// The call carrying `req` to `candidate` in the candidate's own format, naming `upstream_model` (the channel's
 /// model without a convenience suffix, see [`model_suffix`]).
-pub fn chat_call(candidate: &Candidate, req: &chat::Request, upstream_model: &str) -> Result<UpstreamCall, RelayError> {
+pub fn chat_call(candidate: &Target<'_>, req: &chat::Request, upstream_model: &str) -> Result<UpstreamCall, RelayError> {
     let wire = Format::of_candidate(candidate);
     let encode = |mut v: Value| {
         channel_settings::override_value(candidate, &mut v);
@@ -136,7 +165,7 @@ pub fn chat_call(candidate: &Candidate, req: &chat::Request, upstream_model: &st
             (openai::endpoint_url(candidate, "/v1/chat/completions"), openai::auth_headers(candidate)?, encode(body)?)
         }
         Format::Anthropic | Format::Gemini if candidate.channel_type == vertex::CHANNEL_TYPE => {
-            let account = vertex::ServiceAccount::parse(&candidate.api_key)?;
+            let account = vertex::ServiceAccount::parse(candidate.api_key())?;
             let mut body = match wire {
                 Format::Anthropic => vertex::claude_body(anthropic::build_request(req, upstream_model)?),
                 _ => gemini::build_request(req)?,
@@ -159,16 +188,16 @@ pub fn chat_call(candidate: &Candidate, req: &chat::Request, upstream_model: &st
             let mut body = anthropic::build_request(req, upstream_model)?;
             channel_settings::override_value(candidate, &mut body);
             let now = std::time::SystemTime::now();
-            bedrock::call(&candidate.base_url, &candidate.api_key, upstream_model, body, req.stream, now)?
+            bedrock::call(&candidate.base_url, candidate.api_key(), upstream_model, body, req.stream, now)?
         }
         Format::Anthropic => (
             anthropic::endpoint_url(&candidate.base_url),
-            anthropic::auth_headers(&candidate.api_key)?,
+            anthropic::auth_headers(candidate.api_key())?,
             encode(anthropic::build_request(req, upstream_model)?)?,
         ),
         Format::Gemini => (
             gemini::endpoint_url(&candidate.base_url, upstream_model, req.stream),
-            gemini::auth_headers(&candidate.api_key)?,
+            gemini::auth_headers(candidate.api_key())?,
             encode(gemini::build_request(req)?)?,
         ),
     };
@@ -177,7 +206,7 @@ pub fn chat_call(candidate: &Candidate, req: &chat::Request, upstream_model: &st
 
 /// A same-format call: the client's own JSON, with the model replaced where the body names it (Anthropic;
 /// Gemini names it in the URL), so fields we do not model pass through untouched.
-pub fn passthrough_call(candidate: &Candidate, body: &[u8], stream: bool) -> Result<UpstreamCall, RelayError> {
+pub fn passthrough_call(candidate: &Target<'_>, body: &[u8], stream: bool) -> Result<UpstreamCall, RelayError> {
     let wire = Format::of_candidate(candidate);
     let (upstream_model, adjust) = model_suffix::parse(wire, &candidate.upstream_model);
     let (url, headers, body) = match wire {
@@ -203,13 +232,13 @@ pub fn passthrough_call(candidate: &Candidate, body: &[u8], stream: bool) -> Res
                 let body = serde_json::to_value(&fields)
                     .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?;
                 let now = std::time::SystemTime::now();
-                bedrock::call(&candidate.base_url, &candidate.api_key, &upstream_model, body, stream, now)?
+                bedrock::call(&candidate.base_url, candidate.api_key(), &upstream_model, body, stream, now)?
             } else {
                 let body = serde_json::to_vec(&fields)
                     .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?;
                 (
                     anthropic::endpoint_url(&candidate.base_url),
-                    anthropic::auth_headers(&candidate.api_key)?,
+                    anthropic::auth_headers(candidate.api_key())?,
                     body.into(),
                 )
             }
@@ -229,7 +258,7 @@ pub fn passthrough_call(candidate: &Candidate, body: &[u8], stream: bool) -> Res
                 bytes::Bytes::from(v.to_string())
             };
             let url = gemini::endpoint_url(&candidate.base_url, &upstream_model, stream);
-            (url, gemini::auth_headers(&candidate.api_key)?, body)
+            (url, gemini::auth_headers(candidate.api_key())?, body)
         }
         Format::OpenAi => {
             return Err(RelayError::UpstreamFailed("OpenAI pass-through goes through the chat route".into()));

@@ -96,6 +96,10 @@ pub struct UpstreamCall {
     pub proxy: String,
     /// A Vertex AI service account whose access token authorizes the call (fetched and cached by `dispatch`).
     pub google_account: Option<super::vertex::ServiceAccount>,
+    /// POST for every relayed call; GET for model lists and balances.
+    pub method: http::Method,
+    /// The channel's own time bounds (0 = the relay's defaults).
+    pub timeouts: veloera_proto::v1::Timeouts,
 }
 
 impl UpstreamCall {
@@ -117,13 +121,15 @@ impl UpstreamCall {
             status_map: candidate.status_code_mapping.clone(),
             proxy: candidate.proxy.clone(),
             google_account: None,
+            method: http::Method::POST,
+            timeouts: candidate.timeouts.unwrap_or_default(),
         }
     }
 }
 
 /// Builds the chat call for `candidate`: mapped model name, and for streams `stream_options.include_usage`
 /// forced on so usage comes from the upstream rather than from guessing.
-pub fn chat_call(candidate: &Candidate, req: ChatRequest) -> Result<UpstreamCall, RelayError> {
+pub fn chat_call(candidate: &super::Target<'_>, req: ChatRequest) -> Result<UpstreamCall, RelayError> {
     let encode = |e: serde_json::Error| RelayError::InvalidRequest(format!("cannot encode request: {e}"));
     let mut fields = req.fields;
     let (model, adjust) = super::model_suffix::parse(super::Format::OpenAi, &candidate.upstream_model);
@@ -192,15 +198,15 @@ fn is_version_segment(s: &str) -> bool {
     s.len() >= 2 && s.starts_with('v') && s[1..].chars().all(|c| c.is_ascii_digit())
 }
 
-pub(crate) fn auth_headers(candidate: &Candidate) -> Result<Vec<(HeaderName, HeaderValue)>, RelayError> {
+pub(crate) fn auth_headers(candidate: &super::Target<'_>) -> Result<Vec<(HeaderName, HeaderValue)>, RelayError> {
     let bad_key =
         || RelayError::UpstreamFailed(format!("channel {} has a key that is not a valid header", candidate.channel_id));
     let mut headers = if candidate.channel_type == AZURE_CHANNEL_TYPE {
-        vec![(HeaderName::from_static("api-key"), HeaderValue::from_str(&candidate.api_key).map_err(|_| bad_key())?)]
+        vec![(HeaderName::from_static("api-key"), HeaderValue::from_str(candidate.api_key()).map_err(|_| bad_key())?)]
     } else {
         vec![(
             http::header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("Bearer {}", candidate.api_key)).map_err(|_| bad_key())?,
+            HeaderValue::from_str(&format!("Bearer {}", candidate.api_key())).map_err(|_| bad_key())?,
         )]
     };
     if !candidate.openai_organization.is_empty() {
@@ -314,12 +320,12 @@ pub fn upstream_error(status: StatusCode, body: &[u8]) -> RelayError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::providers::test_target;
 
     fn candidate(channel_type: i32, base_url: &str) -> Candidate {
         Candidate {
             channel_type,
             base_url: base_url.into(),
-            api_key: "sk-up".into(),
             upstream_model: "real-model".into(),
             ..Default::default()
         }
@@ -331,7 +337,7 @@ mod tests {
             br#"{"model":"alias","stream":true,"messages":[{"role":"user","content":"hi"}],"temperature":0.2}"#,
         )
         .unwrap();
-        let call = chat_call(&candidate(1, "https://api.openai.com"), req).unwrap();
+        let call = chat_call(&test_target(&candidate(1, "https://api.openai.com")), req).unwrap();
         assert_eq!(call.url, "https://api.openai.com/v1/chat/completions");
         let body: Value = serde_json::from_slice(&call.body).unwrap();
         assert_eq!(body["model"], "real-model");
@@ -346,7 +352,7 @@ mod tests {
         let raw = br#"{"model":"m","stream":true,"stream_options":{"include_usage":false,"x":1},"messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"n":2,"logit_bias":{"50256":-100}}"#;
         let req = ChatRequest::parse(raw).unwrap();
         assert!(req.is_stream() && !req.client_wants_usage());
-        let body: Value = serde_json::from_slice(&chat_call(&candidate(1, "http://x"), req).unwrap().body).unwrap();
+        let body: Value = serde_json::from_slice(&chat_call(&test_target(&candidate(1, "http://x")), req).unwrap().body).unwrap();
         let original: Value = serde_json::from_slice(raw).unwrap();
         for key in ["messages", "tools", "n", "logit_bias", "stream"] {
             assert_eq!(body[key], original[key], "{key}");
@@ -366,7 +372,7 @@ mod tests {
     #[test]
     fn non_streaming_calls_do_not_get_stream_options() {
         let req = ChatRequest::parse(br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#).unwrap();
-        let body: Value = serde_json::from_slice(&chat_call(&candidate(1, "http://x"), req).unwrap().body).unwrap();
+        let body: Value = serde_json::from_slice(&chat_call(&test_target(&candidate(1, "http://x")), req).unwrap().body).unwrap();
         assert!(body.get("stream_options").is_none());
     }
 
@@ -395,7 +401,7 @@ mod tests {
         .unwrap();
         let mut c = candidate(1, "http://x");
         c.upstream_model = "o3-mini-high".into();
-        let body: Value = serde_json::from_slice(&chat_call(&c, req).unwrap().body).unwrap();
+        let body: Value = serde_json::from_slice(&chat_call(&test_target(&c), req).unwrap().body).unwrap();
         assert_eq!(body["model"], "o3-mini");
         assert_eq!(body["reasoning_effort"], "high");
         assert_eq!(body["max_completion_tokens"], 50);
@@ -412,7 +418,7 @@ mod tests {
             endpoint_url(&c, "/v1/chat/completions"),
             "https://res.openai.azure.com/openai/deployments/real-model/chat/completions?api-version=2024-10-21"
         );
-        let h = auth_headers(&c).unwrap();
+        let h = auth_headers(&test_target(&c)).unwrap();
         assert_eq!((h[0].0.as_str(), h[0].1.to_str().unwrap()), ("api-key", "sk-up"));
     }
 

@@ -1,4 +1,4 @@
-//! `POST /v1/chat/completions`: authorize (from cache when warm), call the first candidate, relay the answer.
+//! `POST /v1/chat/completions`: authorize (from cache when warm), call the candidates (failing over), relay the answer.
 //! OpenAI-compatible channels get the client's body with the model rewritten (the hot path); Anthropic and
 //! Gemini channels get it converted, and the answer converted back.
 
@@ -14,7 +14,9 @@ use super::request_id::RequestId;
 use super::{RelayState, read_body, sse};
 use crate::auth;
 use crate::error::RelayError;
-use crate::providers::Format;
+use crate::failover::Failover;
+use crate::providers::{Format, Target};
+use veloera_proto::v1::Candidate;
 use crate::providers::openai::{self, ChatRequest, convert};
 
 pub async fn chat_completions(
@@ -39,17 +41,37 @@ pub async fn chat_completions(
         stream,
     };
     let admitted = admit(&state, asking).await?;
-    let candidate = admitted.candidate();
-    // The lean pass-through path applies only when nothing needs the answer decoded and written again.
-    let rewrite = (stream && candidate.non_stream_only) || candidate.thinking_to_content || candidate.force_format;
-    if Format::of_candidate(candidate) != Format::OpenAi || rewrite {
+    // The lean pass-through path applies when no candidate needs the request or the answer written again.
+    let lean = |c: &Candidate| {
+        Format::of_candidate(c) == Format::OpenAi
+            && !(stream && c.non_stream_only)
+            && !c.thinking_to_content
+            && !c.force_format
+    };
+    if !admitted.auth.candidates().iter().all(lean) {
         let converted = convert::parse_request(&bytes)?;
         return converse(&state, admitted, Format::OpenAi, converted, &bytes, wants_usage).await;
     }
     let Admitted { auth, mut meter } = admitted;
-    let candidate = &auth.candidates()[0];
-    let call = openai::chat_call(candidate, request)?;
-    let upstream = meter.check(state.dispatcher.send(call).await)?;
+    let mut failover = Failover::new(&state.failover, &state.dispatcher, &auth);
+    let first = match failover.first() {
+        Ok(t) => t,
+        Err(e) => {
+            meter.rejected(e.status_code(), &e.to_string());
+            return Err(e);
+        }
+    };
+    // The parsed request goes to the first attempt; a retry parses the client's body again (rare, and cheaper
+    // than copying every request up front).
+    let mut parsed = Some(request);
+    let build = |t: &Target<'_>| {
+        let request = match parsed.take() {
+            Some(r) => r,
+            None => ChatRequest::parse(&bytes)?,
+        };
+        openai::chat_call(t, request)
+    };
+    let (upstream, _) = failover.send(first, &mut meter, build).await?;
     if stream && upstream.is_event_stream() {
         return Ok(sse::relay(upstream, meter, wants_usage));
     }

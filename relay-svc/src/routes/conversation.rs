@@ -3,8 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::Json;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use veloera_proto::v1::{DenialReason, EndpointKind};
 
 use super::RelayState;
@@ -12,21 +11,15 @@ use super::request_id::RequestId;
 use super::translate::{self, Delivery};
 use crate::auth::PresentedKey;
 use crate::control::{Ask, Authorized};
+use crate::failover::Failover;
 use crate::error::RelayError;
-use crate::providers::{self, Format, chat};
+use crate::providers::{self, Format, Target, chat};
 use crate::usage::{Metering, RequestFacts};
 
-/// An authorized request with its channel chosen and its metering started.
+/// An authorized request with its candidates and its metering started.
 pub struct Admitted {
     pub auth: Authorized,
     pub meter: Metering,
-}
-
-impl Admitted {
-    pub fn candidate(&self) -> &veloera_proto::v1::Candidate {
-        // `admit` only returns routes with a candidate.
-        &self.auth.candidates()[0]
-    }
 }
 
 /// What the request is, for authorization and its usage record.
@@ -48,7 +41,7 @@ pub async fn admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, R
         pinned_channel: asking.key.pinned_channel,
     };
     let auth = state.link.authorize(&ask).await?;
-    let (Some(candidate), Some(pricing)) = (auth.candidates().first(), auth.pricing()) else {
+    let (false, Some(pricing)) = (auth.candidates().is_empty(), auth.pricing()) else {
         return Err(RelayError::Denied {
             reason: DenialReason::NoChannel,
             message: format!("no available channel for model {}", asking.model),
@@ -61,14 +54,35 @@ pub async fn admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, R
         endpoint: asking.endpoint,
         stream: asking.stream,
     };
-    let mut meter = Metering::start(state.outbox.clone(), auth.caller.clone(), *pricing, facts);
-    meter.use_candidate(candidate);
+    let meter = Metering::start(state.outbox.clone(), auth.caller.clone(), *pricing, facts);
     Ok(Admitted { auth, meter })
 }
 
-/// Calls the admitted channel with `request` and answers in `client`'s format: passed through when the channel
-/// speaks the client's format (`raw` is the client's body), converted otherwise. `include_usage` is OpenAI's
-/// `stream_options.include_usage` (other formats always carry usage).
+/// `request` as `target` gets it: the channel's system prompt first, the model's convenience suffix applied.
+/// Returns it with the model name to send upstream.
+fn for_target(request: &chat::Request, target: &Target<'_>) -> (chat::Request, String) {
+    let mut request = request.clone();
+    if !target.system_prompt.is_empty() {
+        // The channel's prompt goes first (joined to the client's with a blank line, as Veloera merges them).
+        request.system.insert(0, target.system_prompt.clone());
+    }
+    let (upstream_model, adjust) = providers::model_suffix::parse(Format::of_candidate(target), &target.upstream_model);
+    adjust.apply(&mut request);
+    (request, upstream_model)
+}
+
+/// Whether `target` gets the client's own body (same format, nothing to rewrite in the answer).
+fn passes_through(target: &Target<'_>, client: Format) -> bool {
+    // Vertex AI takes its own body shapes, so it is always written through the adaptors.
+    Format::of_candidate(target) == client
+        && !target.thinking_to_content
+        && !target.force_format
+        && target.channel_type != providers::vertex::CHANNEL_TYPE
+}
+
+/// Calls the admitted request's channels (failing over between them) with `request` and answers in `client`'s
+/// format: passed through when the channel speaks the client's format (`raw` is the client's body), converted
+/// otherwise. `include_usage` is OpenAI's `stream_options.include_usage` (other formats always carry usage).
 pub async fn converse(
     state: &RelayState,
     admitted: Admitted,
@@ -78,69 +92,94 @@ pub async fn converse(
     include_usage: bool,
 ) -> Result<Response, RelayError> {
     let Admitted { auth, mut meter } = admitted;
-    let candidate = &auth.candidates()[0];
-    let wire = Format::of_candidate(candidate);
-    let mut request = request;
-    if !candidate.system_prompt.is_empty() {
-        // The channel's prompt goes first (joined to the client's with a blank line, as Veloera merges them).
-        request.system.insert(0, candidate.system_prompt.clone());
-    }
-    let (upstream_model, adjust) = providers::model_suffix::parse(wire, &candidate.upstream_model);
-    adjust.apply(&mut request);
-    let request = Arc::new(request);
-    if request.stream && candidate.non_stream_only {
-        // The channel cannot stream: call it without streaming, stream the whole answer to the client.
-        let mut whole = (*request).clone();
-        whole.stream = false;
-        let call = providers::chat_call(candidate, &whole, &upstream_model)?;
-        let dispatcher = state.dispatcher.clone();
-        let encoder = providers::encoder(client, &request.model, include_usage);
-        let model = candidate.upstream_model.clone();
-        return Ok(translate::reply_as_stream(
-            async move { dispatcher.send(call).await },
-            meter,
-            wire,
-            encoder,
-            model,
-            request,
-            candidate.thinking_to_content,
-        ));
-    }
-    // Same format: passed through untouched, unless the channel asks for its answers to be rewritten.
-    // (Vertex AI takes its own body shapes, so it is always written through the adaptors.)
-    let same = wire == client
-        && !candidate.thinking_to_content
-        && !candidate.force_format
-        && candidate.channel_type != providers::vertex::CHANNEL_TYPE;
-    let call = if same {
-        providers::passthrough_call(candidate, raw, request.stream)?
-    } else {
-        providers::chat_call(candidate, &request, &upstream_model)?
+    let mut failover = Failover::new(&state.failover, &state.dispatcher, &auth);
+    let first = match failover.first() {
+        Ok(t) => t,
+        Err(e) => {
+            meter.rejected(e.status_code(), &e.to_string());
+            return Err(e);
+        }
     };
-    let upstream = meter.check(state.dispatcher.send(call).await)?;
-    let delivery = if same { Delivery::PassThrough } else { Delivery::Convert };
+    if request.stream && first.non_stream_only {
+        drop(failover);
+        return Ok(whole_as_stream(state.clone(), auth, meter, client, request, include_usage));
+    }
+    let stream = request.stream;
+    if stream {
+        // A streamed answer stays on channels that can stream.
+        failover.skip(|c| c.non_stream_only);
+    }
+    let mut sent: Option<Arc<chat::Request>> = None;
+    let build = |t: &Target<'_>| {
+        if passes_through(t, client) {
+            sent = Some(Arc::new(request.clone()));
+            return providers::passthrough_call(t, raw, stream);
+        }
+        let (adjusted, upstream_model) = for_target(&request, t);
+        let call = providers::chat_call(t, &adjusted, &upstream_model);
+        sent = Some(Arc::new(adjusted));
+        call
+    };
+    let (upstream, target) = failover.send(first, &mut meter, build).await?;
+    let request = sent.unwrap_or_else(|| Arc::new(request.clone()));
+    let wire = Format::of_candidate(&target);
+    let delivery = if passes_through(&target, client) { Delivery::PassThrough } else { Delivery::Convert };
     if request.stream && upstream.is_event_stream() {
-        let decoder = providers::decoder(wire, &candidate.upstream_model);
+        let decoder = providers::decoder(wire, &target.upstream_model);
         let encoder = providers::encoder(client, &request.model, include_usage);
         let stream = translate::StreamPlan { decoder, encoder, delivery, request: Some(request.clone()) };
-        return Ok(translate::stream(upstream, meter, stream, candidate.thinking_to_content));
+        return Ok(translate::stream(upstream, meter, stream, target.thinking_to_content));
     }
     let plan = translate::ReplyPlan {
         wire,
         client,
         delivery,
-        model: &candidate.upstream_model,
+        model: &target.upstream_model,
         request: &request,
-        think_tags: candidate.thinking_to_content,
+        think_tags: target.thinking_to_content,
     };
     translate::reply(upstream, meter, plan).await
 }
 
+/// A streaming client served by a channel that cannot stream (`stream_support: NON_STREAM_ONLY`): the
+/// upstream is called without streaming (failing over as usual) while the client hears heartbeats, then gets
+/// the whole answer as its stream.
+fn whole_as_stream(
+    state: RelayState,
+    auth: Authorized,
+    meter: Metering,
+    client: Format,
+    request: chat::Request,
+    include_usage: bool,
+) -> Response {
+    let encoder = providers::encoder(client, &request.model, include_usage);
+    let work = async move {
+        let mut meter = meter;
+        let mut failover = Failover::new(&state.failover, &state.dispatcher, &auth);
+        let mut whole = request;
+        whole.stream = false;
+        let answer = async {
+            let first = failover.first()?;
+            let mut sent = None;
+            let build = |t: &Target<'_>| {
+                let (adjusted, upstream_model) = for_target(&whole, t);
+                let call = providers::chat_call(t, &adjusted, &upstream_model);
+                sent = Some(adjusted);
+                call
+            };
+            let (upstream, target) = failover.send(first, &mut meter, build).await?;
+            let body = upstream.body().await?;
+            let sent = sent.unwrap_or_else(|| whole.clone());
+            let wire = Format::of_candidate(&target);
+            translate::whole_reply(wire, &body, &target.upstream_model, &sent, target.thinking_to_content)
+        }
+        .await;
+        (meter, answer)
+    };
+    translate::reply_as_stream(work, encoder)
+}
+
 /// An error in the shape `client`'s SDK parses, with the right status.
 pub fn error_response(client: Format, error: RelayError) -> Response {
-    let status = error.status();
-    if status.is_server_error() {
-        tracing::warn!(error = %error, "relay request failed");
-    }
-    (status, Json(providers::error_body(client, &error))).into_response()
+    error.respond_with(providers::error_body(client, &error))
 }

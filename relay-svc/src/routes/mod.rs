@@ -35,6 +35,8 @@ pub struct RelayState {
     pub link: Arc<ControlLink>,
     pub outbox: Outbox,
     pub dispatcher: Dispatcher,
+    /// Retry budget and paused keys, shared by every request's failover.
+    pub failover: Arc<crate::failover::Shared>,
     /// Client for the front door to control's HTTP listener.
     pub frontdoor: reqwest::Client,
     pub control_http_url: Arc<str>,

@@ -10,11 +10,11 @@ use http::{HeaderMap, HeaderValue};
 use veloera_proto::v1::EndpointKind;
 
 use super::conversation::{Admitted, Asking, admit};
-use super::passthrough::{Incoming, answer};
+use super::passthrough::{Incoming, answer, failover_first, openai_failover};
 use super::{RelayState, read_body};
 use crate::auth;
 use crate::error::RelayError;
-use crate::providers::Format;
+use crate::providers::{Format, Target};
 use crate::providers::openai::{self, UpstreamCall};
 
 /// One multipart endpoint.
@@ -66,23 +66,18 @@ pub async fn relay(
         stream: false,
     };
     let Admitted { auth, mut meter } = admit(state, asking).await?;
-    let candidate = &auth.candidates()[0];
-    if Format::of_candidate(candidate) != Format::OpenAi {
-        let err = RelayError::InvalidRequest(format!(
-            "{} needs an OpenAI-compatible channel; model {model} is served by one that is not",
-            form.path
-        ));
-        meter.failed(err.status_code(), &err.to_string());
-        return Err(err);
-    }
-    let (boundary, body) = encode(&fields, &candidate.upstream_model);
-    let mut headers = openai::auth_headers(candidate)?;
-    let content_type = HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))
-        .map_err(|_| RelayError::InvalidRequest("cannot build the form's content type".into()))?;
-    headers.push((http::header::CONTENT_TYPE, content_type));
-    let call =
-        UpstreamCall::to_channel(candidate, Format::OpenAi, openai::endpoint_url(candidate, form.path), headers, body);
-    answer(state, call, meter, &model).await
+    let mut failover = openai_failover(state, &auth, &mut meter, form.path, &model)?;
+    let first = failover_first(&mut failover, &mut meter)?;
+    let build = |t: &Target<'_>| {
+        let (boundary, body) = encode(&fields, &t.upstream_model);
+        let mut headers = openai::auth_headers(t)?;
+        let content_type = HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))
+            .map_err(|_| RelayError::InvalidRequest("cannot build the form's content type".into()))?;
+        headers.push((http::header::CONTENT_TYPE, content_type));
+        Ok(UpstreamCall::to_channel(t, Format::OpenAi, openai::endpoint_url(t, form.path), headers, body))
+    };
+    let (upstream, _) = failover.send(first, &mut meter, build).await?;
+    answer(upstream, meter, &model).await
 }
 
 fn boundary(headers: &HeaderMap) -> Result<String, RelayError> {

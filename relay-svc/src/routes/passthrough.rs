@@ -20,7 +20,9 @@ use crate::auth;
 use crate::error::RelayError;
 use crate::providers::openai::probe::{UsageDecoder, usage_in};
 use crate::providers::openai::{self, UpstreamCall};
-use crate::providers::{self, Format, channel_settings};
+use crate::dispatch::Upstream;
+use crate::failover::Failover;
+use crate::providers::{self, Format, Target, channel_settings};
 use crate::usage::Metering;
 
 /// One passed-through endpoint.
@@ -65,7 +67,7 @@ pub async fn relay(
 ) -> Result<Response, RelayError> {
     let key = auth::from_headers(incoming.headers)?;
     let bytes = read_body(body, state.max_body_bytes).await?;
-    let mut fields: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(&bytes)
+    let fields: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(&bytes)
         .map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body (expected an object): {e}")))?;
     let named: Option<String> = match fields.get("model") {
         Some(raw) => Some(
@@ -90,41 +92,58 @@ pub async fn relay(
         stream,
     };
     let Admitted { auth, mut meter } = admit(state, asking).await?;
-    let candidate = &auth.candidates()[0];
-    if Format::of_candidate(candidate) != Format::OpenAi {
-        let err = RelayError::InvalidRequest(format!(
-            "{} needs an OpenAI-compatible channel; model {model} is served by one that is not",
-            endpoint.path
-        ));
-        meter.failed(err.status_code(), &err.to_string());
-        return Err(err);
-    }
-    let upstream_model = to_raw_value(&candidate.upstream_model)
-        .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the model: {e}")))?;
-    fields.insert("model".into(), upstream_model);
-    channel_settings::override_fields(candidate, &mut fields);
-    let body = serde_json::to_vec(&fields)
-        .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?;
-    let headers = openai::auth_headers(candidate)?;
-    let call = UpstreamCall::to_channel(
-        candidate,
-        Format::OpenAi,
-        openai::endpoint_url(candidate, endpoint.path),
-        headers,
-        body.into(),
-    );
-    answer(state, call, meter, &model).await
+    let mut failover = openai_failover(state, &auth, &mut meter, endpoint.path, &model)?;
+    let first = failover_first(&mut failover, &mut meter)?;
+    // The parsed body goes to the first attempt; a retry parses the client's body again.
+    let mut parsed = Some(fields);
+    let build = |t: &Target<'_>| {
+        let mut fields = match parsed.take() {
+            Some(f) => f,
+            None => serde_json::from_slice(&bytes)
+                .map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body (expected an object): {e}")))?,
+        };
+        let upstream_model = to_raw_value(&t.upstream_model)
+            .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the model: {e}")))?;
+        fields.insert("model".into(), upstream_model);
+        channel_settings::override_fields(t, &mut fields);
+        let body = serde_json::to_vec(&fields)
+            .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?;
+        let url = openai::endpoint_url(t, endpoint.path);
+        Ok(UpstreamCall::to_channel(t, Format::OpenAi, url, openai::auth_headers(t)?, body.into()))
+    };
+    let (upstream, _) = failover.send(first, &mut meter, build).await?;
+    answer(upstream, meter, &model).await
 }
 
-/// Sends a passed-through call and relays the answer: streams as they come, binary bodies streamed through,
-/// JSON bodies read for usage.
-pub(super) async fn answer(
-    state: &RelayState,
-    call: UpstreamCall,
-    mut meter: Metering,
+/// Failover over the OpenAI-compatible candidates only (these endpoints exist only in OpenAI's format).
+pub(super) fn openai_failover<'a>(
+    state: &'a RelayState,
+    auth: &'a crate::control::Authorized,
+    meter: &mut Metering,
+    path: &str,
     model: &str,
-) -> Result<Response, RelayError> {
-    let upstream = meter.check(state.dispatcher.send(call).await)?;
+) -> Result<Failover<'a>, RelayError> {
+    let openai = |c: &veloera_proto::v1::Candidate| Format::of_candidate(c) == Format::OpenAi;
+    if !auth.candidates().iter().any(openai) {
+        let err = RelayError::InvalidRequest(format!(
+            "{path} needs an OpenAI-compatible channel; model {model} is served by one that is not"
+        ));
+        meter.rejected(err.status_code(), &err.to_string());
+        return Err(err);
+    }
+    let mut failover = Failover::new(&state.failover, &state.dispatcher, auth);
+    failover.skip(|c| Format::of_candidate(c) != Format::OpenAi);
+    Ok(failover)
+}
+
+/// The first target, or the request ends (recorded as failed).
+pub(super) fn failover_first<'a>(failover: &mut Failover<'a>, meter: &mut Metering) -> Result<Target<'a>, RelayError> {
+    failover.first().inspect_err(|e| meter.rejected(e.status_code(), &e.to_string()))
+}
+
+/// Relays a passed-through call's answer: streams as they come, binary bodies streamed through,
+/// JSON bodies read for usage.
+pub(super) async fn answer(upstream: Upstream, mut meter: Metering, model: &str) -> Result<Response, RelayError> {
     if upstream.is_event_stream() {
         let encoder = providers::encoder(Format::OpenAi, model, false);
         let how = translate::StreamPlan {

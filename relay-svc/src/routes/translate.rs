@@ -228,44 +228,26 @@ const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
 /// A whole answer delivered as a stream (a channel with `stream_support: NON_STREAM_ONLY` serving a streaming
 /// client): SSE comments every few seconds while the upstream works, then the answer as the client's stream.
 pub fn reply_as_stream(
-    pending: impl Future<Output = Result<Upstream, RelayError>> + Send + 'static,
-    meter: Metering,
-    wire: Format,
+    work: impl Future<Output = (Metering, Result<Reply, RelayError>)> + Send + 'static,
     encoder: Box<dyn StreamEncoder>,
-    model: String,
-    request: Arc<chat::Request>,
-    think_tags: bool,
 ) -> Response {
-    let work: Pin<Box<dyn Future<Output = Result<Reply, RelayError>> + Send>> = Box::pin(async move {
-        let body = pending.await?.body().await?;
-        providers::parse_reply(wire, &body, &model)
-    });
+    let work: Pin<Box<dyn Future<Output = (Metering, Result<Reply, RelayError>)> + Send>> = Box::pin(work);
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.reset();
-    let state = Some((work, meter, encoder, request, heartbeat));
+    let state = Some((work, encoder, heartbeat));
     let frames = futures::stream::unfold(state, move |state| async move {
-        let (mut work, mut meter, mut encoder, request, mut heartbeat) = state?;
+        let (mut work, mut encoder, mut heartbeat) = state?;
         tokio::select! {
             _ = heartbeat.tick() => {
                 let bytes = Bytes::from_static(b": WAITING FOR UPSTREAM\n\n");
-                Some((Ok::<Bytes, Infallible>(bytes), Some((work, meter, encoder, request, heartbeat))))
+                Some((Ok::<Bytes, Infallible>(bytes), Some((work, encoder, heartbeat))))
             }
-            answer = &mut work => {
+            (mut meter, answer) = &mut work => {
                 let frames = match answer {
-                    Ok(mut reply) => {
+                    Ok(reply) => {
                         meter.first_byte();
-                        if reply.usage == Usage::default() {
-                            reply.usage = Usage {
-                                input: tokenizer::count_request(&request),
-                                output: tokenizer::count_reply(&reply),
-                                ..Usage::default()
-                            };
-                        }
                         meter.usage_of(reply.usage);
                         meter.succeeded();
-                        if think_tags {
-                            think_tags::reply(&mut reply);
-                        }
                         let mut frames: Vec<_> = reply_events(&reply).iter().flat_map(|ev| encoder.encode(ev)).collect();
                         frames.extend(encoder.finish());
                         frames
@@ -281,6 +263,26 @@ pub fn reply_as_stream(
         }
     });
     super::sse::event_stream(Body::from_stream(frames))
+}
+
+/// A whole answer read into the shared reply, with usage counted here when the upstream reported none and the
+/// channel's `thinking_to_content` applied.
+pub fn whole_reply(
+    wire: Format,
+    body: &[u8],
+    model: &str,
+    request: &chat::Request,
+    think_tags: bool,
+) -> Result<Reply, RelayError> {
+    let mut reply = providers::parse_reply(wire, body, model)?;
+    if reply.usage == Usage::default() {
+        reply.usage =
+            Usage { input: tokenizer::count_request(request), output: tokenizer::count_reply(&reply), ..Usage::default() };
+    }
+    if think_tags {
+        think_tags::reply(&mut reply);
+    }
+    Ok(reply)
 }
 
 /// A whole reply as the events a stream of it would carry.
@@ -329,13 +331,12 @@ mod tests {
         };
         let meter = Metering::start(outbox, Arc::new(CallerEntry::new(Caller::default())), Pricing::default(), facts);
         // The upstream takes 12 s and then fails.
-        let pending = async {
+        let work = async move {
             tokio::time::sleep(std::time::Duration::from_secs(12)).await;
-            Err::<Upstream, _>(RelayError::UpstreamFailed("boom".into()))
+            (meter, Err::<Reply, _>(RelayError::UpstreamFailed("boom".into())))
         };
         let encoder = providers::encoder(Format::OpenAi, "m", false);
-        let request = Arc::new(chat::Request::default());
-        let response = reply_as_stream(pending, meter, Format::OpenAi, encoder, "m".into(), request, false);
+        let response = reply_as_stream(work, encoder);
         let body = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
         let text = String::from_utf8_lossy(&body);
         assert_eq!(text.matches(": WAITING FOR UPSTREAM").count(), 2, "{text}");

@@ -110,6 +110,8 @@ pub fn relay_config(control: &ControlHandle) -> relay_svc::Config {
         streaming_idle_timeout: Duration::from_secs(5),
         relay_timeout: None,
         connect_timeout: Duration::from_secs(2),
+        first_byte_timeout: Duration::from_secs(5),
+        retry_deadline: Duration::from_secs(30),
         auth_cache_ttl: Duration::from_secs(300),
         control_stale_grace: Duration::from_secs(120),
         max_body_bytes: 1024 * 1024,

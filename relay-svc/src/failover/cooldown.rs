@@ -1,0 +1,54 @@
+//! Keys this relay leaves alone for a while: refused keys (until control's shared health takes over) and keys
+//! whose upstream asked us to wait (`Retry-After`). Almost always empty, so the check is one atomic load.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+pub struct Cooldowns {
+    any: AtomicBool,
+    until: Mutex<HashMap<(i64, i32), Instant>>,
+}
+
+impl Cooldowns {
+    /// Leaves `(channel, key slot)` alone for `pause`.
+    pub fn pause(&self, channel: i64, slot: i32, pause: Duration) {
+        let mut until = self.until.lock().unwrap_or_else(|p| p.into_inner());
+        let end = Instant::now() + pause;
+        let entry = until.entry((channel, slot)).or_insert(end);
+        *entry = (*entry).max(end);
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// How much longer the key is left alone, if it is.
+    pub fn remaining(&self, channel: i64, slot: i32) -> Option<Duration> {
+        if !self.any.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut until = self.until.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        until.retain(|_, end| *end > now);
+        if until.is_empty() {
+            self.any.store(false, Ordering::Release);
+        }
+        until.get(&(channel, slot)).map(|end| *end - now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_paused_key_comes_back_when_its_pause_ends() {
+        let c = Cooldowns::default();
+        assert!(c.remaining(1, 0).is_none());
+        c.pause(1, 0, Duration::from_millis(30));
+        assert!(c.remaining(1, 0).is_some());
+        assert!(c.remaining(1, 1).is_none());
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(c.remaining(1, 0).is_none());
+    }
+}

@@ -1,0 +1,165 @@
+//! Failover: one request tries candidates until one answers, within bounds. Retries happen only before the
+//! first byte of the answer reaches the client (the dispatcher reads a stream's first event and a JSON body
+//! before handing the answer over), never for faults of the request itself, never on the key or channel that
+//! just failed, at most `RetryTimes` times, within a relay-wide retry budget and a deadline.
+
+mod budget;
+mod cooldown;
+mod plan;
+mod verdict;
+
+use std::time::{Duration, Instant};
+
+use veloera_proto::v1::Candidate;
+
+use crate::control::Authorized;
+use crate::dispatch::{Dispatcher, Failure, Upstream};
+use crate::error::RelayError;
+use crate::providers::Target;
+use crate::providers::openai::UpstreamCall;
+use crate::usage::Metering;
+use plan::{Pick, Plan};
+use verdict::Scope;
+
+/// What every request's failover shares on this relay.
+pub struct Shared {
+    pub cooldowns: cooldown::Cooldowns,
+    pub budget: budget::RetryBudget,
+    /// No retry starts later than this after the request arrived.
+    pub deadline: Duration,
+}
+
+impl Shared {
+    pub fn new(deadline: Duration) -> Self {
+        Shared { cooldowns: Default::default(), budget: Default::default(), deadline }
+    }
+}
+
+/// One request's attempts.
+pub struct Failover<'a> {
+    shared: &'a Shared,
+    dispatcher: &'a Dispatcher,
+    candidates: &'a [Candidate],
+    max_attempts: u32,
+    attempts: u32,
+    started: Instant,
+    plan: Plan,
+    /// Candidates this request may not use (a streaming request skips channels that cannot stream).
+    skip: fn(&Candidate) -> bool,
+}
+
+impl<'a> Failover<'a> {
+    pub fn new(shared: &'a Shared, dispatcher: &'a Dispatcher, auth: &'a Authorized) -> Self {
+        shared.budget.request();
+        Failover {
+            shared,
+            dispatcher,
+            candidates: auth.candidates(),
+            max_attempts: 1 + auth.max_retries(),
+            attempts: 0,
+            started: Instant::now(),
+            plan: Plan::default(),
+            skip: |_| false,
+        }
+    }
+
+    /// Leaves out the candidates for which `skip` is true (for retries; the first target is already chosen).
+    pub fn skip(&mut self, skip: fn(&Candidate) -> bool) {
+        self.skip = skip;
+    }
+
+    /// The first target, chosen before anything is sent (routes pick their path by its format).
+    pub fn first(&mut self) -> Result<Target<'a>, RelayError> {
+        self.pick(None)
+    }
+
+    fn pick(&mut self, last: Option<Failure>) -> Result<Target<'a>, RelayError> {
+        let candidates = self.candidates;
+        let cooldowns = &self.shared.cooldowns;
+        match self.plan.next(candidates, self.skip, |c, s| cooldowns.remaining(c, s), &mut rand::rng()) {
+            Pick::Try(i, k) => Ok(Target { channel: &candidates[i], key: &candidates[i].keys[k] }),
+            Pick::CoolingDown(wait) => Err(match last {
+                Some(f) if f.status != 429 => f.error,
+                _ => RelayError::RateLimited {
+                    retry_after: wait,
+                    message: "the upstream is rate limited for this model; try again later".into(),
+                },
+            }),
+            Pick::Exhausted => Err(match last {
+                Some(f) => f.into_client_error(),
+                None => RelayError::Denied {
+                    reason: veloera_proto::v1::DenialReason::NoChannel,
+                    message: "no available channel for this model".into(),
+                },
+            }),
+        }
+    }
+
+    /// Sends to `target` (from [`Failover::first`]) and on to further targets while retrying is allowed; `build`
+    /// writes the call for each. Returns the answer and the target that gave it; on failure the metering
+    /// records every failed attempt and the request as failed.
+    pub async fn send<F>(
+        &mut self,
+        mut target: Target<'a>,
+        meter: &mut Metering,
+        mut build: F,
+    ) -> Result<(Upstream, Target<'a>), RelayError>
+    where
+        F: FnMut(&Target<'a>) -> Result<UpstreamCall, RelayError>,
+    {
+        loop {
+            meter.use_target(&target);
+            self.attempts += 1;
+            let call = match build(&target) {
+                Ok(call) => call,
+                Err(e) => {
+                    meter.rejected(e.status_code(), &e.to_string());
+                    return Err(e);
+                }
+            };
+            let failure = match self.dispatcher.send(call).await {
+                Ok(upstream) => return Ok((upstream, target)),
+                Err(f) => f,
+            };
+            meter.attempt_failed(&target, &failure);
+            let verdict = verdict::of(&failure);
+            if let Some(pause) = verdict.cool_down {
+                self.shared.cooldowns.pause(target.channel_id, target.key.slot, pause);
+            }
+            tracing::info!(
+                channel = target.channel_id,
+                slot = target.key.slot,
+                status = failure.status,
+                error = %failure.error,
+                "upstream attempt failed"
+            );
+            let retry = verdict.scope != Scope::Request
+                && self.attempts < self.max_attempts
+                && self.started.elapsed() < self.shared.deadline
+                && self.shared.budget.try_retry();
+            if !retry {
+                let error = failure.into_client_error();
+                meter.rejected(error.status_code(), &error.to_string());
+                return Err(error);
+            }
+            self.plan.failed(self.candidates, verdict.scope);
+            target = match self.pick(Some(failure)) {
+                Ok(t) => t,
+                Err(error) => {
+                    meter.rejected(error.status_code(), &error.to_string());
+                    return Err(error);
+                }
+            };
+        }
+    }
+}
+
+impl Failure {
+    /// What the client is told when this was the last attempt: a rate limit keeps its `Retry-After`.
+    fn into_client_error(self) -> RelayError {
+        match (self.status, self.retry_after) {
+            (429, Some(wait)) => RelayError::RateLimited { retry_after: wait, message: self.error.public_message() },
+            _ => self.error,
+        }
+    }
+}

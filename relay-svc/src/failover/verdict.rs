@@ -1,0 +1,78 @@
+//! Whether a failed attempt may be retried, and where: never what cannot succeed elsewhere (a request the
+//! upstream found invalid, too long, filtered, or for an unknown model); another key of the same channel when
+//! the key itself was refused or rate-limited; another channel when the upstream is unwell.
+
+use std::time::Duration;
+
+use crate::dispatch::Failure;
+
+/// Where the fault lies, as far as retrying goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The request itself: retrying cannot help.
+    Request,
+    /// This key (refused or rate-limited): another key, or another channel, may answer.
+    Key,
+    /// The channel's upstream (5xx, no answer): another channel may answer.
+    Channel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    pub scope: Scope,
+    /// How long this relay leaves the key alone (the upstream's `Retry-After`, or a pause after a refusal).
+    pub cool_down: Option<Duration>,
+}
+
+/// Longest pause we take from one `Retry-After`, so a bogus header cannot lock a key out for long.
+const MAX_COOL_DOWN: Duration = Duration::from_secs(120);
+/// A refused key is left alone this long here (control disables it meanwhile, shared by every relay).
+const REFUSED_KEY_PAUSE: Duration = Duration::from_secs(60);
+
+pub fn of(failure: &Failure) -> Verdict {
+    let retry_after = failure.retry_after.map(|d| d.min(MAX_COOL_DOWN));
+    let scope = match failure.status {
+        401 | 402 | 403 => return Verdict { scope: Scope::Key, cool_down: Some(REFUSED_KEY_PAUSE) },
+        429 => Scope::Key,
+        0 | 408 | 500..=599 => Scope::Channel,
+        _ => Scope::Request,
+    };
+    Verdict { scope, cool_down: retry_after }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::RelayError;
+
+    fn failure(status: u16, retry_after: Option<u64>) -> Failure {
+        Failure {
+            error: RelayError::UpstreamFailed("x".into()),
+            status,
+            retry_after: retry_after.map(Duration::from_secs),
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn request_faults_are_never_retried() {
+        for status in [400, 404, 413, 422] {
+            assert_eq!(of(&failure(status, None)).scope, Scope::Request, "{status}");
+        }
+    }
+
+    #[test]
+    fn refused_and_rate_limited_keys_move_to_another_key() {
+        assert_eq!(of(&failure(401, None)), Verdict { scope: Scope::Key, cool_down: Some(REFUSED_KEY_PAUSE) });
+        assert_eq!(of(&failure(429, Some(7))), Verdict { scope: Scope::Key, cool_down: Some(Duration::from_secs(7)) });
+        assert_eq!(of(&failure(429, Some(9999))).cool_down, Some(MAX_COOL_DOWN));
+        assert_eq!(of(&failure(429, None)).cool_down, None);
+    }
+
+    #[test]
+    fn unwell_upstreams_move_to_another_channel() {
+        for status in [0, 500, 502, 503, 504, 408] {
+            assert_eq!(of(&failure(status, None)).scope, Scope::Channel, "{status}");
+        }
+    }
+}
