@@ -20,6 +20,8 @@ pub struct Application {
     state: AppState,
     internal_secret: String,
     ui_dir: std::path::PathBuf,
+    channel_test_every: Option<std::time::Duration>,
+    balance_update_every: Option<std::time::Duration>,
 }
 
 impl Application {
@@ -49,7 +51,15 @@ impl Application {
         tracing::info!(backend = %db.backend(), "database ready");
         let state = AppState::new(db, &crypto_secret, &session_secret, config.generate_default_token).await?;
         bootstrap::ensure_root(&state, &config.initial_root_password).await?;
-        Ok(Application { http, grpc, state, internal_secret, ui_dir: config.ui_dir })
+        Ok(Application {
+            http,
+            grpc,
+            state,
+            internal_secret,
+            ui_dir: config.ui_dir,
+            channel_test_every: config.channel_test_every,
+            balance_update_every: config.balance_update_every,
+        })
     }
 
     pub fn http_addr(&self) -> SocketAddr {
@@ -78,6 +88,16 @@ impl Application {
             trigger.cancel();
         });
         crate::health::prober::spawn(state.clone());
+        if let Some(every) = self.channel_test_every {
+            crate::health::prober::every(state.clone(), every, "channel tests", |s| async move {
+                crate::health::prober::test_all(&s).await
+            });
+        }
+        if let Some(every) = self.balance_update_every {
+            crate::health::prober::every(state.clone(), every, "channel balances", |s| async move {
+                crate::health::prober::update_balances(&s).await.map(|_| ())
+            });
+        }
 
         use axum::serve::ListenerExt;
         let http_listener = self.http.tap_io(|tcp| {

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::db::DatabaseUrl;
 
@@ -28,6 +29,10 @@ pub struct Config {
     pub initial_root_password: String,
     /// `ADMIN_UI_DIR`: the built admin UI (default `admin-yew/dist`).
     pub ui_dir: PathBuf,
+    /// `CHANNEL_TEST_FREQUENCY` minutes: test every channel this often (unset or 0: never).
+    pub channel_test_every: Option<Duration>,
+    /// `CHANNEL_UPDATE_FREQUENCY` minutes: read channel balances this often (unset or 0: never).
+    pub balance_update_every: Option<Duration>,
 }
 
 impl Config {
@@ -52,6 +57,8 @@ impl Config {
             generate_default_token: flag("GENERATE_DEFAULT_TOKEN", false)?,
             initial_root_password: var("INITIAL_ROOT_PASSWORD").unwrap_or_else(|| "123456".into()),
             ui_dir: PathBuf::from(var("ADMIN_UI_DIR").unwrap_or_else(|| "admin-yew/dist".into())),
+            channel_test_every: minutes("CHANNEL_TEST_FREQUENCY")?,
+            balance_update_every: minutes("CHANNEL_UPDATE_FREQUENCY")?,
             data_dir,
         })
     }
@@ -59,6 +66,18 @@ impl Config {
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A period in whole minutes; unset or 0 means never.
+fn minutes(name: &str) -> Result<Option<Duration>, String> {
+    match var(name) {
+        None => Ok(None),
+        Some(v) => match v.trim().parse::<u64>() {
+            Ok(0) => Ok(None),
+            Ok(m) => Ok(Some(Duration::from_secs(m * 60))),
+            Err(_) => Err(format!("{name}: {v:?} is not a whole number of minutes")),
+        },
+    }
 }
 
 fn addr(name: &str, default: &str) -> Result<SocketAddr, String> {

@@ -12,8 +12,8 @@ use crate::billing::PriceTable;
 use crate::db::{self, Db};
 use crate::error::ControlError;
 use crate::events::{Change, EventHub};
-use crate::health::Policy;
 use crate::grpc::jobs::JobHub;
+use crate::health::Policy;
 use crate::routing::ChannelSnapshot;
 use crate::routing::virtual_models::{self, VirtualModels};
 use crate::secrets::Cipher;
@@ -114,10 +114,8 @@ impl AppState {
         let statuses = db::channel_keys::statuses(self.db()).await?;
         let snapshot = ChannelSnapshot::build(&rows, &statuses, virtual_models, self.cipher());
         // Every key gets a health row, so usage counters are plain updates.
-        let missing: Vec<(i64, String)> = snapshot
-            .all_keys()
-            .filter(|(id, digest)| !statuses.contains_key(&(*id, digest.clone())))
-            .collect();
+        let missing: Vec<(i64, String)> =
+            snapshot.all_keys().filter(|(id, digest)| !statuses.contains_key(&(*id, digest.clone()))).collect();
         db::channel_keys::ensure(self.db(), &missing).await?;
         self.inner.channels.store(Arc::new(snapshot));
         self.inner.events.publish(Change::Channels);

@@ -84,6 +84,12 @@ impl Application {
         let stop_usage = CancellationToken::new();
         tasks.spawn(outbox::run(state.link.client(), rx, stop_usage.clone()));
         tasks.spawn(control::watch::run(state.link.clone(), config.relay_id.clone(), cancel.clone()));
+        tasks.spawn(control::jobs::run(
+            state.link.clone(),
+            state.dispatcher.clone(),
+            config.relay_id.clone(),
+            cancel.clone(),
+        ));
 
         use axum::serve::ListenerExt;
         let listener = listener.tap_io(|tcp| {

@@ -1,7 +1,9 @@
 //! The admin REST API in Veloera's shapes, plus the admin UI's static files.
 
+mod channel_health;
 mod channels;
 mod logs;
+mod model_mapping;
 pub mod session;
 mod status;
 pub(crate) mod tokens;
@@ -47,6 +49,14 @@ pub fn router(state: AppState, ui_dir: &Path) -> Router {
         .route("/user/self", get(users::get_self).put(users::update_self))
         .route("/channel/", get(channels::list).post(channels::create))
         .route("/channel/{id}", get(channels::get_one))
+        .route("/channel/test", get(channel_health::test_all))
+        .route("/channel/test/{id}", get(channel_health::test_one))
+        .route("/channel/update_balance", get(channel_health::update_balance_all))
+        .route("/channel/update_balance/{id}", get(channel_health::update_balance_one))
+        .route("/channel/fetch_models", axum::routing::post(channel_health::fetch_models_for))
+        .route("/channel/fetch_models/{id}", get(channel_health::fetch_models_of))
+        .route("/channel/{id}/keys", get(channel_health::keys).put(channel_health::set_key_status))
+        .route("/model_mapping/", get(model_mapping::get).put(model_mapping::put))
         .route("/token/", get(tokens::list).post(tokens::create).put(tokens::update))
         .route("/token/{id}", get(tokens::get_one).delete(tokens::delete))
         .route("/log/", get(logs::list))

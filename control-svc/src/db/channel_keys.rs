@@ -71,12 +71,14 @@ pub async fn set_status(db: &Db, channel_id: i64, digest: &str, status: i64, rea
 
 /// After a failed probe: try again after twice the back-off (capped).
 pub async fn reschedule(db: &Db, channel_id: i64, digest: &str, backoff: i64) -> Result<(), ControlError> {
-    sqlx::query(&db.sql("UPDATE channel_keys SET probe_at = ?, backoff_secs = ? WHERE channel_id = ? AND key_digest = ?"))
-        .bind(now_secs() + backoff)
-        .bind(backoff)
-        .bind(channel_id)
-        .bind(digest)
-        .execute(db.pool())
-        .await?;
+    sqlx::query(
+        &db.sql("UPDATE channel_keys SET probe_at = ?, backoff_secs = ? WHERE channel_id = ? AND key_digest = ?"),
+    )
+    .bind(now_secs() + backoff)
+    .bind(backoff)
+    .bind(channel_id)
+    .bind(digest)
+    .execute(db.pool())
+    .await?;
     Ok(())
 }

@@ -9,3 +9,16 @@ pub async fn all(db: &Db) -> Result<HashMap<String, String>, ControlError> {
     let rows: Vec<(String, String)> = sqlx::query_as("SELECT name, value FROM options").fetch_all(db.pool()).await?;
     Ok(rows.into_iter().collect())
 }
+
+/// Sets one option (replacing any earlier value) in one transaction.
+pub async fn set(db: &Db, name: &str, value: &str) -> Result<(), ControlError> {
+    let mut tx = db.pool().begin().await?;
+    sqlx::query(&db.sql("DELETE FROM options WHERE name = ?")).bind(name).execute(&mut *tx).await?;
+    sqlx::query(&db.sql("INSERT INTO options (name, value) VALUES (?, ?)"))
+        .bind(name)
+        .bind(value)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}

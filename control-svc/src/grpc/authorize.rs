@@ -2,8 +2,8 @@
 
 use veloera_admin_types::status;
 use veloera_proto::v1::{
-    AuthorizeRequest, AuthorizeResponse, Caller, Candidate, ChannelKey, Denial, DenialReason, Grant,
-    RetryPolicy, Timeouts, authorize_response::Outcome,
+    AuthorizeRequest, AuthorizeResponse, Caller, Candidate, ChannelKey, Denial, DenialReason, Grant, RetryPolicy,
+    Timeouts, authorize_response::Outcome,
 };
 
 use crate::db::{self, now_secs};
@@ -133,11 +133,7 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
 }
 
 /// The relay's view of a channel, with the given keys, sending `upstream_model`.
-fn candidate<'k>(
-    c: &RoutableChannel,
-    upstream_model: &str,
-    keys: impl Iterator<Item = (usize, &'k str)>,
-) -> Candidate {
+fn candidate<'k>(c: &RoutableChannel, upstream_model: &str, keys: impl Iterator<Item = (usize, &'k str)>) -> Candidate {
     let t = c.settings.timeouts;
     Candidate {
         channel_id: c.id,

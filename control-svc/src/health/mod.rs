@@ -85,11 +85,13 @@ pub async fn record(
         }
     }
     for ((channel_id, slot), (requests, errors, last_error)) in &counts {
-        let Some(digest) = channels.channel(*channel_id).and_then(|c| c.keys.get(*slot as usize)).map(|k| key_digest(k))
+        let Some(digest) =
+            channels.channel(*channel_id).and_then(|c| c.keys.get(*slot as usize)).map(|k| key_digest(k))
         else {
             continue;
         };
-        let mut sql = String::from("UPDATE channel_keys SET request_count = request_count + ?, error_count = error_count + ?");
+        let mut sql =
+            String::from("UPDATE channel_keys SET request_count = request_count + ?, error_count = error_count + ?");
         if last_error.is_some() {
             sql.push_str(", last_error = ?, last_error_time = ?");
         }

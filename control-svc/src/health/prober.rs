@@ -108,3 +108,87 @@ pub async fn probe_due(state: &AppState) -> Result<(), ControlError> {
     }
     Ok(())
 }
+
+/// Veloera's "test all channels": every channel not disabled by hand is tested; a failing or too slow channel
+/// is disabled (when it may be), a passing auto-disabled one is enabled again (when allowed).
+pub async fn test_all(state: &AppState) -> Result<(), ControlError> {
+    let policy = state.policy().clone();
+    let mut changed = false;
+    for row in db::channels::list(state.db()).await?.into_iter().filter(|r| r.status != 2) {
+        let model = test_model(&row, None);
+        let outcome = test_channel(state, &row, None, &model).await;
+        let failure = match &outcome {
+            Ok(o) if o.ok && policy.slow_test_secs > 0.0 && o.latency_ms as f64 > policy.slow_test_secs * 1000.0 => {
+                Some(format!("the test took {} ms, over the {} s threshold", o.latency_ms, policy.slow_test_secs))
+            }
+            Ok(o) if o.ok => None,
+            Ok(o) => match super::classify(&policy, o.status_code, &o.message) {
+                super::Fault::Request => None,
+                _ => Some(format!("test failed: {}", o.message.chars().take(300).collect::<String>())),
+            },
+            Err(e) => {
+                tracing::warn!(channel = row.id, error = %e, "channel test could not run");
+                continue;
+            }
+        };
+        match failure {
+            Some(reason) if policy.auto_disable && row.status == 1 => {
+                changed |=
+                    db::channel_health::disable_failed(state.db(), row.id, &reason, policy.probe_initial_secs).await?;
+            }
+            None if row.status == 3 && policy.auto_enable && row.status_reason != ALL_KEYS_DISABLED_REASON => {
+                changed |= db::channel_health::enable_recovered(state.db(), row.id).await?;
+            }
+            _ => {}
+        }
+    }
+    if changed {
+        state.reload_channels().await?;
+    }
+    Ok(())
+}
+
+/// Reads the balance of every enabled channel whose type has a balance API; failures are logged.
+pub async fn update_balances(state: &AppState) -> Result<usize, ControlError> {
+    let mut updated = 0;
+    for row in db::channels::list(state.db()).await?.into_iter().filter(|r| r.status == 1) {
+        match update_balance(state, &row).await {
+            Ok(_) => updated += 1,
+            Err(e) => tracing::debug!(channel = row.id, error = %e, "channel balance not updated"),
+        }
+    }
+    Ok(updated)
+}
+
+/// Reads one channel's balance (USD) and records it.
+pub async fn update_balance(state: &AppState, row: &ChannelRow) -> Result<f64, ControlError> {
+    let channel = RoutableChannel::from_row(row, state.cipher())?;
+    let slot = first_usable_slot(state, &channel).await?;
+    let model = test_model(row, None);
+    let outcome = state.jobs().run(&channel, slot, &model, JobKind::Balance).await?;
+    if !outcome.ok {
+        return Err(ControlError::BadRequest(format!("the upstream refused the balance query: {}", outcome.message)));
+    }
+    db::channel_health::record_balance(state.db(), row.id, outcome.balance).await?;
+    Ok(outcome.balance)
+}
+
+/// Runs `task` every `every` until control shuts down (Veloera's `CHANNEL_TEST_FREQUENCY` and
+/// `CHANNEL_UPDATE_FREQUENCY`).
+pub fn every<F, Fut>(state: AppState, every: Duration, name: &'static str, task: F) -> tokio::task::JoinHandle<()>
+where
+    F: Fn(AppState) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<(), ControlError>> + Send,
+{
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = state.shutdown().cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            if let Err(e) = task(state.clone()).await {
+                tracing::warn!(task = name, error = %e, "periodic channel task failed");
+            }
+        }
+    })
+}

@@ -125,7 +125,12 @@ pub type KeyStatuses = HashMap<(i64, String), i64>;
 
 impl ChannelSnapshot {
     /// Builds the snapshot from rows; disabled channels and undecryptable keys are left out (and logged).
-    pub fn build(rows: &[ChannelRow], key_statuses: &KeyStatuses, virtual_models: VirtualModels, cipher: &Cipher) -> Self {
+    pub fn build(
+        rows: &[ChannelRow],
+        key_statuses: &KeyStatuses,
+        virtual_models: VirtualModels,
+        cipher: &Cipher,
+    ) -> Self {
         let mut channels = Vec::new();
         for row in rows.iter().filter(|r| r.status == 1) {
             let mut channel = match RoutableChannel::from_row(row, cipher) {
@@ -305,9 +310,10 @@ mod tests {
     #[test]
     fn a_virtual_model_ranks_its_real_models_by_priority() {
         let mut snap = snapshot(vec![channel(1, 0, &["big"]), channel(2, 3, &["big"]), channel(3, 0, &["small"])]);
-        snap.virtual_models =
-            VirtualModels::parse(r#"{"auto": [{"model": "small", "priorities": 1}, {"model": "big", "priorities": 9}]}"#)
-                .unwrap();
+        snap.virtual_models = VirtualModels::parse(
+            r#"{"auto": [{"model": "small", "priorities": 1}, {"model": "big", "priorities": 9}]}"#,
+        )
+        .unwrap();
         let c = snap.candidates("default", "auto", None);
         let got: Vec<(i64, u32, Option<&str>)> =
             c.iter().map(|c| (c.channel.id, c.rank, c.billed_model.as_deref())).collect();

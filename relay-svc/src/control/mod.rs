@@ -1,6 +1,7 @@
 //! The relay's link to control-svc: the gRPC client, the caches fed by `WatchConfig`, and the usage outbox.
 
 pub mod cache;
+pub mod jobs;
 pub mod outbox;
 pub mod watch;
 

@@ -21,8 +21,8 @@ use hyper_util::rt::TokioExecutor;
 
 use crate::error::RelayError;
 use crate::providers::openai::UpstreamCall;
-use veloera_proto::v1::Timeouts;
 use crate::providers::upstream_error;
+use veloera_proto::v1::Timeouts;
 
 /// Most of an upstream error body we read (enough for any JSON error object).
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -138,7 +138,8 @@ impl Dispatcher {
             Ok(result) => result?,
         };
         let content_type = response.headers().get(http::header::CONTENT_TYPE).cloned();
-        let mut upstream = Upstream { response: Some(response), content_type, limits, started, events: None, body: None };
+        let mut upstream =
+            Upstream { response: Some(response), content_type, limits, started, events: None, body: None };
         upstream.read_first_byte(first_byte_by).await?;
         Ok(upstream)
     }
@@ -160,7 +161,8 @@ impl Dispatcher {
             request = request.header(name, value);
         }
         if let Some(account) = &call.google_account {
-            let token = self.google_tokens.token(&self.client, account, limits.idle).await.map_err(Failure::transport)?;
+            let token =
+                self.google_tokens.token(&self.client, account, limits.idle).await.map_err(Failure::transport)?;
             let bearer = http::HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
                 Failure::transport(RelayError::UpstreamFailed("the Vertex AI token is not a header value".into()))
             })?;
@@ -174,8 +176,8 @@ impl Dispatcher {
         } else {
             self.proxies.request(&proxy, request).map_err(Failure::transport)?.await
         };
-        let response = response
-            .map_err(|e| Failure::transport(RelayError::UpstreamFailed(format!("request failed: {e:?}"))))?;
+        let response =
+            response.map_err(|e| Failure::transport(RelayError::UpstreamFailed(format!("request failed: {e:?}"))))?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -209,7 +211,10 @@ fn http_client(connect_timeout: Duration) -> HttpClient {
         .enable_http1()
         .enable_http2()
         .wrap_connector(http);
-    Client::builder(TokioExecutor::new()).pool_idle_timeout(Duration::from_secs(90)).pool_max_idle_per_host(1024).build(https)
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(1024)
+        .build(https)
 }
 
 impl Upstream {
@@ -248,7 +253,8 @@ impl Upstream {
         let json = self.content_type.is_none() || self.content_type_is("application/json");
         if json {
             let response = self.response.take().expect("the response is read once");
-            let limit = self.limits.total.map(|t| t.saturating_sub(self.started.elapsed())).unwrap_or(self.limits.idle * 10);
+            let limit =
+                self.limits.total.map(|t| t.saturating_sub(self.started.elapsed())).unwrap_or(self.limits.idle * 10);
             let body = match tokio::time::timeout(limit, response.into_body().collect()).await {
                 Err(_) => Err(format!("body not complete within {limit:?}")),
                 Ok(Err(e)) => Err(format!("body read failed: {e}")),
@@ -256,7 +262,9 @@ impl Upstream {
             }
             .map_err(|m| Failure::transport(RelayError::UpstreamFailed(m)))?;
             if body.iter().all(u8::is_ascii_whitespace) {
-                return Err(Failure::transport(RelayError::UpstreamFailed("the upstream answered with an empty body".into())));
+                return Err(Failure::transport(RelayError::UpstreamFailed(
+                    "the upstream answered with an empty body".into(),
+                )));
             }
             self.body = Some(body);
         }
@@ -275,10 +283,14 @@ impl Upstream {
                 return None;
             }
             match tokio::time::timeout(idle, inner.next()).await {
-                Err(_) => Some((Err(RelayError::UpstreamFailed(format!("body stalled for {idle:?}"))), (Some(inner), true))),
+                Err(_) => {
+                    Some((Err(RelayError::UpstreamFailed(format!("body stalled for {idle:?}"))), (Some(inner), true)))
+                }
                 Ok(None) => None,
                 Ok(Some(Ok(b))) => Some((Ok(b), (Some(inner), false))),
-                Ok(Some(Err(e))) => Some((Err(RelayError::UpstreamFailed(format!("body broken: {e}"))), (Some(inner), true))),
+                Ok(Some(Err(e))) => {
+                    Some((Err(RelayError::UpstreamFailed(format!("body broken: {e}"))), (Some(inner), true)))
+                }
             }
         });
         futures::stream::iter(ready).flatten().chain(rest)
@@ -289,7 +301,8 @@ impl Upstream {
         if let Some(b) = self.body.take() {
             return Ok(b);
         }
-        let pieces: Vec<Bytes> = self.into_bytes_stream().collect::<Vec<_>>().await.into_iter().collect::<Result<_, _>>()?;
+        let pieces: Vec<Bytes> =
+            self.into_bytes_stream().collect::<Vec<_>>().await.into_iter().collect::<Result<_, _>>()?;
         Ok(pieces.concat().into())
     }
 

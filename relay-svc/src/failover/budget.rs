@@ -35,7 +35,8 @@ impl RetryBudget {
         let second = self.epoch.elapsed().as_secs();
         let i = (second % BUCKETS as u64) as usize;
         let seen = self.seconds[i].load(Ordering::Relaxed);
-        if seen != second && self.seconds[i].compare_exchange(seen, second, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        if seen != second
+            && self.seconds[i].compare_exchange(seen, second, Ordering::Relaxed, Ordering::Relaxed).is_ok()
         {
             self.requests[i].store(0, Ordering::Relaxed);
             self.retries[i].store(0, Ordering::Relaxed);

@@ -180,7 +180,9 @@ mod tests {
     fn weights_shape_the_first_pick() {
         let c = vec![candidate(1, 0, 99, 1), candidate(2, 0, 0, 1)];
         let mut rng = rand::rng();
-        let firsts = (0..400).filter(|_| channel_of(Plan::default().next(&c, |_| false, |_, _| None, &mut rng), &c) == 1).count();
+        let firsts = (0..400)
+            .filter(|_| channel_of(Plan::default().next(&c, |_| false, |_, _| None, &mut rng), &c) == 1)
+            .count();
         assert!(firsts > 340, "heavy channel first only {firsts}/400 times");
     }
 }

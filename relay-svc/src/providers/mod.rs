@@ -146,7 +146,11 @@ pub fn error_body(client: Format, error: &RelayError) -> Value {
 
 /// The call carrying `req` to `candidate` in the candidate's own format, naming `upstream_model` (the channel's
 /// model without a convenience suffix, see [`model_suffix`]).
-pub fn chat_call(candidate: &Target<'_>, req: &chat::Request, upstream_model: &str) -> Result<UpstreamCall, RelayError> {
+pub fn chat_call(
+    candidate: &Target<'_>,
+    req: &chat::Request,
+    upstream_model: &str,
+) -> Result<UpstreamCall, RelayError> {
     let wire = Format::of_candidate(candidate);
     let encode = |mut v: Value| {
         channel_settings::override_value(candidate, &mut v);

@@ -323,12 +323,7 @@ mod tests {
     use crate::providers::test_target;
 
     fn candidate(channel_type: i32, base_url: &str) -> Candidate {
-        Candidate {
-            channel_type,
-            base_url: base_url.into(),
-            upstream_model: "real-model".into(),
-            ..Default::default()
-        }
+        Candidate { channel_type, base_url: base_url.into(), upstream_model: "real-model".into(), ..Default::default() }
     }
 
     #[test]
@@ -352,7 +347,8 @@ mod tests {
         let raw = br#"{"model":"m","stream":true,"stream_options":{"include_usage":false,"x":1},"messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}],"tools":[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}],"n":2,"logit_bias":{"50256":-100}}"#;
         let req = ChatRequest::parse(raw).unwrap();
         assert!(req.is_stream() && !req.client_wants_usage());
-        let body: Value = serde_json::from_slice(&chat_call(&test_target(&candidate(1, "http://x")), req).unwrap().body).unwrap();
+        let body: Value =
+            serde_json::from_slice(&chat_call(&test_target(&candidate(1, "http://x")), req).unwrap().body).unwrap();
         let original: Value = serde_json::from_slice(raw).unwrap();
         for key in ["messages", "tools", "n", "logit_bias", "stream"] {
             assert_eq!(body[key], original[key], "{key}");
@@ -372,7 +368,8 @@ mod tests {
     #[test]
     fn non_streaming_calls_do_not_get_stream_options() {
         let req = ChatRequest::parse(br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#).unwrap();
-        let body: Value = serde_json::from_slice(&chat_call(&test_target(&candidate(1, "http://x")), req).unwrap().body).unwrap();
+        let body: Value =
+            serde_json::from_slice(&chat_call(&test_target(&candidate(1, "http://x")), req).unwrap().body).unwrap();
         assert!(body.get("stream_options").is_none());
     }
 

@@ -15,9 +15,9 @@ use super::{RelayState, read_body, sse};
 use crate::auth;
 use crate::error::RelayError;
 use crate::failover::Failover;
+use crate::providers::openai::{self, ChatRequest, convert};
 use crate::providers::{Format, Target};
 use veloera_proto::v1::Candidate;
-use crate::providers::openai::{self, ChatRequest, convert};
 
 pub async fn chat_completions(
     State(state): State<RelayState>,

@@ -11,8 +11,8 @@ use super::request_id::RequestId;
 use super::translate::{self, Delivery};
 use crate::auth::PresentedKey;
 use crate::control::{Ask, Authorized};
-use crate::failover::Failover;
 use crate::error::RelayError;
+use crate::failover::Failover;
 use crate::providers::{self, Format, Target, chat};
 use crate::usage::{Metering, RequestFacts};
 

@@ -14,8 +14,8 @@ use super::passthrough::{Incoming, answer, failover_first, openai_failover};
 use super::{RelayState, read_body};
 use crate::auth;
 use crate::error::RelayError;
-use crate::providers::{Format, Target};
 use crate::providers::openai::{self, UpstreamCall};
+use crate::providers::{Format, Target};
 
 /// One multipart endpoint.
 pub struct Form {

@@ -17,11 +17,11 @@ use super::request_id::RequestId;
 use super::translate::{self, Delivery};
 use super::{RelayState, read_body};
 use crate::auth;
+use crate::dispatch::Upstream;
 use crate::error::RelayError;
+use crate::failover::Failover;
 use crate::providers::openai::probe::{UsageDecoder, usage_in};
 use crate::providers::openai::{self, UpstreamCall};
-use crate::dispatch::Upstream;
-use crate::failover::Failover;
 use crate::providers::{self, Format, Target, channel_settings};
 use crate::usage::Metering;
 

@@ -276,8 +276,11 @@ pub fn whole_reply(
 ) -> Result<Reply, RelayError> {
     let mut reply = providers::parse_reply(wire, body, model)?;
     if reply.usage == Usage::default() {
-        reply.usage =
-            Usage { input: tokenizer::count_request(request), output: tokenizer::count_reply(&reply), ..Usage::default() };
+        reply.usage = Usage {
+            input: tokenizer::count_request(request),
+            output: tokenizer::count_reply(&reply),
+            ..Usage::default()
+        };
     }
     if think_tags {
         think_tags::reply(&mut reply);

@@ -74,6 +74,8 @@ pub fn control_config(dir: &std::path::Path) -> control_svc::Config {
         generate_default_token: false,
         initial_root_password: "123456".into(),
         ui_dir: dir.join("no-ui"),
+        channel_test_every: None,
+        balance_update_every: None,
     }
 }
 
