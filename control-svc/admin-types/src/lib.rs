@@ -255,6 +255,10 @@ pub struct LogEntry {
     pub channel: i64,
     pub group: String,
     pub request_id: String,
+    /// JSON text: pricing used, first-response time and, for administrators, the retry trail
+    /// (`admin_info.use_channel`).
+    #[serde(default)]
+    pub other: String,
 }
 
 /// `PUT /api/token/` body: `id` plus the fields to change (with `?status_only=1`, only `status`).

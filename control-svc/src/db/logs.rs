@@ -26,6 +26,7 @@ pub struct LogRow {
     pub channel_id: i64,
     pub group_name: String,
     pub request_id: String,
+    pub other: String,
 }
 
 impl LogRow {
@@ -48,6 +49,7 @@ impl LogRow {
             channel: self.channel_id,
             group: self.group_name.clone(),
             request_id: self.request_id.clone(),
+            other: self.other.clone(),
         }
     }
 }
@@ -55,7 +57,7 @@ impl LogRow {
 /// Newest first, one page.
 pub async fn page(db: &Db, page: i64, page_size: i64) -> Result<Vec<LogRow>, ControlError> {
     let q = "SELECT id, user_id, created_at, type, content, username, token_name, token_id, model_name, quota, \
-             prompt_tokens, completion_tokens, use_time, is_stream, channel_id, group_name, request_id \
+             prompt_tokens, completion_tokens, use_time, is_stream, channel_id, group_name, request_id, other \
              FROM logs ORDER BY id DESC LIMIT ? OFFSET ?";
     Ok(sqlx::query_as(&db.sql(q)).bind(page_size).bind(page * page_size).fetch_all(db.pool()).await?)
 }

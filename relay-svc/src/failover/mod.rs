@@ -4,7 +4,7 @@
 //! just failed, at most `RetryTimes` times, within a relay-wide retry budget and a deadline.
 
 mod budget;
-mod cooldown;
+pub mod cooldown;
 mod plan;
 mod verdict;
 
@@ -124,7 +124,7 @@ impl<'a> Failover<'a> {
             meter.attempt_failed(&target, &failure);
             let verdict = verdict::of(&failure);
             if let Some(pause) = verdict.cool_down {
-                self.shared.cooldowns.pause(target.channel_id, target.key.slot, pause);
+                self.shared.cooldowns.pause(target.channel_id, target.key.slot, pause, verdict.asked_to_wait);
             }
             tracing::info!(
                 channel = target.channel_id,
@@ -142,7 +142,7 @@ impl<'a> Failover<'a> {
                 meter.rejected(error.status_code(), &error.to_string());
                 return Err(error);
             }
-            self.plan.failed(self.candidates, verdict.scope);
+            self.plan.failed(verdict.scope);
             target = match self.pick(Some(failure)) {
                 Ok(t) => t,
                 Err(error) => {

@@ -22,6 +22,8 @@ pub struct Verdict {
     pub scope: Scope,
     /// How long this relay leaves the key alone (the upstream's `Retry-After`, or a pause after a refusal).
     pub cool_down: Option<Duration>,
+    /// The pause is the upstream's own (`Retry-After`), not ours.
+    pub asked_to_wait: bool,
 }
 
 /// Longest pause we take from one `Retry-After`, so a bogus header cannot lock a key out for long.
@@ -32,12 +34,14 @@ const REFUSED_KEY_PAUSE: Duration = Duration::from_secs(60);
 pub fn of(failure: &Failure) -> Verdict {
     let retry_after = failure.retry_after.map(|d| d.min(MAX_COOL_DOWN));
     let scope = match failure.status {
-        401 | 402 | 403 => return Verdict { scope: Scope::Key, cool_down: Some(REFUSED_KEY_PAUSE) },
+        401 | 402 | 403 => {
+            return Verdict { scope: Scope::Key, cool_down: Some(REFUSED_KEY_PAUSE), asked_to_wait: false };
+        }
         429 => Scope::Key,
         0 | 408 | 500..=599 => Scope::Channel,
         _ => Scope::Request,
     };
-    Verdict { scope, cool_down: retry_after }
+    Verdict { scope, cool_down: retry_after, asked_to_wait: retry_after.is_some() }
 }
 
 #[cfg(test)]
@@ -63,8 +67,10 @@ mod tests {
 
     #[test]
     fn refused_and_rate_limited_keys_move_to_another_key() {
-        assert_eq!(of(&failure(401, None)), Verdict { scope: Scope::Key, cool_down: Some(REFUSED_KEY_PAUSE) });
-        assert_eq!(of(&failure(429, Some(7))), Verdict { scope: Scope::Key, cool_down: Some(Duration::from_secs(7)) });
+        let refused = Verdict { scope: Scope::Key, cool_down: Some(REFUSED_KEY_PAUSE), asked_to_wait: false };
+        assert_eq!(of(&failure(401, None)), refused);
+        let limited = Verdict { scope: Scope::Key, cool_down: Some(Duration::from_secs(7)), asked_to_wait: true };
+        assert_eq!(of(&failure(429, Some(7))), limited);
         assert_eq!(of(&failure(429, Some(9999))).cool_down, Some(MAX_COOL_DOWN));
         assert_eq!(of(&failure(429, None)).cool_down, None);
     }

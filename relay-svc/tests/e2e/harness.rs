@@ -278,6 +278,19 @@ impl Gateway {
         session_cookie(&resp)
     }
 
+    /// Sets options directly in control's database and reloads them (the settings API comes later).
+    pub async fn set_options(&self, options: &[(&str, &str)]) {
+        for (name, value) in options {
+            control_svc::db::options::set(self.control.state.db(), name, value).await.unwrap();
+        }
+        self.control.state.reload_prices().await.unwrap();
+    }
+
+    /// Root's token key (root is an administrator, so it may pin channels).
+    pub async fn root_key(&self) -> String {
+        self.create_token(json!({"name": "root-key", "unlimited_quota": true})).await.1
+    }
+
     /// Runs SQL directly against control's database (for states the API refuses to create, like a past expiry).
     pub async fn sql(&self, query: &str) {
         let db = self.control.state.db();

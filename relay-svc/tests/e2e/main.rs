@@ -6,5 +6,6 @@ mod mock_upstream;
 mod admin;
 mod auth;
 mod chat;
+mod failover;
 mod formats;
 mod lifecycle;

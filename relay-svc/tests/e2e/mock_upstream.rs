@@ -24,6 +24,24 @@ pub enum Reply {
     Events(Vec<(&'static str, Value)>),
     /// A body as it is, with this content type.
     Raw(&'static str, Bytes),
+    /// A JSON error body with this status and extra headers (such as `Retry-After`).
+    Status { status: u16, headers: Vec<(&'static str, String)>, body: Value },
+    /// Never answers (no headers, ever).
+    Hang,
+    /// An SSE response driven step by step: waits, raw frames, and an abrupt cut.
+    Steps(Vec<Step>),
+}
+
+/// One step of a [`Reply::Steps`] stream.
+#[derive(Clone, Debug)]
+pub enum Step {
+    Wait(Duration),
+    /// A raw frame, sent as it is (`data: …\n\n`).
+    Frame(String),
+    /// An OpenAI chunk as a `data:` frame.
+    Chunk(Value),
+    /// The connection is broken here (the body ends with an error, not a clean end).
+    Cut,
 }
 
 #[derive(Clone, Debug)]
@@ -42,6 +60,8 @@ pub struct Received {
 struct Shared {
     script: Arc<Mutex<VecDeque<Reply>>>,
     received: Arc<Mutex<Vec<Received>>>,
+    /// Standing answers for requests whose credentials contain a text (a bad key, a broken account).
+    key_rules: Arc<Mutex<Vec<(String, Reply)>>>,
 }
 
 pub struct MockUpstream {
@@ -74,6 +94,20 @@ impl MockUpstream {
     pub fn received(&self) -> Vec<Received> {
         self.shared.received.lock().unwrap().clone()
     }
+
+    /// Answers every request whose credentials contain `key_part` with `reply`, until cleared.
+    pub fn on_key(&self, key_part: &str, reply: Reply) {
+        self.shared.key_rules.lock().unwrap().push((key_part.to_string(), reply));
+    }
+
+    pub fn clear_key_rules(&self) {
+        self.shared.key_rules.lock().unwrap().clear();
+    }
+
+    /// How many chat requests (`…/chat/completions`) arrived.
+    pub fn chat_requests(&self) -> usize {
+        self.received().iter().filter(|r| r.path.ends_with("/chat/completions")).count()
+    }
 }
 
 async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap, raw_body: Bytes) -> Response {
@@ -91,8 +125,20 @@ async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap, raw_
         body: body.clone(),
         raw_body,
     });
-    let scripted = shared.script.lock().unwrap().pop_front();
-    let reply = scripted.unwrap_or_else(|| default_reply(&body));
+    let credentials = format!(
+        "{} {}",
+        headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default(),
+        headers.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or_default()
+    );
+    let standing =
+        shared.key_rules.lock().unwrap().iter().find(|(part, _)| credentials.contains(part.as_str())).map(|(_, r)| r.clone());
+    let reply = match standing {
+        Some(r) => r,
+        None => {
+            let scripted = shared.script.lock().unwrap().pop_front();
+            scripted.unwrap_or_else(|| default_reply(uri.path(), &body))
+        }
+    };
     match reply {
         Reply::Json(status, v) => (StatusCode::from_u16(status).unwrap(), axum::Json(v)).into_response(),
         Reply::Sse { chunks, delay, done } => {
@@ -111,6 +157,31 @@ async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap, raw_
         Reply::Raw(content_type, body) => {
             Response::builder().header("content-type", content_type).body(Body::from(body)).unwrap()
         }
+        Reply::Status { status, headers, body } => {
+            let mut response = (StatusCode::from_u16(status).unwrap(), axum::Json(body)).into_response();
+            for (name, value) in headers {
+                response.headers_mut().insert(name, value.parse().unwrap());
+            }
+            response
+        }
+        Reply::Hang => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            StatusCode::GATEWAY_TIMEOUT.into_response()
+        }
+        Reply::Steps(steps) => {
+            let stream = futures::stream::iter(steps).then(|step| async move {
+                match step {
+                    Step::Wait(d) => {
+                        tokio::time::sleep(d).await;
+                        Ok(Bytes::new())
+                    }
+                    Step::Frame(f) => Ok(Bytes::from(f)),
+                    Step::Chunk(v) => Ok(Bytes::from(format!("data: {v}\n\n"))),
+                    Step::Cut => Err(std::io::Error::other("cut")),
+                }
+            });
+            Response::builder().header("content-type", "text/event-stream").body(Body::from_stream(stream)).unwrap()
+        }
         Reply::Events(events) => {
             let text: String = events.iter().map(|(name, data)| format!("event: {name}\ndata: {data}\n\n")).collect();
             Response::builder().header("content-type", "text/event-stream").body(Body::from(text)).unwrap()
@@ -120,8 +191,17 @@ async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap, raw_
 
 use futures::StreamExt;
 
-/// A well-behaved OpenAI answer for whatever was asked.
-fn default_reply(req: &Value) -> Reply {
+/// A well-behaved OpenAI answer for whatever was asked: a model list, a legacy billing answer, or a chat reply.
+fn default_reply(path: &str, req: &Value) -> Reply {
+    if path.ends_with("/models") {
+        return Reply::Json(200, json!({"object": "list", "data": [{"id": "mock-a"}, {"id": "mock-b"}]}));
+    }
+    if path.ends_with("/dashboard/billing/subscription") {
+        return Reply::Json(200, json!({"hard_limit_usd": 100.0}));
+    }
+    if path.ends_with("/dashboard/billing/usage") {
+        return Reply::Json(200, json!({"total_usage": 2500.0}));
+    }
     let model = req["model"].as_str().unwrap_or("unknown").to_string();
     let usage = json!({"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS, "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS});
     if req["stream"] == json!(true) {
@@ -153,4 +233,18 @@ pub fn stream_chunks(model: &str, parts: &[&str], with_usage: bool) -> Vec<Value
         chunks.push(json!({"id": "c", "object": "chat.completion.chunk", "model": model, "choices": [], "usage": {"prompt_tokens": PROMPT_TOKENS, "completion_tokens": COMPLETION_TOKENS, "total_tokens": PROMPT_TOKENS + COMPLETION_TOKENS}}));
     }
     chunks
+}
+
+/// A listener that accepts connections and resets them at once, before any answer (an upstream crashing).
+pub async fn resetting_upstream() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            // Linger 0 turns the close into a TCP reset.
+            let _ = socket.set_linger(Some(Duration::ZERO));
+            drop(socket);
+        }
+    });
+    addr
 }
