@@ -38,7 +38,7 @@ impl TagEdit {
 /// Sets the status of every channel tagged `tag`. Disabling leaves the reason and time of channels already
 /// disabled by hand as they were. Returns how many channels carry the tag; `NotFound` when none does.
 pub async fn set_status_by_tag(db: &Db, tag: &str, change: &StatusChange) -> Result<u64, ControlError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let count = count_tagged(db, &mut tx, tag).await?;
     let only = if matches!(change, StatusChange::Disable { .. }) { " AND status <> 2" } else { "" };
     let q = format!("UPDATE channels SET status = ?, {} WHERE tag = ?{only}", change.assignments());
@@ -61,7 +61,7 @@ pub async fn edit_tag(db: &Db, tag: &str, edit: &TagEdit) -> Result<u64, Control
     let mut sets: Vec<String> = Vec::new();
     sets.extend(texts.iter().filter(|(_, v)| v.is_some()).map(|(c, _)| format!("{c} = ?")));
     sets.extend(numbers.iter().filter(|(_, v)| v.is_some()).map(|(c, _)| format!("{c} = ?")));
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     let count = count_tagged(db, &mut tx, tag).await?;
     if !edit.is_empty() {
         let q = format!("UPDATE channels SET {} WHERE tag = ?", sets.join(", "));
@@ -86,7 +86,7 @@ pub async fn set_tag(db: &Db, ids: &[i64], tag: &str) -> Result<u64, ControlErro
     if ids.is_empty() {
         return Ok(0);
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     require_all(db, &mut tx, &ids).await?;
     let q = format!("UPDATE channels SET tag = ? WHERE id IN ({})", placeholders(ids.len()));
     let sql = db.sql(&q);

@@ -151,7 +151,7 @@ pub async fn delete(db: &Db, ids: &[i64]) -> Result<u64, ControlError> {
     if ids.is_empty() {
         return Ok(0);
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     require_all(db, &mut tx, &ids).await?;
     let list = placeholders(ids.len());
     let keys = format!("DELETE FROM channel_keys WHERE channel_id IN ({list})");
@@ -164,7 +164,7 @@ pub async fn delete(db: &Db, ids: &[i64]) -> Result<u64, ControlError> {
 
 /// Deletes every disabled channel (status 2 or 3) and their per-key health rows; returns how many channels.
 pub async fn delete_disabled(db: &Db) -> Result<u64, ControlError> {
-    let mut tx = db.pool().begin().await?;
+    let mut tx = db.begin_write().await?;
     sqlx::query("DELETE FROM channel_keys WHERE channel_id IN (SELECT id FROM channels WHERE status IN (2, 3))")
         .execute(&mut *tx)
         .await?;
