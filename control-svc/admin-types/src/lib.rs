@@ -192,6 +192,101 @@ fn default_channel_type() -> i32 {
     1
 }
 
+/// `PUT /api/channel/` body: `id` plus any channel fields to change (names as in [`ChannelCreate`]). An empty or
+/// absent `key` keeps the stored keys; a non-empty one replaces them all.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChannelUpdate {
+    pub id: i64,
+    #[serde(rename = "type", default)]
+    pub channel_type: Option<i32>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    #[serde(default)]
+    pub models: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub model_mapping: Option<String>,
+    #[serde(default)]
+    pub priority: Option<i64>,
+    #[serde(default)]
+    pub weight: Option<i64>,
+    #[serde(default)]
+    pub auto_ban: Option<i32>,
+    #[serde(default)]
+    pub test_model: Option<String>,
+    #[serde(default)]
+    pub openai_organization: Option<String>,
+    #[serde(default)]
+    pub tag: Option<String>,
+    /// 1 re-enables (clearing the disable reason and the circuit breaker), 2 disables by hand.
+    #[serde(default)]
+    pub status: Option<i32>,
+    #[serde(default)]
+    pub other: Option<String>,
+    #[serde(default)]
+    pub param_override: Option<String>,
+    #[serde(default)]
+    pub status_code_mapping: Option<String>,
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    #[serde(default)]
+    pub headers: Option<String>,
+    #[serde(default)]
+    pub setting: Option<String>,
+    #[serde(default)]
+    pub model_prefix: Option<String>,
+}
+
+/// `POST /api/channel/batch` body: the channels to delete.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChannelIds {
+    #[serde(default)]
+    pub ids: Vec<i64>,
+}
+
+/// `POST /api/channel/tag/disabled` and `/tag/enabled` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChannelTag {
+    #[serde(default)]
+    pub tag: String,
+}
+
+/// `PUT /api/channel/tag` body: edits every channel carrying `tag`; absent fields are left alone.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChannelTagEdit {
+    #[serde(default)]
+    pub tag: String,
+    /// Renames the tag on all its channels.
+    #[serde(default)]
+    pub new_tag: Option<String>,
+    #[serde(default)]
+    pub priority: Option<i64>,
+    #[serde(default)]
+    pub weight: Option<i64>,
+    /// Replaces the model list (comma-separated).
+    #[serde(default)]
+    pub models: Option<String>,
+    /// Replaces the group list (comma-separated).
+    #[serde(default)]
+    pub groups: Option<String>,
+    #[serde(default)]
+    pub model_mapping: Option<String>,
+}
+
+/// `POST /api/channel/batch/tag` body: sets `tag` on the listed channels; an empty or absent tag removes it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ChannelBatchTag {
+    #[serde(default)]
+    pub ids: Vec<i64>,
+    #[serde(default)]
+    pub tag: Option<String>,
+}
+
 /// An API token as lists show it: the key is masked.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Token {

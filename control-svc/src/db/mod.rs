@@ -113,6 +113,17 @@ impl Db {
         if self.backend == Backend::MySql { "" } else { " RETURNING id" }
     }
 
+    /// Begins a transaction that is going to write. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`, waiting out the busy timeout): a deferred transaction that reads first fails at its first
+    /// write, without waiting, whenever another connection wrote in between.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, ControlError> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres | Backend::MySql => self.pool.begin().await?,
+        };
+        Ok(tx)
+    }
+
     pub async fn ping(&self) -> Result<(), ControlError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

@@ -4,8 +4,10 @@
 //! `TEST_MYSQL_URL` (default mysql://root@127.0.0.1:3306/test).
 
 use control_svc::billing::PriceTable;
+use control_svc::db::channels::{ChannelOrder, ChannelSearch, StatusChange, TagEdit};
 use control_svc::db::usage::{UsageReport, settle};
 use control_svc::db::{self, DatabaseUrl, Db, channels::NewChannel, tokens::NewToken, users::NewUser};
+use control_svc::error::ControlError;
 use sqlx::{AnyPool, Executor};
 
 fn postgres_admin_url() -> String {
@@ -203,8 +205,181 @@ async fn exercise(url: DatabaseUrl) {
     redelivered.extend((150..153).map(|i| UsageReport { request_id: format!("bulk-{i}"), ..bulk[0].clone() }));
     assert_eq!(settle(&db, &prices, &redelivered).await.unwrap().newly_applied, 3);
     assert_eq!(db::logs::page(&db, 0, 500).await.unwrap().len(), 2 + 153);
+    exercise_channel_admin(&db).await;
     db.pool().close().await;
     db2.pool().close().await;
+}
+
+fn channel(name: &str, base_url: &str, models: &str, group: &str, tag: &str, priority: i64, status: i64) -> NewChannel {
+    NewChannel {
+        channel_type: 1,
+        name: name.into(),
+        key_ciphertext: "ct".into(),
+        key_hint: "h".into(),
+        base_url: base_url.into(),
+        models: models.into(),
+        group_name: group.into(),
+        model_mapping: String::new(),
+        status,
+        priority,
+        weight: 0,
+        auto_ban: 1,
+        test_model: String::new(),
+        openai_organization: String::new(),
+        tag: tag.into(),
+        created_time: 42,
+        model_prefix: String::new(),
+        settings: Default::default(),
+    }
+}
+
+async fn run(db: &Db, query: &str) {
+    sqlx::query(&db.sql(query)).execute(db.pool()).await.unwrap();
+}
+
+async fn number(db: &Db, query: &str) -> i64 {
+    sqlx::query_scalar::<_, i64>(&db.sql(query)).fetch_one(db.pool()).await.unwrap()
+}
+
+fn ids(rows: Result<Vec<db::channels::ChannelRow>, ControlError>) -> Vec<i64> {
+    rows.unwrap().iter().map(|r| r.id).collect()
+}
+
+/// Channel administration on this backend: paging, search (case, LIKE wildcards taken literally), tags,
+/// status bookkeeping, and all-or-nothing deletes that take the per-key health rows along.
+async fn exercise_channel_admin(db: &Db) {
+    use db::channels;
+    let existing = ids(channels::list(db).await);
+    assert_eq!(channels::delete(db, &existing).await.unwrap(), existing.len() as u64);
+    assert!(channels::list(db).await.unwrap().is_empty());
+
+    let a = channels::insert(
+        db,
+        &channel("Alpha_1", "https://alpha.example", "gpt-4o,claude", "default,vip", "blue", 5, 1),
+    )
+    .await
+    .unwrap();
+    let b = channels::insert(db, &channel("beta 100%", "http://beta.example", "gpt-4o-mini", "default", "blue", 0, 1))
+        .await
+        .unwrap();
+    let c = channels::insert(db, &channel("Gamma", "https://gamma.example", "gpt-4o,zeta", "default", "", 5, 2))
+        .await
+        .unwrap();
+
+    assert_eq!(ids(channels::page(db, ChannelOrder::PriorityDesc, None).await), vec![c, a, b]);
+    assert_eq!(ids(channels::page(db, ChannelOrder::IdDesc, None).await), vec![c, b, a]);
+    assert_eq!(ids(channels::page(db, ChannelOrder::PriorityDesc, Some((1, 1))).await), vec![a]);
+    assert_eq!(ids(channels::page(db, ChannelOrder::PriorityDesc, Some((1, 5))).await), vec![a, b]);
+
+    let search = |keyword: &str, group: &str, model: &str| {
+        let filters = ChannelSearch { keyword: keyword.into(), group: group.into(), model: model.into() };
+        async move { ids(channels::search(db, &filters, ChannelOrder::PriorityDesc).await) }
+    };
+    assert_eq!(search("ALPHA", "", "").await, vec![a], "case-insensitive on every backend");
+    assert_eq!(search("alpha_", "", "").await, vec![a]);
+    assert_eq!(search("beta_100", "", "").await, Vec::<i64>::new(), "_ is literal");
+    assert_eq!(search("a%a", "", "").await, Vec::<i64>::new(), "% is literal");
+    assert_eq!(search("0%", "", "").await, vec![b]);
+    assert_eq!(search("gamma.EXAMPLE", "", "").await, vec![c], "base URL");
+    assert!(search(&c.to_string(), "", "").await.contains(&c), "id");
+    assert_eq!(search("", "vip", "").await, vec![a]);
+    assert_eq!(search("", "vi", "").await, Vec::<i64>::new());
+    assert_eq!(search("", "", "gpt-4o").await, vec![c, a]);
+    assert_eq!(search("example", "default", "gpt-4o-mini").await, vec![b]);
+
+    let enabled: Vec<String> = channels::enabled_models(db).await.unwrap().into_iter().collect();
+    assert_eq!(enabled, ["claude", "gpt-4o", "gpt-4o-mini"]);
+    assert_eq!(channels::tags(db).await.unwrap(), ["blue"]);
+
+    // Disabling by tag records why and when, but not over channels already disabled by hand.
+    let disable = |at| StatusChange::Disable { reason: "by hand".into(), at };
+    assert_eq!(channels::set_status_by_tag(db, "blue", &disable(100)).await.unwrap(), 2);
+    assert_eq!(channels::set_status_by_tag(db, "blue", &disable(200)).await.unwrap(), 2);
+    for id in [a, b] {
+        let row = channels::find_by_id(db, id).await.unwrap().unwrap();
+        assert_eq!((row.status, row.status_reason.as_str(), row.status_time), (2, "by hand", 100));
+    }
+    run(
+        db,
+        &format!(
+            "UPDATE channels SET fail_count = 3, fail_window_start = 4, probe_at = 5, backoff_secs = 6 WHERE id = {a}"
+        ),
+    )
+    .await;
+    assert_eq!(channels::set_status_by_tag(db, "blue", &StatusChange::Enable).await.unwrap(), 2);
+    let row = channels::find_by_id(db, a).await.unwrap().unwrap();
+    assert_eq!((row.status, row.status_reason.as_str(), row.status_time), (1, "", 0));
+    let circuit =
+        format!("SELECT fail_count + fail_window_start + probe_at + backoff_secs FROM channels WHERE id = {a}");
+    assert_eq!(number(db, &circuit).await, 0);
+    assert!(matches!(
+        channels::set_status_by_tag(db, "nope", &StatusChange::Enable).await,
+        Err(ControlError::NotFound(_))
+    ));
+
+    let edit = TagEdit {
+        new_tag: Some("green".into()),
+        priority: Some(9),
+        weight: Some(2),
+        models: Some("m1,m2".into()),
+        group_name: Some("vip".into()),
+        model_mapping: Some("{}".into()),
+    };
+    assert_eq!(channels::edit_tag(db, "blue", &edit).await.unwrap(), 2);
+    let row = channels::find_by_id(db, b).await.unwrap().unwrap();
+    assert_eq!(
+        (row.tag.as_str(), row.priority, row.weight, row.models.as_str(), row.group_name.as_str()),
+        ("green", 9, 2, "m1,m2", "vip")
+    );
+    assert_eq!(row.model_mapping, "{}");
+    assert_eq!(channels::find_by_id(db, c).await.unwrap().unwrap().priority, 5, "other channels untouched");
+    assert_eq!(channels::tags(db).await.unwrap(), ["green"]);
+    assert_eq!(channels::edit_tag(db, "green", &TagEdit::default()).await.unwrap(), 2);
+    assert!(matches!(channels::edit_tag(db, "blue", &edit).await, Err(ControlError::NotFound(_))));
+
+    assert_eq!(channels::set_tag(db, &[a, c, a], "red").await.unwrap(), 2);
+    assert!(matches!(channels::set_tag(db, &[b, 999_999], "red").await, Err(ControlError::NotFound(_))));
+    assert_eq!(channels::find_by_id(db, b).await.unwrap().unwrap().tag, "green", "nothing half-written");
+    assert_eq!(channels::tags(db).await.unwrap(), ["green", "red"]);
+
+    // A whole-channel update, with and without status bookkeeping.
+    let mut new = channel("Alpha renamed", "https://alpha.example", "gpt-4o", "default", "red", 1, 2);
+    new.created_time = 7;
+    let off = StatusChange::Disable { reason: "maintenance".into(), at: 300 };
+    channels::update(db, a, &new, Some(&off)).await.unwrap();
+    let row = channels::find_by_id(db, a).await.unwrap().unwrap();
+    assert_eq!(
+        (row.name.as_str(), row.status, row.status_reason.as_str(), row.status_time),
+        ("Alpha renamed", 2, "maintenance", 300)
+    );
+    assert_eq!(row.created_time, 42, "created_time is never rewritten");
+    new.name = "Alpha again".into();
+    channels::update(db, a, &new, None).await.unwrap();
+    let row = channels::find_by_id(db, a).await.unwrap().unwrap();
+    assert_eq!((row.name.as_str(), row.status_reason.as_str()), ("Alpha again", "maintenance"));
+    run(db, &format!("UPDATE channels SET fail_count = 3, probe_at = 5 WHERE id = {a}")).await;
+    new.status = 1;
+    channels::update(db, a, &new, Some(&StatusChange::Enable)).await.unwrap();
+    let row = channels::find_by_id(db, a).await.unwrap().unwrap();
+    assert_eq!((row.status, row.status_reason.as_str(), row.status_time), (1, "", 0));
+    assert_eq!(number(db, &circuit).await, 0);
+
+    // Deletes take the per-key health rows along, all or nothing.
+    for id in [a, b, c] {
+        run(db, &format!("INSERT INTO channel_keys (channel_id, key_digest) VALUES ({id}, 'd1'), ({id}, 'd2')")).await;
+    }
+    let key_rows = |id: i64| format!("SELECT COUNT(*) FROM channel_keys WHERE channel_id = {id}");
+    assert!(matches!(channels::delete(db, &[b, 999_999]).await, Err(ControlError::NotFound(_))));
+    assert!(channels::find_by_id(db, b).await.unwrap().is_some());
+    assert_eq!(number(db, &key_rows(b)).await, 2);
+    assert_eq!(channels::delete(db, &[b, b]).await.unwrap(), 1);
+    assert_eq!(number(db, &key_rows(b)).await, 0);
+    assert_eq!(number(db, &key_rows(a)).await, 2);
+    run(db, &format!("UPDATE channels SET status = 3 WHERE id = {a}")).await;
+    assert_eq!(channels::delete_disabled(db).await.unwrap(), 2, "a (3) and c (2)");
+    assert_eq!(number(db, "SELECT COUNT(*) FROM channel_keys").await, 0);
+    assert!(channels::list(db).await.unwrap().is_empty());
+    assert_eq!(channels::delete_disabled(db).await.unwrap(), 0);
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod mock_upstream;
 
 mod admin;
 mod auth;
+mod channel_admin;
 mod chat;
 mod failover;
 mod formats;

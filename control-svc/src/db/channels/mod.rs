@@ -1,10 +1,22 @@
 //! The `channels` table. Keys are encrypted at rest; the admin API only ever sees masked hints.
+//!
+//! Layout: this file holds the row type and the reads; `write.rs` creates, edits and deletes channels;
+//! `tags.rs` reads and edits channels by tag.
+
+mod tags;
+mod write;
+
+use std::collections::BTreeSet;
 
 use sqlx::FromRow;
 use veloera_admin_types::Channel;
 
-use super::{Db, insert_returning_id};
+pub use tags::{TagEdit, edit_tag, set_status_by_tag, set_tag, tags};
+pub use write::{NewChannel, StatusChange, delete, delete_disabled, insert, update};
+
+use super::Db;
 use crate::error::ControlError;
+use crate::routing::split_list;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ChannelRow {
@@ -91,70 +103,87 @@ impl ChannelRow {
     }
 }
 
-/// A validated channel to insert (keys already encrypted).
-pub struct NewChannel {
-    pub channel_type: i64,
-    pub name: String,
-    pub key_ciphertext: String,
-    pub key_hint: String,
-    pub base_url: String,
-    pub models: String,
-    pub group_name: String,
-    pub model_mapping: String,
-    pub status: i64,
-    pub priority: i64,
-    pub weight: i64,
-    pub auto_ban: i64,
-    pub test_model: String,
-    pub openai_organization: String,
-    pub tag: String,
-    pub created_time: i64,
-    pub model_prefix: String,
-    pub settings: ChannelSettings,
+/// The order of admin channel lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelOrder {
+    /// Newest first.
+    IdDesc,
+    /// Veloera's default: highest priority first, newest first within a priority.
+    PriorityDesc,
 }
 
-pub async fn insert(db: &Db, c: &NewChannel) -> Result<i64, ControlError> {
-    let q = format!(
-        "INSERT INTO channels (type, name, key_ciphertext, key_hint, base_url, models, group_name, model_mapping, status, \
-         priority, weight, auto_ban, test_model, openai_organization, tag, created_time, used_quota, other, param_override, \
-         status_code_mapping, system_prompt, headers, setting, model_prefix) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?){}",
-        db.returning_id()
-    );
-    let sql = db.sql(&q);
-    let query = sqlx::query(&sql)
-        .bind(c.channel_type)
-        .bind(&c.name)
-        .bind(&c.key_ciphertext)
-        .bind(&c.key_hint)
-        .bind(&c.base_url)
-        .bind(&c.models)
-        .bind(&c.group_name)
-        .bind(&c.model_mapping)
-        .bind(c.status)
-        .bind(c.priority)
-        .bind(c.weight)
-        .bind(c.auto_ban)
-        .bind(&c.test_model)
-        .bind(&c.openai_organization)
-        .bind(&c.tag)
-        .bind(c.created_time)
-        .bind(&c.settings.other)
-        .bind(&c.settings.param_override)
-        .bind(&c.settings.status_code_mapping)
-        .bind(&c.settings.system_prompt)
-        .bind(&c.settings.headers)
-        .bind(&c.settings.setting)
-        .bind(&c.model_prefix);
-    insert_returning_id(db, db.pool(), query).await
+impl ChannelOrder {
+    fn sql(self) -> &'static str {
+        match self {
+            ChannelOrder::IdDesc => "id DESC",
+            ChannelOrder::PriorityDesc => "priority DESC, id DESC",
+        }
+    }
 }
 
+/// Every channel, newest first (what the routing snapshot is built from).
 pub async fn list(db: &Db) -> Result<Vec<ChannelRow>, ControlError> {
     let q = format!("SELECT {COLUMNS} FROM channels ORDER BY id DESC");
     Ok(sqlx::query_as(&q).fetch_all(db.pool()).await?)
 }
 
+/// One page (`offset`, `limit`) of channels in `order`, or all of them when `window` is `None`.
+pub async fn page(db: &Db, order: ChannelOrder, window: Option<(i64, i64)>) -> Result<Vec<ChannelRow>, ControlError> {
+    let order = order.sql();
+    match window {
+        None => {
+            Ok(sqlx::query_as(&format!("SELECT {COLUMNS} FROM channels ORDER BY {order}")).fetch_all(db.pool()).await?)
+        }
+        Some((offset, limit)) => {
+            let q = format!("SELECT {COLUMNS} FROM channels ORDER BY {order} LIMIT ? OFFSET ?");
+            Ok(sqlx::query_as(&db.sql(&q)).bind(limit).bind(offset).fetch_all(db.pool()).await?)
+        }
+    }
+}
+
 pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<ChannelRow>, ControlError> {
     let q = format!("SELECT {COLUMNS} FROM channels WHERE id = ?");
     Ok(sqlx::query_as(&db.sql(&q)).bind(id).fetch_optional(db.pool()).await?)
+}
+
+/// Filters of the admin channel search; empty strings filter nothing.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelSearch {
+    /// The channel id, or a case-insensitive part of the name or base URL.
+    pub keyword: String,
+    /// A group the channel serves (exact element of its group list).
+    pub group: String,
+    /// A model the channel serves (exact element of its model list).
+    pub model: String,
+}
+
+/// Channels matching every filter of `search`, in `order`.
+pub async fn search(db: &Db, search: &ChannelSearch, order: ChannelOrder) -> Result<Vec<ChannelRow>, ControlError> {
+    let keyword = search.keyword.trim().to_lowercase();
+    let rows: Vec<ChannelRow> = if keyword.is_empty() {
+        page(db, order, None).await?
+    } else {
+        // `!` escapes LIKE wildcards: a backslash would itself need escaping in MySQL string literals.
+        let pattern = format!("%{}%", keyword.replace('!', "!!").replace('%', "!%").replace('_', "!_"));
+        let q = format!(
+            "SELECT {COLUMNS} FROM channels \
+             WHERE id = ? OR LOWER(name) LIKE ? ESCAPE '!' OR LOWER(base_url) LIKE ? ESCAPE '!' \
+             ORDER BY {}",
+            order.sql()
+        );
+        let id: i64 = keyword.parse().unwrap_or(-1);
+        sqlx::query_as(&db.sql(&q)).bind(id).bind(&pattern).bind(&pattern).fetch_all(db.pool()).await?
+    };
+    let has = |list: &str, wanted: &str| {
+        let wanted = wanted.trim();
+        wanted.is_empty() || split_list(list).iter().any(|x| x == wanted)
+    };
+    Ok(rows.into_iter().filter(|r| has(&r.group_name, &search.group) && has(&r.models, &search.model)).collect())
+}
+
+/// The model names served by enabled channels, sorted and unique.
+pub async fn enabled_models(db: &Db) -> Result<BTreeSet<String>, ControlError> {
+    let lists: Vec<(String,)> =
+        sqlx::query_as("SELECT models FROM channels WHERE status = 1").fetch_all(db.pool()).await?;
+    Ok(lists.iter().flat_map(|(models,)| split_list(models)).collect())
 }
