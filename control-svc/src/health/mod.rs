@@ -53,7 +53,7 @@ pub fn classify(policy: &Policy, status: i32, error: &str) -> Fault {
         return Fault::Key(format!("upstream error {code}"));
     }
     match status {
-        401 | 402 | 403 => Fault::Key(format!("upstream answered {status}")),
+        401..=403 => Fault::Key(format!("upstream answered {status}")),
         0 | 408 | 429 | 500..=599 => Fault::Transient,
         _ => Fault::Request,
     }

@@ -55,10 +55,10 @@ async fn first_usable_slot(state: &AppState, channel: &RoutableChannel) -> Resul
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         loop {
-            let tick = (state.policy().probe_initial_secs / 3).clamp(1, 10) as u64;
+            // One cheap query a second finds what is due; the back-off itself lives in the rows.
             tokio::select! {
                 _ = state.shutdown().cancelled() => return,
-                _ = tokio::time::sleep(Duration::from_secs(tick)) => {}
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
             if let Err(e) = probe_due(&state).await {
                 tracing::warn!(error = %e, "health probes failed to run");

@@ -40,7 +40,7 @@ impl VirtualModels {
             if let Some(r) = reals.iter().find(|r| r.model.trim().is_empty() || &r.model == name) {
                 return Err(format!("{OPTION}: virtual model {name} has an invalid real model {:?}", r.model));
             }
-            reals.sort_by(|a, b| b.priorities.cmp(&a.priorities));
+            reals.sort_by_key(|r| std::cmp::Reverse(r.priorities));
         }
         Ok(VirtualModels(map))
     }

@@ -5,9 +5,13 @@
 
 use control_svc::billing::PriceTable;
 use control_svc::db::channels::{ChannelOrder, ChannelSearch, StatusChange, TagEdit};
-use control_svc::db::usage::{UsageReport, settle};
+use control_svc::db::usage::{Context, FailedAttempt, UsageReport, settle};
 use control_svc::db::{self, DatabaseUrl, Db, channels::NewChannel, tokens::NewToken, users::NewUser};
 use control_svc::error::ControlError;
+use control_svc::health::Policy;
+use control_svc::routing::ChannelSnapshot;
+use control_svc::routing::virtual_models::VirtualModels;
+use control_svc::secrets::Cipher;
 use sqlx::{AnyPool, Executor};
 
 fn postgres_admin_url() -> String {
@@ -167,10 +171,12 @@ async fn exercise(url: DatabaseUrl) {
         ..Default::default()
     };
     let prices = PriceTable::default();
+    let (policy, snapshot) = (Policy::default(), ChannelSnapshot::default());
+    let cx = Context { prices: &prices, policy: &policy, channels: &snapshot };
     // (40 + 5×4) × 1.25 = 75, applied once although delivered three times in two batches.
-    let first = settle(&db, &prices, &[report.clone(), report.clone()]).await.unwrap();
+    let first = settle(&db, &cx, &[report.clone(), report.clone()]).await.unwrap();
     assert_eq!(first.newly_applied, 1);
-    let again = settle(&db, &prices, std::slice::from_ref(&report)).await.unwrap();
+    let again = settle(&db, &cx, std::slice::from_ref(&report)).await.unwrap();
     assert_eq!(again.newly_applied, 0);
     let token = db::tokens::find_by_id(&db, token_id).await.unwrap().unwrap();
     assert_eq!((token.remain_quota, token.used_quota), (25, 75));
@@ -182,12 +188,12 @@ async fn exercise(url: DatabaseUrl) {
 
     // Spending the rest marks the token as exhausted for invalidation.
     let more = UsageReport { request_id: "req-2".into(), ..report.clone() };
-    let settled = settle(&db, &prices, &[more]).await.unwrap();
+    let settled = settle(&db, &cx, &[more]).await.unwrap();
     assert!(settled.exhausted_tokens.contains(&token_id));
 
     // A failed upstream call is recorded for idempotency but charges nothing.
     let failed = UsageReport { request_id: "req-3".into(), billable: false, ..report.clone() };
-    settle(&db, &prices, &[failed]).await.unwrap();
+    settle(&db, &cx, &[failed]).await.unwrap();
     assert_eq!(db::logs::page(&db, 0, 10).await.unwrap().len(), 2);
 
     // Large batches are written in several fixed-size statements; a redelivered batch with a few new records
@@ -200,12 +206,13 @@ async fn exercise(url: DatabaseUrl) {
             ..report.clone()
         })
         .collect();
-    assert_eq!(settle(&db, &prices, &bulk).await.unwrap().newly_applied, 150);
+    assert_eq!(settle(&db, &cx, &bulk).await.unwrap().newly_applied, 150);
     let mut redelivered = bulk.clone();
     redelivered.extend((150..153).map(|i| UsageReport { request_id: format!("bulk-{i}"), ..bulk[0].clone() }));
-    assert_eq!(settle(&db, &prices, &redelivered).await.unwrap().newly_applied, 3);
+    assert_eq!(settle(&db, &cx, &redelivered).await.unwrap().newly_applied, 3);
     assert_eq!(db::logs::page(&db, 0, 500).await.unwrap().len(), 2 + 153);
     exercise_channel_admin(&db).await;
+    exercise_health(&db).await;
     db.pool().close().await;
     db2.pool().close().await;
 }
@@ -433,4 +440,69 @@ async fn go_style_mysql_dsn_reaches_the_server() {
         },
     )
     .await;
+}
+
+/// Failed attempts settle into per-key and per-channel health, exactly once, on every backend.
+async fn exercise_health(db: &Db) {
+    let cipher = Cipher::new("health-test-secret");
+    let mut new = channel("health", "http://h", "m", "default", "", 0, 1);
+    new.key_ciphertext = cipher.encrypt("sk-one,sk-two");
+    let id = db::channels::insert(db, &new).await.unwrap();
+    let mut other = channel("flaky", "http://f", "m", "default", "", 0, 1);
+    other.key_ciphertext = cipher.encrypt("sk-flaky");
+    let flaky = db::channels::insert(db, &other).await.unwrap();
+    let rows = db::channels::list(db).await.unwrap();
+    let snapshot = ChannelSnapshot::build(&rows, &Default::default(), VirtualModels::default(), &cipher);
+    let keys: Vec<(i64, String)> = snapshot.all_keys().collect();
+    db::channel_keys::ensure(db, &keys).await.unwrap();
+    let policy = Policy { failure_threshold: 3, ..Policy::default() };
+    let prices = PriceTable::default();
+    let cx = Context { prices: &prices, policy: &policy, channels: &snapshot };
+    let refused = |request_id: &str, slot: i32| UsageReport {
+        request_id: request_id.into(),
+        channel_id: id,
+        key_slot: slot,
+        failed: true,
+        failed_attempts: vec![FailedAttempt {
+            channel_id: id,
+            key_slot: slot,
+            status_code: 401,
+            error: "invalid_api_key: Incorrect API key".into(),
+        }],
+        ..Default::default()
+    };
+    let settled = settle(db, &cx, &[refused("h-1", 1), refused("h-1", 1)]).await.unwrap();
+    assert!(settled.health_changed);
+    let health = db::channel_keys::for_channel(db, id).await.unwrap();
+    let by_slot = |slot: usize| {
+        health.iter().find(|h| h.key_digest == keys.iter().filter(|k| k.0 == id).nth(slot).unwrap().1).unwrap().clone()
+    };
+    assert_eq!((by_slot(1).status, by_slot(1).error_count, by_slot(0).status), (3, 1, 1));
+    assert_eq!(db::channels::find_by_id(db, id).await.unwrap().unwrap().status, 1, "its sibling keeps the channel up");
+    settle(db, &cx, &[refused("h-2", 0)]).await.unwrap();
+    let row = db::channels::find_by_id(db, id).await.unwrap().unwrap();
+    assert_eq!((row.status, row.status_reason.as_str()), (3, control_svc::routing::ALL_KEYS_DISABLED_REASON));
+
+    let transient = |request_id: String| UsageReport {
+        request_id,
+        channel_id: flaky,
+        failed: true,
+        failed_attempts: vec![FailedAttempt { channel_id: flaky, key_slot: 0, status_code: 503, error: "busy".into() }],
+        ..Default::default()
+    };
+    settle(db, &cx, &[transient("f-1".into()), transient("f-2".into())]).await.unwrap();
+    // A success closes the window: two more failures do not reach the threshold of three.
+    let ok = UsageReport { request_id: "f-ok".into(), channel_id: flaky, billable: true, ..Default::default() };
+    settle(db, &cx, &[ok]).await.unwrap();
+    settle(db, &cx, &[transient("f-3".into()), transient("f-4".into())]).await.unwrap();
+    assert_eq!(db::channels::find_by_id(db, flaky).await.unwrap().unwrap().status, 1);
+    let settled = settle(db, &cx, &[transient("f-5".into())]).await.unwrap();
+    assert!(settled.health_changed);
+    let row = db::channels::find_by_id(db, flaky).await.unwrap().unwrap();
+    assert_eq!(row.status, 3);
+    assert!(row.status_reason.starts_with("3 failures within 60s"), "{}", row.status_reason);
+    let due = db::channel_health::due_for_probe(db, i64::MAX).await.unwrap();
+    assert!(due.iter().any(|(r, backoff)| r.id == flaky && *backoff == policy.probe_initial_secs));
+    assert!(db::channel_health::enable_recovered(db, flaky).await.unwrap());
+    assert_eq!(db::channels::find_by_id(db, flaky).await.unwrap().unwrap().status, 1);
 }

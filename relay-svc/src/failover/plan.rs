@@ -61,7 +61,8 @@ impl Plan {
                 }
             }
             let allowed = |i: &usize| !skip(&candidates[*i]) && !usable(*i).is_empty();
-            let mut eligible: Vec<usize> = (0..candidates.len()).filter(|i| !self.failed.contains(i)).filter(allowed).collect();
+            let mut eligible: Vec<usize> =
+                (0..candidates.len()).filter(|i| !self.failed.contains(i)).filter(allowed).collect();
             if eligible.is_empty() {
                 // No other candidate: a failed one's other keys are still a different key to try.
                 eligible = (0..candidates.len()).filter(allowed).collect();

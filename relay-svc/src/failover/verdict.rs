@@ -34,7 +34,7 @@ const REFUSED_KEY_PAUSE: Duration = Duration::from_secs(60);
 pub fn of(failure: &Failure) -> Verdict {
     let retry_after = failure.retry_after.map(|d| d.min(MAX_COOL_DOWN));
     let scope = match failure.status {
-        401 | 402 | 403 => {
+        401..=403 => {
             return Verdict { scope: Scope::Key, cool_down: Some(REFUSED_KEY_PAUSE), asked_to_wait: false };
         }
         429 => Scope::Key,

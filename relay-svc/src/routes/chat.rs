@@ -44,7 +44,7 @@ pub async fn chat_completions(
     // The lean pass-through path applies when no candidate needs the request or the answer written again.
     let lean = |c: &Candidate| {
         Format::of_candidate(c) == Format::OpenAi
-            && !(stream && c.non_stream_only)
+            && (!stream || !c.non_stream_only)
             && !c.thinking_to_content
             && !c.force_format
     };

@@ -227,11 +227,14 @@ const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A whole answer delivered as a stream (a channel with `stream_support: NON_STREAM_ONLY` serving a streaming
 /// client): SSE comments every few seconds while the upstream works, then the answer as the client's stream.
+/// The metering of a request answered whole, and its answer.
+pub type WholeAnswer = (Metering, Result<Reply, RelayError>);
+
 pub fn reply_as_stream(
-    work: impl Future<Output = (Metering, Result<Reply, RelayError>)> + Send + 'static,
+    work: impl Future<Output = WholeAnswer> + Send + 'static,
     encoder: Box<dyn StreamEncoder>,
 ) -> Response {
-    let work: Pin<Box<dyn Future<Output = (Metering, Result<Reply, RelayError>)> + Send>> = Box::pin(work);
+    let work: Pin<Box<dyn Future<Output = WholeAnswer> + Send>> = Box::pin(work);
     let mut heartbeat = tokio::time::interval(HEARTBEAT);
     heartbeat.reset();
     let state = Some((work, encoder, heartbeat));

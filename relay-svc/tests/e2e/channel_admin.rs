@@ -290,16 +290,18 @@ async fn channels_are_deleted_one_at_a_time_in_batches_and_all_disabled_at_once(
     assert_eq!(ok(&gw, "POST", "/api/channel/batch", Some(json!({"ids": [two, three, two]}))).await, 2);
     assert_eq!(scalar(&gw, &keys_of(two)).await + scalar(&gw, &keys_of(three)).await, 0);
     // One unknown id and nothing is deleted.
+    let four_keys = scalar(&gw, &keys_of(four)).await;
+    assert!(four_keys >= 1);
     refused(&gw, "POST", "/api/channel/batch", Some(json!({"ids": [four, 424242]})), 404, "channel 424242 not found")
         .await;
     assert_eq!(channel(&gw, four).await["id"], four);
-    assert_eq!(scalar(&gw, &keys_of(four)).await, 1);
+    assert_eq!(scalar(&gw, &keys_of(four)).await, four_keys);
 
     ok(&gw, "PUT", "/api/channel/", Some(json!({"id": four, "status": 2}))).await;
     gw.sql(&format!("UPDATE channels SET status = 3 WHERE id = {five}")).await;
     assert_eq!(ok(&gw, "DELETE", "/api/channel/disabled", None).await, 2);
     assert_eq!(scalar(&gw, &keys_of(four)).await + scalar(&gw, &keys_of(five)).await, 0);
-    assert_eq!(scalar(&gw, &keys_of(six)).await, 1);
+    assert!(scalar(&gw, &keys_of(six)).await >= 1, "the enabled channel keeps its key rows");
     let left = listed(&gw, "/api/channel/?id_sort=true").await;
     assert_eq!(left.len(), 2, "the default channel and six remain: {left:?}");
     assert_eq!(left[0], six);

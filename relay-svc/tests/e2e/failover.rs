@@ -34,7 +34,11 @@ fn ask(stream: bool) -> Value {
 }
 
 fn error_reply(status: u16, code: &str, message: &str) -> Reply {
-    Reply::Status { status, headers: Vec::new(), body: json!({"error": {"message": message, "type": "x", "code": code}}) }
+    Reply::Status {
+        status,
+        headers: Vec::new(),
+        body: json!({"error": {"message": message, "type": "x", "code": code}}),
+    }
 }
 
 async fn channel(gw: &Gateway, id: i64) -> Value {
@@ -94,8 +98,10 @@ async fn a_429_everywhere_is_bounded_and_answered_with_retry_after() {
 async fn a_500_once_is_retried_on_another_key_and_answered() {
     let mut gw = Gateway::start_bare().await;
     gw.sign_in_root().await;
-    gw.create_channel(json!({"name": "two keys", "type": 1, "key": "sk-one,sk-two", "base_url": gw.mock.base_url(), "models": MODEL}))
-        .await;
+    gw.create_channel(
+        json!({"name": "two keys", "type": 1, "key": "sk-one,sk-two", "base_url": gw.mock.base_url(), "models": MODEL}),
+    )
+    .await;
     let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
     gw.mock.script(error_reply(500, "server_error", "boom"));
     let resp = gw.chat("/v1", &key, ask(false)).await;
@@ -123,8 +129,10 @@ async fn a_connection_reset_before_headers_fails_over() {
     let dead = resetting_upstream().await;
     gw.create_channel(json!({"name": "dead", "type": 1, "key": "sk-dead", "base_url": format!("http://{dead}"), "models": MODEL, "priority": 5}))
         .await;
-    gw.create_channel(json!({"name": "ok", "type": 1, "key": "sk-ok", "base_url": gw.mock.base_url(), "models": MODEL}))
-        .await;
+    gw.create_channel(
+        json!({"name": "ok", "type": 1, "key": "sk-ok", "base_url": gw.mock.base_url(), "models": MODEL}),
+    )
+    .await;
     let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
     let resp = gw.chat("/v1", &key, ask(false)).await;
     assert_eq!(resp.status(), 200);
@@ -148,8 +156,10 @@ async fn an_upstream_that_never_answers_is_cut_at_its_first_byte_bound() {
     let mut alone = Gateway::start_bare().await;
     alone.sign_in_root().await;
     alone
-        .create_channel(json!({"name": "hung", "type": 1, "key": "sk-h", "base_url": alone.mock.base_url(), "models": MODEL,
-            "setting": json!({"first_byte_timeout": 0.5}).to_string()}))
+        .create_channel(
+            json!({"name": "hung", "type": 1, "key": "sk-h", "base_url": alone.mock.base_url(), "models": MODEL,
+            "setting": json!({"first_byte_timeout": 0.5}).to_string()}),
+        )
         .await;
     alone.mock.on_key("sk-h", Reply::Hang);
     let (_, key) = alone.create_token(json!({"name": "t", "unlimited_quota": true})).await;
@@ -381,7 +391,8 @@ async fn channel_tests_model_lists_and_balances_go_through_a_relay() {
     let unsaved = json!({"type": 1, "base_url": gw.mock.base_url(), "key": "sk-new"});
     let (_, body) = gw.api("POST", "/api/channel/fetch_models", Some(unsaved)).await;
     assert_eq!(body["data"], json!(["mock-a", "mock-b"]), "{body}");
-    let (status, body) = gw.api("POST", "/api/channel/fetch_models", Some(json!({"type": 1, "base_url": "ftp://x", "key": "k"}))).await;
+    let (status, body) =
+        gw.api("POST", "/api/channel/fetch_models", Some(json!({"type": 1, "base_url": "ftp://x", "key": "k"}))).await;
     assert_eq!(status, 400, "{body}");
 
     let (_, body) = gw.api("GET", &format!("/api/channel/update_balance/{primary}"), None).await;
@@ -396,12 +407,16 @@ async fn a_model_prefix_routes_to_its_channel_and_the_bare_name_keeps_working() 
     let mut gw = Gateway::start_bare().await;
     gw.sign_in_root().await;
     let other = MockUpstream::start().await;
-    gw.create_channel(json!({"name": "plain", "type": 1, "key": "sk-p", "base_url": gw.mock.base_url(), "models": MODEL}))
-        .await;
+    gw.create_channel(
+        json!({"name": "plain", "type": 1, "key": "sk-p", "base_url": gw.mock.base_url(), "models": MODEL}),
+    )
+    .await;
     gw.create_channel(json!({"name": "prefixed", "type": 1, "key": "sk-z", "base_url": other.base_url(), "models": MODEL, "model_prefix": "az/"}))
         .await;
     let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
-    let resp = gw.chat("/v1", &key, json!({"model": format!("az/{MODEL}"), "messages": [{"role": "user", "content": "hi"}]})).await;
+    let resp = gw
+        .chat("/v1", &key, json!({"model": format!("az/{MODEL}"), "messages": [{"role": "user", "content": "hi"}]}))
+        .await;
     assert_eq!(resp.status(), 200);
     assert_eq!(other.received()[0].body["model"], MODEL);
     let models: Value = gw.http.get(gw.url("/v1/models")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
@@ -413,8 +428,10 @@ async fn a_model_prefix_routes_to_its_channel_and_the_bare_name_keeps_working() 
 async fn a_virtual_model_is_served_by_its_real_models_in_priority_order() {
     let mut gw = Gateway::start_bare().await;
     gw.sign_in_root().await;
-    gw.create_channel(json!({"name": "c", "type": 1, "key": "sk-c", "base_url": gw.mock.base_url(), "models": "gpt-4o,gpt-4o-mini"}))
-        .await;
+    gw.create_channel(
+        json!({"name": "c", "type": 1, "key": "sk-c", "base_url": gw.mock.base_url(), "models": "gpt-4o,gpt-4o-mini"}),
+    )
+    .await;
     let mapping = json!({"smart": [{"model": "gpt-4o-mini", "priorities": 1}, {"model": "gpt-4o", "priorities": 5}]});
     let (status, body) = gw.api("PUT", "/api/model_mapping/", Some(mapping)).await;
     assert_eq!(status, 200, "{body}");

@@ -130,8 +130,13 @@ async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap, raw_
         headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default(),
         headers.get("x-api-key").and_then(|v| v.to_str().ok()).unwrap_or_default()
     );
-    let standing =
-        shared.key_rules.lock().unwrap().iter().find(|(part, _)| credentials.contains(part.as_str())).map(|(_, r)| r.clone());
+    let standing = shared
+        .key_rules
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(part, _)| credentials.contains(part.as_str()))
+        .map(|(_, r)| r.clone());
     let reply = match standing {
         Some(r) => r,
         None => {
@@ -242,7 +247,7 @@ pub async fn resetting_upstream() -> SocketAddr {
     tokio::spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
             // Linger 0 turns the close into a TCP reset.
-            let _ = socket.set_linger(Some(Duration::ZERO));
+            let _ = socket.set_zero_linger();
             drop(socket);
         }
     });
