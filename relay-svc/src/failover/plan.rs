@@ -43,6 +43,14 @@ impl Plan {
         paused: impl Fn(i64, i32) -> Option<Pause>,
         rng: &mut impl Rng,
     ) -> Pick {
+        // The common case, one channel with one key and nothing paused, without building any list.
+        if let ([only], None) = (candidates, self.last)
+            && only.keys.len() == 1
+            && !skip(only)
+            && paused(only.channel_id, only.keys[0].slot).is_none()
+        {
+            return self.take(candidates, 0, 0);
+        }
         for allow_soft in [false, true] {
             let usable = |i: usize| -> Vec<usize> {
                 let c = &candidates[i];
