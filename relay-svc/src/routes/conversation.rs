@@ -1,5 +1,5 @@
-//! The steps every chat route shares: admit the request (authorize from cache when warm, take the first
-//! candidate, start metering), then call the channel in its own format and answer in the client's.
+//! The steps every chat route shares: admit the request (authorize from cache when warm, start metering),
+//! then call its channels (failing over between them) each in its own format, and answer in the client's.
 
 use std::sync::Arc;
 

@@ -448,3 +448,17 @@ async fn a_virtual_model_is_served_by_its_real_models_in_priority_order() {
     let logs = gw.wait_for_logs(1).await;
     assert_eq!(logs[0]["model_name"], "gpt-4o-mini", "billed as the real model that answered");
 }
+
+#[tokio::test]
+async fn testing_all_channels_disables_the_broken_and_restores_the_recovered() {
+    let (gw, _, primary, backup, _) = primary_and_fallback(json!({})).await;
+    gw.mock.on_key("sk-primary", error_reply(401, "invalid_api_key", "revoked"));
+    let (status, body) = gw.api("GET", "/api/channel/test", None).await;
+    assert_eq!((status, body["success"].clone()), (200, json!(true)), "{body}");
+    let disabled = wait_for(&gw, &format!("/api/channel/{primary}"), |c| c["data"]["status"] == 3).await;
+    assert!(disabled["data"]["other_info"].as_str().unwrap().contains("revoked"), "{disabled}");
+    assert_eq!(channel(&gw, backup).await["status"], 1);
+    gw.mock.clear_key_rules();
+    gw.api("GET", "/api/channel/test", None).await;
+    wait_for(&gw, &format!("/api/channel/{primary}"), |c| c["data"]["status"] == 1).await;
+}
