@@ -274,7 +274,7 @@ impl Upstream {
     /// The body as it arrives (binary answers such as speech audio are streamed through, never buffered whole),
     /// each piece awaited at most the idle timeout after the previous one.
     pub fn into_bytes_stream(self) -> impl Stream<Item = Result<Bytes, RelayError>> + Send + 'static {
-        let idle = self.limits.idle;
+        let bound = self.bound();
         let ready = self.body.map(|b| futures::stream::once(async move { Ok(b) }));
         let inner = self.response.map(|r| r.into_body().into_data_stream());
         let rest = futures::stream::unfold((inner, false), move |(inner, done)| async move {
@@ -282,10 +282,8 @@ impl Upstream {
             if done {
                 return None;
             }
-            match tokio::time::timeout(idle, inner.next()).await {
-                Err(_) => {
-                    Some((Err(RelayError::UpstreamFailed(format!("body stalled for {idle:?}"))), (Some(inner), true)))
-                }
+            match tokio::time::timeout_at(bound.next().into(), inner.next()).await {
+                Err(_) => Some((Err(RelayError::UpstreamFailed(bound.exceeded("body"))), (Some(inner), true))),
                 Ok(None) => None,
                 Ok(Some(Ok(b))) => Some((Ok(b), (Some(inner), false))),
                 Ok(Some(Err(e))) => {
@@ -314,8 +312,13 @@ impl Upstream {
         }
     }
 
+    /// The bound on each next piece of the answer: the idle timeout, within the total one.
+    fn bound(&self) -> PieceBound {
+        PieceBound { idle: self.limits.idle, end: self.limits.total.map(|t| self.started + t) }
+    }
+
     fn take_events(&mut self) -> Events {
-        let idle = self.limits.idle;
+        let bound = self.bound();
         let aws = self.content_type_is(eventstream::CONTENT_TYPE);
         let Some(response) = self.response.take() else {
             return Box::pin(futures::stream::empty());
@@ -337,15 +340,35 @@ impl Upstream {
             if done {
                 return None;
             }
-            match tokio::time::timeout(idle, inner.next()).await {
-                Err(_) => {
-                    Some((Err(RelayError::UpstreamFailed(format!("stream stalled for {idle:?}"))), (inner, true)))
-                }
+            match tokio::time::timeout_at(bound.next().into(), inner.next()).await {
+                Err(_) => Some((Err(RelayError::UpstreamFailed(bound.exceeded("stream"))), (inner, true))),
                 Ok(None) => None,
                 Ok(Some(Ok(ev))) => Some((Ok(ev), (inner, false))),
                 Ok(Some(Err(e))) => Some((Err(e), (inner, true))),
             }
         }))
+    }
+}
+
+/// When the next piece of an answer must have arrived.
+#[derive(Debug, Clone, Copy)]
+struct PieceBound {
+    idle: Duration,
+    /// The end of the call's total time, if it has one.
+    end: Option<Instant>,
+}
+
+impl PieceBound {
+    fn next(&self) -> Instant {
+        let idle_end = Instant::now() + self.idle;
+        self.end.map_or(idle_end, |end| end.min(idle_end))
+    }
+
+    fn exceeded(&self, what: &str) -> String {
+        match self.end {
+            Some(end) if Instant::now() >= end => format!("the {what} ran past the call's total time bound"),
+            _ => format!("the {what} stalled for {:?}", self.idle),
+        }
     }
 }
 
@@ -377,6 +400,16 @@ async fn read_limited(response: http::Response<Incoming>, limit: usize, wait: Du
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channel_timeouts_override_the_defaults_where_set() {
+        let second = Duration::from_secs(1);
+        let defaults = Limits { connect: second, first_byte: second * 300, idle: second * 60, total: None };
+        let t = Timeouts { connect_ms: 500, first_byte_ms: 0, idle_ms: 2000, total_ms: 9000 };
+        let l = defaults.with(&t);
+        assert_eq!((l.connect, l.first_byte, l.idle), (second / 2, second * 300, second * 2));
+        assert_eq!(l.total, Some(second * 9));
+    }
 
     #[test]
     fn the_tls_client_builds_with_one_crypto_provider() {

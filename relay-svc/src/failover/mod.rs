@@ -68,9 +68,9 @@ impl<'a> Failover<'a> {
         self.skip = skip;
     }
 
-    /// The first target, chosen before anything is sent (routes pick their path by its format).
-    pub fn first(&mut self) -> Result<Target<'a>, RelayError> {
-        self.pick(None)
+    /// The first target, chosen before anything is sent; when there is none the request ends, recorded as failed.
+    pub fn first(&mut self, meter: &mut Metering) -> Result<Target<'a>, RelayError> {
+        self.pick(None).inspect_err(|e| meter.rejected(e.status_code(), &e.to_string()))
     }
 
     fn pick(&mut self, last: Option<Failure>) -> Result<Target<'a>, RelayError> {

@@ -54,13 +54,7 @@ pub async fn chat_completions(
     }
     let Admitted { auth, mut meter } = admitted;
     let mut failover = Failover::new(&state.failover, &state.dispatcher, &auth);
-    let first = match failover.first() {
-        Ok(t) => t,
-        Err(e) => {
-            meter.rejected(e.status_code(), &e.to_string());
-            return Err(e);
-        }
-    };
+    let first = failover.first(&mut meter)?;
     // The parsed request goes to the first attempt; a retry parses the client's body again (rare, and cheaper
     // than copying every request up front).
     let mut parsed = Some(request);

@@ -93,13 +93,7 @@ pub async fn converse(
 ) -> Result<Response, RelayError> {
     let Admitted { auth, mut meter } = admitted;
     let mut failover = Failover::new(&state.failover, &state.dispatcher, &auth);
-    let first = match failover.first() {
-        Ok(t) => t,
-        Err(e) => {
-            meter.rejected(e.status_code(), &e.to_string());
-            return Err(e);
-        }
-    };
+    let first = failover.first(&mut meter)?;
     if request.stream && first.non_stream_only {
         drop(failover);
         return Ok(whole_as_stream(state.clone(), auth, meter, client, request, include_usage));
@@ -159,7 +153,7 @@ fn whole_as_stream(
         let mut whole = request;
         whole.stream = false;
         let answer = async {
-            let first = failover.first()?;
+            let first = failover.first(&mut meter)?;
             let mut sent = None;
             let build = |t: &Target<'_>| {
                 let (adjusted, upstream_model) = for_target(&whole, t);

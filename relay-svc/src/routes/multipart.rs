@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderValue};
 use veloera_proto::v1::EndpointKind;
 
 use super::conversation::{Admitted, Asking, admit};
-use super::passthrough::{Incoming, answer, failover_first, openai_failover};
+use super::passthrough::{Incoming, answer, openai_failover};
 use super::{RelayState, read_body};
 use crate::auth;
 use crate::error::RelayError;
@@ -67,7 +67,7 @@ pub async fn relay(
     };
     let Admitted { auth, mut meter } = admit(state, asking).await?;
     let mut failover = openai_failover(state, &auth, &mut meter, form.path, &model)?;
-    let first = failover_first(&mut failover, &mut meter)?;
+    let first = failover.first(&mut meter)?;
     let build = |t: &Target<'_>| {
         let (boundary, body) = encode(&fields, &t.upstream_model);
         let mut headers = openai::auth_headers(t)?;

@@ -93,7 +93,7 @@ pub async fn relay(
     };
     let Admitted { auth, mut meter } = admit(state, asking).await?;
     let mut failover = openai_failover(state, &auth, &mut meter, endpoint.path, &model)?;
-    let first = failover_first(&mut failover, &mut meter)?;
+    let first = failover.first(&mut meter)?;
     // The parsed body goes to the first attempt; a retry parses the client's body again.
     let mut parsed = Some(fields);
     let build = |t: &Target<'_>| {
@@ -134,11 +134,6 @@ pub(super) fn openai_failover<'a>(
     let mut failover = Failover::new(&state.failover, &state.dispatcher, auth);
     failover.skip(|c| Format::of_candidate(c) != Format::OpenAi);
     Ok(failover)
-}
-
-/// The first target, or the request ends (recorded as failed).
-pub(super) fn failover_first<'a>(failover: &mut Failover<'a>, meter: &mut Metering) -> Result<Target<'a>, RelayError> {
-    failover.first().inspect_err(|e| meter.rejected(e.status_code(), &e.to_string()))
 }
 
 /// Relays a passed-through call's answer: streams as they come, binary bodies streamed through,

@@ -462,3 +462,19 @@ async fn testing_all_channels_disables_the_broken_and_restores_the_recovered() {
     gw.api("GET", "/api/channel/test", None).await;
     wait_for(&gw, &format!("/api/channel/{primary}"), |c| c["data"]["status"] == 1).await;
 }
+
+#[tokio::test]
+async fn a_stream_longer_than_its_total_bound_is_cut_there() {
+    let (gw, _, _, _, key) = primary_and_fallback(json!({"total_timeout": 1, "idle_timeout": 5})).await;
+    let chunks = stream_chunks(MODEL, &["tick"; 12], false);
+    let mut steps = Vec::new();
+    for c in chunks {
+        steps.push(Step::Chunk(c));
+        steps.push(Step::Wait(Duration::from_millis(250)));
+    }
+    gw.mock.script(Reply::Steps(steps));
+    let started = Instant::now();
+    let text = gw.chat("/v1", &key, ask(true)).await.text().await.unwrap();
+    assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
+    assert!(text.contains("tick") && text.contains("\"error\"") && !text.contains("[DONE]"), "{text}");
+}

@@ -67,16 +67,16 @@ impl StatusChange {
     }
 }
 
-pub async fn insert(db: &Db, c: &NewChannel) -> Result<i64, ControlError> {
-    let q = format!(
-        "INSERT INTO channels (type, name, key_ciphertext, key_hint, base_url, models, group_name, model_mapping, status, \
-         priority, weight, auto_ban, test_model, openai_organization, tag, created_time, used_quota, other, param_override, \
-         status_code_mapping, system_prompt, headers, setting, model_prefix) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?){}",
-        db.returning_id()
-    );
-    let sql = db.sql(&q);
-    let query = sqlx::query(&sql)
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+/// The written fields, in the order of [`FIELDS`].
+const FIELDS: &str = "type, name, key_ciphertext, key_hint, base_url, models, group_name, model_mapping, status, \
+                      priority, weight, auto_ban, test_model, openai_organization, tag, other, param_override, \
+                      status_code_mapping, system_prompt, headers, setting, model_prefix";
+
+/// Binds `c`'s fields in the order of [`FIELDS`].
+fn bind_fields<'q>(query: AnyQuery<'q>, c: &'q NewChannel) -> AnyQuery<'q> {
+    query
         .bind(c.channel_type)
         .bind(&c.name)
         .bind(&c.key_ciphertext)
@@ -92,14 +92,23 @@ pub async fn insert(db: &Db, c: &NewChannel) -> Result<i64, ControlError> {
         .bind(&c.test_model)
         .bind(&c.openai_organization)
         .bind(&c.tag)
-        .bind(c.created_time)
         .bind(&c.settings.other)
         .bind(&c.settings.param_override)
         .bind(&c.settings.status_code_mapping)
         .bind(&c.settings.system_prompt)
         .bind(&c.settings.headers)
         .bind(&c.settings.setting)
-        .bind(&c.model_prefix);
+        .bind(&c.model_prefix)
+}
+
+pub async fn insert(db: &Db, c: &NewChannel) -> Result<i64, ControlError> {
+    let marks = vec!["?"; FIELDS.split(',').count()].join(", ");
+    let q = format!(
+        "INSERT INTO channels ({FIELDS}, created_time, used_quota) VALUES ({marks}, ?, 0){}",
+        db.returning_id()
+    );
+    let sql = db.sql(&q);
+    let query = bind_fields(sqlx::query(&sql), c).bind(c.created_time);
     insert_returning_id(db, db.pool(), query).await
 }
 
@@ -107,36 +116,10 @@ pub async fn insert(db: &Db, c: &NewChannel) -> Result<i64, ControlError> {
 /// `change`, its status bookkeeping is written too; `c.status` should then agree with it.
 pub async fn update(db: &Db, id: i64, c: &NewChannel, change: Option<&StatusChange>) -> Result<(), ControlError> {
     let extra = change.map(|ch| format!(", {}", ch.assignments())).unwrap_or_default();
-    let q = format!(
-        "UPDATE channels SET type = ?, name = ?, key_ciphertext = ?, key_hint = ?, base_url = ?, models = ?, \
-         group_name = ?, model_mapping = ?, status = ?, priority = ?, weight = ?, auto_ban = ?, test_model = ?, \
-         openai_organization = ?, tag = ?, other = ?, param_override = ?, status_code_mapping = ?, system_prompt = ?, \
-         headers = ?, setting = ?, model_prefix = ?{extra} WHERE id = ?"
-    );
+    let assignments = FIELDS.split(',').map(|f| format!("{} = ?", f.trim())).collect::<Vec<_>>().join(", ");
+    let q = format!("UPDATE channels SET {assignments}{extra} WHERE id = ?");
     let sql = db.sql(&q);
-    let mut query = sqlx::query(&sql)
-        .bind(c.channel_type)
-        .bind(&c.name)
-        .bind(&c.key_ciphertext)
-        .bind(&c.key_hint)
-        .bind(&c.base_url)
-        .bind(&c.models)
-        .bind(&c.group_name)
-        .bind(&c.model_mapping)
-        .bind(c.status)
-        .bind(c.priority)
-        .bind(c.weight)
-        .bind(c.auto_ban)
-        .bind(&c.test_model)
-        .bind(&c.openai_organization)
-        .bind(&c.tag)
-        .bind(&c.settings.other)
-        .bind(&c.settings.param_override)
-        .bind(&c.settings.status_code_mapping)
-        .bind(&c.settings.system_prompt)
-        .bind(&c.settings.headers)
-        .bind(&c.settings.setting)
-        .bind(&c.model_prefix);
+    let mut query = bind_fields(sqlx::query(&sql), c);
     if let Some(ch) = change {
         query = ch.bind(query);
     }
