@@ -478,3 +478,36 @@ async fn a_stream_longer_than_its_total_bound_is_cut_there() {
     assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
     assert!(text.contains("tick") && text.contains("\"error\"") && !text.contains("[DONE]"), "{text}");
 }
+
+#[tokio::test]
+async fn a_key_disabled_through_one_relay_is_avoided_by_another() {
+    let mut gw = Gateway::start_bare().await;
+    gw.sign_in_root().await;
+    let id = gw
+        .create_channel(json!({"name": "keys", "type": 1, "key": "sk-good,sk-bad", "base_url": gw.mock.base_url(), "models": MODEL}))
+        .await;
+    gw.mock.on_key("sk-bad", error_reply(401, "invalid_api_key", "revoked"));
+    let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
+    let mut second = crate::harness::start_relay(crate::harness::relay_config(&gw.control)).await;
+    for _ in 0..8 {
+        assert_eq!(gw.chat("/v1", &key, ask(false)).await.status(), 200);
+    }
+    wait_for(&gw, &format!("/api/channel/{id}/keys"), |k| k["data"][1]["status"] == 3).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = gw.mock.received().len();
+    for _ in 0..8 {
+        let resp = gw
+            .http
+            .post(format!("http://{}/v1/chat/completions", second.addr))
+            .bearer_auth(&key)
+            .json(&ask(false))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+    }
+    let later = &gw.mock.received()[before..];
+    assert_eq!(later.len(), 8, "no failed attempt through the second relay");
+    assert!(later.iter().all(|r| r.authorization.contains("sk-good")));
+    second.stop().await;
+}
