@@ -1,4 +1,5 @@
-//! The `logs` table: reads for the admin views (writes happen in `usage::settle`).
+//! The `logs` table: reads for the admin views, and the account events (top-ups, check-ins, administrators'
+//! quota changes). Consume rows are written in batches by `usage::settle`.
 
 use sqlx::FromRow;
 use veloera_admin_types::LogEntry;
@@ -60,4 +61,34 @@ pub async fn page(db: &Db, page: i64, page_size: i64) -> Result<Vec<LogRow>, Con
              prompt_tokens, completion_tokens, use_time, is_stream, channel_id, group_name, request_id, other \
              FROM logs ORDER BY id DESC LIMIT ? OFFSET ?";
     Ok(sqlx::query_as(&db.sql(q)).bind(page_size).bind(page * page_size).fetch_all(db.pool()).await?)
+}
+
+/// An account event for the log (top-up, check-in, management, system): who, what, and the quota involved.
+pub struct AccountEvent<'a> {
+    pub user_id: i64,
+    /// `veloera_admin_types::log_type`: TOPUP, MANAGE, SYSTEM or CHECK_IN.
+    pub log_type: i32,
+    pub content: &'a str,
+    pub quota: i64,
+}
+
+/// Writes one account event inside `tx` (so it commits with the change it describes); the user name is
+/// copied from the user row, as Veloera's log keeps it.
+pub async fn record_event(
+    db: &Db,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    event: &AccountEvent<'_>,
+) -> Result<(), ControlError> {
+    sqlx::query(&db.sql(
+        "INSERT INTO logs (user_id, created_at, type, content, username, quota) \
+         SELECT id, ?, ?, ?, username, ? FROM users WHERE id = ?",
+    ))
+    .bind(super::now_secs())
+    .bind(event.log_type)
+    .bind(event.content)
+    .bind(event.quota)
+    .bind(event.user_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
