@@ -88,6 +88,12 @@ impl Application {
             trigger.cancel();
         });
         crate::health::prober::spawn(state.clone());
+        crate::health::prober::every(
+            state.clone(),
+            std::time::Duration::from_secs(15),
+            "lease reclaim",
+            |s| async move { crate::db::leases::reclaim_expired(s.db()).await.map(|_| ()) },
+        );
         if let Some(every) = self.channel_test_every {
             crate::health::prober::every(state.clone(), every, "channel tests", |s| async move {
                 crate::health::prober::test_all(&s).await

@@ -49,7 +49,7 @@ impl Application {
             .build()
             .map_err(|e| format!("cannot build the front-door client: {e}"))?;
         let state = RelayState {
-            link: Arc::new(ControlLink::new(client, cache)),
+            link: Arc::new(ControlLink::new(client, cache, config.relay_id.clone())),
             outbox,
             dispatcher,
             failover: Arc::new(crate::failover::Shared::new(config.retry_deadline)),
@@ -96,6 +96,7 @@ impl Application {
             // Nagle + delayed ACK adds ~40 ms to small responses.
             let _ = tcp.set_nodelay(true);
         });
+        let link = state.link.clone();
         let app = routes::router(state);
         let trigger = cancel.clone();
         let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -109,6 +110,8 @@ impl Application {
         stop_usage.cancel();
         tasks.close();
         tasks.wait().await;
+        // Every request has settled and its usage is with control: what the leases still hold goes back.
+        link.leases.return_all().await;
         served.map_err(|e| format!("relay server: {e}"))
     }
 }

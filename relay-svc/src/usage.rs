@@ -9,10 +9,31 @@ use veloera_proto::rules::quota_for;
 use veloera_proto::v1::{Attempt, EndpointKind, Outcome, Pricing, UsageRecord};
 
 use crate::control::cache::CallerEntry;
+use crate::control::leases::Reservation;
 use crate::control::outbox::Outbox;
 use crate::dispatch::Failure;
 use crate::providers::Target;
 use crate::providers::openai::Usage;
+
+/// What a request's cost can be estimated from before it is sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CostHint {
+    /// Size of the request body (the prompt is estimated from it).
+    pub input_bytes: usize,
+    /// The client's output cap, when it set one.
+    pub max_output: Option<u64>,
+}
+
+/// Output tokens assumed when the client sets no cap (Veloera's `PreConsumedQuota` default).
+const DEFAULT_OUTPUT_TOKENS: i64 = 500;
+
+/// The quota to reserve for a request: its prompt estimated generously from its size (about three bytes a
+/// token; CJK text runs closer to three bytes a token, English to four) plus its output cap.
+pub fn estimate(pricing: &Pricing, hint: CostHint) -> i64 {
+    let prompt = (hint.input_bytes / 3) as i64 + 1;
+    let output = hint.max_output.map_or(DEFAULT_OUTPUT_TOKENS, |m| m.min(1 << 20) as i64);
+    quota_for(pricing, prompt, output, 0).max(1)
+}
 
 pub struct Metering {
     outbox: Outbox,
@@ -23,6 +44,8 @@ pub struct Metering {
     outcome: Outcome,
     /// The current target is answering (or about to): a failure from now on is its failure.
     attempt_open: bool,
+    /// The estimate reserved from a quota lease, settled with the actual cost when the request ends.
+    reservation: Option<Reservation>,
 }
 
 /// What the usage record says about the request itself.
@@ -63,7 +86,14 @@ impl Metering {
             started: Instant::now(),
             outcome: Outcome::ClientCancelled,
             attempt_open: false,
+            reservation: None,
         }
+    }
+
+    /// The request was admitted against this reservation; its usage record names the lease.
+    pub fn reserved(&mut self, reservation: Reservation) {
+        self.record.lease_id = reservation.lease_id().to_string();
+        self.reservation = Some(reservation);
     }
 
     /// The channel and key now serving the request; a candidate serving a virtual model is billed as its
@@ -154,10 +184,15 @@ impl Drop for Metering {
         let mut record = std::mem::take(&mut self.record);
         record.latency_ms = self.started.elapsed().as_millis() as i64;
         record.outcome = self.outcome as i32;
-        if self.outcome != Outcome::UpstreamError {
-            // Count what this relay spent against the cached balance until control's settlement is visible.
-            let quota = quota_for(&self.pricing, record.prompt_tokens, record.completion_tokens, record.cached_tokens);
-            self.caller.spent.fetch_add(quota, Ordering::Relaxed);
+        let quota = if self.outcome == Outcome::UpstreamError {
+            0
+        } else {
+            quota_for(&self.pricing, record.prompt_tokens, record.completion_tokens, record.cached_tokens)
+        };
+        // Count what this relay spent against the cached balance until control's settlement is visible.
+        self.caller.spent.fetch_add(quota, Ordering::Relaxed);
+        if let Some(reservation) = self.reservation.take() {
+            reservation.settle(quota);
         }
         self.outbox.send(record);
     }

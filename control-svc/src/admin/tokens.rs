@@ -19,7 +19,24 @@ pub async fn list(
     Active(user): Active,
 ) -> Result<Json<Envelope<Vec<Token>>>, ControlError> {
     let rows = db::tokens::list_by_user(state.db(), user.id).await?;
-    Ok(Json(Envelope::ok(rows.iter().map(TokenRow::to_dto).collect())))
+    let leased = db::leases::outstanding_by_token(state.db(), user.id).await?;
+    let dtos = rows
+        .iter()
+        .map(|r| {
+            let mut dto = r.to_dto();
+            dto.remain_quota += leased.get(&r.id).copied().unwrap_or(0);
+            dto
+        })
+        .collect();
+    Ok(Json(Envelope::ok(dtos)))
+}
+
+/// The token as its owner sees it: quota held in relays' leases still counts as left.
+async fn shown(state: &AppState, row: &TokenRow) -> Result<Token, ControlError> {
+    let (leased, _) = db::leases::outstanding(state.db(), row.id, row.user_id).await?;
+    let mut dto = row.to_dto();
+    dto.remain_quota += leased;
+    Ok(dto)
 }
 
 /// Loads a token the caller owns; someone else's token is reported as missing, not as forbidden.
@@ -35,7 +52,7 @@ pub async fn get_one(
     Active(user): Active,
     Path(id): Path<i64>,
 ) -> Result<Json<Envelope<Token>>, ControlError> {
-    Ok(Json(Envelope::ok(owned(&state, user.id, id).await?.to_dto())))
+    Ok(Json(Envelope::ok(shown(&state, &owned(&state, user.id, id).await?).await?)))
 }
 
 pub async fn create(
@@ -81,7 +98,7 @@ pub(crate) async fn issue(state: &AppState, user_id: i64, body: TokenCreate) -> 
     // A relay may hold this digest in its negative cache; clear it now.
     state.events().publish(Change::Token { token_id: id, key_digest_hex: digest });
     let row = owned(state, user_id, id).await?;
-    let mut dto = row.to_dto();
+    let mut dto = shown(state, &row).await?;
     dto.key = format!("sk-{key}");
     Ok(dto)
 }
@@ -99,6 +116,9 @@ pub async fn update(
     JsonBody(body): JsonBody<TokenUpdate>,
 ) -> Result<Json<Envelope<Token>>, ControlError> {
     let mut row = owned(&state, user.id, body.id).await?;
+    let (leased, _) = db::leases::outstanding(state.db(), row.id, row.user_id).await?;
+    row.remain_quota += leased;
+    let mut new_remain = None;
     let status_only = q.status_only.as_deref().is_some_and(|v| !v.is_empty() && v != "0" && v != "false");
     if !status_only {
         if let Some(name) = body.name {
@@ -114,6 +134,7 @@ pub async fn update(
                 return Err(ControlError::BadRequest("remain_quota must not be negative".into()));
             }
             row.remain_quota = q;
+            new_remain = Some(q);
         }
         if let Some(u) = body.unlimited_quota {
             row.unlimited_quota = u as i64;
@@ -150,8 +171,11 @@ pub async fn update(
         row.status = s as i64;
     }
     db::tokens::save(state.db(), &row).await?;
+    if let Some(q) = new_remain {
+        db::tokens::set_remain_quota(state.db(), row.id, row.user_id, q).await?;
+    }
     publish_token_change(&state, row.id).await?;
-    Ok(Json(Envelope::ok(owned(&state, user.id, row.id).await?.to_dto())))
+    Ok(Json(Envelope::ok(shown(&state, &owned(&state, user.id, row.id).await?).await?)))
 }
 
 pub async fn delete(

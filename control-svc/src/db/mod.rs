@@ -5,6 +5,7 @@ pub mod channel_health;
 pub mod channel_keys;
 pub mod channels;
 mod dsn;
+pub mod leases;
 pub mod logs;
 pub mod options;
 pub mod tokens;

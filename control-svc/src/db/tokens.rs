@@ -137,16 +137,16 @@ pub async fn digest_of(db: &Db, id: i64) -> Result<Option<String>, ControlError>
     Ok(row.map(|r| r.0))
 }
 
-/// Writes every editable column of `row` (after the caller has applied and validated changes).
+/// Writes every editable column of `row` (after the caller has applied and validated changes) except the quota,
+/// which settlement changes concurrently: see [`set_remain_quota`].
 pub async fn save(db: &Db, row: &TokenRow) -> Result<(), ControlError> {
     sqlx::query(&db.sql(
-        "UPDATE tokens SET name = ?, status = ?, expired_time = ?, remain_quota = ?, unlimited_quota = ?, \
+        "UPDATE tokens SET name = ?, status = ?, expired_time = ?, unlimited_quota = ?, \
          model_limits_enabled = ?, model_limits = ?, allow_ips = ?, group_name = ? WHERE id = ?",
     ))
     .bind(&row.name)
     .bind(row.status)
     .bind(row.expired_time)
-    .bind(row.remain_quota)
     .bind(row.unlimited_quota)
     .bind(row.model_limits_enabled)
     .bind(&row.model_limits)
@@ -155,6 +155,18 @@ pub async fn save(db: &Db, row: &TokenRow) -> Result<(), ControlError> {
     .bind(row.id)
     .execute(db.pool())
     .await?;
+    Ok(())
+}
+
+/// Sets what a token has left to `remain`: quota held in its open leases counts as left, so the stored balance
+/// is `remain` minus that.
+pub async fn set_remain_quota(db: &Db, id: i64, user_id: i64, remain: i64) -> Result<(), ControlError> {
+    let (leased, _) = super::leases::outstanding(db, id, user_id).await?;
+    sqlx::query(&db.sql("UPDATE tokens SET remain_quota = ? WHERE id = ?"))
+        .bind(remain - leased)
+        .bind(id)
+        .execute(db.pool())
+        .await?;
     Ok(())
 }
 

@@ -35,6 +35,8 @@ pub struct UsageReport {
     pub failed: bool,
     /// Every attempt that failed, in order (the last one is the request's own failure when `failed`).
     pub failed_attempts: Vec<FailedAttempt>,
+    /// The quota lease the request was admitted against (its cost comes out of the lease); empty for none.
+    pub lease_id: String,
 }
 
 /// One attempt that failed, as the relay reported it.
@@ -83,10 +85,16 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
         let pricing = prices.lookup(&r.model, &r.group);
         let quota =
             pricing.as_ref().map(|p| quota_for(p, r.prompt_tokens, r.completion_tokens, r.cached_tokens)).unwrap_or(0);
-        *charges.tokens.entry(r.token_id).or_default() += quota;
+        charges.tokens.entry(r.token_id).or_default().used += quota;
         let user = charges.users.entry(r.user_id).or_default();
-        user.0 += quota;
-        user.1 += 1;
+        user.spend.used += quota;
+        user.requests += 1;
+        if r.lease_id.is_empty() {
+            charges.tokens.entry(r.token_id).or_default().debit += quota;
+            charges.users.entry(r.user_id).or_default().spend.debit += quota;
+        } else {
+            charges.leases.entry(r.lease_id.as_str()).or_default().push((r.token_id, r.user_id, quota));
+        }
         *charges.channels.entry(r.channel_id).or_default() += quota;
         let other = LogOther {
             model_ratio: pricing.as_ref().map(|p| p.model_ratio),
@@ -104,26 +112,27 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
         };
         rows.push((r, quota, serde_json::to_string(&other).unwrap_or_default()));
     }
+    charge_leases(db, &mut tx, &mut charges).await?;
     let now = now_secs();
-    for (token_id, quota) in &charges.tokens {
+    for (token_id, spend) in &charges.tokens {
         sqlx::query(&db.sql(
             "UPDATE tokens SET remain_quota = CASE WHEN unlimited_quota = 0 THEN remain_quota - ? ELSE remain_quota END, \
              used_quota = used_quota + ?, accessed_time = ? WHERE id = ?",
         ))
-        .bind(quota)
-        .bind(quota)
+        .bind(spend.debit)
+        .bind(spend.used)
         .bind(now)
         .bind(token_id)
         .execute(&mut *tx)
         .await?;
     }
-    for (user_id, (quota, count)) in &charges.users {
+    for (user_id, user) in &charges.users {
         sqlx::query(&db.sql(
             "UPDATE users SET quota = quota - ?, used_quota = used_quota + ?, request_count = request_count + ? WHERE id = ?",
         ))
-        .bind(quota)
-        .bind(quota)
-        .bind(count)
+        .bind(user.spend.debit)
+        .bind(user.spend.used)
+        .bind(user.requests)
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
@@ -136,8 +145,8 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
             .await?;
     }
     insert_logs(db, &mut tx, &rows, &charges).await?;
-    for (token_id, quota) in &charges.tokens {
-        if *quota <= 0 {
+    for (token_id, spend) in &charges.tokens {
+        if spend.used <= 0 {
             continue;
         }
         let (remain, unlimited): (i64, i64) =
@@ -149,8 +158,8 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
             settled.exhausted_tokens.insert(*token_id);
         }
     }
-    for (user_id, (quota, _)) in &charges.users {
-        if *quota <= 0 {
+    for (user_id, user) in &charges.users {
+        if user.spend.used <= 0 {
             continue;
         }
         let (left,): (i64,) =
@@ -187,11 +196,59 @@ struct AdminInfo {
 
 /// What one batch charges, summed per row to update.
 #[derive(Default)]
-struct Charges {
-    tokens: BTreeMap<i64, i64>,
-    /// quota, request count
-    users: BTreeMap<i64, (i64, i64)>,
+struct Charges<'r> {
+    tokens: BTreeMap<i64, Spend>,
+    users: BTreeMap<i64, UserCharge>,
     channels: BTreeMap<i64, i64>,
+    /// Per lease: (token, user, quota) of each request admitted against it.
+    leases: BTreeMap<&'r str, Vec<(i64, i64, i64)>>,
+}
+
+/// Quota spent (`used`), and the part of it taken from the balance now (`debit`): a request admitted against
+/// a lease was paid for when the lease was granted, so only what overran the lease is debited.
+#[derive(Default, Clone, Copy)]
+struct Spend {
+    used: i64,
+    debit: i64,
+}
+
+#[derive(Default)]
+struct UserCharge {
+    spend: Spend,
+    requests: i64,
+}
+
+/// Takes each lease's requests out of the lease; what the lease no longer covers (it overran, closed or is
+/// unknown) is debited to the balances instead.
+async fn charge_leases(db: &Db, tx: &mut Tx<'_>, charges: &mut Charges<'_>) -> Result<(), ControlError> {
+    for (lease_id, requests) in &charges.leases {
+        let total: i64 = requests.iter().map(|r| r.2).sum();
+        let lease: Option<(i64, i64, i64)> =
+            sqlx::query_as(&db.sql("SELECT amount, used, closed FROM quota_leases WHERE id = ?"))
+                .bind(*lease_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        // A closed lease was shrunk to what its relay spent, so reports still arriving are covered by it.
+        let mut left = match lease {
+            Some((amount, used, _closed)) => (amount - used).max(0),
+            None => 0,
+        };
+        if lease.is_some() {
+            sqlx::query(&db.sql("UPDATE quota_leases SET used = used + ? WHERE id = ?"))
+                .bind(total)
+                .bind(*lease_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        for (token_id, user_id, quota) in requests {
+            let covered = (*quota).min(left);
+            left -= covered;
+            let excess = quota - covered;
+            charges.tokens.entry(*token_id).or_default().debit += excess;
+            charges.users.entry(*user_id).or_default().spend.debit += excess;
+        }
+    }
+    Ok(())
 }
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
@@ -262,7 +319,7 @@ async fn insert_logs(
     db: &Db,
     tx: &mut Tx<'_>,
     rows: &[(&UsageReport, i64, String)],
-    charges: &Charges,
+    charges: &Charges<'_>,
 ) -> Result<(), ControlError> {
     if rows.is_empty() {
         return Ok(());

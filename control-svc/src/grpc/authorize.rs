@@ -36,14 +36,18 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
     if token.expired_time != -1 && token.expired_time <= now_secs() {
         return Ok(deny(DenialReason::TokenExpired, "token has expired"));
     }
-    if token.unlimited_quota == 0 && token.remain_quota <= 0 {
-        return Ok(deny(DenialReason::TokenExhausted, "token quota is used up"));
-    }
     let (Some(user_status), Some(user_role), Some(user_quota), Some(user_group)) =
         (owner_status, owner_role, owner_quota, owner_group)
     else {
         return Ok(deny(DenialReason::UserDisabled, "the token's user no longer exists"));
     };
+    // Quota held in open leases is still the caller's to spend (through the relays holding them).
+    let (token_leased, user_leased) = db::leases::outstanding(state.db(), token.id, token.user_id).await?;
+    let token_remain = token.remain_quota + token_leased;
+    let user_quota = user_quota + user_leased;
+    if token.unlimited_quota == 0 && token_remain <= 0 {
+        return Ok(deny(DenialReason::TokenExhausted, "token quota is used up"));
+    }
     if user_status != status::ENABLED as i64 {
         return Ok(deny(DenialReason::UserDisabled, "user is disabled"));
     }
@@ -67,7 +71,7 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
         group: group.clone(),
         user_role: user_role as i32,
         unlimited_quota: token.unlimited_quota != 0,
-        token_remain_quota: token.remain_quota,
+        token_remain_quota: token_remain,
         user_quota,
         expires_at: token.expired_time,
         model_allowlist: model_allowlist.clone(),

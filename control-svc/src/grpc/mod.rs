@@ -2,6 +2,7 @@
 
 mod authorize;
 pub mod jobs;
+mod leases;
 mod usage;
 mod watch;
 
@@ -14,8 +15,8 @@ use tonic::{Request, Response, Status, Streaming};
 use veloera_proto::INTERNAL_SECRET_HEADER;
 use veloera_proto::v1::control_server::{Control, ControlServer};
 use veloera_proto::v1::{
-    AuthorizeRequest, AuthorizeResponse, ChannelJob, ConfigEvent, JobAck, JobResult, UsageAck, UsageBatch,
-    WatchConfigRequest, WatchJobsRequest,
+    AuthorizeRequest, AuthorizeResponse, ChannelJob, ConfigEvent, JobAck, JobResult, LeaseReply, LeaseRequest,
+    ReturnLeaseReply, ReturnLeaseRequest, UsageAck, UsageBatch, WatchConfigRequest, WatchJobsRequest,
 };
 
 use crate::state::AppState;
@@ -63,6 +64,14 @@ impl Control for ControlGrpc {
     async fn report_job(&self, request: Request<JobResult>) -> Result<Response<JobAck>, Status> {
         self.state.jobs().complete(request.into_inner());
         Ok(Response::new(JobAck {}))
+    }
+
+    async fn lease(&self, request: Request<LeaseRequest>) -> Result<Response<LeaseReply>, Status> {
+        Ok(Response::new(leases::grant(&self.state, request.into_inner()).await?))
+    }
+
+    async fn return_lease(&self, request: Request<ReturnLeaseRequest>) -> Result<Response<ReturnLeaseReply>, Status> {
+        Ok(Response::new(leases::give_back(&self.state, request.into_inner()).await?))
     }
 }
 

@@ -31,6 +31,7 @@ impl From<UsageRecord> for UsageReport {
             client_ip: r.client_ip,
             created_at_secs: r.created_at_ms / 1000,
             key_slot: r.key_slot,
+            lease_id: r.lease_id,
             failed: r.outcome == Outcome::UpstreamError as i32,
             failed_attempts: r
                 .failed_attempts

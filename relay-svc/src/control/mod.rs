@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod jobs;
+pub mod leases;
 pub mod outbox;
 pub mod watch;
 
@@ -79,11 +80,12 @@ pub struct Ask<'a> {
 pub struct ControlLink {
     client: Client,
     pub cache: AuthCache,
+    pub leases: leases::Leases,
 }
 
 impl ControlLink {
-    pub fn new(client: Client, cache: AuthCache) -> Self {
-        ControlLink { client, cache }
+    pub fn new(client: Client, cache: AuthCache, relay_id: String) -> Self {
+        ControlLink { leases: leases::Leases::new(client.clone(), relay_id), client, cache }
     }
 
     pub fn client(&self) -> Client {

@@ -23,7 +23,10 @@ pub async fn run(link: Arc<ControlLink>, relay_id: String, shutdown: Cancellatio
                         link.cache.set_watch_connected(true);
                         backoff = Duration::from_millis(100);
                     }
-                    Some(Event::TokenChanged(t)) => link.cache.forget_key(&t.key_digest),
+                    Some(Event::TokenChanged(t)) => {
+                        link.cache.forget_key(&t.key_digest);
+                        link.leases.forget(t.token_id);
+                    }
                     Some(Event::UserChanged(u)) => link.cache.forget_user(u.user_id),
                     Some(Event::ChannelsChanged(_)) | Some(Event::OptionsChanged(_)) => link.cache.forget_routes(),
                     None => {}

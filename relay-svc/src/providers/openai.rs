@@ -76,6 +76,13 @@ impl ChatRequest {
         self.stream
     }
 
+    /// The output cap the client set (`max_completion_tokens` or `max_tokens`), if any.
+    pub fn max_output(&self) -> Option<u64> {
+        ["max_completion_tokens", "max_tokens"]
+            .iter()
+            .find_map(|name| self.fields.get(*name).and_then(|raw| raw.get().parse::<u64>().ok()))
+    }
+
     /// Whether the client itself asked for the final usage chunk.
     pub fn client_wants_usage(&self) -> bool {
         self.include_usage

@@ -17,6 +17,7 @@ use crate::control::Ask;
 use crate::error::RelayError;
 use crate::providers::{Format, anthropic};
 use crate::tokenizer;
+use crate::usage::CostHint;
 
 pub async fn messages(
     State(state): State<RelayState>,
@@ -49,6 +50,7 @@ async fn relay(
         endpoint: EndpointKind::Messages,
         request_id,
         stream: request.stream,
+        cost: CostHint { input_bytes: bytes.len(), max_output: request.max_tokens },
     };
     let admitted = admit(state, asking).await?;
     converse(state, admitted, Format::Anthropic, request, &bytes, false).await

@@ -17,6 +17,7 @@ use crate::error::RelayError;
 use crate::failover::Failover;
 use crate::providers::openai::{self, ChatRequest, convert};
 use crate::providers::{Format, Target};
+use crate::usage::CostHint;
 use veloera_proto::v1::Candidate;
 
 pub async fn chat_completions(
@@ -39,6 +40,7 @@ pub async fn chat_completions(
         endpoint: EndpointKind::ChatCompletions,
         request_id: &request_id,
         stream,
+        cost: CostHint { input_bytes: bytes.len(), max_output: request.max_output() },
     };
     let admitted = admit(&state, asking).await?;
     // The lean pass-through path applies when no candidate needs the request or the answer written again.

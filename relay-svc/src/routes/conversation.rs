@@ -14,7 +14,7 @@ use crate::control::{Ask, Authorized};
 use crate::error::RelayError;
 use crate::failover::Failover;
 use crate::providers::{self, Format, Target, chat};
-use crate::usage::{Metering, RequestFacts};
+use crate::usage::{self, CostHint, Metering, RequestFacts};
 
 /// An authorized request with its candidates and its metering started.
 pub struct Admitted {
@@ -30,6 +30,8 @@ pub struct Asking<'a> {
     pub endpoint: EndpointKind,
     pub request_id: &'a RequestId,
     pub stream: bool,
+    /// For the quota reserved before the upstream call.
+    pub cost: CostHint,
 }
 
 pub async fn admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, RelayError> {
@@ -54,7 +56,10 @@ pub async fn admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, R
         endpoint: asking.endpoint,
         stream: asking.stream,
     };
-    let meter = Metering::start(state.outbox.clone(), auth.caller.clone(), *pricing, facts);
+    // The estimate is reserved before anything is sent; a request the balance cannot cover goes no further.
+    let reservation = state.link.leases.reserve(&auth.caller.caller, usage::estimate(pricing, asking.cost)).await?;
+    let mut meter = Metering::start(state.outbox.clone(), auth.caller.clone(), *pricing, facts);
+    meter.reserved(reservation);
     Ok(Admitted { auth, meter })
 }
 

@@ -18,6 +18,7 @@ use crate::auth;
 use crate::control::{Ask, Authorized};
 use crate::error::RelayError;
 use crate::providers::{Format, gemini};
+use crate::usage::CostHint;
 
 #[derive(Deserialize)]
 pub struct KeyQuery {
@@ -66,8 +67,9 @@ async fn relay(
     let bytes = read_body(body, state.max_body_bytes).await?;
     let mut request = gemini::parse_request(&bytes, model)?;
     request.stream = stream;
+    let cost = CostHint { input_bytes: bytes.len(), max_output: request.max_tokens };
     let asking =
-        Asking { key: &key, model, client_ip: ip, endpoint: EndpointKind::GenerateContent, request_id, stream };
+        Asking { key: &key, model, client_ip: ip, endpoint: EndpointKind::GenerateContent, request_id, stream, cost };
     let admitted = admit(state, asking).await?;
     converse(state, admitted, Format::Gemini, request, &bytes, false).await
 }

@@ -16,6 +16,7 @@ use crate::auth;
 use crate::error::RelayError;
 use crate::providers::openai::{self, UpstreamCall};
 use crate::providers::{Format, Target};
+use crate::usage::CostHint;
 
 /// One multipart endpoint.
 pub struct Form {
@@ -64,6 +65,8 @@ pub async fn relay(
         endpoint: form.kind,
         request_id: incoming.request_id,
         stream: false,
+        // Audio and image files say nothing about token counts: only the per-call price (or the floor) is reserved.
+        cost: CostHint::default(),
     };
     let Admitted { auth, mut meter } = admit(state, asking).await?;
     let mut failover = openai_failover(state, &auth, &mut meter, form.path, &model)?;

@@ -23,6 +23,7 @@ use crate::failover::Failover;
 use crate::providers::openai::probe::{UsageDecoder, usage_in};
 use crate::providers::openai::{self, UpstreamCall};
 use crate::providers::{self, Format, Target, channel_settings};
+use crate::usage::CostHint;
 use crate::usage::Metering;
 
 /// One passed-through endpoint.
@@ -90,6 +91,7 @@ pub async fn relay(
         endpoint: endpoint.kind,
         request_id: incoming.request_id,
         stream,
+        cost: CostHint { input_bytes: bytes.len(), max_output: max_output(&fields) },
     };
     let Admitted { auth, mut meter } = admit(state, asking).await?;
     let mut failover = openai_failover(state, &auth, &mut meter, endpoint.path, &model)?;
@@ -113,6 +115,13 @@ pub async fn relay(
     };
     let (upstream, _) = failover.send(first, &mut meter, build).await?;
     answer(upstream, meter, &model).await
+}
+
+/// The output cap a completions or responses request sets, if any.
+fn max_output(fields: &BTreeMap<String, Box<RawValue>>) -> Option<u64> {
+    ["max_tokens", "max_output_tokens", "max_completion_tokens"]
+        .iter()
+        .find_map(|name| fields.get(*name).and_then(|raw| raw.get().parse::<u64>().ok()))
 }
 
 /// Failover over the OpenAI-compatible candidates only (these endpoints exist only in OpenAI's format).

@@ -1,0 +1,181 @@
+//! Quota leases: quota moved out of a token's and its user's balance into a reservation a relay admits
+//! requests against. Granting is a pair of conditional updates in one write transaction, so concurrent grants
+//! can never take more than the balances hold; settled requests add to `used`; closing shrinks the lease to what
+//! was spent under it and gives the rest back. Whatever a lease does not cover is charged to the balances.
+
+use super::{Db, now_secs};
+use crate::error::ControlError;
+
+/// How long a lease may be used; control reclaims it a little after that.
+pub const TTL_SECS: i64 = 60;
+/// Extra time before an expired lease is reclaimed, for its last usage reports to arrive.
+pub const RECLAIM_GRACE_SECS: i64 = 30;
+
+/// A granted lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Granted {
+    pub id: String,
+    pub amount: i64,
+}
+
+/// Why nothing could be leased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    TokenExhausted,
+    UserExhausted,
+    /// The token or user no longer exists.
+    Unknown,
+}
+
+/// Moves up to `wanted` (at least `needed`, or all that is left when less) quota into a new lease: at most half
+/// of what is available, so leases shrink as the balance does and, near zero, cover a single request.
+pub async fn grant(
+    db: &Db,
+    relay_id: &str,
+    user_id: i64,
+    token_id: i64,
+    wanted: i64,
+    needed: i64,
+) -> Result<Result<Granted, Refused>, ControlError> {
+    let needed = needed.max(1);
+    let mut tx = db.begin_write().await?;
+    let user: Option<(i64,)> =
+        sqlx::query_as(&db.sql("SELECT quota FROM users WHERE id = ?")).bind(user_id).fetch_optional(&mut *tx).await?;
+    let token: Option<(i64, i64)> =
+        sqlx::query_as(&db.sql("SELECT remain_quota, unlimited_quota FROM tokens WHERE id = ? AND user_id = ?"))
+            .bind(token_id)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let (Some((user_quota,)), Some((token_remain, unlimited))) = (user, token) else {
+        return Ok(Err(Refused::Unknown));
+    };
+    let limited = unlimited == 0;
+    if limited && token_remain <= 0 {
+        return Ok(Err(Refused::TokenExhausted));
+    }
+    if user_quota <= 0 {
+        return Ok(Err(Refused::UserExhausted));
+    }
+    let available = if limited { user_quota.min(token_remain) } else { user_quota };
+    // A balance smaller than one request's estimate still admits that one request (all of it is leased): the
+    // balance can then go below zero by at most what that request costs beyond its reservation.
+    let amount = if available < needed { available } else { wanted.max(needed).min((available / 2).max(needed)) };
+    let took_user = sqlx::query(&db.sql("UPDATE users SET quota = quota - ? WHERE id = ? AND quota >= ?"))
+        .bind(amount)
+        .bind(user_id)
+        .bind(amount)
+        .execute(&mut *tx)
+        .await?;
+    if took_user.rows_affected() == 0 {
+        return Ok(Err(Refused::UserExhausted));
+    }
+    if limited {
+        let took_token = sqlx::query(
+            &db.sql("UPDATE tokens SET remain_quota = remain_quota - ? WHERE id = ? AND remain_quota >= ?"),
+        )
+        .bind(amount)
+        .bind(token_id)
+        .bind(amount)
+        .execute(&mut *tx)
+        .await?;
+        if took_token.rows_affected() == 0 {
+            // Dropping the transaction rolls the user's side back.
+            return Ok(Err(Refused::TokenExhausted));
+        }
+    }
+    let id = format!("lease-{}", crate::secrets::random_string(24));
+    let now = now_secs();
+    sqlx::query(&db.sql(
+        "INSERT INTO quota_leases (id, relay_id, user_id, token_id, token_limited, amount, used, created_at, \
+         expires_at, closed) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, 0)",
+    ))
+    .bind(&id)
+    .bind(relay_id.chars().take(64).collect::<String>())
+    .bind(user_id)
+    .bind(token_id)
+    .bind(i64::from(limited))
+    .bind(amount)
+    .bind(now)
+    .bind(now + TTL_SECS)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(Granted { id, amount }))
+}
+
+/// Closes a lease: it keeps what was spent under it (`spent` as the relay counted it, all its requests
+/// finished; else what control has settled) and gives the rest back. Usage reports arriving later are covered by
+/// what it kept. Returns the quota given back (0 when it was already closed).
+pub async fn close(db: &Db, id: &str, spent: Option<i64>) -> Result<i64, ControlError> {
+    let mut tx = db.begin_write().await?;
+    let lease: Option<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
+        &db.sql("SELECT user_id, token_id, token_limited, amount, used, closed FROM quota_leases WHERE id = ?"),
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((user_id, token_id, limited, amount, used, 0)) = lease else {
+        return Ok(0);
+    };
+    let kept = spent.unwrap_or(used).max(used).clamp(0, amount);
+    let unused = amount - kept;
+    sqlx::query(&db.sql("UPDATE quota_leases SET closed = 1, amount = ? WHERE id = ? AND closed = 0"))
+        .bind(kept)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    if unused > 0 {
+        sqlx::query(&db.sql("UPDATE users SET quota = quota + ? WHERE id = ?"))
+            .bind(unused)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        if limited != 0 {
+            sqlx::query(&db.sql("UPDATE tokens SET remain_quota = remain_quota + ? WHERE id = ?"))
+                .bind(unused)
+                .bind(token_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(unused)
+}
+
+/// Leases past their time (and grace) that nobody returned: a relay that died. Closes them.
+pub async fn reclaim_expired(db: &Db) -> Result<usize, ControlError> {
+    let ids: Vec<(String,)> =
+        sqlx::query_as(&db.sql("SELECT id FROM quota_leases WHERE closed = 0 AND expires_at < ?"))
+            .bind(now_secs() - RECLAIM_GRACE_SECS)
+            .fetch_all(db.pool())
+            .await?;
+    for (id,) in &ids {
+        close(db, id, None).await?;
+    }
+    Ok(ids.len())
+}
+
+/// Quota held in open leases of a token and of a user (counted as still available to them).
+pub async fn outstanding(db: &Db, token_id: i64, user_id: i64) -> Result<(i64, i64), ControlError> {
+    let sum = |column: &str| {
+        format!("SELECT COALESCE(SUM(amount - used), 0) FROM quota_leases WHERE {column} = ? AND closed = 0")
+    };
+    let token_sql = sum("token_id");
+    let (token,): (i64,) = sqlx::query_as(&db.sql(&token_sql)).bind(token_id).fetch_one(db.pool()).await?;
+    let user_sql = sum("user_id");
+    let (user,): (i64,) = sqlx::query_as(&db.sql(&user_sql)).bind(user_id).fetch_one(db.pool()).await?;
+    Ok((token.max(0), user.max(0)))
+}
+
+/// Quota held in open leases per token of `user_id`.
+pub async fn outstanding_by_token(db: &Db, user_id: i64) -> Result<std::collections::HashMap<i64, i64>, ControlError> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as(&db.sql(
+        "SELECT token_id, COALESCE(SUM(amount - used), 0) FROM quota_leases WHERE user_id = ? AND closed = 0 \
+         GROUP BY token_id",
+    ))
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(|(t, q)| (t, q.max(0))).collect())
+}

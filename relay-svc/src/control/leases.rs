@@ -1,0 +1,235 @@
+//! Quota leases held by this relay (hot-path design): control moves quota from a token's and its user's
+//! balance into a lease; requests are admitted against it locally, so a warm request makes no call. Each
+//! request reserves its estimated cost before the upstream call and gives back the difference when its actual
+//! cost is known. When a lease runs out (or expires) one request per token fetches the next; what was left of
+//! the old one is returned. Near the end of a balance, leases shrink to a single request's estimate.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use veloera_proto::v1::lease_reply::Outcome;
+use veloera_proto::v1::{Caller, DenialReason, LeaseRequest, ReturnLeaseRequest};
+
+use super::Client;
+use crate::error::RelayError;
+
+/// A lease asks for this many requests' worth (control grants at most half of what is available).
+const REQUESTS_PER_LEASE: i64 = 1000;
+/// Stop using a lease this long before control would reclaim it.
+const EXPIRY_MARGIN: Duration = Duration::from_secs(5);
+
+type FastState = foldhash::fast::RandomState;
+
+/// A lease this relay holds. Once replaced it is retired, and returned when its last request has settled, with
+/// what its requests cost, so control gives back exactly the rest.
+pub struct Held {
+    pub id: String,
+    amount: i64,
+    /// Quota not yet reserved by a request; negative when requests cost more than estimated.
+    remaining: AtomicI64,
+    usable_until: Instant,
+    in_flight: AtomicUsize,
+    retired: AtomicBool,
+    returned: AtomicBool,
+    client: Client,
+}
+
+impl std::fmt::Debug for Held {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Held").field("id", &self.id).field("remaining", &self.remaining).finish()
+    }
+}
+
+impl Held {
+    /// A reservation of `amount` already taken from `remaining`.
+    fn reservation(self: &Arc<Self>, amount: i64) -> Reservation {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        Reservation { lease: self.clone(), amount }
+    }
+
+    /// No new request uses it; it goes back once nothing is in flight.
+    fn retire(self: &Arc<Self>) {
+        self.retired.store(true, Ordering::SeqCst);
+        if self.in_flight.load(Ordering::SeqCst) == 0 {
+            self.give_back();
+        }
+    }
+
+    /// Returns the lease (once) with what its requests cost; control keeps that and gives back the rest.
+    fn give_back(self: &Arc<Self>) {
+        if self.returned.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let spent = self.amount - self.remaining.load(Ordering::SeqCst);
+        let request = ReturnLeaseRequest { lease_id: self.id.clone(), spent: spent.max(0) };
+        let mut client = self.client.clone();
+        let id = self.id.clone();
+        let returning = async move {
+            if let Err(e) = client.return_lease(request).await {
+                tracing::debug!(lease = %id, error = %e.message(), "lease not returned; control reclaims it");
+            }
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(returning);
+        }
+    }
+}
+
+/// One request's reserved estimate.
+#[derive(Debug)]
+pub struct Reservation {
+    lease: Arc<Held>,
+    amount: i64,
+}
+
+impl Reservation {
+    pub fn lease_id(&self) -> &str {
+        &self.lease.id
+    }
+
+    /// The actual cost is known: the difference from the estimate goes back to (or comes out of) the lease.
+    pub fn settle(self, actual: i64) {
+        self.lease.remaining.fetch_add(self.amount - actual, Ordering::SeqCst);
+        if self.lease.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 && self.lease.retired.load(Ordering::SeqCst) {
+            self.lease.give_back();
+        }
+    }
+}
+
+pub struct Leases {
+    client: Client,
+    relay_id: String,
+    held: DashMap<i64, Arc<Held>, FastState>,
+    /// One lease call at a time per token; the others wait and then use its result.
+    gates: DashMap<i64, Arc<tokio::sync::Mutex<()>>, FastState>,
+}
+
+impl Leases {
+    pub fn new(client: Client, relay_id: String) -> Self {
+        Leases { client, relay_id, held: DashMap::default(), gates: DashMap::default() }
+    }
+
+    /// Reserves `estimate` for one request of `caller`: from the lease held, or from a new one.
+    pub async fn reserve(&self, caller: &Caller, estimate: i64) -> Result<Reservation, RelayError> {
+        let estimate = estimate.max(1);
+        if let Some(r) = self.take_local(caller.token_id, estimate) {
+            return Ok(r);
+        }
+        let gate = self.gates.entry(caller.token_id).or_default().clone();
+        let _turn = gate.lock().await;
+        if let Some(r) = self.take_local(caller.token_id, estimate) {
+            return Ok(r);
+        }
+        let request = LeaseRequest {
+            relay_id: self.relay_id.clone(),
+            user_id: caller.user_id,
+            token_id: caller.token_id,
+            wanted: estimate.saturating_mul(REQUESTS_PER_LEASE),
+            needed: estimate,
+        };
+        let reply = self
+            .client
+            .clone()
+            .lease(request)
+            .await
+            .map_err(|s| RelayError::ControlUnavailable(format!("{}: {}", s.code(), s.message())))?
+            .into_inner();
+        match reply.outcome {
+            Some(Outcome::Grant(g)) => {
+                let ttl = Duration::from_millis(g.ttl_ms.max(0) as u64).saturating_sub(EXPIRY_MARGIN);
+                // A grant smaller than the estimate (the last of a balance) is reserved whole.
+                let amount = estimate.min(g.amount);
+                let held = Arc::new(Held {
+                    id: g.lease_id,
+                    amount: g.amount,
+                    remaining: AtomicI64::new(g.amount - amount),
+                    usable_until: Instant::now() + ttl,
+                    in_flight: AtomicUsize::new(0),
+                    retired: AtomicBool::new(false),
+                    returned: AtomicBool::new(false),
+                    client: self.client.clone(),
+                });
+                let reservation = held.reservation(amount);
+                if let Some(old) = self.held.insert(caller.token_id, held) {
+                    old.retire();
+                }
+                Ok(reservation)
+            }
+            Some(Outcome::Denial(d)) => {
+                // The balance is spent, but what this relay still holds may cover part of one more request
+                // (its overrun is the bounded overdraft).
+                if let Some(r) = self.take_rest(caller.token_id) {
+                    return Ok(r);
+                }
+                Err(RelayError::Denied {
+                    reason: DenialReason::try_from(d.reason).unwrap_or(DenialReason::Unspecified),
+                    message: d.message,
+                })
+            }
+            None => Err(RelayError::ControlUnavailable("empty lease answer".into())),
+        }
+    }
+
+    fn take_local(&self, token_id: i64, estimate: i64) -> Option<Reservation> {
+        let held = self.held.get(&token_id)?.clone();
+        if held.usable_until <= Instant::now() {
+            return None;
+        }
+        let mut current = held.remaining.load(Ordering::Relaxed);
+        loop {
+            if current < estimate {
+                return None;
+            }
+            match held.remaining.compare_exchange_weak(
+                current,
+                current - estimate,
+                Ordering::Relaxed,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(held.reservation(estimate)),
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    /// Everything left in the held lease (when it is positive), for a last request.
+    fn take_rest(&self, token_id: i64) -> Option<Reservation> {
+        let held = self.held.get(&token_id)?.clone();
+        if held.usable_until <= Instant::now() {
+            return None;
+        }
+        let mut current = held.remaining.load(Ordering::Relaxed);
+        loop {
+            if current <= 0 {
+                return None;
+            }
+            match held.remaining.compare_exchange_weak(current, 0, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return Some(held.reservation(current)),
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    /// Drops what is held for `token_id` (its token or user changed: the next request leases afresh).
+    pub fn forget(&self, token_id: i64) {
+        if let Some((_, old)) = self.held.remove(&token_id) {
+            old.retire();
+        }
+    }
+
+    /// Returns every lease (on shutdown, after the last request finished).
+    pub async fn return_all(&self) {
+        let held: Vec<Arc<Held>> = self.held.iter().map(|h| h.clone()).collect();
+        self.held.clear();
+        for lease in held {
+            if lease.returned.swap(true, Ordering::SeqCst) {
+                continue;
+            }
+            let spent = (lease.amount - lease.remaining.load(Ordering::SeqCst)).max(0);
+            let request = ReturnLeaseRequest { lease_id: lease.id.clone(), spent };
+            let _ = self.client.clone().return_lease(request).await;
+        }
+    }
+}
