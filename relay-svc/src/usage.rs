@@ -46,6 +46,11 @@ pub struct Metering {
     attempt_open: bool,
     /// The estimate reserved from a quota lease, settled with the actual cost when the request ends.
     reservation: Option<Reservation>,
+    /// What the request's cost was estimated from, and how much answer (bytes of JSON text) reached the client:
+    /// a client that hangs up before the upstream reports usage is billed for those.
+    hint: CostHint,
+    said_bytes: usize,
+    usage_seen: bool,
 }
 
 /// What the usage record says about the request itself.
@@ -87,7 +92,28 @@ impl Metering {
             outcome: Outcome::ClientCancelled,
             attempt_open: false,
             reservation: None,
+            hint: CostHint::default(),
+            said_bytes: 0,
+            usage_seen: false,
         }
+    }
+
+    /// What the request's cost is estimated from.
+    pub fn expect(&mut self, hint: CostHint) {
+        self.hint = hint;
+    }
+
+    /// Answer bytes passed on to the client.
+    pub fn said(&mut self, bytes: usize) {
+        self.said_bytes += bytes;
+    }
+
+    /// The answer said nothing (no text, reasoning or tool call): it is free, as in Veloera.
+    pub fn empty_answer(&mut self) {
+        self.record.prompt_tokens = 0;
+        self.record.completion_tokens = 0;
+        self.record.cached_tokens = 0;
+        self.usage_seen = true;
     }
 
     /// The request was admitted against this reservation; its usage record names the lease.
@@ -137,6 +163,7 @@ impl Metering {
     }
 
     pub fn usage(&mut self, u: Usage) {
+        self.usage_seen = true;
         self.record.prompt_tokens = u.prompt_tokens;
         self.record.completion_tokens = u.completion_tokens;
         self.record.cached_tokens = u.cached_tokens;
@@ -144,6 +171,7 @@ impl Metering {
 
     /// Usage in the shared representation (any wire format); the latest report replaces earlier ones.
     pub fn usage_of(&mut self, u: crate::providers::chat::Usage) {
+        self.usage_seen = true;
         self.record.prompt_tokens = u.input;
         self.record.completion_tokens = u.output;
         self.record.cached_tokens = u.cache_read;
@@ -184,6 +212,13 @@ impl Drop for Metering {
         let mut record = std::mem::take(&mut self.record);
         record.latency_ms = self.started.elapsed().as_millis() as i64;
         record.outcome = self.outcome as i32;
+        if self.outcome == Outcome::ClientCancelled && !self.usage_seen && self.said_bytes > 0 {
+            // The client hung up mid-answer before the upstream's usage arrived: bill the prompt (estimated from
+            // its size) and what was delivered (about four bytes of JSON text a token), never more than its cap.
+            record.prompt_tokens = (self.hint.input_bytes / 4) as i64;
+            let said = (self.said_bytes / 4).max(1) as i64;
+            record.completion_tokens = self.hint.max_output.map_or(said, |cap| said.min(cap as i64));
+        }
         let quota = if self.outcome == Outcome::UpstreamError {
             0
         } else {

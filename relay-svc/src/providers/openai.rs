@@ -247,14 +247,39 @@ fn cached_tokens<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error
 }
 
 #[derive(Deserialize)]
-struct UsageProbe {
+struct UsageProbe<'a> {
     #[serde(default)]
     usage: Option<Usage>,
+    #[serde(default, borrow)]
+    choices: Option<Vec<ReplyChoiceProbe<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct ReplyChoiceProbe<'a> {
+    #[serde(default, borrow)]
+    message: Option<DeltaProbe<'a>>,
+}
+
+/// A whole chat answer's usage, and whether it said anything at all (text, reasoning or tool calls).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ReplyInfo {
+    pub usage: Option<Usage>,
+    pub empty: bool,
 }
 
 /// Usage from a non-streaming response body.
 pub fn usage_from_body(body: &[u8]) -> Option<Usage> {
-    serde_json::from_slice::<UsageProbe>(body).ok()?.usage
+    reply_info(body).usage
+}
+
+/// Usage and emptiness of a non-streaming chat answer (not JSON: no usage, not empty).
+pub fn reply_info(body: &[u8]) -> ReplyInfo {
+    let Ok(probe) = serde_json::from_slice::<UsageProbe>(body) else { return ReplyInfo::default() };
+    let empty = probe
+        .choices
+        .as_ref()
+        .is_some_and(|choices| choices.iter().all(|c| c.message.as_ref().is_none_or(|m| m.said() == 0)));
+    ReplyInfo { usage: probe.usage, empty }
 }
 
 /// What one SSE `data:` payload of a chat stream means to us.
@@ -264,20 +289,49 @@ pub struct ChunkInfo {
     /// The chunk has no choices: it exists only to carry usage (the one we asked for with include_usage).
     pub usage_only: bool,
     pub finished: bool,
+    /// Bytes of answer the chunk carries (text, reasoning, tool call arguments), as JSON text: what a client that
+    /// hangs up before the usage arrives is billed for.
+    pub said_bytes: usize,
 }
 
 #[derive(Deserialize)]
-struct ChunkProbe {
-    #[serde(default)]
-    choices: Option<Vec<ChoiceProbe>>,
+struct ChunkProbe<'a> {
+    #[serde(default, borrow)]
+    choices: Option<Vec<ChoiceProbe<'a>>>,
     #[serde(default)]
     usage: Option<Usage>,
 }
 
 #[derive(Deserialize)]
-struct ChoiceProbe {
+struct ChoiceProbe<'a> {
     #[serde(default)]
-    finish_reason: Option<String>,
+    finish_reason: Option<&'a str>,
+    #[serde(default, borrow)]
+    delta: Option<DeltaProbe<'a>>,
+}
+
+/// The answer-bearing fields of a message or delta, left unparsed.
+#[derive(Deserialize)]
+struct DeltaProbe<'a> {
+    #[serde(default, borrow)]
+    content: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    reasoning_content: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    tool_calls: Option<&'a RawValue>,
+}
+
+impl DeltaProbe<'_> {
+    /// Bytes said: empty strings, nulls and empty lists count as nothing.
+    fn said(&self) -> usize {
+        [self.content, self.reasoning_content, self.tool_calls]
+            .iter()
+            .flatten()
+            .map(|raw| raw.get())
+            .filter(|v| !matches!(*v, "null" | "\"\"" | "[]"))
+            .map(str::len)
+            .sum()
+    }
 }
 
 /// Reads a chunk's usage and finish state; a payload that is not a JSON chunk is an upstream fault.
@@ -288,6 +342,7 @@ pub fn inspect_chunk(data: &str) -> Result<ChunkInfo, RelayError> {
     Ok(ChunkInfo {
         usage_only: choices.is_empty() && probe.usage.is_some(),
         finished: choices.iter().any(|c| c.finish_reason.is_some()),
+        said_bytes: choices.iter().filter_map(|c| c.delta.as_ref()).map(DeltaProbe::said).sum(),
         usage: probe.usage,
     })
 }
@@ -451,6 +506,14 @@ mod tests {
         let fin = inspect_chunk(r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#).unwrap();
         assert!(fin.finished && !fin.usage_only);
         assert!(inspect_chunk("{oops").is_err());
+        let said = inspect_chunk(r#"{"choices":[{"index":0,"delta":{"content":"Hello"}}]}"#).unwrap();
+        assert_eq!(said.said_bytes, 7);
+        let silent = inspect_chunk(r#"{"choices":[{"index":0,"delta":{"content":"","role":"assistant"}}]}"#).unwrap();
+        assert_eq!(silent.said_bytes, 0);
+        let empty = br#"{"choices":[{"message":{"role":"assistant","content":""}}],"usage":{"prompt_tokens":3}}"#;
+        assert!(reply_info(empty).empty);
+        let tool = br#"{"choices":[{"message":{"content":null,"tool_calls":[{"id":"x"}]}}]}"#;
+        assert!(!reply_info(tool).empty);
     }
 
     #[test]

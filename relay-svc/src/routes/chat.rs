@@ -73,8 +73,12 @@ pub async fn chat_completions(
     }
     let body = meter.check(upstream.body().await)?;
     meter.first_byte();
-    if let Some(usage) = openai::usage_from_body(&body) {
+    let info = openai::reply_info(&body);
+    if let Some(usage) = info.usage {
         meter.usage(usage);
+    }
+    if info.empty {
+        meter.empty_answer();
     }
     meter.succeeded();
     let mut response = Body::from(body).into_response();

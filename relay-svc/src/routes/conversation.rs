@@ -60,6 +60,7 @@ pub async fn admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, R
     let reservation = state.link.leases.reserve(&auth.caller.caller, usage::estimate(pricing, asking.cost)).await?;
     let mut meter = Metering::start(state.outbox.clone(), auth.caller.clone(), *pricing, facts);
     meter.reserved(reservation);
+    meter.expect(asking.cost);
     Ok(Admitted { auth, meter })
 }
 

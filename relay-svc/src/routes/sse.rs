@@ -25,10 +25,18 @@ struct Relay {
     wants_usage: bool,
     finished: bool,
     ended: bool,
+    said_anything: bool,
 }
 
 pub fn relay(upstream: Upstream, meter: Metering, wants_usage: bool) -> Response {
-    let state = Relay { events: Box::pin(upstream.events()), meter, wants_usage, finished: false, ended: false };
+    let state = Relay {
+        events: Box::pin(upstream.events()),
+        meter,
+        wants_usage,
+        finished: false,
+        ended: false,
+        said_anything: false,
+    };
     let frames = futures::stream::unfold(state, |mut r| async move {
         if r.ended {
             return None;
@@ -56,17 +64,13 @@ async fn next_frame(r: &mut Relay) -> Bytes {
             Some(Err(e)) => return fail(r, e),
             None if r.finished => {
                 // Some upstreams (Ollama among them) end after the final chunk without `[DONE]`.
-                r.ended = true;
-                r.meter.succeeded();
-                return Bytes::from_static(DONE);
+                return done(r);
             }
             None => return fail(r, RelayError::UpstreamFailed("stream ended before the answer was complete".into())),
         };
         r.meter.first_byte();
         if event.data == "[DONE]" {
-            r.ended = true;
-            r.meter.succeeded();
-            return Bytes::from_static(DONE);
+            return done(r);
         }
         let info = match inspect_chunk(&event.data) {
             Ok(info) => info,
@@ -79,8 +83,20 @@ async fn next_frame(r: &mut Relay) -> Bytes {
         if info.usage_only && !r.wants_usage {
             continue;
         }
+        r.meter.said(info.said_bytes);
+        r.said_anything |= info.said_bytes > 0;
         return encode(&event);
     }
+}
+
+/// The stream finished normally; an answer that said nothing is free.
+fn done(r: &mut Relay) -> Bytes {
+    r.ended = true;
+    if !r.said_anything {
+        r.meter.empty_answer();
+    }
+    r.meter.succeeded();
+    Bytes::from_static(DONE)
 }
 
 fn fail(r: &mut Relay, e: RelayError) -> Bytes {

@@ -65,3 +65,52 @@ async fn an_upstream_failure_gives_the_reservation_back() {
         "{token}"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_hangs_up_mid_stream_pays_for_what_it_received() {
+    use crate::mock_upstream::{Reply, Step, stream_chunks};
+    let gw = Gateway::start().await;
+    let (id, key) = gw.create_token(json!({"name": "t", "remain_quota": 10000})).await;
+    let chunks = stream_chunks("gpt-4o-mini", &["A fairly long first piece of the answer"; 3], true);
+    let mut steps = vec![Step::Chunk(chunks[0].clone()), Step::Wait(std::time::Duration::from_secs(5))];
+    steps.extend(chunks[1..].iter().cloned().map(Step::Chunk));
+    gw.mock.script(Reply::Steps(steps));
+    let mut body = json!({"model": "gpt-4o-mini", "stream": true, "messages": [{"role": "user", "content": "hi"}]});
+    body["max_tokens"] = json!(100);
+    let mut resp = gw.chat("/v1", &key, body).await;
+    let first = resp.chunk().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("first piece"));
+    drop(resp);
+    let logs = gw.wait_for_logs(1).await;
+    assert!(logs[0]["completion_tokens"].as_i64().unwrap() > 0, "{}", logs[0]);
+    assert!(logs[0]["quota"].as_i64().unwrap() > 0, "{}", logs[0]);
+    let token = gw.token(id).await;
+    assert_eq!(token["used_quota"], logs[0]["quota"]);
+}
+
+#[tokio::test]
+async fn an_answer_that_says_nothing_is_free() {
+    use crate::mock_upstream::Reply;
+    let gw = Gateway::start().await;
+    let (id, key) = gw.create_token(json!({"name": "t", "remain_quota": 1000})).await;
+    gw.mock.script(Reply::Json(
+        200,
+        json!({"id": "x", "object": "chat.completion", "model": "gpt-4o-mini",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": ""}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 12, "completion_tokens": 0, "total_tokens": 12}}),
+    ));
+    assert_eq!(gw.chat("/v1", &key, capped()).await.status(), 200);
+    let empty_stream = vec![
+        json!({"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]}),
+        json!({"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}),
+        json!({"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o-mini", "choices": [], "usage": {"prompt_tokens": 12, "completion_tokens": 0, "total_tokens": 12}}),
+    ];
+    gw.mock.script(Reply::Sse { chunks: empty_stream, delay: std::time::Duration::from_millis(1), done: true });
+    let mut streamed = capped();
+    streamed["stream"] = json!(true);
+    let text = gw.chat("/v1", &key, streamed).await.text().await.unwrap();
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    let logs = gw.wait_for_logs(2).await;
+    assert!(logs.iter().all(|l| l["quota"] == 0), "{logs:?}");
+    assert_eq!(gw.token(id).await["used_quota"], 0);
+}
