@@ -102,9 +102,7 @@ pub async fn create_in(
     let id = db::users::insert_account(db, tx, &account).await.map_err(|e| match e {
         // Two registrations of one name racing past the check above: the unique column decides (SQLite "UNIQUE
         // constraint failed", PostgreSQL "duplicate key value violates unique constraint", MySQL "Duplicate entry").
-        ControlError::Database(msg)
-            if ["unique", "duplicate"].iter().any(|w| msg.to_ascii_lowercase().contains(w)) =>
-        {
+        ControlError::Database(msg) if ["unique", "duplicate"].iter().any(|w| msg.to_ascii_lowercase().contains(w)) => {
             ControlError::Conflict(format!("the username {:?} is already taken", reg.username))
         }
         other => other,
@@ -114,7 +112,11 @@ pub async fn create_in(
     if inviter_id != 0 {
         db::users::reward_inviter_for_registration(db, tx, inviter_id, settings.quota_for_inviter).await?;
         events.push(system(id, "invitation code bonus", invitee_bonus));
-        events.push(system(inviter_id, "reward for inviting a new user (invitation balance)", settings.quota_for_inviter));
+        events.push(system(
+            inviter_id,
+            "reward for inviting a new user (invitation balance)",
+            settings.quota_for_inviter,
+        ));
     }
     for (user_id, content, quota) in events.into_iter().filter(|e| e.2 > 0) {
         let event = AccountEvent { user_id, log_type: log_type::SYSTEM, content, quota };

@@ -129,7 +129,7 @@ impl AccountSettings {
             return true;
         }
         let domain = email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
-        self.email_domain_whitelist.iter().any(|allowed| *allowed == domain)
+        self.email_domain_whitelist.contains(&domain)
     }
 }
 
@@ -189,7 +189,8 @@ mod tests {
 
     #[test]
     fn the_domain_whitelist_matches_whole_domains_without_case() {
-        let s = settings(&[("EmailDomainRestrictionEnabled", "true"), ("EmailDomainWhitelist", "example.com, @Corp.org")]);
+        let s =
+            settings(&[("EmailDomainRestrictionEnabled", "true"), ("EmailDomainWhitelist", "example.com, @Corp.org")]);
         assert!(s.email_domain_allowed("a@Example.COM"));
         assert!(s.email_domain_allowed("b@corp.org"));
         assert!(!s.email_domain_allowed("c@sub.example.com"));

@@ -70,7 +70,9 @@ pub async fn post(
         oidc_id: "",
     };
     let id = accounts::create_in(state.db(), &mut tx, &settings, &registration).await?;
-    for (name, value) in [("SelfUseModeEnabled", body.self_use_mode_enabled), ("DemoSiteEnabled", body.demo_site_enabled)] {
+    for (name, value) in
+        [("SelfUseModeEnabled", body.self_use_mode_enabled), ("DemoSiteEnabled", body.demo_site_enabled)]
+    {
         db::options::set_in(state.db(), &mut tx, name, if value.unwrap_or(false) { "true" } else { "false" }).await?;
     }
     tx.commit().await?;

@@ -102,9 +102,9 @@ pub async fn consume(
     subject: &str,
     code: &str,
 ) -> Result<Option<i64>, ControlError> {
-    let row: Option<(String, i64, i64, i64)> = sqlx::query_as(&db.sql(
-        "SELECT code_digest, user_id, attempts, expires_at FROM auth_codes WHERE purpose = ? AND subject = ?",
-    ))
+    let row: Option<(String, i64, i64, i64)> = sqlx::query_as(
+        &db.sql("SELECT code_digest, user_id, attempts, expires_at FROM auth_codes WHERE purpose = ? AND subject = ?"),
+    )
     .bind(purpose.as_str())
     .bind(subject)
     .fetch_optional(&mut **tx)

@@ -7,10 +7,6 @@ use crate::error::ControlError;
 /// concurrent setups exclusive on every backend (the second waits for the first and then finds the row).
 pub async fn record(db: &Db, tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<bool, ControlError> {
     let sql = db.insert_ignore("setups (id, version, initialized_at)", "(1, ?, ?)");
-    let done = sqlx::query(&db.sql(&sql))
-        .bind(env!("CARGO_PKG_VERSION"))
-        .bind(now_secs())
-        .execute(&mut **tx)
-        .await?;
+    let done = sqlx::query(&db.sql(&sql)).bind(env!("CARGO_PKG_VERSION")).bind(now_secs()).execute(&mut **tx).await?;
     Ok(done.rows_affected() == 1)
 }

@@ -194,12 +194,11 @@ pub async fn id_by_aff_code(
     if code.is_empty() {
         return Ok(None);
     }
-    let row: Option<(i64,)> = sqlx::query_as(&db.sql(
-        "SELECT id FROM users WHERE aff_code = ? AND deleted_at IS NULL ORDER BY id LIMIT 1",
-    ))
-    .bind(code)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let row: Option<(i64,)> =
+        sqlx::query_as(&db.sql("SELECT id FROM users WHERE aff_code = ? AND deleted_at IS NULL ORDER BY id LIMIT 1"))
+            .bind(code)
+            .fetch_optional(&mut **tx)
+            .await?;
     Ok(row.map(|(id,)| id))
 }
 

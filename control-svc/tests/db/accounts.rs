@@ -35,9 +35,9 @@ async fn create(db: &Db, s: &AccountSettings, reg: &Registration<'_>) -> Result<
 }
 
 async fn account_columns(db: &Db, id: i64) -> (i64, i64, i64, i64, i64, String) {
-    sqlx::query_as(&db.sql(
-        "SELECT quota, inviter_id, aff_count, aff_quota, aff_history_quota, aff_code FROM users WHERE id = ?",
-    ))
+    sqlx::query_as(
+        &db.sql("SELECT quota, inviter_id, aff_count, aff_quota, aff_history_quota, aff_code FROM users WHERE id = ?"),
+    )
     .bind(id)
     .fetch_one(db.pool())
     .await
@@ -60,12 +60,13 @@ async fn exercise_accounts(url: DatabaseUrl) {
     let again = create(&db, &s, &registration("HOST", Some(&code))).await;
     assert!(matches!(again, Err(ControlError::Conflict(_))), "{again:?}");
     assert_eq!(account_columns(&db, host).await.2, 1);
-    let (bonus_logs,): (i64,) = sqlx::query_as(&db.sql("SELECT COUNT(*) FROM logs WHERE type = 4 AND user_id IN (?, ?)"))
-        .bind(host)
-        .bind(guest)
-        .fetch_one(db.pool())
-        .await
-        .unwrap();
+    let (bonus_logs,): (i64,) =
+        sqlx::query_as(&db.sql("SELECT COUNT(*) FROM logs WHERE type = 4 AND user_id IN (?, ?)"))
+            .bind(host)
+            .bind(guest)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
     assert_eq!(bonus_logs, 4, "new-user bonus twice, invitee bonus, inviter reward");
 
     // Lookups: access token digest, external ids (deleted ones flagged), email without case.
@@ -80,7 +81,11 @@ async fn exercise_accounts(url: DatabaseUrl) {
     assert_eq!((user.id, deleted), (linked_id, false));
     assert!(db::users::find_by_external_id(&db, ExternalId::Oidc, "1007").await.unwrap().is_none());
     assert_eq!(db::users::find_by_email(&db, "mixed@example.COM").await.unwrap().map(|u| u.id), Some(linked_id));
-    sqlx::query(&db.sql("UPDATE users SET deleted_at = 1 WHERE id = ?")).bind(linked_id).execute(db.pool()).await.unwrap();
+    sqlx::query(&db.sql("UPDATE users SET deleted_at = 1 WHERE id = ?"))
+        .bind(linked_id)
+        .execute(db.pool())
+        .await
+        .unwrap();
     assert!(db::users::find_by_external_id(&db, ExternalId::GitHub, "1007").await.unwrap().unwrap().1);
     assert!(!db::users::email_taken(&db, "mixed@example.com").await.unwrap());
 

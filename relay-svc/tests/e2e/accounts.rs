@@ -123,11 +123,13 @@ async fn registration_creates_a_common_user_with_the_new_user_quota_and_an_invit
     let (status, _, _) = call(&gw, "GET", "/api/channel/", &[("cookie", &cookie)], None).await;
     assert_eq!(status, 403);
     // The new-user bonus is in the log, in the registration's transaction.
-    let (n,): (i64,) = sqlx::query_as(&gw.control.state.db().sql("SELECT COUNT(*) FROM logs WHERE user_id = ? AND type = 4 AND quota = 5000"))
-        .bind(alice.id)
-        .fetch_one(gw.control.state.db().pool())
-        .await
-        .unwrap();
+    let (n,): (i64,) = sqlx::query_as(
+        &gw.control.state.db().sql("SELECT COUNT(*) FROM logs WHERE user_id = ? AND type = 4 AND quota = 5000"),
+    )
+    .bind(alice.id)
+    .fetch_one(gw.control.state.db().pool())
+    .await
+    .unwrap();
     assert_eq!(n, 1);
 }
 
@@ -154,7 +156,8 @@ async fn registration_checks_usernames_passwords_and_duplicates() {
     // Case does not make a new name: `Root` cannot pose as `root`.
     let (status, _) = register(&gw, json!({"username": "Root", "password": "another-pass"})).await;
     assert_eq!(status, 409);
-    let (status, _) = register(&gw, json!({"username": "bob", "password": "bob-pass-1", "email": "not-an-address"})).await;
+    let (status, _) =
+        register(&gw, json!({"username": "bob", "password": "bob-pass-1", "email": "not-an-address"})).await;
     assert_eq!(status, 400);
     assert_eq!(user_count(&gw).await, 2);
 }
@@ -175,7 +178,13 @@ async fn registration_and_password_login_follow_their_switches() {
     assert!(body["message"].as_str().unwrap().contains("password"));
 
     gw.set_options(&[("PasswordLoginEnabled", "false")]).await;
-    let resp = gw.http.post(gw.url("/api/user/login")).json(&json!({"username": "early", "password": "early-pass"})).send().await.unwrap();
+    let resp = gw
+        .http
+        .post(gw.url("/api/user/login"))
+        .json(&json!({"username": "early", "password": "early-pass"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 403);
     assert!(resp.headers().get("set-cookie").is_none());
     // Unknown names get the same answer (nothing to learn), and root still gets in: the owner is never locked out.
@@ -209,12 +218,16 @@ async fn an_invitation_code_rewards_invitee_and_inviter_in_one_registration() {
     register(&gw, json!({"username": "second", "password": "second-pass", "aff_code": inviter.aff_code})).await;
     let after = row(&gw, "inviter").await;
     assert_eq!((after.aff_count, after.aff_quota, after.aff_history_quota), (2, 60, 60));
-    assert_eq!(register(&gw, json!({"username": "stranger", "password": "strange-pass", "aff_code": "zzzz9"})).await.0, 200);
+    assert_eq!(
+        register(&gw, json!({"username": "stranger", "password": "strange-pass", "aff_code": "zzzz9"})).await.0,
+        200
+    );
     let stranger = row(&gw, "stranger").await;
     assert_eq!((stranger.quota, stranger.inviter_id), (100, 0));
 
     // A refused registration (taken name) rewards nobody.
-    let (status, _) = register(&gw, json!({"username": "invitee", "password": "invitee-pass", "aff_code": inviter.aff_code})).await;
+    let (status, _) =
+        register(&gw, json!({"username": "invitee", "password": "invitee-pass", "aff_code": inviter.aff_code})).await;
     assert_eq!(status, 409);
     assert_eq!(row(&gw, "inviter").await.aff_count, 2);
 }
@@ -309,7 +322,8 @@ async fn registration_with_email_verification_needs_the_code_that_was_mailed() {
     assert_eq!(row(&gw, "dave").await.email, "dave@example.com");
 
     // The code worked once.
-    let again = json!({"username": "dave2", "password": "dave-pass-1", "email": "dave@example.com", "verification_code": code});
+    let again =
+        json!({"username": "dave2", "password": "dave-pass-1", "email": "dave@example.com", "verification_code": code});
     assert_ne!(register(&gw, again).await.0, 200);
     // The address is now taken.
     let (status, _, _) = call(&gw, "GET", "/api/verification?email=DAVE@example.com", &[], None).await;
@@ -347,7 +361,10 @@ async fn a_password_reset_by_mail_hands_out_a_new_random_password_once() {
     let gw = Gateway::start_bare().await;
     let smtp = FakeSmtp::start().await;
     with_smtp(&gw, &smtp).await;
-    assert_eq!(register(&gw, json!({"username": "frank", "password": "frank-pass-1", "email": "frank@example.com"})).await.0, 200);
+    assert_eq!(
+        register(&gw, json!({"username": "frank", "password": "frank-pass-1", "email": "frank@example.com"})).await.0,
+        200
+    );
 
     // Unknown addresses get the same answer and no mail.
     let (status, unknown, _) = call(&gw, "GET", "/api/reset_password?email=nobody@example.com", &[], None).await;
@@ -365,7 +382,8 @@ async fn a_password_reset_by_mail_hands_out_a_new_random_password_once() {
     assert_eq!(token.len(), 32, "{}", message.data);
     assert!(link.contains("email=Frank%40example.com"), "{link}");
 
-    let (status, _, _) = call(&gw, "POST", "/api/user/reset", &[], Some(json!({"email": "frank@example.com", "token": "wrong"}))).await;
+    let (status, _, _) =
+        call(&gw, "POST", "/api/user/reset", &[], Some(json!({"email": "frank@example.com", "token": "wrong"}))).await;
     assert_eq!(status, 400);
     let (status, answer, _) =
         call(&gw, "POST", "/api/user/reset", &[], Some(json!({"email": "frank@example.com", "token": token}))).await;
@@ -399,15 +417,14 @@ async fn an_access_token_authenticates_the_admin_api_in_place_of_the_cookie() {
     assert_eq!(stored, control_svc::admin::session::access_token_digest(&token));
     assert_eq!(stored.len(), 64);
     assert_ne!(stored, token);
-    let raw_row: Vec<String> = sqlx::query_as::<_, (String, String, String)>(
-        "SELECT username, password_hash, access_token_digest FROM users",
-    )
-    .fetch_all(gw.control.state.db().pool())
-    .await
-    .unwrap()
-    .into_iter()
-    .flat_map(|(a, b, c)| [a, b, c])
-    .collect();
+    let raw_row: Vec<String> =
+        sqlx::query_as::<_, (String, String, String)>("SELECT username, password_hash, access_token_digest FROM users")
+            .fetch_all(gw.control.state.db().pool())
+            .await
+            .unwrap()
+            .into_iter()
+            .flat_map(|(a, b, c)| [a, b, c])
+            .collect();
     assert!(raw_row.iter().all(|v| !v.contains(&token)));
 
     // With or without `Bearer `, on user and token routes; with the right Veloera-User too.
@@ -419,13 +436,20 @@ async fn an_access_token_authenticates_the_admin_api_in_place_of_the_cookie() {
     assert!(!me.to_string().contains(&token), "the token is never shown again");
     let (status, _, _) = call(&gw, "GET", "/api/token/", &[("authorization", &bearer)], None).await;
     assert_eq!(status, 200);
-    let (status, created, _) =
-        call(&gw, "POST", "/api/token/", &[("authorization", &bearer), ("Veloera-User", &grace_id)], Some(json!({"name": "via-pat"}))).await;
+    let (status, created, _) = call(
+        &gw,
+        "POST",
+        "/api/token/",
+        &[("authorization", &bearer), ("Veloera-User", &grace_id)],
+        Some(json!({"name": "via-pat"})),
+    )
+    .await;
     assert_eq!(status, 200, "{created}");
     assert_eq!(created["data"]["user_id"], grace.id);
 
     // A Veloera-User that is somebody else is refused.
-    let (status, _, _) = call(&gw, "GET", "/api/user/self", &[("authorization", &token), ("Veloera-User", "1")], None).await;
+    let (status, _, _) =
+        call(&gw, "GET", "/api/user/self", &[("authorization", &token), ("Veloera-User", "1")], None).await;
     assert_eq!(status, 401);
     // A common user's token is no key to admin routes.
     let (status, _, _) = call(&gw, "GET", "/api/channel/", &[("authorization", &token)], None).await;
@@ -437,7 +461,8 @@ async fn an_access_token_authenticates_the_admin_api_in_place_of_the_cookie() {
         assert_eq!(status, 401, "{bad}");
     }
     // A bad Authorization header is refused even beside a good cookie.
-    let (status, _, _) = call(&gw, "GET", "/api/user/self", &[("authorization", "nope"), ("cookie", &cookie)], None).await;
+    let (status, _, _) =
+        call(&gw, "GET", "/api/user/self", &[("authorization", "nope"), ("cookie", &cookie)], None).await;
     assert_eq!(status, 401);
 
     // A new token replaces the old one.
@@ -450,7 +475,8 @@ async fn an_access_token_authenticates_the_admin_api_in_place_of_the_cookie() {
     // Root's token opens admin routes; a disabled account's token opens nothing.
     let (_, root_token) = gw.api("GET", "/api/user/token", None).await;
     let root_token = root_token["data"].as_str().unwrap().to_string();
-    let (status, _, _) = call(&gw, "GET", "/api/channel/", &[("authorization", &root_token), ("Veloera-User", "1")], None).await;
+    let (status, _, _) =
+        call(&gw, "GET", "/api/channel/", &[("authorization", &root_token), ("Veloera-User", "1")], None).await;
     assert_eq!(status, 200);
     gw.sql(&format!("UPDATE users SET status = 2 WHERE id = {}", grace.id)).await;
     assert_eq!(call(&gw, "GET", "/api/user/self", &[("authorization", &newer)], None).await.0, 403);
@@ -476,8 +502,12 @@ async fn oauth_gateway(fake: &FakeOAuth) -> Gateway {
         c.github = control_svc::accounts::oauth::GitHubEndpoints { oauth_base: base.clone(), api_base: base.clone() }
     })
     .await;
-    gw.set_options(&[("GitHubOAuthEnabled", "true"), ("GitHubClientId", CLIENT_ID), ("GitHubClientSecret", CLIENT_SECRET)])
-        .await;
+    gw.set_options(&[
+        ("GitHubOAuthEnabled", "true"),
+        ("GitHubClientId", CLIENT_ID),
+        ("GitHubClientSecret", CLIENT_SECRET),
+    ])
+    .await;
     gw
 }
 
@@ -734,9 +764,7 @@ async fn setup_creates_root_once_when_started_without_a_default_root() {
     let (_, status, _) = call(&gw, "GET", "/api/status", &[], None).await;
     assert_eq!(status["data"]["setup"], false);
 
-    let setup = |password: &str, confirm: &str| {
-        json!({"username": "owner", "password": password, "confirmPassword": confirm, "SelfUseModeEnabled": true})
-    };
+    let setup = |password: &str, confirm: &str| json!({"username": "owner", "password": password, "confirmPassword": confirm, "SelfUseModeEnabled": true});
     assert_eq!(call(&gw, "POST", "/api/setup", &[], Some(setup("owner-pass", "other-pass"))).await.0, 400);
     assert_eq!(call(&gw, "POST", "/api/setup", &[], Some(setup("short", "short"))).await.0, 400);
     let (status, body, _) = call(&gw, "POST", "/api/setup", &[], Some(setup("owner-pass", "owner-pass"))).await;

@@ -74,7 +74,9 @@ async fn github_token(State(s): State<Shared>, Json(body): Json<Value>) -> (Stat
         // GitHub answers a wrong code with 200 and an error field.
         None => (
             StatusCode::OK,
-            Json(json!({"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."})),
+            Json(
+                json!({"error": "bad_verification_code", "error_description": "The code passed is incorrect or expired."}),
+            ),
         ),
         Some(n) => (StatusCode::OK, Json(json!({"access_token": format!("gho_{n}"), "token_type": "bearer"}))),
     }
@@ -105,7 +107,10 @@ async fn oidc_token(
     let body = serde_json::to_value(&form).unwrap();
     s.received.lock().unwrap().push(("/token".into(), body));
     let field = |k: &str| form.get(k).map(String::as_str).unwrap_or_default();
-    if field("grant_type") != "authorization_code" || field("client_id") != CLIENT_ID || field("client_secret") != CLIENT_SECRET {
+    if field("grant_type") != "authorization_code"
+        || field("client_id") != CLIENT_ID
+        || field("client_secret") != CLIENT_SECRET
+    {
         return (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_client"})));
     }
     match user_number(field("code")) {
@@ -119,7 +124,9 @@ async fn oidc_userinfo(State(s): State<Shared>, headers: HeaderMap) -> (StatusCo
     match bearer_number(&headers, "oat_") {
         Some(n) => (
             StatusCode::OK,
-            Json(json!({"sub": format!("subject-{n}"), "email": format!("person{n}@idp.test"), "preferred_username": format!("person{n}")})),
+            Json(
+                json!({"sub": format!("subject-{n}"), "email": format!("person{n}@idp.test"), "preferred_username": format!("person{n}")}),
+            ),
         ),
         None => (StatusCode::UNAUTHORIZED, Json(json!({"error": "invalid_token"}))),
     }
