@@ -107,16 +107,12 @@ pub async fn create_in(
         }
         other => other,
     })?;
-    let system = |user_id, content: &'static str, quota| (user_id, content, quota);
-    let mut events = vec![system(id, "new user bonus", settings.quota_for_new_user)];
+    // System log lines (user, what, quota), written only for amounts above zero, as Veloera does.
+    let mut events = vec![(id, "new user bonus", settings.quota_for_new_user)];
     if inviter_id != 0 {
         db::users::reward_inviter_for_registration(db, tx, inviter_id, settings.quota_for_inviter).await?;
-        events.push(system(id, "invitation code bonus", invitee_bonus));
-        events.push(system(
-            inviter_id,
-            "reward for inviting a new user (invitation balance)",
-            settings.quota_for_inviter,
-        ));
+        events.push((id, "invitation code bonus", invitee_bonus));
+        events.push((inviter_id, "reward for inviting a new user (invitation balance)", settings.quota_for_inviter));
     }
     for (user_id, content, quota) in events.into_iter().filter(|e| e.2 > 0) {
         let event = AccountEvent { user_id, log_type: log_type::SYSTEM, content, quota };

@@ -94,11 +94,6 @@ impl OAuthClient {
         })
     }
 
-    /// GitHub's authorize URL base (for the UI's redirect).
-    pub fn github_endpoints(&self) -> &GitHubEndpoints {
-        &self.github
-    }
-
     /// Exchanges a GitHub code for the account behind it (`POST /login/oauth/access_token`, then `GET /user`).
     pub async fn github_identity(&self, settings: &GitHubSettings, code: &str) -> Result<Identity, ControlError> {
         let url = format!("{}/login/oauth/access_token", self.github.oauth_base);

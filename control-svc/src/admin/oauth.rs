@@ -132,13 +132,7 @@ async fn sign_in_or_register(
     identity: &Identity,
     aff: &str,
 ) -> Result<UserRow, ControlError> {
-    if let Some((user, deleted)) = db::users::find_by_external_id(app.db(), kind, &identity.subject).await? {
-        if deleted {
-            return Err(ControlError::Forbidden("the account linked to this sign-in has been deleted".into()));
-        }
-        if user.status != status::ENABLED as i64 {
-            return Err(ControlError::Forbidden("this account is disabled".into()));
-        }
+    if let Some(user) = linked(app, kind, &identity.subject).await? {
         return Ok(user);
     }
     if !settings.register_enabled {
@@ -170,6 +164,12 @@ async fn sign_in_or_register(
         oidc_id: if kind == ExternalId::Oidc { &identity.subject } else { "" },
     };
     let mut tx = app.db().begin_write().await?;
+    // The same identity signing up twice at once: on SQLite the write lock orders them and the second finds the
+    // first's account here. PostgreSQL and MySQL do not lock on this read, so two sign-ups of one identity within
+    // the same few milliseconds could still make two accounts (no unique index on the id columns).
+    if let Some(user) = linked(app, kind, &identity.subject).await? {
+        return Ok(user);
+    }
     let id = accounts::create_in(app.db(), &mut tx, settings, &registration).await?;
     let mut username = format!("{prefix}{id}");
     if db::users::username_taken(app.db(), &mut tx, &username).await? {
@@ -179,4 +179,18 @@ async fn sign_in_or_register(
     tx.commit().await?;
     accounts::after_created(app, id, &username).await;
     db::users::find_by_id(app.db(), id).await?.ok_or(ControlError::Unauthenticated)
+}
+
+/// The live, enabled account linked to the identity, if any (403 for a deleted or disabled one).
+async fn linked(app: &AppState, kind: ExternalId, subject: &str) -> Result<Option<UserRow>, ControlError> {
+    let Some((user, deleted)) = db::users::find_by_external_id(app.db(), kind, subject).await? else {
+        return Ok(None);
+    };
+    if deleted {
+        return Err(ControlError::Forbidden("the account linked to this sign-in has been deleted".into()));
+    }
+    if user.status != status::ENABLED as i64 {
+        return Err(ControlError::Forbidden("this account is disabled".into()));
+    }
+    Ok(Some(user))
 }
