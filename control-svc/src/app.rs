@@ -41,6 +41,7 @@ impl Application {
         http: TcpListener,
         grpc: TcpListener,
     ) -> Result<Self, ControlError> {
+        config.check_secrets().map_err(ControlError::Internal)?;
         let session_secret =
             configured_or_persisted(config.session_secret.as_deref(), &config.data_dir, "session_secret")?;
         let crypto_secret =
@@ -49,8 +50,14 @@ impl Application {
             configured_or_persisted(config.internal_secret.as_deref(), &config.data_dir, "internal_secret")?;
         let db = Db::connect(&config.database).await?;
         tracing::info!(backend = %db.backend(), "database ready");
-        let state = AppState::new(db, &crypto_secret, &session_secret, config.generate_default_token).await?;
-        bootstrap::ensure_root(&state, &config.initial_root_password).await?;
+        let state =
+            AppState::new(db, &crypto_secret, &session_secret, config.generate_default_token, config.github.clone())
+                .await?;
+        if config.create_default_root {
+            bootstrap::ensure_root(&state, &config.initial_root_password).await?;
+        } else if crate::db::users::count(state.db()).await? == 0 {
+            tracing::warn!("no account exists yet: create the administrator with POST /api/setup (the setup page)");
+        }
         Ok(Application {
             http,
             grpc,

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::accounts::oauth::GitHubEndpoints;
 use crate::db::DatabaseUrl;
 
 /// Everything control-svc needs to start. Tests build this directly.
@@ -33,6 +34,14 @@ pub struct Config {
     pub channel_test_every: Option<Duration>,
     /// `CHANNEL_UPDATE_FREQUENCY` minutes: read channel balances this often (unset or 0: never).
     pub balance_update_every: Option<Duration>,
+    /// `VELOERA_ENV=production`: refuse to start without `SESSION_SECRET` (default `development`).
+    pub production: bool,
+    /// `CREATE_DEFAULT_ROOT` (default true): create `root` at first start. With false the first account is created
+    /// through `POST /api/setup` instead.
+    pub create_default_root: bool,
+    /// `GITHUB_OAUTH_BASE` (default https://github.com) and `GITHUB_API_BASE` (default https://api.github.com):
+    /// where GitHub sign-in goes (GitHub Enterprise, or a fake in tests).
+    pub github: GitHubEndpoints,
 }
 
 impl Config {
@@ -43,15 +52,12 @@ impl Config {
             .unwrap_or_else(|| data_dir.join("veloera.db").to_string_lossy().into_owned());
         let database = DatabaseUrl::parse(&var("SQL_DSN").unwrap_or_default(), &default_sqlite)
             .map_err(|e| format!("SQL_DSN: {e}"))?;
-        let session_secret = var("SESSION_SECRET");
-        if session_secret.as_deref() == Some("random_string") {
-            return Err("SESSION_SECRET: `random_string` is the public example value; set a real secret".into());
-        }
-        Ok(Config {
+        let github_default = GitHubEndpoints::default();
+        let config = Config {
             http_addr: addr("CONTROL_HTTP_ADDR", "127.0.0.1:3001")?,
             grpc_addr: addr("CONTROL_GRPC_ADDR", "127.0.0.1:3002")?,
             database,
-            session_secret,
+            session_secret: var("SESSION_SECRET"),
             crypto_secret: var("CRYPTO_SECRET"),
             internal_secret: var("INTERNAL_SECRET"),
             generate_default_token: flag("GENERATE_DEFAULT_TOKEN", false)?,
@@ -60,7 +66,40 @@ impl Config {
             channel_test_every: minutes("CHANNEL_TEST_FREQUENCY")?,
             balance_update_every: minutes("CHANNEL_UPDATE_FREQUENCY")?,
             data_dir,
-        })
+            production: environment()?,
+            create_default_root: flag("CREATE_DEFAULT_ROOT", true)?,
+            github: GitHubEndpoints {
+                oauth_base: var("GITHUB_OAUTH_BASE").unwrap_or(github_default.oauth_base),
+                api_base: var("GITHUB_API_BASE").unwrap_or(github_default.api_base),
+            },
+        };
+        config.check_secrets()?;
+        Ok(config)
+    }
+
+    /// Refuses secrets that would make sessions forgeable or unstable: the public example `random_string`, and in
+    /// production a missing `SESSION_SECRET` (a generated one is per data directory, so instances behind one
+    /// address would not accept each other's cookies, and a lost data directory signs everybody out).
+    pub fn check_secrets(&self) -> Result<(), String> {
+        if self.session_secret.as_deref() == Some("random_string") {
+            return Err("SESSION_SECRET: `random_string` is the public example value; set a real secret".into());
+        }
+        if self.production && self.session_secret.as_deref().is_none_or(|s| s.trim().is_empty()) {
+            return Err("SESSION_SECRET: required when VELOERA_ENV=production; set the same long random value on \
+                        every control instance"
+                .into());
+        }
+        Ok(())
+    }
+}
+
+/// `VELOERA_ENV`: `production` or `development` (the default).
+fn environment() -> Result<bool, String> {
+    match var("VELOERA_ENV").map(|v| v.to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if v == "production" || v == "prod" => Ok(true),
+        Some(v) if v == "development" || v == "dev" => Ok(false),
+        Some(v) => Err(format!("VELOERA_ENV: {v:?} is neither production nor development")),
     }
 }
 
@@ -92,5 +131,44 @@ pub fn flag(name: &str, default: bool) -> Result<bool, String> {
         Some(v) if v == "true" || v == "1" || v == "yes" => Ok(true),
         Some(v) if v == "false" || v == "0" || v == "no" => Ok(false),
         Some(v) => Err(format!("{name}: {v:?} is not a boolean (true or false)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(production: bool, session_secret: Option<&str>) -> Config {
+        Config {
+            http_addr: "127.0.0.1:0".parse().unwrap(),
+            grpc_addr: "127.0.0.1:0".parse().unwrap(),
+            data_dir: PathBuf::from("unused"),
+            database: DatabaseUrl::sqlite_file("unused.db"),
+            session_secret: session_secret.map(String::from),
+            crypto_secret: None,
+            internal_secret: None,
+            generate_default_token: false,
+            initial_root_password: "123456".into(),
+            ui_dir: PathBuf::from("unused"),
+            channel_test_every: None,
+            balance_update_every: None,
+            production,
+            create_default_root: true,
+            github: GitHubEndpoints::default(),
+        }
+    }
+
+    #[test]
+    fn production_needs_a_session_secret_and_development_generates_one() {
+        assert!(config(true, None).check_secrets().unwrap_err().contains("SESSION_SECRET"));
+        assert!(config(true, Some(" ")).check_secrets().is_err());
+        assert!(config(true, Some("a-long-shared-secret")).check_secrets().is_ok());
+        assert!(config(false, None).check_secrets().is_ok());
+    }
+
+    #[test]
+    fn the_public_example_secret_is_refused_everywhere() {
+        assert!(config(false, Some("random_string")).check_secrets().is_err());
+        assert!(config(true, Some("random_string")).check_secrets().is_err());
     }
 }

@@ -17,6 +17,13 @@ pub enum ControlError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// Too many attempts in a short time (one-time codes sent to the same address).
+    #[error("{0}")]
+    RateLimited(String),
+    /// A service we called (an OAuth provider, the mail server) failed. `public` is shown to the caller, `detail`
+    /// only logged.
+    #[error("{public}: {detail}")]
+    Upstream { public: String, detail: String },
     #[error("database error: {0}")]
     Database(String),
     #[error("internal error: {0}")]
@@ -32,6 +39,8 @@ impl ControlError {
             ControlError::Forbidden(_) => (StatusCode::FORBIDDEN, tonic::Code::PermissionDenied),
             ControlError::NotFound(_) => (StatusCode::NOT_FOUND, tonic::Code::NotFound),
             ControlError::Conflict(_) => (StatusCode::CONFLICT, tonic::Code::AlreadyExists),
+            ControlError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, tonic::Code::ResourceExhausted),
+            ControlError::Upstream { .. } => (StatusCode::BAD_GATEWAY, tonic::Code::Unavailable),
             ControlError::Database(_) | ControlError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, tonic::Code::Internal)
             }
@@ -42,6 +51,7 @@ impl ControlError {
     fn public_message(&self) -> String {
         match self {
             ControlError::Database(_) | ControlError::Internal(_) => "internal server error".to_string(),
+            ControlError::Upstream { public, .. } => public.clone(),
             other => other.to_string(),
         }
     }

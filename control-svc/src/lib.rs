@@ -3,6 +3,7 @@
 //!
 //! Layout:
 //! - `config`    typed configuration from the environment
+//! - `accounts`  sign-up and sign-in rules and settings, account creation, mail and OAuth providers
 //! - `app`       builds the service on bound listeners and runs both servers
 //! - `state`     shared state: database, cipher, event hub, routing and price snapshots
 //! - `db`        the database (SQLite / PostgreSQL / MySQL through `sqlx::Any`) and one module per table
@@ -14,6 +15,7 @@
 //! - `secrets`   key generation, digests, encryption at rest, password hashing
 //! - `bootstrap` the first-start root account
 
+pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod billing;

@@ -8,6 +8,7 @@ use axum_extra::extract::cookie::Key;
 use sha2::{Digest, Sha512};
 use tokio_util::sync::CancellationToken;
 
+use crate::accounts::oauth::{GitHubEndpoints, OAuthClient};
 use crate::billing::PriceTable;
 use crate::db::{self, Db};
 use crate::error::ControlError;
@@ -34,6 +35,7 @@ struct Inner {
     jobs: JobHub,
     generate_default_token: bool,
     shutdown: CancellationToken,
+    oauth: OAuthClient,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
         crypto_secret: &str,
         session_secret: &str,
         generate_default_token: bool,
+        github: GitHubEndpoints,
     ) -> Result<Self, ControlError> {
         let cipher = Cipher::new(crypto_secret);
         let cookie_key = Key::from(&Sha512::digest(session_secret.as_bytes()));
@@ -57,6 +60,7 @@ impl AppState {
                 jobs: JobHub::default(),
                 generate_default_token,
                 shutdown: CancellationToken::new(),
+                oauth: OAuthClient::new(github)?,
             }),
         };
         state.reload_channels().await?;
@@ -95,6 +99,11 @@ impl AppState {
 
     pub fn generate_default_token(&self) -> bool {
         self.inner.generate_default_token
+    }
+
+    /// OAuth providers (GitHub, OIDC): HTTP client and discovery cache.
+    pub fn oauth(&self) -> &OAuthClient {
+        &self.inner.oauth
     }
 
     /// Cancelled when the service shuts down, so long-lived streams end.

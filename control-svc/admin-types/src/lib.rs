@@ -379,3 +379,49 @@ pub struct TokenUpdate {
     #[serde(default)]
     pub group: Option<String>,
 }
+
+/// `POST /api/user/register` body. `email` and `verification_code` are required when the site has
+/// `EmailVerificationEnabled`; `aff_code` is the inviter's invitation code (an unknown code is ignored).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RegisterRequest {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub verification_code: Option<String>,
+    #[serde(default)]
+    pub aff_code: Option<String>,
+}
+
+/// `POST /api/user/reset` body: the address and the token from the reset mail. The answer's `data` is the new
+/// password.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PasswordReset {
+    pub email: String,
+    pub token: String,
+}
+
+/// `GET /api/setup` data.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct SetupStatus {
+    /// Whether the site is set up (an account exists).
+    pub status: bool,
+    /// Whether a root account exists.
+    pub root_init: bool,
+    /// `sqlite`, `postgres` or `mysql`.
+    pub database_type: String,
+}
+
+/// `POST /api/setup` body (Veloera's field names): the root account and the site mode.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SetupRequest {
+    pub username: String,
+    pub password: String,
+    #[serde(rename = "confirmPassword")]
+    pub confirm_password: String,
+    #[serde(rename = "SelfUseModeEnabled", default)]
+    pub self_use_mode_enabled: Option<bool>,
+    #[serde(rename = "DemoSiteEnabled", default)]
+    pub demo_site_enabled: Option<bool>,
+}

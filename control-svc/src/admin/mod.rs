@@ -2,9 +2,13 @@
 
 mod channel_health;
 mod channels;
+mod email;
 mod logs;
 mod model_mapping;
+mod oauth;
+mod register;
 pub mod session;
+mod setup;
 mod status;
 pub(crate) mod tokens;
 mod users;
@@ -47,6 +51,15 @@ pub fn router(state: AppState, ui_dir: &Path) -> Router {
         .route("/user/login", axum::routing::post(users::login))
         .route("/user/logout", get(users::logout))
         .route("/user/self", get(users::get_self).put(users::update_self))
+        .route("/user/register", axum::routing::post(register::register))
+        .route("/user/token", get(users::access_token))
+        .route("/user/reset", axum::routing::post(email::reset_password))
+        .route("/verification", get(email::send_verification))
+        .route("/reset_password", get(email::send_password_reset))
+        .route("/oauth/state", get(oauth::issue_state))
+        .route("/oauth/github", get(oauth::github))
+        .route("/oauth/oidc", get(oauth::oidc))
+        .route("/setup", get(setup::get).post(setup::post))
         .route("/channel/", get(channels::list).post(channels::create).put(channels::update))
         .route("/channel/search", get(channels::search))
         .route("/channel/models_enabled", get(channels::models_enabled))

@@ -5,13 +5,32 @@ use axum::extract::State;
 use serde_json::{Value, json};
 use veloera_admin_types::Envelope;
 
+use crate::accounts::AccountSettings;
+use crate::db;
+use crate::error::ControlError;
 use crate::state::AppState;
 
-pub async fn status(State(state): State<AppState>) -> Json<Envelope<Value>> {
-    Json(Envelope::ok(json!({
-        "system_name": "Veloera",
+/// Veloera's keys for what sign-in offers: `github_oauth`, `github_client_id`, `oidc_enabled`, `oidc_client_id`,
+/// `oidc_authorization_endpoint` (explicit, or from the discovery document), `email_verification`; `setup` is
+/// false until an account exists.
+pub async fn status(State(state): State<AppState>) -> Result<Json<Envelope<Value>>, ControlError> {
+    let settings = AccountSettings::load(state.db()).await?;
+    let oidc_authorization_endpoint = if settings.oidc.enabled {
+        state.oauth().oidc_endpoints(&settings.oidc).await?.authorization_endpoint
+    } else {
+        String::new()
+    };
+    let github_enabled = settings.github.enabled;
+    Ok(Json(Envelope::ok(json!({
+        "system_name": settings.system_name,
         "version": env!("CARGO_PKG_VERSION"),
         "quota_per_unit": state.prices().quota_per_unit(),
-        "setup": true,
-    })))
+        "setup": db::users::count(state.db()).await? > 0,
+        "email_verification": settings.email_verification_enabled,
+        "github_oauth": github_enabled,
+        "github_client_id": if github_enabled { settings.github.client_id } else { String::new() },
+        "oidc_enabled": settings.oidc.enabled,
+        "oidc_client_id": if settings.oidc.enabled { settings.oidc.client_id } else { String::new() },
+        "oidc_authorization_endpoint": oidc_authorization_endpoint,
+    }))))
 }

@@ -1,4 +1,4 @@
-//! `/api/user/*`: login, logout, and the signed-in user's own profile.
+//! `/api/user/*`: login, logout, the signed-in user's own profile and personal access token.
 
 use axum::Json;
 use axum::extract::State;
@@ -6,7 +6,8 @@ use axum_extra::extract::cookie::{Cookie, Key, SignedCookieJar};
 use veloera_admin_types::{Envelope, LoginRequest, UpdateSelf, UserSelf};
 
 use super::JsonBody;
-use super::session::{COOKIE_NAME, SignedIn, session_cookie};
+use super::session::{Active, COOKIE_NAME, SignedIn, access_token_digest, session_cookie};
+use crate::accounts::AccountSettings;
 use crate::db;
 use crate::error::ControlError;
 use crate::secrets::{hash_password, verify_password};
@@ -22,6 +23,14 @@ pub async fn login(
         return Err(ControlError::BadRequest("username and password are required".into()));
     }
     let user = db::users::find_by_username(state.db(), username).await?;
+    // With password login switched off only root may still use it, so the site cannot lock its owner out. Decided
+    // before the password is checked: a switched-off login must not tell right passwords from wrong ones.
+    let is_root = user.as_ref().is_some_and(|u| u.role >= veloera_admin_types::role::ROOT as i64);
+    if !is_root && !AccountSettings::load(state.db()).await?.password_login_enabled {
+        return Err(ControlError::Forbidden(
+            "password sign-in is switched off on this site; sign in with GitHub or OIDC".into(),
+        ));
+    }
     // Verify against a dummy hash when the user is unknown, so timing does not reveal which usernames exist.
     let hash = user.as_ref().map(|u| u.password_hash.as_str()).unwrap_or(DUMMY_HASH.as_str());
     let ok = verify_password(&body.password, hash);
@@ -48,6 +57,20 @@ pub async fn logout(jar: SignedCookieJar<Key>) -> (SignedCookieJar<Key>, Json<En
     (jar, Json(Envelope { success: true, message: String::new(), data: None }))
 }
 
+/// `GET /api/user/token`: a new personal access token for the admin API (`Authorization: <token>`), returned this
+/// once as `data`. Only its digest is stored; the previous token stops working.
+pub async fn access_token(
+    State(state): State<AppState>,
+    Active(user): Active,
+) -> Result<Json<Envelope<String>>, ControlError> {
+    let token = crate::secrets::random_string(ACCESS_TOKEN_CHARS);
+    db::users::set_access_token_digest(state.db(), user.id, &access_token_digest(&token)).await?;
+    Ok(Json(Envelope::ok(token)))
+}
+
+/// About 238 bits from `[0-9a-zA-Z]`; never starts with `sk-`, so it cannot be taken for a relay key.
+const ACCESS_TOKEN_CHARS: usize = 40;
+
 pub async fn get_self(SignedIn(user): SignedIn) -> Json<Envelope<UserSelf>> {
     Json(Envelope::ok(user.to_self()))
 }
@@ -63,10 +86,7 @@ pub async fn update_self(
         if !verify_password(original, &user.password_hash) {
             return Err(ControlError::BadRequest("original_password is wrong".into()));
         }
-        let len = new_password.chars().count();
-        if !(8..=20).contains(&len) {
-            return Err(ControlError::BadRequest("password must be 8 to 20 characters".into()));
-        }
+        crate::accounts::check_password(new_password)?;
         if new_password == original {
             return Err(ControlError::BadRequest("the new password must differ from the current one".into()));
         }

@@ -1,6 +1,7 @@
 //! The database: one `sqlx::Any` pool over SQLite, PostgreSQL or MySQL, each with its own embedded
 //! migrations. Queries are written once with `?` placeholders and rewritten for PostgreSQL here.
 
+pub mod auth_codes;
 pub mod channel_health;
 pub mod channel_keys;
 pub mod channels;
@@ -8,6 +9,7 @@ mod dsn;
 pub mod leases;
 pub mod logs;
 pub mod options;
+pub mod setup;
 pub mod tokens;
 pub mod usage;
 pub mod users;

@@ -22,3 +22,19 @@ pub async fn set(db: &Db, name: &str, value: &str) -> Result<(), ControlError> {
     tx.commit().await?;
     Ok(())
 }
+
+/// Sets one option inside the caller's transaction (with the change it belongs to).
+pub async fn set_in(
+    db: &Db,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    name: &str,
+    value: &str,
+) -> Result<(), ControlError> {
+    sqlx::query(&db.sql("DELETE FROM options WHERE name = ?")).bind(name).execute(&mut **tx).await?;
+    sqlx::query(&db.sql("INSERT INTO options (name, value) VALUES (?, ?)"))
+        .bind(name)
+        .bind(value)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -76,6 +76,9 @@ pub fn control_config(dir: &std::path::Path) -> control_svc::Config {
         ui_dir: dir.join("no-ui"),
         channel_test_every: None,
         balance_update_every: None,
+        production: false,
+        create_default_root: true,
+        github: control_svc::accounts::oauth::GitHubEndpoints::default(),
     }
 }
 

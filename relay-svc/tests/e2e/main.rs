@@ -1,8 +1,11 @@
 //! End-to-end tests: mock upstream + control + relay in one process, every listener on port 0.
 
+mod fake_oauth;
+mod fake_smtp;
 mod harness;
 mod mock_upstream;
 
+mod accounts;
 mod admin;
 mod auth;
 mod channel_admin;

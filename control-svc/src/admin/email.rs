@@ -1,0 +1,148 @@
+//! Mail-based account routes: `GET /api/verification` (a code to prove an address at registration),
+//! `GET /api/reset_password` (a reset link) and `POST /api/user/reset` (a new random password, returned once).
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::Deserialize;
+use veloera_admin_types::{Envelope, PasswordReset};
+
+use super::JsonBody;
+use crate::accounts::mail::{self, Mail};
+use crate::accounts::{self, AccountSettings};
+use crate::db::{self, auth_codes::NewCode, auth_codes::Purpose};
+use crate::error::ControlError;
+use crate::secrets::{hash_password, random_string};
+use crate::state::AppState;
+
+/// Codes and reset links are valid this long (Veloera: 10 minutes).
+const CODE_TTL_SECS: i64 = 10 * 60;
+/// A new code for the same address is refused this soon after the last one.
+const RESEND_COOLDOWN_SECS: i64 = 30;
+const VERIFICATION_CODE_CHARS: usize = 6;
+const RESET_TOKEN_CHARS: usize = 32;
+/// Veloera's length for the password a reset hands out.
+const RESET_PASSWORD_CHARS: usize = 12;
+
+#[derive(Deserialize)]
+pub struct EmailQuery {
+    #[serde(default)]
+    email: String,
+}
+
+/// Sends a 6-character code to `email`. Refused when the address is already used by an account (as Veloera
+/// does), or outside the domain whitelist.
+pub async fn send_verification(
+    State(state): State<AppState>,
+    Query(query): Query<EmailQuery>,
+) -> Result<Json<Envelope<()>>, ControlError> {
+    let settings = AccountSettings::load(state.db()).await?;
+    let email = accounts::check_email(&query.email)?;
+    if !settings.smtp.configured() {
+        return Err(mail::not_configured());
+    }
+    if !settings.email_domain_allowed(&email) {
+        return Err(ControlError::BadRequest("this site accepts email addresses of certain domains only".into()));
+    }
+    if db::users::email_taken(state.db(), &email).await? {
+        return Err(ControlError::Conflict("this email address is already in use".into()));
+    }
+    let code = verification_code();
+    let subject = email.to_lowercase();
+    let new = NewCode {
+        purpose: Purpose::VerifyEmail,
+        subject: &subject,
+        code: &code,
+        user_id: 0,
+        ttl_secs: CODE_TTL_SECS,
+        cooldown_secs: RESEND_COOLDOWN_SECS,
+    };
+    db::auth_codes::issue(state.db(), &new).await?;
+    let body = format!(
+        "Your verification code for {site}: {code}\n\nIt is valid for {minutes} minutes. If you did not ask for it, \
+         ignore this message.\n",
+        site = settings.system_name,
+        minutes = CODE_TTL_SECS / 60,
+    );
+    let subject_line = format!("{} email verification", settings.system_name);
+    mail::send(&settings.smtp, &Mail { to: &email, subject: &subject_line, body: &body }).await?;
+    Ok(Json(Envelope { success: true, message: String::new(), data: None }))
+}
+
+/// Mails a reset link (`{ServerAddress}/user/reset?email=…&token=…`) to the account with this address. The answer
+/// is the same whether or not an account has it, so the route does not reveal who is registered.
+pub async fn send_password_reset(
+    State(state): State<AppState>,
+    Query(query): Query<EmailQuery>,
+) -> Result<Json<Envelope<()>>, ControlError> {
+    let settings = AccountSettings::load(state.db()).await?;
+    let email = accounts::check_email(&query.email)?;
+    if !settings.smtp.configured() {
+        return Err(mail::not_configured());
+    }
+    let sent = Json(Envelope {
+        success: true,
+        message: "if an account uses this address, a reset link has been sent to it".into(),
+        data: None,
+    });
+    let Some(user) = db::users::find_by_email(state.db(), &email).await? else { return Ok(sent) };
+    let token = random_string(RESET_TOKEN_CHARS);
+    let subject = email.to_lowercase();
+    let new = NewCode {
+        purpose: Purpose::ResetPassword,
+        subject: &subject,
+        code: &token,
+        user_id: user.id,
+        ttl_secs: CODE_TTL_SECS,
+        cooldown_secs: RESEND_COOLDOWN_SECS,
+    };
+    db::auth_codes::issue(state.db(), &new).await?;
+    let link = format!(
+        "{}/user/reset?email={}&token={token}",
+        settings.server_address,
+        url::form_urlencoded::byte_serialize(email.as_bytes()).collect::<String>()
+    );
+    let body = format!(
+        "Someone asked to reset the password of the {site} account {name}.\n\nOpen this link within {minutes} \
+         minutes to get a new password:\n{link}\n\nReset token: {token}\n\nIf it was not you, ignore this message; \
+         the password stays as it is.\n",
+        site = settings.system_name,
+        name = user.username,
+        minutes = CODE_TTL_SECS / 60,
+    );
+    let subject_line = format!("{} password reset", settings.system_name);
+    mail::send(&settings.smtp, &Mail { to: &email, subject: &subject_line, body: &body }).await?;
+    Ok(sent)
+}
+
+/// Checks the reset token and gives the account a new random password, returned as `data` (Veloera's behaviour;
+/// the user changes it after signing in). The token works once.
+pub async fn reset_password(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<PasswordReset>,
+) -> Result<Json<Envelope<String>>, ControlError> {
+    let email = accounts::check_email(&body.email)?;
+    let token = body.token.trim();
+    if token.is_empty() {
+        return Err(ControlError::BadRequest("token is required".into()));
+    }
+    let password = random_string(RESET_PASSWORD_CHARS);
+    let hash = hash_password(&password)?;
+    let mut tx = state.db().begin_write().await?;
+    let subject = email.to_lowercase();
+    let Some(user_id) = db::auth_codes::consume(state.db(), &mut tx, Purpose::ResetPassword, &subject, token).await?
+    else {
+        tx.commit().await?;
+        return Err(ControlError::BadRequest("the reset link is wrong, used or expired; ask for a new one".into()));
+    };
+    db::users::set_password_in(state.db(), &mut tx, user_id, &hash).await?;
+    tx.commit().await?;
+    Ok(Json(Envelope::ok(password)))
+}
+
+/// Six characters from digits and capitals without look-alikes (0/O, 1/I): easy to type, 32^6 ≈ 1.07 billion.
+fn verification_code() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+    let mut rng = rand::rng();
+    (0..VERIFICATION_CODE_CHARS).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
