@@ -71,8 +71,14 @@ pub async fn access_token(
 /// About 238 bits from `[0-9a-zA-Z]`; never starts with `sk-`, so it cannot be taken for a relay key.
 const ACCESS_TOKEN_CHARS: usize = 40;
 
-pub async fn get_self(SignedIn(user): SignedIn) -> Json<Envelope<UserSelf>> {
-    Json(Envelope::ok(user.to_self()))
+/// The signed-in user; quota held in relays' leases still counts as theirs.
+pub async fn get_self(
+    State(state): State<AppState>,
+    SignedIn(user): SignedIn,
+) -> Result<Json<Envelope<UserSelf>>, ControlError> {
+    let mut shown = user.to_self();
+    shown.quota += db::leases::outstanding_for_user(state.db(), user.id).await?;
+    Ok(Json(Envelope::ok(shown)))
 }
 
 /// Profile and password change. Allowed while a password change is pending (that is how it gets done).
