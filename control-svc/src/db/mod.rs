@@ -4,9 +4,12 @@
 pub mod channel_health;
 pub mod channel_keys;
 pub mod channels;
+pub mod check_in;
 mod dsn;
+pub mod invitations;
 pub mod logs;
 pub mod options;
+pub mod redemptions;
 pub mod tokens;
 pub mod usage;
 pub mod users;
