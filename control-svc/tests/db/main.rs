@@ -14,6 +14,8 @@ use control_svc::routing::virtual_models::VirtualModels;
 use control_svc::secrets::Cipher;
 use sqlx::{AnyPool, Executor};
 
+mod redemptions;
+
 fn postgres_admin_url() -> String {
     std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
