@@ -10,3 +10,4 @@ mod chat;
 mod failover;
 mod formats;
 mod lifecycle;
+mod redemptions;
