@@ -133,7 +133,7 @@ pub async fn page(db: &Db, page: i64, page_size: i64) -> Result<Vec<RedemptionRo
 }
 
 /// Codes whose id is `keyword`, or whose name contains it (case-insensitive; `%` and `_` taken literally),
-/// newest first. An empty keyword matches nothing.
+/// newest first, at most 1000. An empty keyword matches nothing.
 pub async fn search(db: &Db, keyword: &str) -> Result<Vec<RedemptionRow>, ControlError> {
     let keyword = keyword.trim().to_lowercase();
     if keyword.is_empty() {
@@ -160,6 +160,11 @@ pub async fn count_by_name(db: &Db, name: &str) -> Result<i64, ControlError> {
 /// Writes the editable fields and, when asked, a status set by hand (1 or 2), in one transaction. A gift code
 /// whose `max_uses` is now taken becomes used; a used-up code cannot be enabled or disabled.
 pub async fn update(db: &Db, id: i64, edit: &RedemptionEdit, status: Option<i32>) -> Result<(), ControlError> {
+    if let Some(other) = status.filter(|s| ![redemption_status::ENABLED, redemption_status::DISABLED].contains(s)) {
+        return Err(ControlError::BadRequest(format!(
+            "status must be 1 (enabled) or 2 (disabled), not {other}; 3 (used) is set by redemption"
+        )));
+    }
     let mut tx = db.begin_write().await?;
     let fields =
         sqlx::query(&db.sql(
@@ -183,7 +188,6 @@ pub async fn update(db: &Db, id: i64, edit: &RedemptionEdit, status: Option<i32>
     .execute(&mut *tx)
     .await?;
     let refused = match status {
-        None => None,
         Some(redemption_status::ENABLED) => {
             let q = "UPDATE redemptions SET status = 1 WHERE id = ? AND (max_uses = -1 OR used_count < max_uses)";
             let done = sqlx::query(&db.sql(q)).bind(id).execute(&mut *tx).await?;
@@ -195,11 +199,7 @@ pub async fn update(db: &Db, id: i64, edit: &RedemptionEdit, status: Option<i32>
             let done = sqlx::query(&db.sql(q)).bind(id).execute(&mut *tx).await?;
             (done.rows_affected() == 0).then_some("this code is used up; there is nothing left to disable")
         }
-        Some(other) => {
-            return Err(ControlError::BadRequest(format!(
-                "status must be 1 (enabled) or 2 (disabled), not {other}; 3 (used) is set by redemption"
-            )));
-        }
+        _ => None,
     };
     if let Some(message) = refused {
         return Err(ControlError::Conflict(message.into()));
@@ -210,6 +210,9 @@ pub async fn update(db: &Db, id: i64, edit: &RedemptionEdit, status: Option<i32>
 
 /// Disables the enabled codes among `ids` (others are left as they are); returns how many changed.
 pub async fn disable_all(db: &Db, ids: &[i64]) -> Result<u64, ControlError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
     let marks = vec!["?"; ids.len()].join(", ");
     let q = format!("UPDATE redemptions SET status = 2 WHERE status = 1 AND id IN ({marks})");
     let sql = db.sql(&q);
