@@ -425,3 +425,127 @@ pub struct SetupRequest {
     #[serde(rename = "DemoSiteEnabled", default)]
     pub demo_site_enabled: Option<bool>,
 }
+
+/// Redemption code status numbers (Veloera): a gift code is "used" once all its `max_uses` are taken.
+pub mod redemption_status {
+    pub const ENABLED: i32 = 1;
+    pub const DISABLED: i32 = 2;
+    pub const USED: i32 = 3;
+}
+
+/// A redemption or gift code as administrators see it (the key in full: they hand it out).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Redemption {
+    pub id: i64,
+    /// The administrator who created it.
+    pub user_id: i64,
+    pub key: String,
+    pub name: String,
+    pub quota: i64,
+    /// [`redemption_status`].
+    pub status: i32,
+    pub created_time: i64,
+    /// When it was last redeemed (0 = never).
+    pub redeemed_time: i64,
+    /// Who redeemed an ordinary code (0 for gift codes: see their uses).
+    pub used_user_id: i64,
+    pub is_gift: bool,
+    /// How many users may redeem a gift code (-1 = unlimited); 1 for an ordinary code.
+    pub max_uses: i64,
+    pub used_count: i64,
+    /// Unix seconds; 0 = no bound.
+    pub valid_from: i64,
+    /// Unix seconds; 0 = no bound.
+    pub valid_until: i64,
+}
+
+/// `POST /api/redemption/`: either `count` random keys (1–100, the default 1) or one custom `key`
+/// (32–64 visible ASCII characters).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RedemptionCreate {
+    pub name: String,
+    pub quota: i64,
+    #[serde(default)]
+    pub count: Option<i64>,
+    #[serde(default)]
+    pub key: Option<String>,
+    #[serde(default)]
+    pub is_gift: Option<bool>,
+    /// Gift codes only: at least 1, or -1 for unlimited (the default).
+    #[serde(default)]
+    pub max_uses: Option<i64>,
+    #[serde(default)]
+    pub valid_from: Option<i64>,
+    #[serde(default)]
+    pub valid_until: Option<i64>,
+}
+
+/// `PUT /api/redemption/` body: `id` plus the fields to change (with `?status_only=1`, only `status`).
+/// The kind (`is_gift`) and the key are fixed at creation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RedemptionUpdate {
+    pub id: i64,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub quota: Option<i64>,
+    /// 1 (enabled) or 2 (disabled).
+    #[serde(default)]
+    pub status: Option<i32>,
+    #[serde(default)]
+    pub max_uses: Option<i64>,
+    #[serde(default)]
+    pub valid_from: Option<i64>,
+    #[serde(default)]
+    pub valid_until: Option<i64>,
+}
+
+/// `POST /api/redemption/batch-disable` body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RedemptionIds {
+    pub ids: Vec<i64>,
+}
+
+/// `DELETE /api/redemption/delete-by-name` body (the name may come as `?name=` instead).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RedemptionName {
+    pub name: String,
+}
+
+/// `POST /api/user/topup` body: a redemption or gift code.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TopUpRequest {
+    pub key: String,
+}
+
+/// What a redemption credited.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TopUpResult {
+    pub quota: i64,
+    pub is_gift: bool,
+}
+
+/// `GET /api/user/check_in_status`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckInStatus {
+    pub can_check_in: bool,
+}
+
+/// `POST /api/user/check_in`: the quota credited.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct CheckInResult {
+    pub quota: i64,
+}
+
+/// `POST /api/user/aff_transfer` body: how much invitation quota to move into the balance.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct AffTransferRequest {
+    pub quota: i64,
+}
+
+/// The balances after an invitation-quota transfer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AffTransferResult {
+    pub quota: i64,
+    pub aff_quota: i64,
+}

@@ -2,15 +2,19 @@
 
 mod channel_health;
 mod channels;
+mod check_in;
 mod email;
+mod invitations;
 mod logs;
 mod model_mapping;
 mod oauth;
+mod redemptions;
 mod register;
 pub mod session;
 mod setup;
 mod status;
 pub(crate) mod tokens;
+mod topup;
 mod users;
 
 use std::path::Path;
@@ -82,6 +86,21 @@ pub fn router(state: AppState, ui_dir: &Path) -> Router {
         .route("/token/", get(tokens::list).post(tokens::create).put(tokens::update))
         .route("/token/{id}", get(tokens::get_one).delete(tokens::delete))
         .route("/log/", get(logs::list))
+        .route("/user/topup", axum::routing::post(topup::redeem))
+        .route("/user/check_in_status", get(check_in::status))
+        .route("/user/check_in", axum::routing::post(check_in::check_in))
+        .route("/user/aff", get(invitations::aff_code))
+        .route("/user/aff_transfer", axum::routing::post(invitations::transfer))
+        .route("/redemption/", get(redemptions::list).post(redemptions::create).put(redemptions::update))
+        .route("/redemption/search", get(redemptions::search))
+        .route("/redemption/count-by-name", get(redemptions::count_by_name))
+        .route(
+            "/redemption/batch-disable",
+            axum::routing::post(redemptions::disable_batch).put(redemptions::disable_batch),
+        )
+        .route("/redemption/delete-by-name", axum::routing::delete(redemptions::delete_by_name))
+        .route("/redemption/delete-disabled", axum::routing::delete(redemptions::delete_disabled))
+        .route("/redemption/{id}", get(redemptions::get_one).delete(redemptions::delete))
         .fallback(|| async { ControlError::NotFound("no such API route".into()) });
     Router::new().nest("/api", api).fallback_service(ui_service(ui_dir)).with_state(state)
 }

@@ -182,9 +182,9 @@ pub async fn outstanding_by_token(db: &Db, user_id: i64) -> Result<std::collecti
 
 /// Quota held in open leases of `user_id`'s tokens.
 pub async fn outstanding_for_user(db: &Db, user_id: i64) -> Result<i64, ControlError> {
-    let (held,): (i64,) = sqlx::query_as(&db.sql(
-        "SELECT COALESCE(SUM(amount - used), 0) FROM quota_leases WHERE user_id = ? AND closed = 0",
-    ))
+    let (held,): (i64,) = sqlx::query_as(
+        &db.sql("SELECT COALESCE(SUM(amount - used), 0) FROM quota_leases WHERE user_id = ? AND closed = 0"),
+    )
     .bind(user_id)
     .fetch_one(db.pool())
     .await?;

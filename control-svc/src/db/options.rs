@@ -38,3 +38,14 @@ pub async fn set_in(
         .await?;
     Ok(())
 }
+
+/// One option's stored value, read through `exec` (a transaction reads the settings it acts on through its own
+/// connection rather than taking a second one from the pool).
+pub async fn get<'e, E>(db: &Db, exec: E, name: &str) -> Result<Option<String>, ControlError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let value: Option<(String,)> =
+        sqlx::query_as(&db.sql("SELECT value FROM options WHERE name = ?")).bind(name).fetch_optional(exec).await?;
+    Ok(value.map(|(v,)| v))
+}

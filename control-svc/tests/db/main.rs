@@ -15,6 +15,7 @@ use control_svc::secrets::Cipher;
 use sqlx::{AnyPool, Executor};
 
 mod accounts;
+mod redemptions;
 
 fn postgres_admin_url() -> String {
     std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())

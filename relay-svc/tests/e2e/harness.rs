@@ -299,6 +299,21 @@ impl Gateway {
         let db = self.control.state.db();
         sqlx::query(&db.sql(query)).execute(db.pool()).await.unwrap();
     }
+
+    /// Calls the API through the front door with another session's cookie (an ordinary user's, from
+    /// [`Gateway::create_user`]), or with none when `cookie` is `None`.
+    pub async fn api_as(&self, cookie: Option<&str>, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut req = self.http.request(method.parse().unwrap(), self.url(path));
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
+    }
 }
 
 pub fn session_cookie(resp: &reqwest::Response) -> String {

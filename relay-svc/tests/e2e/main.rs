@@ -14,3 +14,4 @@ mod failover;
 mod formats;
 mod lifecycle;
 mod quota;
+mod redemptions;
