@@ -85,6 +85,7 @@ pub fn router(state: AppState, ui_dir: &Path) -> Router {
         .route("/model_mapping/", get(model_mapping::get).put(model_mapping::put))
         .route("/token/", get(tokens::list).post(tokens::create).put(tokens::update))
         .route("/token/{id}", get(tokens::get_one).delete(tokens::delete))
+        .route("/token/{id}/key", axum::routing::post(tokens::reveal_key))
         .route("/log/", get(logs::list))
         .route("/user/topup", axum::routing::post(topup::redeem))
         .route("/user/check_in_status", get(check_in::status))

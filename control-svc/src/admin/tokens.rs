@@ -178,6 +178,19 @@ pub async fn update(
     Ok(Json(Envelope::ok(shown(&state, &owned(&state, user.id, row.id).await?).await?)))
 }
 
+/// `POST /api/token/{id}/key`: the full key again, for its owner only (anyone else's token is "not found").
+pub async fn reveal_key(
+    State(state): State<AppState>,
+    Active(user): Active,
+    Path(id): Path<i64>,
+) -> Result<Json<Envelope<String>>, ControlError> {
+    owned(&state, user.id, id).await?;
+    let ciphertext = db::tokens::key_ciphertext(state.db(), id)
+        .await?
+        .ok_or_else(|| ControlError::NotFound(format!("token {id} not found")))?;
+    Ok(Json(Envelope::ok(format!("sk-{}", state.cipher().decrypt(&ciphertext)?))))
+}
+
 pub async fn delete(
     State(state): State<AppState>,
     Active(user): Active,

@@ -170,6 +170,16 @@ pub async fn set_remain_quota(db: &Db, id: i64, user_id: i64, remain: i64) -> Re
     Ok(())
 }
 
+/// The encrypted key of a live token (for its owner to reveal).
+pub async fn key_ciphertext(db: &Db, id: i64) -> Result<Option<String>, ControlError> {
+    let row: Option<(String,)> =
+        sqlx::query_as(&db.sql("SELECT key_ciphertext FROM tokens WHERE id = ? AND deleted_at IS NULL"))
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row.map(|(c,)| c))
+}
+
 /// Soft delete: the row stays for the logs that name it, but the key stops working.
 pub async fn soft_delete(db: &Db, id: i64) -> Result<(), ControlError> {
     sqlx::query(&db.sql("UPDATE tokens SET deleted_at = ? WHERE id = ?"))

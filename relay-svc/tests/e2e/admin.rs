@@ -224,3 +224,17 @@ async fn the_front_door_serves_the_public_status_and_unknown_api_routes_are_404(
     assert_eq!(ui.status(), 503);
     assert!(ui.text().await.unwrap().contains("cargo xtask ui"));
 }
+
+#[tokio::test]
+async fn only_its_owner_can_reveal_a_tokens_key() {
+    let gw = Gateway::start().await;
+    let (id, key) = gw.create_token(json!({"name": "mine"})).await;
+    let (status, body) = gw.api("POST", &format!("/api/token/{id}/key"), None).await;
+    assert_eq!((status, body["data"].as_str()), (200, Some(key.as_str())), "{body}");
+    let other = gw.create_user("mallory", "a-long-password").await;
+    let resp = gw.http.post(gw.url(&format!("/api/token/{id}/key"))).header("cookie", &other).send().await.unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(!resp.text().await.unwrap().contains(&key[3..]));
+    let anonymous = gw.http.post(gw.url(&format!("/api/token/{id}/key"))).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
