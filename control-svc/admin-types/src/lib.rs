@@ -549,3 +549,39 @@ pub struct AffTransferResult {
     pub quota: i64,
     pub aff_quota: i64,
 }
+
+/// `POST /api/user/` (administrators): a new account.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UserCreate {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// 1 (user) unless root creates an administrator (10).
+    #[serde(default)]
+    pub role: Option<i32>,
+}
+
+/// `PUT /api/user/` (administrators): `id` plus the fields to change. `quota` sets the balance (the change is
+/// logged); `password` sets a new one.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UserUpdate {
+    pub id: i64,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub group: Option<String>,
+    #[serde(default)]
+    pub quota: Option<i64>,
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// `POST /api/user/manage`: `action` is `disable`, `enable`, `delete`, `promote` or `demote`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct UserManage {
+    pub id: i64,
+    pub action: String,
+}

@@ -15,6 +15,7 @@ mod setup;
 mod status;
 pub(crate) mod tokens;
 mod topup;
+mod user_admin;
 mod users;
 
 use std::path::Path;
@@ -88,6 +89,10 @@ pub fn router(state: AppState, ui_dir: &Path) -> Router {
         .route("/token/{id}/key", axum::routing::post(tokens::reveal_key))
         .route("/log/", get(logs::list))
         .route("/user/topup", axum::routing::post(topup::redeem))
+        .route("/user/", get(user_admin::list).post(user_admin::create).put(user_admin::update))
+        .route("/user/search", get(user_admin::search))
+        .route("/user/manage", axum::routing::post(user_admin::manage))
+        .route("/user/{id}", get(user_admin::get_one).delete(user_admin::delete))
         .route("/user/check_in_status", get(check_in::status))
         .route("/user/check_in", axum::routing::post(check_in::check_in))
         .route("/user/aff", get(invitations::aff_code))

@@ -15,6 +15,7 @@ pub mod redemptions;
 pub mod setup;
 pub mod tokens;
 pub mod usage;
+pub mod user_admin;
 pub mod users;
 
 use std::borrow::Cow;

@@ -22,7 +22,7 @@ pub struct UserRow {
     pub must_change_password: i64,
 }
 
-const COLUMNS: &str = "id, username, password_hash, display_name, role, status, email, group_name, quota, used_quota, \
+pub(crate) const COLUMNS: &str = "id, username, password_hash, display_name, role, status, email, group_name, quota, used_quota, \
                        request_count, must_change_password";
 
 impl UserRow {

@@ -15,3 +15,4 @@ mod formats;
 mod lifecycle;
 mod quota;
 mod redemptions;
+mod users_admin;
