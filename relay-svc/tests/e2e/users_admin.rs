@@ -77,6 +77,9 @@ async fn quota_changes_are_relative_and_logged() {
     assert_eq!(found["data"].as_array().unwrap().len(), 1, "{found}");
 }
 
+/// One route and who may call it: (method, path, body, anonymous, user, admin, root).
+type Rule = (&'static str, String, Option<Value>, bool, bool, bool, bool);
+
 /// Who may call each route: anonymous, an ordinary user, another user (for owned resources), an administrator,
 /// root. `true` means the route answers (2xx or a validation error), `false` that it refuses (401/403/404).
 #[tokio::test]
@@ -94,7 +97,7 @@ async fn every_api_route_admits_exactly_whom_it_should() {
     let root = gw.cookie.clone();
 
     // (method, path, body, anonymous, user, admin, root)
-    let routes: Vec<(&str, String, Option<Value>, bool, bool, bool, bool)> = vec![
+    let routes: Vec<Rule> = vec![
         ("GET", "/api/status".into(), None, true, true, true, true),
         ("GET", "/api/user/self".into(), None, false, true, true, true),
         ("GET", "/api/token/".into(), None, false, true, true, true),
