@@ -156,37 +156,30 @@ pub async fn reclaim_expired(db: &Db) -> Result<usize, ControlError> {
     Ok(ids.len())
 }
 
+/// What open leases still hold, from their rows (summed here: `SUM` comes back as NUMERIC or DECIMAL from
+/// PostgreSQL and MySQL, which the `Any` driver does not decode).
+async fn held(db: &Db, column: &str, id: i64) -> Result<Vec<(i64, i64)>, ControlError> {
+    let q = format!("SELECT token_id, amount - used FROM quota_leases WHERE {column} = ? AND closed = 0");
+    Ok(sqlx::query_as(&db.sql(&q)).bind(id).fetch_all(db.pool()).await?)
+}
+
 /// Quota held in open leases of a token and of a user (counted as still available to them).
 pub async fn outstanding(db: &Db, token_id: i64, user_id: i64) -> Result<(i64, i64), ControlError> {
-    let sum = |column: &str| {
-        format!("SELECT COALESCE(SUM(amount - used), 0) FROM quota_leases WHERE {column} = ? AND closed = 0")
-    };
-    let token_sql = sum("token_id");
-    let (token,): (i64,) = sqlx::query_as(&db.sql(&token_sql)).bind(token_id).fetch_one(db.pool()).await?;
-    let user_sql = sum("user_id");
-    let (user,): (i64,) = sqlx::query_as(&db.sql(&user_sql)).bind(user_id).fetch_one(db.pool()).await?;
-    Ok((token.max(0), user.max(0)))
+    let token: i64 = held(db, "token_id", token_id).await?.iter().map(|(_, left)| (*left).max(0)).sum();
+    let user: i64 = held(db, "user_id", user_id).await?.iter().map(|(_, left)| (*left).max(0)).sum();
+    Ok((token, user))
 }
 
 /// Quota held in open leases per token of `user_id`.
 pub async fn outstanding_by_token(db: &Db, user_id: i64) -> Result<std::collections::HashMap<i64, i64>, ControlError> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as(&db.sql(
-        "SELECT token_id, COALESCE(SUM(amount - used), 0) FROM quota_leases WHERE user_id = ? AND closed = 0 \
-         GROUP BY token_id",
-    ))
-    .bind(user_id)
-    .fetch_all(db.pool())
-    .await?;
-    Ok(rows.into_iter().map(|(t, q)| (t, q.max(0))).collect())
+    let mut by_token = std::collections::HashMap::new();
+    for (token, left) in held(db, "user_id", user_id).await? {
+        *by_token.entry(token).or_insert(0) += left.max(0);
+    }
+    Ok(by_token)
 }
 
 /// Quota held in open leases of `user_id`'s tokens.
 pub async fn outstanding_for_user(db: &Db, user_id: i64) -> Result<i64, ControlError> {
-    let (held,): (i64,) = sqlx::query_as(
-        &db.sql("SELECT COALESCE(SUM(amount - used), 0) FROM quota_leases WHERE user_id = ? AND closed = 0"),
-    )
-    .bind(user_id)
-    .fetch_one(db.pool())
-    .await?;
-    Ok(held.max(0))
+    Ok(held(db, "user_id", user_id).await?.iter().map(|(_, left)| (*left).max(0)).sum())
 }

@@ -216,6 +216,7 @@ async fn exercise(url: DatabaseUrl) {
     assert_eq!(db::logs::page(&db, 0, 500).await.unwrap().len(), 2 + 153);
     exercise_channel_admin(&db).await;
     exercise_health(&db).await;
+    exercise_leases(&db).await;
     db.pool().close().await;
     db2.pool().close().await;
 }
@@ -508,4 +509,69 @@ async fn exercise_health(db: &Db) {
     assert!(due.iter().any(|(r, backoff)| r.id == flaky && *backoff == policy.probe_initial_secs));
     assert!(db::channel_health::enable_recovered(db, flaky).await.unwrap());
     assert_eq!(db::channels::find_by_id(db, flaky).await.unwrap().unwrap().status, 1);
+}
+
+/// Quota leases under real parallel grants: never more than the balances hold, and closing keeps what was spent.
+async fn exercise_leases(db: &Db) {
+    let user = db::users::insert(
+        db,
+        &NewUser { username: "leaser", password_hash: "h", role: 1, quota: 100, must_change_password: false },
+    )
+    .await
+    .unwrap();
+    let token = db::tokens::insert(
+        db,
+        &NewToken {
+            user_id: user,
+            name: "lt".into(),
+            key_digest_hex: "ef".repeat(32),
+            key_ciphertext: "ct".into(),
+            key_hint: "h".into(),
+            created_time: 1,
+            expired_time: -1,
+            remain_quota: 60,
+            unlimited_quota: false,
+            model_limits_enabled: false,
+            model_limits: String::new(),
+            allow_ips: String::new(),
+            group_name: String::new(),
+        },
+    )
+    .await
+    .unwrap();
+    let grants = (0..20).map(|i| {
+        let db = db.clone();
+        tokio::spawn(async move { db::leases::grant(&db, &format!("relay-{i}"), user, token, 10, 7).await.unwrap() })
+    });
+    let granted: Vec<i64> =
+        futures::future::join_all(grants).await.into_iter().filter_map(|r| r.unwrap().ok()).map(|g| g.amount).collect();
+    let total: i64 = granted.iter().sum();
+    assert_eq!(total, 60, "the token's 60 are leased exactly, never more: {granted:?}");
+    let (remain,): (i64,) = sqlx::query_as(&db.sql("SELECT remain_quota FROM tokens WHERE id = ?"))
+        .bind(token)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    let (quota,): (i64,) =
+        sqlx::query_as(&db.sql("SELECT quota FROM users WHERE id = ?")).bind(user).fetch_one(db.pool()).await.unwrap();
+    assert_eq!((remain, quota), (0, 40));
+    assert_eq!(db::leases::outstanding(db, token, user).await.unwrap(), (60, 60));
+    // Closing every lease having spent 3 of each gives the rest back, once.
+    let ids: Vec<(String,)> = sqlx::query_as(&db.sql("SELECT id FROM quota_leases WHERE token_id = ?"))
+        .bind(token)
+        .fetch_all(db.pool())
+        .await
+        .unwrap();
+    for (id,) in &ids {
+        db::leases::close(db, id, Some(3)).await.unwrap();
+        assert_eq!(db::leases::close(db, id, Some(3)).await.unwrap(), 0, "a lease closes once");
+    }
+    let spent = 3 * ids.len() as i64;
+    let (remain,): (i64,) = sqlx::query_as(&db.sql("SELECT remain_quota FROM tokens WHERE id = ?"))
+        .bind(token)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(remain, 60 - spent);
+    assert_eq!(db::leases::outstanding(db, token, user).await.unwrap(), (0, 0));
 }
