@@ -144,7 +144,8 @@ async fn sign_in_or_register(
         ExternalId::GitHub => "github_",
         ExternalId::Oidc => "oidc_",
     };
-    let placeholder = format!("{prefix}{}", random_string(16));
+    // A random unique name to insert with; replaced by `<prefix><id>` in the same transaction once the id exists.
+    let provisional_name = format!("{prefix}{}", random_string(16));
     let display_name: String = Some(identity.login.as_str())
         .filter(|l| !l.is_empty())
         .unwrap_or(prefix.trim_end_matches('_'))
@@ -153,7 +154,7 @@ async fn sign_in_or_register(
         .collect();
     let email = accounts::check_email(&identity.email).unwrap_or_default();
     let registration = Registration {
-        username: &placeholder,
+        username: &provisional_name,
         password_hash: "",
         display_name: &display_name,
         email: &email,
