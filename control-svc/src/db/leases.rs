@@ -39,11 +39,17 @@ pub async fn grant(
 ) -> Result<Result<Granted, Refused>, ControlError> {
     let needed = needed.max(1);
     let mut tx = db.begin_write().await?;
+    // Locks in the order settlement writes (token, then user), so the two never wait on each other in a cycle.
+    let token: Option<(i64, i64)> = sqlx::query_as(&db.sql(&format!(
+        "SELECT remain_quota, unlimited_quota FROM tokens WHERE id = ? AND user_id = ?{}",
+        db.for_update()
+    )))
+    .bind(token_id)
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
     let user: Option<(i64,)> =
-        sqlx::query_as(&db.sql("SELECT quota FROM users WHERE id = ?")).bind(user_id).fetch_optional(&mut *tx).await?;
-    let token: Option<(i64, i64)> =
-        sqlx::query_as(&db.sql("SELECT remain_quota, unlimited_quota FROM tokens WHERE id = ? AND user_id = ?"))
-            .bind(token_id)
+        sqlx::query_as(&db.sql(&format!("SELECT quota FROM users WHERE id = ?{}", db.for_update())))
             .bind(user_id)
             .fetch_optional(&mut *tx)
             .await?;
@@ -61,15 +67,6 @@ pub async fn grant(
     // A balance smaller than one request's estimate still admits that one request (all of it is leased): the
     // balance can then go below zero by at most what that request costs beyond its reservation.
     let amount = if available < needed { available } else { wanted.max(needed).min((available / 2).max(needed)) };
-    let took_user = sqlx::query(&db.sql("UPDATE users SET quota = quota - ? WHERE id = ? AND quota >= ?"))
-        .bind(amount)
-        .bind(user_id)
-        .bind(amount)
-        .execute(&mut *tx)
-        .await?;
-    if took_user.rows_affected() == 0 {
-        return Ok(Err(Refused::UserExhausted));
-    }
     if limited {
         let took_token = sqlx::query(
             &db.sql("UPDATE tokens SET remain_quota = remain_quota - ? WHERE id = ? AND remain_quota >= ?"),
@@ -80,9 +77,18 @@ pub async fn grant(
         .execute(&mut *tx)
         .await?;
         if took_token.rows_affected() == 0 {
-            // Dropping the transaction rolls the user's side back.
             return Ok(Err(Refused::TokenExhausted));
         }
+    }
+    let took_user = sqlx::query(&db.sql("UPDATE users SET quota = quota - ? WHERE id = ? AND quota >= ?"))
+        .bind(amount)
+        .bind(user_id)
+        .bind(amount)
+        .execute(&mut *tx)
+        .await?;
+    if took_user.rows_affected() == 0 {
+        // Dropping the transaction rolls the token's side back.
+        return Ok(Err(Refused::UserExhausted));
     }
     let id = format!("lease-{}", crate::secrets::random_string(24));
     let now = now_secs();
@@ -110,7 +116,10 @@ pub async fn grant(
 pub async fn close(db: &Db, id: &str, spent: Option<i64>) -> Result<i64, ControlError> {
     let mut tx = db.begin_write().await?;
     let lease: Option<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
-        &db.sql("SELECT user_id, token_id, token_limited, amount, used, closed FROM quota_leases WHERE id = ?"),
+        &db.sql(&format!(
+            "SELECT user_id, token_id, token_limited, amount, used, closed FROM quota_leases WHERE id = ?{}",
+            db.for_update()
+        )),
     )
     .bind(id)
     .fetch_optional(&mut *tx)
@@ -126,11 +135,6 @@ pub async fn close(db: &Db, id: &str, spent: Option<i64>) -> Result<i64, Control
         .execute(&mut *tx)
         .await?;
     if unused > 0 {
-        sqlx::query(&db.sql("UPDATE users SET quota = quota + ? WHERE id = ?"))
-            .bind(unused)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
         if limited != 0 {
             sqlx::query(&db.sql("UPDATE tokens SET remain_quota = remain_quota + ? WHERE id = ?"))
                 .bind(unused)
@@ -138,6 +142,11 @@ pub async fn close(db: &Db, id: &str, spent: Option<i64>) -> Result<i64, Control
                 .execute(&mut *tx)
                 .await?;
         }
+        sqlx::query(&db.sql("UPDATE users SET quota = quota + ? WHERE id = ?"))
+            .bind(unused)
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
     }
     tx.commit().await?;
     Ok(unused)

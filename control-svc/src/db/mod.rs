@@ -131,6 +131,12 @@ impl Db {
         Ok(tx)
     }
 
+    /// Row-lock suffix for a `SELECT` inside a write transaction: PostgreSQL and MySQL would otherwise read a
+    /// snapshot that a concurrent writer has already changed; SQLite's `BEGIN IMMEDIATE` already serializes.
+    pub fn for_update(&self) -> &'static str {
+        if self.backend == Backend::Sqlite { "" } else { " FOR UPDATE" }
+    }
+
     pub async fn ping(&self) -> Result<(), ControlError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

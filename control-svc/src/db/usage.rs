@@ -223,11 +223,10 @@ struct UserCharge {
 async fn charge_leases(db: &Db, tx: &mut Tx<'_>, charges: &mut Charges<'_>) -> Result<(), ControlError> {
     for (lease_id, requests) in &charges.leases {
         let total: i64 = requests.iter().map(|r| r.2).sum();
+        // Locked: a concurrent close must not shrink the lease between this read and the update below.
+        let select = format!("SELECT amount, used, closed FROM quota_leases WHERE id = ?{}", db.for_update());
         let lease: Option<(i64, i64, i64)> =
-            sqlx::query_as(&db.sql("SELECT amount, used, closed FROM quota_leases WHERE id = ?"))
-                .bind(*lease_id)
-                .fetch_optional(&mut **tx)
-                .await?;
+            sqlx::query_as(&db.sql(&select)).bind(*lease_id).fetch_optional(&mut **tx).await?;
         // A closed lease was shrunk to what its relay spent, so reports still arriving are covered by it.
         let mut left = match lease {
             Some((amount, used, _closed)) => (amount - used).max(0),
