@@ -29,6 +29,9 @@ pub enum RelayError {
     /// Every upstream able to answer asked us to wait; the client is told how long (`Retry-After`).
     #[error("{message}")]
     RateLimited { retry_after: std::time::Duration, message: String },
+    /// The prompt, or the answer when answers are checked, holds a blocked word (which one is logged only).
+    #[error("{}", if *in_answer { format!("the answer was stopped: it contains blocked words (request id: {request_id})") } else { format!("sensitive words detected (request id: {request_id})") })]
+    SensitiveWords { request_id: String, in_answer: bool },
     /// Routes Veloera also leaves unimplemented (files, fine-tuning).
     #[error("API not implemented")]
     NotImplemented,
@@ -53,7 +56,7 @@ impl RelayError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            RelayError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            RelayError::InvalidRequest(_) | RelayError::SensitiveWords { .. } => StatusCode::BAD_REQUEST,
             RelayError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             RelayError::MissingKey => StatusCode::UNAUTHORIZED,
             RelayError::Denied { reason, .. } => match reason {
@@ -106,6 +109,7 @@ impl RelayError {
             RelayError::RateLimited { .. } => ("rate_limit_error", "rate_limit_exceeded".into()),
             RelayError::ControlUnavailable(_) => ("veloera_error", "control_unavailable".into()),
             RelayError::NotFound(_) => ("invalid_request_error", "not_found".into()),
+            RelayError::SensitiveWords { .. } => ("veloera_error", "sensitive_words_detected".into()),
             RelayError::NotImplemented => ("invalid_request_error", "not_implemented".into()),
         }
     }

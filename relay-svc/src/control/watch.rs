@@ -18,7 +18,8 @@ pub async fn run(link: Arc<ControlLink>, relay_id: String, shutdown: Cancellatio
                 link.client().watch_config(WatchConfigRequest { relay_id: relay_id.clone() }).await?.into_inner();
             while let Some(event) = stream.message().await? {
                 match event.event {
-                    Some(Event::Reset(_)) => {
+                    Some(Event::Reset(reset)) => {
+                        link.guard.apply(&reset.settings.unwrap_or_default());
                         link.cache.forget_all();
                         link.cache.set_watch_connected(true);
                         backoff = Duration::from_millis(100);
@@ -28,7 +29,11 @@ pub async fn run(link: Arc<ControlLink>, relay_id: String, shutdown: Cancellatio
                         link.leases.forget(t.token_id);
                     }
                     Some(Event::UserChanged(u)) => link.cache.forget_user(u.user_id),
-                    Some(Event::ChannelsChanged(_)) | Some(Event::OptionsChanged(_)) => link.cache.forget_routes(),
+                    Some(Event::ChannelsChanged(_)) => link.cache.forget_routes(),
+                    Some(Event::OptionsChanged(changed)) => {
+                        link.guard.apply(&changed.settings.unwrap_or_default());
+                        link.cache.forget_routes();
+                    }
                     None => {}
                 }
             }
