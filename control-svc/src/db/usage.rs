@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use veloera_admin_types::log_type;
 
-use super::{Backend, Db, now_secs};
+use super::{Backend, Db, now_secs, quota_data};
 use crate::billing::{PriceTable, quota_for};
 use crate::error::ControlError;
 
@@ -81,7 +81,14 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
     let mut charges = Charges::default();
     let mut rows: Vec<(&UsageReport, i64, String)> = Vec::new();
     settled.health_changed = crate::health::record(db, &mut tx, cx.policy, cx.channels, &fresh).await?;
-    for r in fresh.into_iter().filter(|r| r.billable) {
+    let mut hourly: BTreeMap<quota_data::Key, quota_data::Delta> = BTreeMap::new();
+    for r in &fresh {
+        for a in &r.failed_attempts {
+            let key = (r.user_id, r.model.clone(), a.channel_id, quota_data::hour_of(r.created_at_secs));
+            hourly.entry(key).or_default().errors += 1;
+        }
+    }
+    for r in fresh.iter().copied().filter(|r| r.billable) {
         let pricing = prices.lookup(&r.model, &r.group);
         let quota =
             pricing.as_ref().map(|p| quota_for(p, r.prompt_tokens, r.completion_tokens, r.cached_tokens)).unwrap_or(0);
@@ -96,6 +103,11 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
             charges.leases.entry(r.lease_id.as_str()).or_default().push((r.token_id, r.user_id, quota));
         }
         *charges.channels.entry(r.channel_id).or_default() += quota;
+        let hour = hourly.entry((r.user_id, r.model.clone(), r.channel_id, quota_data::hour_of(r.created_at_secs)));
+        let hour = hour.or_default();
+        hour.requests += 1;
+        hour.tokens += r.prompt_tokens + r.completion_tokens;
+        hour.quota += quota;
         let other = LogOther {
             model_ratio: pricing.as_ref().map(|p| p.model_ratio),
             completion_ratio: pricing.as_ref().map(|p| p.completion_ratio),
@@ -144,7 +156,10 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
             .execute(&mut *tx)
             .await?;
     }
-    insert_logs(db, &mut tx, &rows, &charges).await?;
+    let users = log_users(db, &mut tx, fresh.iter().map(|r| r.user_id)).await?;
+    insert_logs(db, &mut tx, &rows, &users).await?;
+    let names = users.iter().map(|(id, u)| (*id, u.username.clone())).collect();
+    quota_data::add(db, &mut tx, &hourly, &names).await?;
     for (token_id, spend) in &charges.tokens {
         if spend.used <= 0 {
             continue;
@@ -313,23 +328,42 @@ fn statement_rows(remaining: usize) -> usize {
 const LOG_COLUMNS: &str = "user_id, created_at, type, content, username, token_name, token_id, model_name, quota, \
     prompt_tokens, completion_tokens, use_time, is_stream, channel_id, group_name, client_ip, request_id, other";
 
-/// One multi-row insert for the batch's consume logs (usernames looked up once per distinct user).
+/// What the log copies from a user row.
+struct LogUser {
+    username: String,
+    /// The user's setting `show_ip_in_logs` (Veloera v0.5): the client address is recorded only when it is on.
+    show_ip: bool,
+}
+
+/// The batch's users, looked up once each.
+async fn log_users(
+    db: &Db,
+    tx: &mut Tx<'_>,
+    ids: impl Iterator<Item = i64>,
+) -> Result<BTreeMap<i64, LogUser>, ControlError> {
+    let mut users = BTreeMap::new();
+    for user_id in ids.collect::<BTreeSet<_>>() {
+        let row: Option<(String, String)> = sqlx::query_as(&db.sql("SELECT username, setting FROM users WHERE id = ?"))
+            .bind(user_id)
+            .fetch_optional(&mut **tx)
+            .await?;
+        let (username, setting) = row.unwrap_or_default();
+        let show_ip = serde_json::from_str::<serde_json::Value>(&setting)
+            .is_ok_and(|s| s.get("show_ip_in_logs").and_then(|v| v.as_bool()) == Some(true));
+        users.insert(user_id, LogUser { username, show_ip });
+    }
+    Ok(users)
+}
+
+/// One multi-row insert for the batch's consume logs.
 async fn insert_logs(
     db: &Db,
     tx: &mut Tx<'_>,
     rows: &[(&UsageReport, i64, String)],
-    charges: &Charges<'_>,
+    users: &BTreeMap<i64, LogUser>,
 ) -> Result<(), ControlError> {
     if rows.is_empty() {
         return Ok(());
-    }
-    let mut names = BTreeMap::new();
-    for user_id in charges.users.keys() {
-        let name: Option<(String,)> = sqlx::query_as(&db.sql("SELECT username FROM users WHERE id = ?"))
-            .bind(user_id)
-            .fetch_optional(&mut **tx)
-            .await?;
-        names.insert(*user_id, name.map(|n| n.0).unwrap_or_default());
     }
     let one = format!("({})", vec!["?"; 18].join(", "));
     let mut rest = rows;
@@ -340,12 +374,14 @@ async fn insert_logs(
         let sql = db.sql(&sql);
         let mut query = sqlx::query(&sql);
         for (r, quota, other) in chunk {
+            let user = users.get(&r.user_id);
+            let client_ip = if user.is_some_and(|u| u.show_ip) { r.client_ip.as_str() } else { "" };
             query = query
                 .bind(r.user_id)
                 .bind(r.created_at_secs)
                 .bind(log_type::CONSUME as i64)
                 .bind("")
-                .bind(names.get(&r.user_id).cloned().unwrap_or_default())
+                .bind(user.map(|u| u.username.clone()).unwrap_or_default())
                 .bind(&r.token_name)
                 .bind(r.token_id)
                 .bind(&r.model)
@@ -356,7 +392,7 @@ async fn insert_logs(
                 .bind(r.stream as i64)
                 .bind(r.channel_id)
                 .bind(&r.group)
-                .bind(&r.client_ip)
+                .bind(client_ip)
                 .bind(&r.request_id)
                 .bind(other);
         }

@@ -14,6 +14,7 @@ mod chat;
 mod failover;
 mod formats;
 mod lifecycle;
+mod logs;
 mod quota;
 mod redemptions;
 mod users_admin;
