@@ -256,3 +256,49 @@ pub async fn record_event(
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(other: &str) -> LogRow {
+        LogRow {
+            id: 5000,
+            user_id: 7,
+            created_at: 1,
+            log_type: 2,
+            content: String::new(),
+            username: "bob".into(),
+            token_name: "t".into(),
+            token_id: 3,
+            model_name: "gpt-4o".into(),
+            quota: 10,
+            prompt_tokens: 1,
+            completion_tokens: 2,
+            use_time: 0,
+            is_stream: 0,
+            channel_id: 9,
+            group_name: "default".into(),
+            client_ip: String::new(),
+            request_id: "r".into(),
+            other: other.into(),
+            channel_name: "secret-upstream".into(),
+        }
+    }
+
+    #[test]
+    fn a_users_view_drops_channel_and_retry_trail_only() {
+        let own = row(r#"{"model_ratio":1.25,"admin_info":{"use_channel":[4,9]}}"#).to_self_dto();
+        assert_eq!((own.id, own.channel, own.channel_name.as_str()), (5000 % 1024, 0, ""));
+        assert_eq!(own.other, r#"{"model_ratio":1.25}"#);
+        assert_eq!((own.quota, own.model_name.as_str()), (10, "gpt-4o"));
+        let admin = row(r#"{"admin_info":{"use_channel":[4,9]}}"#).to_dto();
+        assert_eq!((admin.channel, admin.channel_name.as_str()), (9, "secret-upstream"));
+        assert!(admin.other.contains("admin_info"));
+    }
+
+    #[test]
+    fn like_wildcards_in_a_search_keyword_are_literal() {
+        assert_eq!(escape_like("50%_off!"), "50!%!_off!!");
+    }
+}
