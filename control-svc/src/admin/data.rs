@@ -8,8 +8,8 @@ use veloera_admin_types::{ChannelUsage, Envelope, QuotaData};
 
 use super::logs::number;
 use super::session::{Active, Admin};
-use crate::db::quota_data::{self, GroupBy, Window};
 use crate::db::now_secs;
+use crate::db::quota_data::{self, GroupBy, Window};
 use crate::error::ControlError;
 use crate::state::AppState;
 

@@ -52,7 +52,8 @@ impl LogQuery {
     /// The filter this query selects; `user` confines it to one user (whose `username` and `channel` filters are
     /// ignored, as in Veloera).
     fn filter(&self, user: Option<i64>) -> Result<LogFilter, ControlError> {
-        let (start, end) = (number("start_timestamp", &self.start_timestamp)?, number("end_timestamp", &self.end_timestamp)?);
+        let (start, end) =
+            (number("start_timestamp", &self.start_timestamp)?, number("end_timestamp", &self.end_timestamp)?);
         if let (Some(s), Some(e)) = (start, end)
             && s > e
         {
@@ -82,7 +83,11 @@ impl LogQuery {
 type Rows = Json<Envelope<Vec<LogEntry>>>;
 
 /// `GET /api/log/` (admin).
-pub async fn list(State(state): State<AppState>, _admin: Admin, Query(q): Query<LogQuery>) -> Result<Rows, ControlError> {
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Query(q): Query<LogQuery>,
+) -> Result<Rows, ControlError> {
     let (page, size) = q.page()?;
     let rows = db::logs::page(state.db(), &q.filter(None)?, page, size).await?;
     Ok(Json(Envelope::ok(rows.iter().map(LogRow::to_dto).collect())))

@@ -110,7 +110,10 @@ pub async fn series(db: &Db, w: &Window, by: GroupBy) -> Result<Vec<QuotaData>, 
     if w.username.is_some() {
         sql.push_str(" AND username = ?");
     }
-    sql.push_str(&format!(" GROUP BY {group}, {bucket} HAVING {} > 0 ORDER BY bucket, {group}", db.sum("request_count")));
+    sql.push_str(&format!(
+        " GROUP BY {group}, {bucket} HAVING {} > 0 ORDER BY bucket, {group}",
+        db.sum("request_count")
+    ));
     let sql = db.sql(&sql);
     // The window's start is widened to its bucket, so the first bucket is whole.
     let start = w.start - w.start.rem_euclid(w.bucket.max(1));

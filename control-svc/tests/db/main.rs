@@ -593,7 +593,8 @@ async fn exercise_logs_and_quota_data(db: &Db, cx: &Context<'_>, report: &UsageR
 
     let window = |bucket| Window { start: 0, end: 10_000, user_id: None, username: None, bucket };
     let hourly = quota_data::series(db, &window(3600), GroupBy::Model).await.unwrap();
-    let got: Vec<_> = hourly.iter().map(|r| (r.created_at, r.model_name.as_str(), r.count, r.token_used, r.quota)).collect();
+    let got: Vec<_> =
+        hourly.iter().map(|r| (r.created_at, r.model_name.as_str(), r.count, r.token_used, r.quota)).collect();
     assert_eq!(got, vec![(0, "gpt-4o", 155, 90, 150), (7200, "gpt-4o", 1, 45, 75)]);
     let daily = quota_data::series(db, &window(86_400), GroupBy::Model).await.unwrap();
     assert_eq!(daily.iter().map(|r| (r.created_at, r.count)).collect::<Vec<_>>(), vec![(0, 156)]);

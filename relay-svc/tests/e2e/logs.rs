@@ -43,8 +43,9 @@ async fn rows(gw: &Gateway, cookie: Option<&str>, path: &str) -> Vec<Value> {
 /// An ordinary user "bob" (its session cookie) with an unlimited token (its key).
 async fn bob(gw: &Gateway) -> (String, String) {
     let cookie = gw.create_user("bob", "bob-password-1").await;
-    let (status, body) =
-        gw.api_as(Some(&cookie), "POST", "/api/token/", Some(json!({"name": "bob-key", "unlimited_quota": true}))).await;
+    let (status, body) = gw
+        .api_as(Some(&cookie), "POST", "/api/token/", Some(json!({"name": "bob-key", "unlimited_quota": true})))
+        .await;
     assert_eq!(status, 200, "{body}");
     (cookie, body["data"]["key"].as_str().unwrap().to_string())
 }
@@ -101,7 +102,10 @@ async fn settings_are_checked_named_and_secrets_never_come_back() {
     assert_eq!(status, 200);
     assert!(!raw.to_string().contains("hunter2-smtp"), "a secret came back: {raw}");
     let all = options(&gw).await;
-    assert_eq!((option(&all, "SMTPToken")["value"].as_str(), option(&all, "SMTPToken")["set"].as_bool()), (Some(""), Some(true)));
+    assert_eq!(
+        (option(&all, "SMTPToken")["value"].as_str(), option(&all, "SMTPToken")["set"].as_bool()),
+        (Some(""), Some(true))
+    );
     assert_eq!(option(&all, "GitHubClientSecret")["set"], false);
     assert_eq!(option(&all, "RegisterEnabled")["value"], "false");
     assert_eq!(option(&all, "GroupRatio")["value"], r#"{"default":1,"vip":0.5}"#);
@@ -210,7 +214,9 @@ async fn a_users_own_log_shows_only_its_rows_without_channels_or_admin_info() {
             assert!(row["id"].as_i64().unwrap() < 1024);
         }
     }
-    let trail: Value = serde_json::from_str(rows(&gw, Some(&bob_cookie), "/api/log/self").await[0]["other"].as_str().unwrap()).unwrap();
+    let trail: Value =
+        serde_json::from_str(rows(&gw, Some(&bob_cookie), "/api/log/self").await[0]["other"].as_str().unwrap())
+            .unwrap();
     assert_eq!(trail, json!({"model_ratio": 0.075}), "only admin_info is removed");
 }
 
@@ -231,7 +237,11 @@ async fn csv_export_and_delete_before_a_timestamp() {
     let admin_csv = csv(gw.cookie.clone(), "/api/log/export?username=bob").await;
     let lines: Vec<&str> = admin_csv.lines().collect();
     assert_eq!(lines.len(), 1 + 3, "{admin_csv}");
-    assert!(lines[0].starts_with("id,time_utc,created_at,type,username") && lines[0].contains("channel_name"), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with("id,time_utc,created_at,type,username") && lines[0].contains("channel_name"),
+        "{}",
+        lines[0]
+    );
     assert!(lines[1..].iter().all(|l| l.contains(",bob,bob-key,gpt-4o-mini,") && l.contains(",mock,")), "{admin_csv}");
     let own_csv = csv(bob_cookie.clone(), "/api/log/self/export").await;
     assert_eq!(own_csv.lines().count(), 1 + 3, "{own_csv}");
@@ -253,10 +263,26 @@ async fn csv_export_and_delete_before_a_timestamp() {
 async fn log_and_data_views_check_who_is_asking() {
     let gw = Gateway::start().await;
     let (bob_cookie, _) = bob(&gw).await;
-    for path in ["/api/log/", "/api/log/self", "/api/log/stat", "/api/log/self/stat", "/api/log/export", "/api/data/", "/api/data/self", "/api/data/channels"] {
+    for path in [
+        "/api/log/",
+        "/api/log/self",
+        "/api/log/stat",
+        "/api/log/self/stat",
+        "/api/log/export",
+        "/api/data/",
+        "/api/data/self",
+        "/api/data/channels",
+    ] {
         assert_eq!(gw.api_as(None, "GET", path, None).await.0, 401, "anonymous {path}");
     }
-    for path in ["/api/log/", "/api/log/search?keyword=2", "/api/log/stat", "/api/log/export", "/api/data/", "/api/data/channels"] {
+    for path in [
+        "/api/log/",
+        "/api/log/search?keyword=2",
+        "/api/log/stat",
+        "/api/log/export",
+        "/api/data/",
+        "/api/data/channels",
+    ] {
         assert_eq!(gw.api_as(Some(&bob_cookie), "GET", path, None).await.0, 403, "user {path}");
     }
     assert_eq!(gw.api_as(Some(&bob_cookie), "DELETE", "/api/log/?target_timestamp=99999999999", None).await.0, 403);
@@ -296,7 +322,11 @@ async fn dashboard_data_sums_per_hour_model_user_and_channel() {
     assert!(failed_attempts >= 1);
     assert_eq!(channels.len(), 1, "{channels:?}");
     let c = &channels[0];
-    assert_eq!((c["channel_name"].as_str(), c["count"].as_i64(), c["error_count"].as_i64()), (Some("mock"), Some(6), Some(failed_attempts)), "{c}");
+    assert_eq!(
+        (c["channel_name"].as_str(), c["count"].as_i64(), c["error_count"].as_i64()),
+        (Some("mock"), Some(6), Some(failed_attempts)),
+        "{c}"
+    );
     let rate = failed_attempts as f64 / (6 + failed_attempts) as f64;
     assert!((c["error_rate"].as_f64().unwrap() - rate).abs() < 1e-9, "{c}");
     assert_eq!(c["quota"], 5 * MINI + FOUR_O);
