@@ -79,7 +79,8 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
     let fresh = record_new_ids(db, &mut tx, reports).await?;
     settled.newly_applied = fresh.len();
     let mut charges = Charges::default();
-    let mut rows: Vec<(&UsageReport, i64, String)> = Vec::new();
+    let mut rows: Vec<LogInsert> = Vec::new();
+    let switches = if fresh.is_empty() { LogSwitches::default() } else { LogSwitches::load(db, &mut tx).await? };
     settled.health_changed = crate::health::record(db, &mut tx, cx.policy, cx.channels, &fresh).await?;
     let mut hourly: BTreeMap<quota_data::Key, quota_data::Delta> = BTreeMap::new();
     for r in &fresh {
@@ -122,7 +123,13 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
                 use_channel: r.failed_attempts.iter().map(|a| a.channel_id).chain([r.channel_id]).collect(),
             }),
         };
-        rows.push((r, quota, serde_json::to_string(&other).unwrap_or_default()));
+        if switches.consume {
+            let other = serde_json::to_string(&other).unwrap_or_default();
+            rows.push(LogInsert { report: r, log_type: log_type::CONSUME, content: String::new(), quota, other });
+        }
+    }
+    if switches.error {
+        rows.extend(fresh.iter().copied().filter(|r| r.failed).map(error_row));
     }
     charge_leases(db, &mut tx, &mut charges).await?;
     let now = now_secs();
@@ -185,6 +192,69 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
     }
     tx.commit().await?;
     Ok(settled)
+}
+
+/// One log row settlement writes: a consume row, or an error row for a request that failed.
+struct LogInsert<'r> {
+    report: &'r UsageReport,
+    log_type: i32,
+    content: String,
+    quota: i64,
+    other: String,
+}
+
+/// `LogConsumeEnabled` (default on) and `LogErrorEnabled` (default off, Veloera v0.5), read once per batch in
+/// the settlement transaction.
+struct LogSwitches {
+    consume: bool,
+    error: bool,
+}
+
+impl Default for LogSwitches {
+    fn default() -> Self {
+        LogSwitches { consume: true, error: false }
+    }
+}
+
+impl LogSwitches {
+    async fn load(db: &Db, tx: &mut Tx<'_>) -> Result<Self, ControlError> {
+        let set: Vec<(String, String)> =
+            sqlx::query_as(&db.sql("SELECT name, value FROM options WHERE name IN (?, ?)"))
+                .bind("LogConsumeEnabled")
+                .bind("LogErrorEnabled")
+                .fetch_all(&mut **tx)
+                .await?;
+        let mut switches = LogSwitches::default();
+        for (name, value) in set {
+            let on = value.trim() == "true";
+            match name.as_str() {
+                "LogConsumeEnabled" => switches.consume = on,
+                _ => switches.error = on,
+            }
+        }
+        Ok(switches)
+    }
+}
+
+/// The error log row (type 6) of a failed request: what the user may see in `content` and `other` (status and
+/// type), the upstream's message and the channels tried only in `other.admin_info`.
+fn error_row(r: &UsageReport) -> LogInsert<'_> {
+    let last = r.failed_attempts.last();
+    let status = last.map_or(0, |a| a.status_code);
+    let content = if status > 0 {
+        format!("upstream request failed with HTTP {status}")
+    } else {
+        "upstream request failed without an answer".to_string()
+    };
+    let other = serde_json::json!({
+        "error_type": "upstream_error",
+        "status_code": status,
+        "admin_info": {
+            "use_channel": r.failed_attempts.iter().map(|a| a.channel_id).collect::<Vec<_>>(),
+            "error": last.map(|a| a.error.as_str()).unwrap_or_default(),
+        },
+    });
+    LogInsert { report: r, log_type: log_type::ERROR, content, quota: 0, other: other.to_string() }
 }
 
 /// The consume log's `other` column, as Veloera writes it.
@@ -359,7 +429,7 @@ async fn log_users(
 async fn insert_logs(
     db: &Db,
     tx: &mut Tx<'_>,
-    rows: &[(&UsageReport, i64, String)],
+    rows: &[LogInsert<'_>],
     users: &BTreeMap<i64, LogUser>,
 ) -> Result<(), ControlError> {
     if rows.is_empty() {
@@ -373,14 +443,14 @@ async fn insert_logs(
         let sql = format!("INSERT INTO logs ({LOG_COLUMNS}) VALUES {}", vec![one.as_str(); chunk.len()].join(", "));
         let sql = db.sql(&sql);
         let mut query = sqlx::query(&sql);
-        for (r, quota, other) in chunk {
+        for LogInsert { report: r, log_type, content, quota, other } in chunk {
             let user = users.get(&r.user_id);
             let client_ip = if user.is_some_and(|u| u.show_ip) { r.client_ip.as_str() } else { "" };
             query = query
                 .bind(r.user_id)
                 .bind(r.created_at_secs)
-                .bind(log_type::CONSUME as i64)
-                .bind("")
+                .bind(*log_type as i64)
+                .bind(content)
                 .bind(user.map(|u| u.username.clone()).unwrap_or_default())
                 .bind(&r.token_name)
                 .bind(r.token_id)

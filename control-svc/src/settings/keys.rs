@@ -11,7 +11,7 @@ const fn s(key: &'static str, kind: Kind) -> Setting {
 const QUOTA_MAX: i64 = 1_000_000_000_000_000;
 
 /// Every table `/api/option/` accepts keys from.
-pub(super) const TABLES: &[&[Setting]] = &[BILLING, ROUTING, HEALTH, ACCOUNTS, OAUTH, MAIL, REWARDS];
+pub(super) const TABLES: &[&[Setting]] = &[BILLING, ROUTING, HEALTH, LOGS, ACCOUNTS, OAUTH, MAIL, REWARDS];
 
 /// Prices and groups (`billing::PriceTable`); `DemoSiteEnabled` is recorded by first-run setup.
 const BILLING: &[Setting] = &[
@@ -41,6 +41,9 @@ const HEALTH: &[Setting] = &[
     s("ChannelProbeIntervalSeconds", Integer { min: 1, max: 86_400 }),
     s("ChannelProbeMaxIntervalSeconds", Integer { min: 1, max: 7 * 86_400 }),
 ];
+
+/// What settlement writes to the log (`db::usage`): consume rows (default on) and error rows (default off).
+const LOGS: &[Setting] = &[s("LogConsumeEnabled", Flag), s("LogErrorEnabled", Flag)];
 
 /// Sign-up and sign-in (`accounts::AccountSettings`).
 const ACCOUNTS: &[Setting] = &[

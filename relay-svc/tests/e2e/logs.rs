@@ -352,3 +352,69 @@ async fn dashboard_data_sums_per_hour_model_user_and_channel() {
     assert_eq!(status, 400, "{body}");
     assert!(body["message"].as_str().unwrap().contains("default_time"));
 }
+
+#[tokio::test]
+async fn the_client_ip_is_logged_only_for_users_who_opted_in() {
+    let gw = Gateway::start().await;
+    let root_key = gw.root_key().await;
+    let (bob_cookie, bob_key) = bob(&gw).await;
+    gw.sql("UPDATE users SET setting = '{\"show_ip_in_logs\":true}' WHERE username = 'bob'").await;
+    ask(&gw, &root_key, "gpt-4o-mini").await;
+    ask(&gw, &bob_key, "gpt-4o-mini").await;
+    gw.wait_for_logs(2).await;
+    let root_rows = rows(&gw, Some(&gw.cookie), "/api/log/?username=root").await;
+    assert_eq!(root_rows[0]["client_ip"], "", "root did not opt in: {}", root_rows[0]);
+    let own = rows(&gw, Some(&bob_cookie), "/api/log/self").await;
+    assert_eq!(own[0]["client_ip"], "127.0.0.1", "{}", own[0]);
+}
+
+/// Waits (bounded) until an administrator's log query returns `n` rows.
+async fn wait_for(gw: &Gateway, path: &str, n: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        let found = rows(gw, Some(&gw.cookie), path).await;
+        if found.len() >= n {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {n} rows from {path} after 5 s");
+}
+
+#[tokio::test]
+async fn error_and_consume_rows_follow_their_switches() {
+    let gw = Gateway::start().await;
+    let (token_id, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
+    let fail_once = || gw.mock.script(Reply::Json(500, json!({"error": {"message": "boom"}})));
+    // Off by default: a failure leaves no row.
+    fail_once();
+    assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 502);
+    ask(&gw, &key, "gpt-4o-mini").await;
+    gw.wait_for_logs(1).await;
+    assert_eq!(put_option(&gw, "LogErrorEnabled", json!(true)).await.0, 200);
+    fail_once();
+    assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 502);
+    let errors = wait_for(&gw, "/api/log/?type=6", 1).await;
+    assert_eq!(errors.len(), 1, "only the failure after the switch: {errors:?}");
+    let row = &errors[0];
+    assert_eq!((row["quota"].as_i64(), row["model_name"].as_str()), (Some(0), Some("gpt-4o-mini")), "{row}");
+    assert_eq!(row["content"], "upstream request failed with HTTP 500", "{row}");
+    let other: Value = serde_json::from_str(row["other"].as_str().unwrap()).unwrap();
+    assert_eq!(other["status_code"], 500);
+    assert_eq!(other["admin_info"]["use_channel"].as_array().map(Vec::len), Some(1), "{other}");
+    let own = rows(&gw, Some(&gw.cookie), "/api/log/self?type=6").await;
+    assert!(!own[0]["other"].as_str().unwrap().contains("admin_info"), "{}", own[0]);
+
+    assert_eq!(put_option(&gw, "LogConsumeEnabled", json!("false")).await.0, 200);
+    ask(&gw, &key, "gpt-4o-mini").await;
+    for _ in 0..100 {
+        if gw.token(token_id).await["used_quota"] == 2 * MINI {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(gw.token(token_id).await["used_quota"], 2 * MINI, "the request is still charged");
+    assert_eq!(rows(&gw, Some(&gw.cookie), "/api/log/?type=2").await.len(), 1, "but not logged");
+    // The dashboard still counts it.
+    let data = rows(&gw, Some(&gw.cookie), "/api/data/").await;
+    assert_eq!(data.iter().map(|r| r["count"].as_i64().unwrap()).sum::<i64>(), 2, "{data:?}");
+}
