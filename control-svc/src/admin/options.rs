@@ -39,7 +39,8 @@ fn item(key: &str, value: String) -> OptionItem {
 }
 
 /// Saves one option after checking it; refused (`"<key>: <why>"`, nothing stored) when the key is unknown or the
-/// value is bad. Then reloads what caches options and tells relays.
+/// value is bad. An empty value removes the option (back to the built-in default). Then reloads what caches
+/// options and tells relays.
 pub async fn update(
     State(state): State<AppState>,
     _root: Root,
@@ -55,13 +56,25 @@ pub async fn update(
         other => other.to_string(),
     };
     let setting = settings::lookup(key).ok_or_else(|| refuse("unknown setting".into()))?;
-    settings::validate(key, &value).map_err(refuse)?;
+    // An empty value clears the option: its built-in default applies again.
+    let clear = value.trim().is_empty();
+    if !clear {
+        settings::validate(key, &value).map_err(refuse)?;
+    }
     // The readers must accept the options as they will be, so a stored value can never break a reload.
     let mut options: HashMap<String, String> = db::options::all(state.db()).await?;
-    options.insert(key.to_string(), value.clone());
+    if clear {
+        options.remove(key);
+    } else {
+        options.insert(key.to_string(), value.clone());
+    }
     PriceTable::from_options(&options).map_err(refuse)?;
     Policy::from_options(&options).map_err(refuse)?;
-    db::options::set(state.db(), key, &value).await?;
+    if clear {
+        db::options::remove(state.db(), key).await?;
+    } else {
+        db::options::set(state.db(), key, &value).await?;
+    }
     tracing::info!(key, "option changed");
     if setting.routing {
         state.reload_channels().await?;

@@ -60,7 +60,8 @@ pub fn is_secret(key: &str) -> bool {
         || ["Secret", "Token", "Key", "secret", "token", "_key"].iter().any(|s| key.ends_with(s))
 }
 
-/// Checks `value` for `key`. The error says why, without the key (the caller prefixes it).
+/// Checks `value` for `key`. The error says why, without the key (the caller prefixes it). `/api/option/` never
+/// calls this with an empty value: that clears the option instead.
 pub fn validate(key: &str, value: &str) -> Result<(), String> {
     let setting = lookup(key).ok_or_else(|| "unknown setting".to_string())?;
     check(setting.kind, value)
@@ -119,7 +120,7 @@ fn check(kind: Kind, value: &str) -> Result<(), String> {
 
 fn json_object<T: serde::de::DeserializeOwned>(v: &str) -> Result<T, String> {
     if v.is_empty() {
-        return Err("must be a JSON object, not empty (use {} for none)".into());
+        return Err("must be a JSON object (an empty value clears the option instead)".into());
     }
     serde_json::from_str(v).map_err(|e| format!("not a valid JSON object: {e}"))
 }

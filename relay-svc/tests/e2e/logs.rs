@@ -132,6 +132,11 @@ async fn a_saved_model_ratio_changes_the_next_charge_without_a_restart() {
     assert_eq!(logs[0]["quota"], 240, "{}", logs[0]);
     let other: Value = serde_json::from_str(logs[0]["other"].as_str().unwrap()).unwrap();
     assert_eq!(other["model_ratio"], 7.5);
+    // An empty value clears the option: the built-in ratios apply again.
+    assert_eq!(put_option(&gw, "ModelRatio", json!("")).await.0, 200);
+    assert_eq!(option(&options(&gw).await, "ModelRatio")["value"], "");
+    ask(&gw, &key, "gpt-4o-mini").await;
+    assert_eq!(gw.wait_for_logs(3).await[0]["quota"], MINI);
 }
 
 #[tokio::test]
