@@ -214,13 +214,13 @@ fn csv_response(rows: impl Iterator<Item = LogEntry>, admin: bool) -> Result<Res
             utc_time(r.created_at),
             r.created_at.to_string(),
             r.log_type.to_string(),
-            r.username,
-            r.token_name,
-            r.model_name,
-            r.group,
+            cell(r.username),
+            cell(r.token_name),
+            cell(r.model_name),
+            cell(r.group),
         ];
         if admin {
-            record.extend([r.channel.to_string(), r.channel_name]);
+            record.extend([r.channel.to_string(), cell(r.channel_name)]);
         }
         record.extend([
             r.prompt_tokens.to_string(),
@@ -228,9 +228,9 @@ fn csv_response(rows: impl Iterator<Item = LogEntry>, admin: bool) -> Result<Res
             r.quota.to_string(),
             r.use_time.to_string(),
             r.is_stream.to_string(),
-            r.client_ip,
-            r.request_id,
-            r.content,
+            cell(r.client_ip),
+            cell(r.request_id),
+            cell(r.content),
         ]);
         out.write_record(&record).map_err(failed)?;
     }
@@ -243,6 +243,12 @@ fn csv_response(rows: impl Iterator<Item = LogEntry>, admin: bool) -> Result<Res
         body,
     )
         .into_response())
+}
+
+/// A text cell that a spreadsheet will not run as a formula: users name their own tokens, and an administrator
+/// opens the export (OWASP's CSV-injection advice: prefix `=`, `+`, `-`, `@`, tab and carriage return with `'`).
+fn cell(text: String) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text }
 }
 
 /// `YYYY-MM-DD HH:MM:SS` in UTC.
@@ -258,5 +264,23 @@ fn utc_time(secs: i64) -> String {
             t.second()
         ),
         Err(_) => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_cells_never_start_a_formula() {
+        assert_eq!(cell("=HYPERLINK(\"http://x\")".into()), "'=HYPERLINK(\"http://x\")");
+        assert_eq!(cell("@SUM(A1)".into()), "'@SUM(A1)");
+        assert_eq!(cell("gpt-4o".into()), "gpt-4o");
+    }
+
+    #[test]
+    fn times_are_utc() {
+        assert_eq!(utc_time(0), "1970-01-01 00:00:00");
+        assert_eq!(utc_time(1_700_000_000), "2023-11-14 22:13:20");
     }
 }
