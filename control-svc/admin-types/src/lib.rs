@@ -362,8 +362,9 @@ pub struct LogEntry {
     pub client_ip: String,
 }
 
-/// One option of `GET /api/option/`. Secrets (passwords, client secrets, keys) are write-only: their `value` is
-/// always empty and `set` says whether one is stored; `set` is absent for other keys.
+/// One option of `GET /api/option/`: every registered key, `value` empty while unset (the built-in default
+/// applies). Secrets (passwords, client secrets, keys) are write-only: their `value` is always empty and `set` says
+/// whether one is stored; `set` is absent for other keys.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OptionItem {
     pub key: String,
