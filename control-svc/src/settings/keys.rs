@@ -11,7 +11,8 @@ const fn s(key: &'static str, kind: Kind) -> Setting {
 const QUOTA_MAX: i64 = 1_000_000_000_000_000;
 
 /// Every table `/api/option/` accepts keys from.
-pub(super) const TABLES: &[&[Setting]] = &[BILLING, ROUTING, HEALTH, LOGS, ACCOUNTS, OAUTH, MAIL, REWARDS];
+pub(super) const TABLES: &[&[Setting]] =
+    &[BILLING, ROUTING, HEALTH, LOGS, ACCOUNTS, OAUTH, MAIL, REWARDS, BLOCKED_WORDS];
 
 /// Prices and groups (`billing::PriceTable`); `DemoSiteEnabled` is recorded by first-run setup.
 const BILLING: &[Setting] = &[
@@ -92,3 +93,22 @@ const REWARDS: &[Setting] = &[
     s("RebateEnabled", Flag),
     s("RebatePercentage", Decimal { min: 0.0, max: 100.0 }),
 ];
+
+/// Blocked words (`grpc::relay_settings`, compiled by the relays): the list must compile, naming a bad line.
+const BLOCKED_WORDS: &[Setting] = &[
+    s("SensitiveWords", Custom(blocked_word_list)),
+    s("CheckSensitiveEnabled", Flag),
+    s("CheckSensitiveOnPromptEnabled", Flag),
+    s("CheckSensitiveOnCompletionEnabled", Flag),
+    s("SafeCheckExemptEnabled", Flag),
+    s("SafeCheckExemptGroup", Text { max_len: 64 }),
+];
+
+const BLOCKED_WORDS_MAX_LEN: usize = 1 << 20;
+
+fn blocked_word_list(value: &str) -> Result<(), String> {
+    if value.len() > BLOCKED_WORDS_MAX_LEN {
+        return Err(format!("the list is longer than {BLOCKED_WORDS_MAX_LEN} bytes"));
+    }
+    veloera_proto::blocked_words::BlockedWords::compile(value).map(|_| ()).map_err(|e| e.to_string())
+}
