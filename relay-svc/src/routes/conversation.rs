@@ -56,10 +56,18 @@ pub async fn admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, R
         endpoint: asking.endpoint,
         stream: asking.stream,
     };
+    // Rate limits come before quota: a refused request reserves nothing and is not billed.
+    let limited = match state.limiter.applies(&auth.caller.caller) {
+        true => state.limiter.admit(&auth.caller.caller, asking.model).await?,
+        false => None,
+    };
     // The estimate is reserved before anything is sent; a request the balance cannot cover goes no further.
     let reservation = state.link.leases.reserve(&auth.caller.caller, usage::estimate(pricing, asking.cost)).await?;
     let mut meter = Metering::start(state.outbox.clone(), auth.caller.clone(), *pricing, facts);
     meter.reserved(reservation);
+    if let Some(admission) = limited {
+        meter.limited(admission);
+    }
     meter.expect(asking.cost);
     Ok(Admitted { auth, meter })
 }

@@ -14,5 +14,6 @@ mod failover;
 mod formats;
 mod lifecycle;
 mod quota;
+mod rate_limits;
 mod redemptions;
 mod users_admin;
