@@ -44,7 +44,10 @@ pub enum Settle {
 pub enum Verdict {
     Admitted,
     /// Refused by `checks[index]`; its window (if it has one) ends after `retry_after`.
-    Refused { index: usize, retry_after: Option<Duration> },
+    Refused {
+        index: usize,
+        retry_after: Option<Duration>,
+    },
 }
 
 /// The shared store could not be asked.
@@ -71,8 +74,8 @@ impl Store {
             .set_response_timeout(Some(REDIS_DEADLINE))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_secs(1));
-        let manager = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| format!("REDIS_CONN_STRING: {e}"))?;
+        let manager =
+            ConnectionManager::new_lazy_with_config(client, config).map_err(|e| format!("REDIS_CONN_STRING: {e}"))?;
         Ok(Store::Redis(Arc::new(RedisStore {
             manager,
             admit: redis::Script::new(ADMIT_SCRIPT),
@@ -187,10 +190,7 @@ impl RedisStore {
             .map_err(|e| StoreDown(e.to_string()))?;
         Ok(match index {
             0 => Verdict::Admitted,
-            i => Verdict::Refused {
-                index: i - 1,
-                retry_after: (ttl > 0).then(|| Duration::from_millis(ttl as u64)),
-            },
+            i => Verdict::Refused { index: i - 1, retry_after: (ttl > 0).then(|| Duration::from_millis(ttl as u64)) },
         })
     }
 
