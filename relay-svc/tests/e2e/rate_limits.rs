@@ -312,6 +312,52 @@ async fn two_relays_sharing_redis_enforce_one_concurrency_limit() {
     .expect("test timed out");
 }
 
+/// Waits (bounded) until the Redis counter `key` holds `value`, and returns its remaining lifetime in ms.
+async fn redis_counter_reaches(key: &str, value: i64) -> i64 {
+    let client = redis::Client::open(REDIS_URL).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    for _ in 0..100 {
+        let got: Option<i64> = redis::cmd("GET").arg(key).query_async(&mut conn).await.unwrap();
+        if got == Some(value) {
+            return redis::cmd("PTTL").arg(key).query_async(&mut conn).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("Redis counter {key} never reached {value}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_relays_sharing_redis_count_successes_and_tokens_once() {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let gw = Gateway::start().await;
+        let prefix = unique_prefix();
+        let one = redis_relay(&gw, REDIS_URL, &prefix, false).await;
+        let two = redis_relay(&gw, REDIS_URL, &prefix, false).await;
+        set_limits(&gw, &[&one, &two], &[("ModelRateLimits", r#"{"gpt-4o": {"tpm": 10}}"#)]).await;
+        let (id, key) = limited_token(&gw, 0, 1).await;
+
+        // One success on relay one uses up the token's success limit on relay two as well.
+        assert_eq!(chat_at(&gw, one.addr, &key, chat_body("gpt-4o-mini")).await.status(), 200);
+        let ttl = redis_counter_reaches(&format!("{prefix}tok:{id}:ok"), 1).await;
+        assert!((1..=60_000).contains(&ttl), "the success window lasts the token's period: {ttl} ms");
+        let refused = chat_at(&gw, two.addr, &key, chat_body("gpt-4o-mini")).await;
+        assert_eq!(refused.status(), 429);
+        let body: Value = refused.json().await.unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().contains("successful"), "{body}");
+
+        // The 17 tokens one request used on relay one count against the model's minute on relay two.
+        let (_, free) = gw.create_token(json!({"name": "free", "unlimited_quota": true})).await;
+        assert_eq!(chat_at(&gw, one.addr, &free, chat_body("gpt-4o")).await.status(), 200);
+        redis_counter_reaches(&format!("{prefix}model:gpt-4o:tpm"), 17).await;
+        let refused = chat_at(&gw, two.addr, &free, chat_body("gpt-4o")).await;
+        assert_eq!(refused.status(), 429);
+        let body: Value = refused.json().await.unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().contains("tokens per minute"), "{body}");
+    })
+    .await
+    .expect("test timed out");
+}
+
 #[tokio::test]
 async fn with_redis_down_fail_open_admits_requests() {
     tokio::time::timeout(Duration::from_secs(30), async {
