@@ -123,6 +123,19 @@ async fn a_token_limit_refuses_the_request_after_the_count_with_retry_after() {
         assert_eq!(body["type"], "error", "{body}");
         assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
 
+        let refused = gw
+            .http
+            .post(gw.url(&format!("/v1beta/models/gpt-4o-mini:generateContent?key={key}")))
+            .json(&json!({"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 429);
+        assert!((1..=60).contains(&retry_after(&refused)));
+        let body: Value = refused.json().await.unwrap();
+        assert_eq!(body["error"]["code"], 429, "{body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("Key-level rate limit"), "{body}");
+
         // Refusals reach no upstream and are billed nothing: only the three answered requests are logged.
         assert_eq!(gw.mock.chat_requests(), 3);
         gw.wait_for_logs(3).await;
@@ -151,6 +164,34 @@ async fn a_token_success_limit_counts_only_successful_requests() {
         assert_eq!(refused.status(), 429);
         let body: Value = refused.json().await.unwrap();
         assert!(body["error"]["message"].as_str().unwrap().contains("successful"), "{body}");
+    })
+    .await
+    .expect("test timed out");
+}
+
+#[tokio::test]
+async fn tokens_of_the_exempt_group_skip_their_own_limit() {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        let gw = Gateway::start().await;
+        gw.relay_watching().await;
+        gw.create_channel(json!({"name": "bulk", "type": 1, "key": "sk-upstream-2", "base_url": gw.mock.base_url(),
+            "models": "gpt-4o-mini", "group": "bulk-ok"}))
+            .await;
+        // The unused model limit only lets the test see when the relay has the new settings.
+        set_limits(
+            &gw,
+            &[&gw.relay],
+            &[("global.rate_limit_exempt_enabled", "true"), ("ModelRateLimits", r#"{"unused-model": {"rpm": 1}}"#)],
+        )
+        .await;
+        let (bulk_id, bulk) = limited_token(&gw, 1, 0).await;
+        gw.sql(&format!("UPDATE tokens SET group_name = 'bulk-ok' WHERE id = {bulk_id}")).await;
+        let (_, plain) = limited_token(&gw, 1, 0).await;
+        for i in 0..3 {
+            assert_eq!(gw.chat("/v1", &bulk, chat_body("gpt-4o-mini")).await.status(), 200, "request {i}");
+        }
+        assert_eq!(gw.chat("/v1", &plain, chat_body("gpt-4o-mini")).await.status(), 200);
+        assert_eq!(gw.chat("/v1", &plain, chat_body("gpt-4o-mini")).await.status(), 429);
     })
     .await
     .expect("test timed out");
