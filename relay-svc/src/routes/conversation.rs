@@ -57,9 +57,10 @@ pub async fn admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, R
         stream: asking.stream,
     };
     // Rate limits come before quota: a refused request reserves nothing and is not billed.
-    let limited = match state.limiter.applies(&auth.caller.caller) {
-        true => state.limiter.admit(&auth.caller.caller, asking.model).await?,
-        false => None,
+    let limited = if state.limiter.applies(&auth.caller.caller) {
+        state.limiter.admit(&auth.caller.caller, asking.model).await?
+    } else {
+        None
     };
     // The estimate is reserved before anything is sent; a request the balance cannot cover goes no further.
     let reservation = state.link.leases.reserve(&auth.caller.caller, usage::estimate(pricing, asking.cost)).await?;
