@@ -18,6 +18,7 @@ use crate::health::Policy;
 use crate::routing::ChannelSnapshot;
 use crate::routing::virtual_models::{self, VirtualModels};
 use crate::secrets::Cipher;
+use veloera_proto::v1::RelaySettings;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -32,8 +33,7 @@ struct Inner {
     channels: ArcSwap<ChannelSnapshot>,
     prices: ArcSwap<PriceTable>,
     policy: ArcSwap<Policy>,
-    /// What relays apply themselves (rate limits), sent with every `Reset` and `OptionsChanged`.
-    relay_settings: ArcSwap<veloera_proto::v1::RelaySettings>,
+    relay_settings: ArcSwap<RelaySettings>,
     jobs: JobHub,
     generate_default_token: bool,
     shutdown: CancellationToken,
@@ -59,7 +59,7 @@ impl AppState {
                 channels: ArcSwap::from_pointee(ChannelSnapshot::default()),
                 prices: ArcSwap::from_pointee(PriceTable::default()),
                 policy: ArcSwap::from_pointee(Policy::default()),
-                relay_settings: ArcSwap::from_pointee(Default::default()),
+                relay_settings: ArcSwap::from_pointee(RelaySettings::default()),
                 jobs: JobHub::default(),
                 generate_default_token,
                 shutdown: CancellationToken::new(),
@@ -95,8 +95,8 @@ impl AppState {
         self.inner.policy.load()
     }
 
-    /// The settings relays apply themselves, as last loaded from the options.
-    pub fn relay_settings(&self) -> Arc<veloera_proto::v1::RelaySettings> {
+    /// What relays apply to requests themselves, as last loaded from the options.
+    pub fn relay_settings(&self) -> Arc<RelaySettings> {
         self.inner.relay_settings.load_full()
     }
 

@@ -32,6 +32,9 @@ pub enum RelayError {
     /// The shared rate-limit store is unreachable and `RATE_LIMIT_FAIL_OPEN` is off. Details go to the log.
     #[error("rate-limit store unavailable: {0}")]
     LimitsUnavailable(String),
+    /// The prompt, or the answer when answers are checked, holds a blocked word (which one is logged only).
+    #[error("{}", if *in_answer { format!("the answer was stopped: it contains blocked words (request id: {request_id})") } else { format!("sensitive words detected (request id: {request_id})") })]
+    SensitiveWords { request_id: String, in_answer: bool },
     /// Routes Veloera also leaves unimplemented (files, fine-tuning).
     #[error("API not implemented")]
     NotImplemented,
@@ -56,7 +59,7 @@ impl RelayError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            RelayError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            RelayError::InvalidRequest(_) | RelayError::SensitiveWords { .. } => StatusCode::BAD_REQUEST,
             RelayError::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             RelayError::MissingKey => StatusCode::UNAUTHORIZED,
             RelayError::Denied { reason, .. } => match reason {
@@ -110,6 +113,7 @@ impl RelayError {
             RelayError::ControlUnavailable(_) => ("veloera_error", "control_unavailable".into()),
             RelayError::LimitsUnavailable(_) => ("veloera_error", "rate_limit_unavailable".into()),
             RelayError::NotFound(_) => ("invalid_request_error", "not_found".into()),
+            RelayError::SensitiveWords { .. } => ("veloera_error", "sensitive_words_detected".into()),
             RelayError::NotImplemented => ("invalid_request_error", "not_implemented".into()),
         }
     }

@@ -9,6 +9,7 @@
 //!   (`anthropic`), Gemini (`gemini`); `conversation` admits a request and calls its channel,
 //!   `translate` relays answers between formats, `sse` is the OpenAI-to-OpenAI stream hot path
 //! - `auth`      reading the API key from a request
+//! - `guard`     blocked words in prompts and answers
 //! - `control`   gRPC client, caches, `WatchConfig` consumer, usage outbox
 //! - `providers` pure adaptors per wire format (`openai`, `anthropic`, `gemini`) around the shared chat
 //!   representation in `providers::chat`
@@ -27,6 +28,7 @@ pub mod dispatch;
 pub mod error;
 pub mod failover;
 pub mod frontdoor;
+pub mod guard;
 pub mod limits;
 pub mod providers;
 pub mod routes;

@@ -115,12 +115,10 @@ pub async fn grant(
 /// what it kept. Returns the quota given back (0 when it was already closed).
 pub async fn close(db: &Db, id: &str, spent: Option<i64>) -> Result<i64, ControlError> {
     let mut tx = db.begin_write().await?;
-    let lease: Option<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(
-        &db.sql(&format!(
-            "SELECT user_id, token_id, token_limited, amount, used, closed FROM quota_leases WHERE id = ?{}",
-            db.for_update()
-        )),
-    )
+    let lease: Option<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(&db.sql(&format!(
+        "SELECT user_id, token_id, token_limited, amount, used, closed FROM quota_leases WHERE id = ?{}",
+        db.for_update()
+    )))
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;

@@ -1,10 +1,18 @@
-//! The options relays apply themselves, read from the options table into the `RelaySettings` message that
-//! `WatchConfig` sends with every `Reset` and `OptionsChanged`.
+//! The settings relays apply to requests themselves (`RelaySettings`), built from the options table and sent
+//! whole with every `WatchConfig` reset and options change: blocked words and rate limits.
 
 use std::collections::HashMap;
 
 use serde::Deserialize;
 use veloera_proto::v1::{ModelRateLimit, RelaySettings};
+
+/// Option names and their defaults (Veloera's names; `CheckSensitiveOnCompletionEnabled` is ours).
+pub const SENSITIVE_WORDS: &str = "SensitiveWords";
+const CHECK_ENABLED: (&str, bool) = ("CheckSensitiveEnabled", true);
+const CHECK_PROMPT: (&str, bool) = ("CheckSensitiveOnPromptEnabled", true);
+const CHECK_COMPLETION: (&str, bool) = ("CheckSensitiveOnCompletionEnabled", false);
+const EXEMPT_ENABLED: (&str, bool) = ("SafeCheckExemptEnabled", false);
+const EXEMPT_GROUP: &str = "SafeCheckExemptGroup";
 
 /// Option holding the per-model limits: `{"<model>": {"rpm": N, "tpm": N, "concurrency": N}}` (0 or absent = no
 /// limit).
@@ -21,8 +29,25 @@ struct ModelLimitOption {
     concurrency: i64,
 }
 
-/// Builds the relay settings from `options`; a malformed value is an error naming the option.
+/// Builds the relay settings from `options`; a malformed rate-limit value is an error naming the option.
 pub fn from_options(options: &HashMap<String, String>) -> Result<RelaySettings, String> {
+    let flag = |(name, default): (&str, bool)| options.get(name).map_or(default, |v| v.trim() == "true");
+    let text = |name: &str| options.get(name).map(|v| v.trim().to_string()).unwrap_or_default();
+    let checking = flag(CHECK_ENABLED);
+    let mut settings = RelaySettings {
+        blocked_words: text(SENSITIVE_WORDS),
+        check_prompt: checking && flag(CHECK_PROMPT),
+        check_completion: checking && flag(CHECK_COMPLETION),
+        exempt_group: if flag(EXEMPT_ENABLED) { text(EXEMPT_GROUP) } else { String::new() },
+        ..RelaySettings::default()
+    };
+    rate_limits(options, &mut settings)?;
+    Ok(settings)
+}
+
+/// The per-user (`ModelRequestRateLimit*`), per-model (`ModelRateLimits`) and token-exemption
+/// (`global.rate_limit_exempt_*`) settings.
+fn rate_limits(options: &HashMap<String, String>, settings: &mut RelaySettings) -> Result<(), String> {
     let get = |name: &str| options.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
     let flag = |name: &str, default: bool| match get(name) {
         None => Ok(default),
@@ -39,8 +64,11 @@ pub fn from_options(options: &HashMap<String, String>) -> Result<RelaySettings, 
             .ok_or_else(|| format!("option {name}: {v:?} is not a whole number of at least 0")),
     };
     // Veloera's defaults: off, 1 minute, no total limit, 1000 successful requests.
-    let user_rate_limit_period_secs = number("ModelRequestRateLimitDurationMinutes", 1)?.saturating_mul(60);
-    let mut model_rate_limits = HashMap::new();
+    let period = number("ModelRequestRateLimitDurationMinutes", 1)?.saturating_mul(60);
+    settings.user_rate_limit_enabled = flag("ModelRequestRateLimitEnabled", false)? && period > 0;
+    settings.user_rate_limit_count = number("ModelRequestRateLimitCount", 0)?;
+    settings.user_rate_limit_success = number("ModelRequestRateLimitSuccessCount", 1000)?;
+    settings.user_rate_limit_period_secs = period;
     if let Some(text) = get(MODEL_RATE_LIMITS) {
         let parsed: HashMap<String, ModelLimitOption> = serde_json::from_str(text).map_err(|e| {
             format!("option {MODEL_RATE_LIMITS}: {e} (expected {{\"<model>\": {{\"rpm\": N, \"tpm\": N, \"concurrency\": N}}}})")
@@ -50,20 +78,15 @@ pub fn from_options(options: &HashMap<String, String>) -> Result<RelaySettings, 
                 return Err(format!("option {MODEL_RATE_LIMITS}: the limits of {model:?} must not be negative"));
             }
             if l.rpm + l.tpm + l.concurrency > 0 {
-                model_rate_limits.insert(model, ModelRateLimit { rpm: l.rpm, tpm: l.tpm, concurrency: l.concurrency });
+                let limit = ModelRateLimit { rpm: l.rpm, tpm: l.tpm, concurrency: l.concurrency };
+                settings.model_rate_limits.insert(model, limit);
             }
         }
     }
-    let exempt = flag("global.rate_limit_exempt_enabled", false)?;
-    let exempt_group = get("global.rate_limit_exempt_group").unwrap_or("bulk-ok");
-    Ok(RelaySettings {
-        user_rate_limit_enabled: flag("ModelRequestRateLimitEnabled", false)? && user_rate_limit_period_secs > 0,
-        user_rate_limit_count: number("ModelRequestRateLimitCount", 0)?,
-        user_rate_limit_success: number("ModelRequestRateLimitSuccessCount", 1000)?,
-        user_rate_limit_period_secs,
-        model_rate_limits,
-        rate_limit_exempt_group: if exempt { exempt_group.to_string() } else { String::new() },
-    })
+    if flag("global.rate_limit_exempt_enabled", false)? {
+        settings.rate_limit_exempt_group = get("global.rate_limit_exempt_group").unwrap_or("bulk-ok").to_string();
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -75,7 +98,28 @@ mod tests {
     }
 
     #[test]
-    fn nothing_is_limited_by_default() {
+    fn prompts_are_checked_by_default_and_answers_only_when_asked() {
+        let s = from_options(&options(&[("SensitiveWords", "bad\n")])).unwrap();
+        assert_eq!((s.blocked_words.as_str(), s.check_prompt, s.check_completion), ("bad", true, false));
+        let s = from_options(&options(&[("CheckSensitiveOnCompletionEnabled", "true")])).unwrap();
+        assert!(s.check_completion);
+        let s = from_options(&options(&[
+            ("CheckSensitiveEnabled", "false"),
+            ("CheckSensitiveOnCompletionEnabled", "true"),
+        ]))
+        .unwrap();
+        assert!(!s.check_prompt && !s.check_completion);
+    }
+
+    #[test]
+    fn the_exempt_group_applies_only_when_enabled() {
+        assert_eq!(from_options(&options(&[("SafeCheckExemptGroup", "vip")])).unwrap().exempt_group, "");
+        let on = options(&[("SafeCheckExemptGroup", "vip"), ("SafeCheckExemptEnabled", "true")]);
+        assert_eq!(from_options(&on).unwrap().exempt_group, "vip");
+    }
+
+    #[test]
+    fn nothing_is_rate_limited_by_default() {
         let s = from_options(&HashMap::new()).unwrap();
         assert!(!s.user_rate_limit_enabled);
         assert!(s.model_rate_limits.is_empty());

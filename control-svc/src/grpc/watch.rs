@@ -17,26 +17,21 @@ fn to_event(state: &AppState, version: u64, change: Change) -> ConfigEvent {
         }
         Change::User { user_id } => Event::UserChanged(UserChanged { user_id }),
         Change::Channels => Event::ChannelsChanged(ChannelsChanged {}),
-        // The settings as they are now: a later change only makes them newer, and its own event follows.
         Change::Options => Event::OptionsChanged(OptionsChanged { settings: Some((*state.relay_settings()).clone()) }),
     };
     ConfigEvent { version, event: Some(event) }
 }
 
-/// A reset carries everything a relay keeps besides its caches: the current relay settings.
-fn reset(state: &AppState) -> Event {
-    Event::Reset(Reset { settings: Some((*state.relay_settings()).clone()) })
-}
-
 pub fn events(state: &AppState) -> BoxStream<ConfigEvent> {
     // Subscribe before reading the version, so nothing published in between is missed.
     let rx = state.events().subscribe();
+    let reset = |state: &AppState| Event::Reset(Reset { settings: Some((*state.relay_settings()).clone()) });
     let first = ConfigEvent { version: state.events().version(), event: Some(reset(state)) };
-    let watched = state.clone();
+    let app = state.clone();
     let changes = BroadcastStream::new(rx).map(move |item| match item {
-        Ok((version, change)) => Ok(to_event(&watched, version, change)),
+        Ok((version, change)) => Ok(to_event(&app, version, change)),
         // This relay fell behind: it cannot know what it missed, so it must drop everything.
-        Err(BroadcastStreamRecvError::Lagged(_)) => Ok(ConfigEvent { version: 0, event: Some(reset(&watched)) }),
+        Err(BroadcastStreamRecvError::Lagged(_)) => Ok(ConfigEvent { version: 0, event: Some(reset(&app)) }),
     });
     let shutdown = state.shutdown().clone();
     Box::pin(

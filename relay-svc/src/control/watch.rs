@@ -21,9 +21,9 @@ pub async fn run(link: Arc<ControlLink>, limiter: Arc<Limiter>, relay_id: String
             while let Some(event) = stream.message().await? {
                 match event.event {
                     Some(Event::Reset(reset)) => {
-                        if let Some(settings) = &reset.settings {
-                            limiter.apply(settings);
-                        }
+                        let settings = reset.settings.unwrap_or_default();
+                        link.guard.apply(&settings);
+                        limiter.apply(&settings);
                         link.cache.forget_all();
                         link.cache.set_watch_connected(true);
                         backoff = Duration::from_millis(100);
@@ -33,13 +33,13 @@ pub async fn run(link: Arc<ControlLink>, limiter: Arc<Limiter>, relay_id: String
                         link.leases.forget(t.token_id);
                     }
                     Some(Event::UserChanged(u)) => link.cache.forget_user(u.user_id),
+                    Some(Event::ChannelsChanged(_)) => link.cache.forget_routes(),
                     Some(Event::OptionsChanged(changed)) => {
-                        if let Some(settings) = &changed.settings {
-                            limiter.apply(settings);
-                        }
+                        let settings = changed.settings.unwrap_or_default();
+                        link.guard.apply(&settings);
+                        limiter.apply(&settings);
                         link.cache.forget_routes();
                     }
-                    Some(Event::ChannelsChanged(_)) => link.cache.forget_routes(),
                     None => {}
                 }
             }
