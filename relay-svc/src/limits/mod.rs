@@ -173,62 +173,7 @@ impl Limiter {
     /// Admits one request of `caller` for `model`, or refuses it (429 with `Retry-After`). The admission is
     /// settled when dropped; call [`Admission::finish`] first to say how the request ended.
     pub async fn admit(&self, caller: &Caller, model: &str) -> Result<Option<Admission>, RelayError> {
-        let settings = self.settings.load();
-        let mut checks = Vec::new();
-        let mut scopes = Vec::new();
-        let mut after = AfterRequest::default();
-        let prefix = &self.prefix;
-        let token_exempt = !settings.exempt_group.is_empty() && caller.group == settings.exempt_group;
-        if !token_exempt && caller.rate_limit_period > 0 {
-            let period = Duration::from_secs(caller.rate_limit_period as u64);
-            let id = caller.token_id;
-            if caller.rate_limit_count > 0 {
-                let limit = caller.rate_limit_count;
-                checks.push(Check { key: format!("{prefix}tok:{id}:n"), kind: Kind::Count, limit, window: period });
-                scopes.push(Scope::TokenRequests { limit, period });
-            }
-            if caller.rate_limit_success > 0 {
-                let (limit, key) = (caller.rate_limit_success, format!("{prefix}tok:{id}:ok"));
-                checks.push(Check { key: key.clone(), kind: Kind::Peek, limit, window: period });
-                scopes.push(Scope::TokenSuccesses { limit, period });
-                after.on_success.push((key, period));
-            }
-        }
-        if let Some(user) = settings.user {
-            let id = caller.user_id;
-            if user.count > 0 {
-                let key = format!("{prefix}user:{id}:n");
-                checks.push(Check { key, kind: Kind::Count, limit: user.count, window: user.period });
-                scopes.push(Scope::UserRequests { limit: user.count, period: user.period });
-            }
-            if user.success > 0 {
-                let key = format!("{prefix}user:{id}:ok");
-                checks.push(Check { key: key.clone(), kind: Kind::Peek, limit: user.success, window: user.period });
-                scopes.push(Scope::UserSuccesses { limit: user.success, period: user.period });
-                after.on_success.push((key, user.period));
-            }
-        }
-        if let Some(limit) = settings.models.get(model) {
-            if limit.rpm > 0 {
-                let key = format!("{prefix}model:{model}:rpm");
-                checks.push(Check { key, kind: Kind::Count, limit: limit.rpm, window: MINUTE });
-                scopes.push(Scope::ModelRequests { limit: limit.rpm });
-            }
-            if limit.tpm > 0 {
-                let key = format!("{prefix}model:{model}:tpm");
-                checks.push(Check { key: key.clone(), kind: Kind::Peek, limit: limit.tpm, window: MINUTE });
-                scopes.push(Scope::ModelTokens { limit: limit.tpm });
-                after.tokens = Some(key);
-            }
-            if limit.concurrency > 0 {
-                let key = format!("{prefix}model:{model}:inflight");
-                let limit = limit.concurrency;
-                checks.push(Check { key: key.clone(), kind: Kind::Slot, limit, window: SLOT_LIFETIME });
-                scopes.push(Scope::ModelConcurrency { limit });
-                after.slot = Some(key);
-            }
-        }
-        drop(settings);
+        let Plan { checks, scopes, after } = self.plan(caller, model);
         if checks.is_empty() {
             return Ok(None);
         }
@@ -261,6 +206,62 @@ impl Limiter {
         }
     }
 
+    /// The limits that apply to one request of `caller` for `model`.
+    fn plan(&self, caller: &Caller, model: &str) -> Plan {
+        let settings = self.settings.load();
+        let prefix = &self.prefix;
+        let mut plan = Plan::default();
+        let token_exempt = !settings.exempt_group.is_empty() && caller.group == settings.exempt_group;
+        if !token_exempt && caller.rate_limit_period > 0 {
+            let (id, period) = (caller.token_id, Duration::from_secs(caller.rate_limit_period as u64));
+            let (count, success) = (caller.rate_limit_count, caller.rate_limit_success);
+            plan.add(
+                format!("{prefix}tok:{id}:n"),
+                Kind::Count,
+                count,
+                period,
+                Scope::TokenRequests { limit: count, period },
+            );
+            let key = format!("{prefix}tok:{id}:ok");
+            if plan.add(key.clone(), Kind::Peek, success, period, Scope::TokenSuccesses { limit: success, period }) {
+                plan.after.on_success.push((key, period));
+            }
+        }
+        if let Some(UserLimit { count, success, period }) = settings.user {
+            let id = caller.user_id;
+            plan.add(
+                format!("{prefix}user:{id}:n"),
+                Kind::Count,
+                count,
+                period,
+                Scope::UserRequests { limit: count, period },
+            );
+            let key = format!("{prefix}user:{id}:ok");
+            if plan.add(key.clone(), Kind::Peek, success, period, Scope::UserSuccesses { limit: success, period }) {
+                plan.after.on_success.push((key, period));
+            }
+        }
+        if let Some(&ModelLimit { rpm, tpm, concurrency }) = settings.models.get(model) {
+            plan.add(
+                format!("{prefix}model:{model}:rpm"),
+                Kind::Count,
+                rpm,
+                MINUTE,
+                Scope::ModelRequests { limit: rpm },
+            );
+            let key = format!("{prefix}model:{model}:tpm");
+            if plan.add(key.clone(), Kind::Peek, tpm, MINUTE, Scope::ModelTokens { limit: tpm }) {
+                plan.after.tokens = Some(key);
+            }
+            let key = format!("{prefix}model:{model}:inflight");
+            let scope = Scope::ModelConcurrency { limit: concurrency };
+            if plan.add(key.clone(), Kind::Slot, concurrency, SLOT_LIFETIME, scope) {
+                plan.after.slot = Some(key);
+            }
+        }
+        plan
+    }
+
     /// Logs that the store is unreachable, at most once per [`WARN_EVERY`].
     fn warn_down(&self, down: &store::StoreDown) {
         let now = self.epoch.elapsed().as_millis().max(1) as u64;
@@ -271,6 +272,26 @@ impl Limiter {
             let policy = if self.fail_open { "admitted without rate limits" } else { "refused" };
             tracing::warn!(error = %down, "rate-limit store unreachable; requests are {policy} (RATE_LIMIT_FAIL_OPEN)");
         }
+    }
+}
+
+/// The checks for one request, why each is there, and what its end adds.
+#[derive(Default)]
+struct Plan {
+    checks: Vec<Check>,
+    scopes: Vec<Scope>,
+    after: AfterRequest,
+}
+
+impl Plan {
+    /// Adds a check when `limit` sets one (> 0); says whether it did.
+    fn add(&mut self, key: String, kind: Kind, limit: i64, window: Duration, scope: Scope) -> bool {
+        if limit <= 0 {
+            return false;
+        }
+        self.checks.push(Check { key, kind, limit, window });
+        self.scopes.push(scope);
+        true
     }
 }
 
