@@ -30,6 +30,9 @@ const MINUTE: Duration = Duration::from_secs(60);
 const SLOT_LIFETIME: Duration = Duration::from_secs(15 * 60);
 /// At most one "store unreachable" warning per this long.
 const WARN_EVERY: Duration = Duration::from_secs(10);
+/// After the store failed to answer, it is not asked again for this long (a store that times out would
+/// otherwise add its timeout to every limited request).
+const RETRY_STORE_AFTER: Duration = Duration::from_secs(1);
 
 /// The limits of the options, as the relay applies them.
 #[derive(Debug, Default)]
@@ -132,6 +135,8 @@ pub struct Limiter {
     epoch: Instant,
     /// Milliseconds since `epoch` of the last "store unreachable" warning (0 = never).
     warned_at_ms: AtomicU64,
+    /// Milliseconds since `epoch` until which the store counts as down without being asked.
+    down_until_ms: AtomicU64,
 }
 
 impl Limiter {
@@ -148,6 +153,7 @@ impl Limiter {
             next_member: AtomicU64::new(0),
             epoch: Instant::now(),
             warned_at_ms: AtomicU64::new(0),
+            down_until_ms: AtomicU64::new(0),
         }
     }
 
@@ -182,7 +188,17 @@ impl Limiter {
         } else {
             String::new()
         };
-        match self.store.admit(&checks, &member).await {
+        let now_ms = self.epoch.elapsed().as_millis() as u64;
+        let answer = if now_ms < self.down_until_ms.load(Ordering::Relaxed) {
+            Err(store::StoreDown("it failed moments ago".into()))
+        } else {
+            self.store.admit(&checks, &member).await
+        };
+        if answer.is_err() && now_ms >= self.down_until_ms.load(Ordering::Relaxed) {
+            let until = now_ms + RETRY_STORE_AFTER.as_millis() as u64;
+            self.down_until_ms.store(until, Ordering::Relaxed);
+        }
+        match answer {
             Ok(Verdict::Admitted) => Ok(Some(Admission { store: self.store.clone(), after, member, outcome: None })),
             Ok(Verdict::Refused { index, retry_after }) => {
                 let message = scopes[index].refusal(model);
