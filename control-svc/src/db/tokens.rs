@@ -112,6 +112,11 @@ pub struct TokenWithOwner {
     pub owner_role: Option<i64>,
     pub owner_quota: Option<i64>,
     pub owner_group: Option<String>,
+    /// The token's own rate limit (Veloera v0.5 columns).
+    pub token_rate_limit_enabled: i64,
+    pub token_rate_limit_period: i64,
+    pub token_rate_limit_count: i64,
+    pub token_rate_limit_success: i64,
 }
 
 /// A live token and its owner in one query: the cold path of a relay request reads nothing else.
@@ -120,7 +125,9 @@ pub async fn find_with_owner_by_digest(db: &Db, digest_hex: &str) -> Result<Opti
         let token_columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("t.{}", c.trim())).collect();
         format!(
             "SELECT {}, u.status AS owner_status, u.role AS owner_role, u.quota AS owner_quota, \
-             u.group_name AS owner_group FROM tokens t LEFT JOIN users u ON u.id = t.user_id AND u.deleted_at IS NULL \
+             u.group_name AS owner_group, t.rate_limit_enabled AS token_rate_limit_enabled, \
+             t.rate_limit_period AS token_rate_limit_period, t.rate_limit_count AS token_rate_limit_count, \
+             t.rate_limit_success AS token_rate_limit_success FROM tokens t LEFT JOIN users u ON u.id = t.user_id AND u.deleted_at IS NULL \
              WHERE t.key_digest = ? AND t.deleted_at IS NULL",
             token_columns.join(", ")
         )

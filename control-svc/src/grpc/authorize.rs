@@ -20,11 +20,18 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
     if req.key_digest.len() != 32 {
         return Err(ControlError::BadRequest("key_digest must be a 32-byte SHA-256".into()));
     }
-    let Some(db::tokens::TokenWithOwner { token, owner_status, owner_role, owner_quota, owner_group }) =
-        db::tokens::find_with_owner_by_digest(state.db(), &hex::encode(&req.key_digest)).await?
-    else {
+    let Some(found) = db::tokens::find_with_owner_by_digest(state.db(), &hex::encode(&req.key_digest)).await? else {
         return Ok(deny(DenialReason::UnknownToken, "invalid token"));
     };
+    // Sent only when the token's limit is on, so a relay sees zeros (no limit) otherwise.
+    let rate_limited = found.token_rate_limit_enabled != 0 && found.token_rate_limit_period > 0;
+    let rate_limit = |v: i64| if rate_limited { v.max(0) } else { 0 };
+    let (rate_limit_period, rate_limit_count, rate_limit_success) = (
+        rate_limit(found.token_rate_limit_period),
+        rate_limit(found.token_rate_limit_count),
+        rate_limit(found.token_rate_limit_success),
+    );
+    let db::tokens::TokenWithOwner { token, owner_status, owner_role, owner_quota, owner_group, .. } = found;
     match token.status {
         s if s == status::TOKEN_EXHAUSTED as i64 => {
             return Ok(deny(DenialReason::TokenExhausted, "token quota is used up"));
@@ -79,6 +86,9 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
         models,
         token_used_quota: token.used_quota,
         quota_per_unit: state.prices().quota_per_unit(),
+        rate_limit_period,
+        rate_limit_count,
+        rate_limit_success,
     };
 
     if !ip_allowed(&ip_allowlist, &req.client_ip) {

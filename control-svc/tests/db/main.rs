@@ -121,6 +121,16 @@ async fn exercise(url: DatabaseUrl) {
         (found.owner_status, found.owner_quota, found.owner_group.as_deref()),
         (Some(1), Some(10_000), Some("default"))
     );
+    // Veloera v0.5's per-token rate limit columns, with their defaults (off).
+    assert_eq!(
+        (
+            found.token_rate_limit_enabled,
+            found.token_rate_limit_period,
+            found.token_rate_limit_count,
+            found.token_rate_limit_success
+        ),
+        (0, 60, 1000, 10)
+    );
     assert!(db::tokens::find_with_owner_by_digest(&db, &"cd".repeat(32)).await.unwrap().is_none());
 
     let channel_id = db::channels::insert(

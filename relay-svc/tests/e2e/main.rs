@@ -16,5 +16,6 @@ mod formats;
 mod lifecycle;
 mod logs;
 mod quota;
+mod rate_limits;
 mod redemptions;
 mod users_admin;
