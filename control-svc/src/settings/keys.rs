@@ -12,7 +12,7 @@ const QUOTA_MAX: i64 = 1_000_000_000_000_000;
 
 /// Every table `/api/option/` accepts keys from.
 pub(super) const TABLES: &[&[Setting]] =
-    &[BILLING, ROUTING, HEALTH, LOGS, ACCOUNTS, OAUTH, MAIL, REWARDS, BLOCKED_WORDS];
+    &[BILLING, ROUTING, HEALTH, LOGS, ACCOUNTS, OAUTH, MAIL, REWARDS, BLOCKED_WORDS, RATE_LIMITS];
 
 /// Prices and groups (`billing::PriceTable`); `DemoSiteEnabled` is recorded by first-run setup.
 const BILLING: &[Setting] = &[
@@ -111,4 +111,24 @@ fn blocked_word_list(value: &str) -> Result<(), String> {
         return Err(format!("the list is longer than {BLOCKED_WORDS_MAX_LEN} bytes"));
     }
     veloera_proto::blocked_words::BlockedWords::compile(value).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Request rate limits the relays enforce (`grpc::relay_settings`): per user, per model, and the token limits'
+/// exempt group. `ModelRateLimits` is checked whole by the same code that sends it.
+const RATE_LIMITS: &[Setting] = &[
+    s("ModelRequestRateLimitEnabled", Flag),
+    s("ModelRequestRateLimitCount", Integer { min: 0, max: 100_000_000 }),
+    s("ModelRequestRateLimitSuccessCount", Integer { min: 0, max: 100_000_000 }),
+    s("ModelRequestRateLimitDurationMinutes", Integer { min: 1, max: 7 * 24 * 60 }),
+    s("ModelRateLimits", Custom(model_rate_limits)),
+    s("global.rate_limit_exempt_enabled", Flag),
+    s("global.rate_limit_exempt_group", Text { max_len: 64 }),
+];
+
+fn model_rate_limits(value: &str) -> Result<(), String> {
+    let options = std::collections::HashMap::from([("ModelRateLimits".to_string(), value.to_string())]);
+    crate::grpc::relay_settings::from_options(&options).map(|_| ()).map_err(|e| {
+        // The shared reader names the option itself; the settings API prefixes the key already.
+        e.trim_start_matches("option ModelRateLimits: ").to_string()
+    })
 }
