@@ -306,6 +306,17 @@ pub struct Token {
     pub model_limits: String,
     pub allow_ips: String,
     pub group: String,
+    /// The token's own request limit (Veloera v0.5; the relay enforces it): at most `rate_limit_count`
+    /// requests and `rate_limit_success` successful ones per `rate_limit_period` seconds; 0 means no limit of
+    /// that kind.
+    #[serde(default)]
+    pub rate_limit_enabled: bool,
+    #[serde(default)]
+    pub rate_limit_period: i64,
+    #[serde(default)]
+    pub rate_limit_count: i64,
+    #[serde(default)]
+    pub rate_limit_success: i64,
 }
 
 /// `POST /api/token/` body.
@@ -327,6 +338,15 @@ pub struct TokenCreate {
     pub allow_ips: Option<String>,
     #[serde(default)]
     pub group: Option<String>,
+    /// Off by default; period 1..=86400 seconds (60), counts ≥ 0 (1000 requests, 10 successes).
+    #[serde(default)]
+    pub rate_limit_enabled: Option<bool>,
+    #[serde(default)]
+    pub rate_limit_period: Option<i64>,
+    #[serde(default)]
+    pub rate_limit_count: Option<i64>,
+    #[serde(default)]
+    pub rate_limit_success: Option<i64>,
 }
 
 /// A usage log row as the admin view shows it.
@@ -378,6 +398,14 @@ pub struct TokenUpdate {
     pub allow_ips: Option<String>,
     #[serde(default)]
     pub group: Option<String>,
+    #[serde(default)]
+    pub rate_limit_enabled: Option<bool>,
+    #[serde(default)]
+    pub rate_limit_period: Option<i64>,
+    #[serde(default)]
+    pub rate_limit_count: Option<i64>,
+    #[serde(default)]
+    pub rate_limit_success: Option<i64>,
 }
 
 /// `POST /api/user/register` body. `email` and `verification_code` are required when the site has

@@ -21,6 +21,8 @@ pub struct UsageReport {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub cached_tokens: i64,
+    /// Prompt tokens written to the upstream's prompt cache (billed at the cache-creation ratio).
+    pub cache_creation_tokens: i64,
     pub latency_ms: i64,
     pub first_byte_ms: i64,
     pub stream: bool,
@@ -83,8 +85,10 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
     settled.health_changed = crate::health::record(db, &mut tx, cx.policy, cx.channels, &fresh).await?;
     for r in fresh.into_iter().filter(|r| r.billable) {
         let pricing = prices.lookup(&r.model, &r.group);
-        let quota =
-            pricing.as_ref().map(|p| quota_for(p, r.prompt_tokens, r.completion_tokens, r.cached_tokens)).unwrap_or(0);
+        let quota = pricing
+            .as_ref()
+            .map(|p| quota_for(p, r.prompt_tokens, r.completion_tokens, r.cached_tokens, r.cache_creation_tokens))
+            .unwrap_or(0);
         charges.tokens.entry(r.token_id).or_default().used += quota;
         let user = charges.users.entry(r.user_id).or_default();
         user.spend.used += quota;
@@ -102,7 +106,9 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
             cache_ratio: pricing.as_ref().map(|p| p.cache_ratio),
             group_ratio: pricing.as_ref().map(|p| p.group_ratio),
             model_price: pricing.as_ref().and_then(|p| p.model_price),
+            cache_creation_ratio: pricing.as_ref().map(|p| p.cache_creation_ratio),
             cache_tokens: r.cached_tokens,
+            cache_creation_tokens: r.cache_creation_tokens,
             frt: r.first_byte_ms,
             is_model_mapped: r.upstream_model != r.model,
             upstream_model_name: &r.upstream_model,
@@ -180,7 +186,10 @@ struct LogOther<'a> {
     cache_ratio: Option<f64>,
     group_ratio: Option<f64>,
     model_price: Option<f64>,
+    /// Veloera's names for the prompt-cache write price and tokens.
+    cache_creation_ratio: Option<f64>,
     cache_tokens: i64,
+    cache_creation_tokens: i64,
     frt: i64,
     is_model_mapped: bool,
     upstream_model_name: &'a str,
