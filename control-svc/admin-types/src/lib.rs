@@ -64,6 +64,9 @@ pub struct UserSelf {
     pub email: String,
     pub group: String,
     pub quota: i64,
+    /// Quota spent before `quota` (Veloera v0.5), set by administrators. What the user may spend is the sum.
+    #[serde(default)]
+    pub subscription_quota: i64,
     pub used_quota: i64,
     pub request_count: i64,
     /// Set for the default root account until its password is changed; nothing else works until then.
@@ -590,8 +593,8 @@ pub struct UserCreate {
     pub role: Option<i32>,
 }
 
-/// `PUT /api/user/` (administrators): `id` plus the fields to change. `quota` sets the balance (the change is
-/// logged); `password` sets a new one.
+/// `PUT /api/user/` (administrators): `id` plus the fields to change. `quota` and `subscription_quota` set the
+/// balances (each change is logged); `password` sets a new one.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UserUpdate {
     pub id: i64,
@@ -603,6 +606,9 @@ pub struct UserUpdate {
     pub group: Option<String>,
     #[serde(default)]
     pub quota: Option<i64>,
+    /// Sets the subscription quota (spent before `quota`); logged like a quota change.
+    #[serde(default)]
+    pub subscription_quota: Option<i64>,
     #[serde(default)]
     pub password: Option<String>,
 }

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use veloera_admin_types::log_type;
 
+use super::leases::Split;
 use super::{Backend, Db, now_secs};
 use crate::billing::{PriceTable, quota_for};
 use crate::error::ControlError;
@@ -133,10 +134,21 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
         .await?;
     }
     for (user_id, user) in &charges.users {
+        // The subscription quota goes first; only what it cannot cover comes out of `quota` (which may then go
+        // below zero by what a request overran its reservation). Locked after the tokens, like lease grants.
+        let split = if user.spend.debit > 0 {
+            let select = format!("SELECT subscription_quota FROM users WHERE id = ?{}", db.for_update());
+            let row: Option<(i64,)> = sqlx::query_as(&db.sql(&select)).bind(user_id).fetch_optional(&mut *tx).await?;
+            Split::taking(user.spend.debit, row.map_or(0, |r| r.0))
+        } else {
+            Split { subscription: 0, quota: 0 }
+        };
         sqlx::query(&db.sql(
-            "UPDATE users SET quota = quota - ?, used_quota = used_quota + ?, request_count = request_count + ? WHERE id = ?",
+            "UPDATE users SET subscription_quota = subscription_quota - ?, quota = quota - ?, \
+             used_quota = used_quota + ?, request_count = request_count + ? WHERE id = ?",
         ))
-        .bind(user.spend.debit)
+        .bind(split.subscription)
+        .bind(split.quota)
         .bind(user.spend.used)
         .bind(user.requests)
         .bind(user_id)
@@ -168,9 +180,12 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
         if user.spend.used <= 0 {
             continue;
         }
-        let (left,): (i64,) =
-            sqlx::query_as(&db.sql("SELECT quota FROM users WHERE id = ?")).bind(user_id).fetch_one(&mut *tx).await?;
-        if left <= 0 {
+        let (quota, subscription): (i64, i64) =
+            sqlx::query_as(&db.sql("SELECT quota, subscription_quota FROM users WHERE id = ?"))
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if quota + subscription <= 0 {
             settled.exhausted_users.insert(*user_id);
         }
     }

@@ -15,6 +15,7 @@ use control_svc::secrets::Cipher;
 use sqlx::{AnyPool, Executor};
 
 mod accounts;
+mod billing;
 mod redemptions;
 
 fn postgres_admin_url() -> String {
@@ -111,6 +112,7 @@ async fn exercise(url: DatabaseUrl) {
             model_limits: String::new(),
             allow_ips: String::new(),
             group_name: String::new(),
+            rate_limit: Default::default(),
         },
     )
     .await
@@ -535,6 +537,7 @@ async fn exercise_leases(db: &Db) {
             model_limits: String::new(),
             allow_ips: String::new(),
             group_name: String::new(),
+            rate_limit: Default::default(),
         },
     )
     .await
