@@ -171,7 +171,8 @@ pub async fn update(
     if let Some(q) = body.quota
         && q != current.quota
     {
-        let change = db::user_admin::QuotaChange { balance: Balance::Quota, shown: current.quota, delta: q - current.quota };
+        let change =
+            db::user_admin::QuotaChange { balance: Balance::Quota, shown: current.quota, delta: q - current.quota };
         db::user_admin::adjust_quota(state.db(), user.id, &admin.username, change).await?;
     }
     if let Some(q) = body.subscription_quota

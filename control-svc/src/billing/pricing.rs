@@ -457,15 +457,30 @@ mod tests {
         // Off unless enabled; then self-use mode still prices it, and fallback wins over self-use.
         let off = options(&[("fallback_pricing_enabled", "false"), ("fallback_input_ratio", "2")]);
         assert!(PriceTable::from_options(&off).unwrap().lookup("mystery-model", "default").is_none());
-        let both = options(&[("SelfUseModeEnabled", "true"), ("fallback_pricing_enabled", "true"), ("fallback_input_ratio", "2")]);
-        assert_eq!(PriceTable::from_options(&both).unwrap().lookup("mystery-model", "default").unwrap().model_ratio, 2.0);
+        let both = options(&[
+            ("SelfUseModeEnabled", "true"),
+            ("fallback_pricing_enabled", "true"),
+            ("fallback_input_ratio", "2"),
+        ]);
+        assert_eq!(
+            PriceTable::from_options(&both).unwrap().lookup("mystery-model", "default").unwrap().model_ratio,
+            2.0
+        );
     }
 
     #[test]
     fn fallback_pricing_modes_are_exclusive_and_checked() {
         for bad in [
-            vec![("fallback_pricing_enabled", "true"), ("fallback_single_price", "0.01"), ("fallback_input_ratio", "2")],
-            vec![("fallback_pricing_enabled", "true"), ("fallback_single_price", "0.01"), ("fallback_completion_ratio", "2")],
+            vec![
+                ("fallback_pricing_enabled", "true"),
+                ("fallback_single_price", "0.01"),
+                ("fallback_input_ratio", "2"),
+            ],
+            vec![
+                ("fallback_pricing_enabled", "true"),
+                ("fallback_single_price", "0.01"),
+                ("fallback_completion_ratio", "2"),
+            ],
             vec![("fallback_pricing_enabled", "true")],
             vec![("fallback_pricing_enabled", "true"), ("fallback_input_ratio", "-1")],
             vec![("fallback_pricing_enabled", "true"), ("fallback_single_price", "cheap")],

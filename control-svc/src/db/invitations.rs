@@ -132,10 +132,8 @@ pub async fn reward_inviter(
     if inviter_id == invitee_id {
         return Err(ControlError::BadRequest("a user cannot invite itself".into()));
     }
-    let reward = InvitationReward {
-        invitee_quota: reward.invitee_quota.max(0),
-        inviter_quota: reward.inviter_quota.max(0),
-    };
+    let reward =
+        InvitationReward { invitee_quota: reward.invitee_quota.max(0), inviter_quota: reward.inviter_quota.max(0) };
     let invitee = sqlx::query(&db.sql(
         "UPDATE users SET inviter_id = ?, quota = quota + ? \
          WHERE id = ? AND deleted_at IS NULL AND (inviter_id = 0 OR inviter_id = ?)",

@@ -53,10 +53,9 @@ pub async fn grant(
     .bind(user_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let user: Option<(i64, i64)> = sqlx::query_as(&db.sql(&format!(
-        "SELECT quota, subscription_quota FROM users WHERE id = ?{}",
-        db.for_update()
-    )))
+    let user: Option<(i64, i64)> = sqlx::query_as(
+        &db.sql(&format!("SELECT quota, subscription_quota FROM users WHERE id = ?{}", db.for_update())),
+    )
     .bind(user_id)
     .fetch_optional(&mut *tx)
     .await?;
@@ -147,9 +146,9 @@ pub async fn close(db: &Db, id: &str, spent: Option<i64>) -> Result<i64, Control
     let kept = spent.unwrap_or(used).max(used).clamp(0, amount);
     let unused = amount - kept;
     let back = Split::returning(unused, amount, subscription_amount);
-    sqlx::query(&db.sql(
-        "UPDATE quota_leases SET closed = 1, amount = ?, subscription_amount = ? WHERE id = ? AND closed = 0",
-    ))
+    sqlx::query(
+        &db.sql("UPDATE quota_leases SET closed = 1, amount = ?, subscription_amount = ? WHERE id = ? AND closed = 0"),
+    )
     .bind(kept)
     .bind(subscription_amount - back.subscription)
     .bind(id)
@@ -163,9 +162,9 @@ pub async fn close(db: &Db, id: &str, spent: Option<i64>) -> Result<i64, Control
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(&db.sql(
-            "UPDATE users SET subscription_quota = subscription_quota + ?, quota = quota + ? WHERE id = ?",
-        ))
+        sqlx::query(
+            &db.sql("UPDATE users SET subscription_quota = subscription_quota + ?, quota = quota + ? WHERE id = ?"),
+        )
         .bind(back.subscription)
         .bind(back.quota)
         .bind(user_id)
@@ -237,9 +236,9 @@ pub async fn outstanding_by_token(db: &Db, user_id: i64) -> Result<std::collecti
 
 /// Quota held in open leases of `user_id`'s tokens, as the two balances it would go back to if unspent.
 pub async fn outstanding_for_user(db: &Db, user_id: i64) -> Result<Split, ControlError> {
-    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(&db.sql(
-        "SELECT amount, subscription_amount, used FROM quota_leases WHERE user_id = ? AND closed = 0",
-    ))
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        &db.sql("SELECT amount, subscription_amount, used FROM quota_leases WHERE user_id = ? AND closed = 0"),
+    )
     .bind(user_id)
     .fetch_all(db.pool())
     .await?;

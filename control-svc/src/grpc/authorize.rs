@@ -27,8 +27,7 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
         owner_quota,
         owner_subscription_quota,
         owner_group,
-    }) =
-        db::tokens::find_with_owner_by_digest(state.db(), &hex::encode(&req.key_digest)).await?
+    }) = db::tokens::find_with_owner_by_digest(state.db(), &hex::encode(&req.key_digest)).await?
     else {
         return Ok(deny(DenialReason::UnknownToken, "invalid token"));
     };

@@ -161,7 +161,8 @@ async fn exercise_racing(db: &Db) {
         let db = db.clone();
         tokio::spawn(async move { settle_all(&db, &[report(&format!("race-{i}"), user, token, 1, "")]).await })
     });
-    let (granted, settled) = futures::future::join(futures::future::join_all(grants), futures::future::join_all(settles)).await;
+    let (granted, settled) =
+        futures::future::join(futures::future::join_all(grants), futures::future::join_all(settles)).await;
     for s in settled {
         s.unwrap();
     }
@@ -185,7 +186,7 @@ async fn exercise_racing(db: &Db) {
     let spent: i64 = granted.iter().map(|g| g.amount.min(3)).sum();
     assert_eq!(returned, leased - spent);
     let (subscription, quota) = balances(db, user).await;
-    assert!(subscription >= 0 && subscription <= 30);
+    assert!((0..=30).contains(&subscription), "{subscription}");
     assert_eq!(subscription + quota, 60 - 10 - spent);
     assert_eq!(leases::outstanding_for_user(db, user).await.unwrap(), Split { subscription: 0, quota: 0 });
 }

@@ -67,8 +67,9 @@ async fn a_token_group_the_user_may_not_use_is_refused_and_nothing_is_written() 
     assert_eq!(status, 200, "{body}");
     let id = body["data"]["id"].as_i64().unwrap();
     assert_eq!(body["data"]["group"], "vip");
-    let (status, body) =
-        gw.api_as(Some(&alice), "PUT", "/api/token/", Some(json!({"id": id, "name": "renamed", "group": "svip"}))).await;
+    let (status, body) = gw
+        .api_as(Some(&alice), "PUT", "/api/token/", Some(json!({"id": id, "name": "renamed", "group": "svip"})))
+        .await;
     assert_eq!(status, 400, "{body}");
     let (_, body) = gw.api_as(Some(&alice), "GET", &format!("/api/token/{id}"), None).await;
     assert_eq!((&body["data"]["group"], &body["data"]["name"]), (&json!("vip"), &json!("t")), "unchanged: {body}");
@@ -96,7 +97,12 @@ async fn token_rate_limit_fields_round_trip_and_bad_values_are_refused() {
     let (id, key) = gw.create_token(json!({"name": "plain", "unlimited_quota": true})).await;
     let token = gw.token(id).await;
     let fields = |t: &Value| {
-        (t["rate_limit_enabled"].clone(), t["rate_limit_period"].clone(), t["rate_limit_count"].clone(), t["rate_limit_success"].clone())
+        (
+            t["rate_limit_enabled"].clone(),
+            t["rate_limit_period"].clone(),
+            t["rate_limit_count"].clone(),
+            t["rate_limit_success"].clone(),
+        )
     };
     assert_eq!(fields(&token), (json!(false), json!(60), json!(1000), json!(10)), "Veloera's defaults");
     let caller = authorize(&gw, &key).await;
@@ -169,7 +175,10 @@ async fn subscription_quota_is_spent_first_and_unused_leases_give_it_back() {
     assert_eq!(status, 400, "{body}");
     let (status, body) = gw.api("PUT", "/api/user/", Some(json!({"id": id, "subscription_quota": 100}))).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!((body["data"]["subscription_quota"].as_i64(), body["data"]["quota"].as_i64()), (Some(100), Some(1_000_000)));
+    assert_eq!(
+        (body["data"]["subscription_quota"].as_i64(), body["data"]["quota"].as_i64()),
+        (Some(100), Some(1_000_000))
+    );
     let (_, me) = gw.api_as(Some(&alice), "GET", "/api/user/self", None).await;
     assert_eq!(me["data"]["subscription_quota"], 100, "{me}");
 
@@ -234,7 +243,8 @@ async fn anthropic_cache_writes_are_charged_at_the_cache_creation_ratio() {
     gw.create_channel(json!({"name": "claude", "type": 14, "key": "upstream-key", "base_url": gw.mock.base_url(), "models": "claude-sonnet-4-5"}))
         .await;
     let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
-    let request = json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]});
+    let request =
+        json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]});
     let send = || gw.http.post(gw.url("/v1/messages")).header("x-api-key", &key).json(&request).send();
 
     gw.mock.script(anthropic_reply(200));
@@ -244,7 +254,11 @@ async fn anthropic_cache_writes_are_charged_at_the_cache_creation_ratio() {
     assert_eq!(logs[0]["quota"], 750, "{}", logs[0]);
     assert_eq!(logs[0]["prompt_tokens"], 1300);
     let other: Value = serde_json::from_str(logs[0]["other"].as_str().unwrap()).unwrap();
-    assert_eq!((&other["cache_creation_ratio"], &other["cache_creation_tokens"]), (&json!(1.25), &json!(200)), "{other}");
+    assert_eq!(
+        (&other["cache_creation_ratio"], &other["cache_creation_tokens"]),
+        (&json!(1.25), &json!(200)),
+        "{other}"
+    );
     assert_eq!((&other["cache_ratio"], &other["cache_tokens"]), (&json!(0.1), &json!(1000)), "{other}");
 
     // The operator's CreateCacheRatio wins: (100 + 100 + 200×2 + 50) × 1.5 = 975.
