@@ -268,3 +268,37 @@ async fn anthropic_cache_writes_are_charged_at_the_cache_creation_ratio() {
     let logs = gw.wait_for_logs(2).await;
     assert_eq!(logs[0]["quota"], 975, "{}", logs[0]);
 }
+
+#[tokio::test]
+async fn fallback_pricing_prices_models_that_have_none() {
+    let gw = Gateway::start().await;
+    gw.create_channel(json!({"name": "odd", "type": 1, "key": "sk-upstream-2", "base_url": gw.mock.base_url(), "models": "mystery-model"}))
+        .await;
+    let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
+    let body = json!({"model": "mystery-model", "messages": [{"role": "user", "content": "Say hello"}]});
+    let resp = gw.chat("/v1", &key, body.clone()).await;
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.json::<Value>().await.unwrap()["error"]["code"], "model_price_error");
+
+    gw.set_options(&[
+        ("fallback_pricing_enabled", "true"),
+        ("fallback_input_ratio", "2"),
+        ("fallback_completion_ratio", "3"),
+    ])
+    .await;
+    gw.relay_watching().await;
+    let mut answered = false;
+    for _ in 0..40 {
+        // The relay drops its cached refusal when control announces the option change.
+        if gw.chat("/v1", &key, body.clone()).await.status() == 200 {
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(answered, "the fallback price admits the model");
+    let logs = gw.wait_for_logs(1).await;
+    // The mock's usage (12 prompt, 5 completion): (12 + 5×3) × 2 = 54.
+    assert_eq!(logs[0]["quota"], 54, "{}", logs[0]);
+    assert_eq!(logs[0]["model_name"], "mystery-model");
+}
