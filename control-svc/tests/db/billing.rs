@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use control_svc::billing::PriceTable;
 use control_svc::db::leases::{self, Split};
-use control_svc::db::tokens::NewToken;
+use control_svc::db::tokens::{NewToken, RateLimit};
 use control_svc::db::usage::{Context, UsageReport, settle};
 use control_svc::db::user_admin::{Balance, QuotaChange, adjust_quota};
 use control_svc::db::users::NewUser;
@@ -146,6 +146,7 @@ async fn exercise_subscription(url: DatabaseUrl) {
     assert!(settled.exhausted_users.contains(&user2));
 
     exercise_racing(&db).await;
+    exercise_token_rate_limit(&db).await;
     db.pool().close().await;
 }
 
@@ -189,6 +190,23 @@ async fn exercise_racing(db: &Db) {
     assert!((0..=30).contains(&subscription), "{subscription}");
     assert_eq!(subscription + quota, 60 - 10 - spent);
     assert_eq!(leases::outstanding_for_user(db, user).await.unwrap(), Split { subscription: 0, quota: 0 });
+}
+
+/// The token's rate-limit fields are stored and read back as written.
+async fn exercise_token_rate_limit(db: &Db) {
+    let (_, token) = account(db, "limited", 0, 0, None).await;
+    let mut row = db::tokens::find_by_id(db, token).await.unwrap().unwrap();
+    assert_eq!(row.rate_limit(), RateLimit::default());
+    let limit = RateLimit { enabled: true, period: 30, count: 5, success: 0 };
+    row.set_rate_limit(limit);
+    db::tokens::save(db, &row).await.unwrap();
+    let stored = db::tokens::find_by_id(db, token).await.unwrap().unwrap();
+    assert_eq!(stored.rate_limit(), limit);
+    let dto = stored.to_dto();
+    assert_eq!(
+        (dto.rate_limit_enabled, dto.rate_limit_period, dto.rate_limit_count, dto.rate_limit_success),
+        (true, 30, 5, 0)
+    );
 }
 
 #[tokio::test]
