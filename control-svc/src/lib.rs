@@ -11,6 +11,7 @@
 //! - `grpc`      the relay-facing gRPC service
 //! - `routing`   channel snapshot and candidate selection
 //! - `billing`   prices and the quota formula
+//! - `settings`  the registry of option keys `/api/option/` accepts: value checks, write-only secrets
 //! - `events`    invalidations published to relays
 //! - `secrets`   key generation, digests, encryption at rest, password hashing
 //! - `bootstrap` the first-start root account
@@ -28,6 +29,7 @@ pub mod grpc;
 pub mod health;
 pub mod routing;
 pub mod secrets;
+pub mod settings;
 pub mod state;
 
 pub use app::Application;

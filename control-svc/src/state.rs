@@ -18,6 +18,7 @@ use crate::health::Policy;
 use crate::routing::ChannelSnapshot;
 use crate::routing::virtual_models::{self, VirtualModels};
 use crate::secrets::Cipher;
+use veloera_proto::v1::RelaySettings;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -32,6 +33,7 @@ struct Inner {
     channels: ArcSwap<ChannelSnapshot>,
     prices: ArcSwap<PriceTable>,
     policy: ArcSwap<Policy>,
+    relay_settings: ArcSwap<RelaySettings>,
     jobs: JobHub,
     generate_default_token: bool,
     shutdown: CancellationToken,
@@ -57,6 +59,7 @@ impl AppState {
                 channels: ArcSwap::from_pointee(ChannelSnapshot::default()),
                 prices: ArcSwap::from_pointee(PriceTable::default()),
                 policy: ArcSwap::from_pointee(Policy::default()),
+                relay_settings: ArcSwap::from_pointee(RelaySettings::default()),
                 jobs: JobHub::default(),
                 generate_default_token,
                 shutdown: CancellationToken::new(),
@@ -90,6 +93,11 @@ impl AppState {
 
     pub fn policy(&self) -> arc_swap::Guard<Arc<Policy>> {
         self.inner.policy.load()
+    }
+
+    /// What relays apply to requests themselves, as last loaded from the options.
+    pub fn relay_settings(&self) -> Arc<RelaySettings> {
+        self.inner.relay_settings.load_full()
     }
 
     /// Channel jobs (tests, model lists, balances) handed to connected relays.
@@ -138,6 +146,8 @@ impl AppState {
         self.inner.prices.store(Arc::new(table));
         let policy = Policy::from_options(&options).map_err(ControlError::Internal)?;
         self.inner.policy.store(Arc::new(policy));
+        let relay_settings = crate::grpc::relay_settings::from_options(&options).map_err(ControlError::Internal)?;
+        self.inner.relay_settings.store(Arc::new(relay_settings));
         self.inner.events.publish(Change::Options);
         Ok(())
     }

@@ -8,4 +8,5 @@ pub mod v1 {
     tonic::include_proto!("veloera.control.v1");
 }
 
+pub mod blocked_words;
 pub mod rules;

@@ -9,10 +9,12 @@
 //!   (`anthropic`), Gemini (`gemini`); `conversation` admits a request and calls its channel,
 //!   `translate` relays answers between formats, `sse` is the OpenAI-to-OpenAI stream hot path
 //! - `auth`      reading the API key from a request
+//! - `guard`     blocked words in prompts and answers
 //! - `control`   gRPC client, caches, `WatchConfig` consumer, usage outbox
 //! - `providers` pure adaptors per wire format (`openai`, `anthropic`, `gemini`) around the shared chat
 //!   representation in `providers::chat`
 //! - `dispatch`  the one place that does upstream I/O
+//! - `limits`    rate limits per token, user and model, counted in Redis (shared) or memory
 //! - `usage`     one usage record per request, sent when the request ends
 //! - `tokenizer` local token counts (tiktoken) when an upstream reports none
 //! - `frontdoor` forwarding of non-relay paths to control
@@ -26,6 +28,8 @@ pub mod dispatch;
 pub mod error;
 pub mod failover;
 pub mod frontdoor;
+pub mod guard;
+pub mod limits;
 pub mod providers;
 pub mod routes;
 pub mod tokenizer;

@@ -12,6 +12,7 @@ use crate::control::cache::CallerEntry;
 use crate::control::leases::Reservation;
 use crate::control::outbox::Outbox;
 use crate::dispatch::Failure;
+use crate::limits::Admission;
 use crate::providers::Target;
 use crate::providers::openai::Usage;
 
@@ -51,6 +52,9 @@ pub struct Metering {
     hint: CostHint,
     said_bytes: usize,
     usage_seen: bool,
+    /// The rate limits the request was admitted under, settled with its outcome and tokens.
+    /// Boxed: most requests have none, and the meter stays small for them.
+    admission: Option<Box<Admission>>,
 }
 
 /// What the usage record says about the request itself.
@@ -95,6 +99,7 @@ impl Metering {
             hint: CostHint::default(),
             said_bytes: 0,
             usage_seen: false,
+            admission: None,
         }
     }
 
@@ -121,6 +126,11 @@ impl Metering {
     pub fn reserved(&mut self, reservation: Reservation) {
         self.record.lease_id = reservation.lease_id().to_string();
         self.reservation = Some(reservation);
+    }
+
+    /// The request was admitted under rate limits; they learn how it ended when it does.
+    pub fn limited(&mut self, admission: Admission) {
+        self.admission = Some(Box::new(admission));
     }
 
     /// The channel and key now serving the request; a candidate serving a virtual model is billed as its
@@ -231,6 +241,9 @@ impl Drop for Metering {
         self.caller.spent.fetch_add(quota, Ordering::Relaxed);
         if let Some(reservation) = self.reservation.take() {
             reservation.settle(quota);
+        }
+        if let Some(mut admission) = self.admission.take() {
+            admission.finish(self.outcome == Outcome::Success, record.prompt_tokens + record.completion_tokens);
         }
         self.outbox.send(record);
     }

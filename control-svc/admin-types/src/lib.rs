@@ -377,6 +377,70 @@ pub struct LogEntry {
     /// (`admin_info.use_channel`).
     #[serde(default)]
     pub other: String,
+    /// The channel's current name (administrators only; empty in `/api/log/self`).
+    #[serde(default)]
+    pub channel_name: String,
+    /// The client's address, recorded only for users whose `show_ip_in_logs` setting is on.
+    #[serde(default)]
+    pub client_ip: String,
+}
+
+/// One option of `GET /api/option/`: every registered key, `value` empty while unset (the built-in default
+/// applies). Secrets (passwords, client secrets, keys) are write-only: their `value` is always empty and `set` says
+/// whether one is stored; `set` is absent for other keys.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OptionItem {
+    pub key: String,
+    pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set: Option<bool>,
+}
+
+/// `PUT /api/option/` body. `value` may be text, or a boolean or number (stored as its text), or a JSON object
+/// (stored as compact JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OptionUpdate {
+    pub key: String,
+    pub value: serde_json::Value,
+}
+
+/// `GET /api/log/stat` and `/api/log/self/stat`: quota of the matching consume logs, and requests and tokens per
+/// minute over the last 60 seconds (same filters).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LogStat {
+    pub quota: i64,
+    pub rpm: i64,
+    pub tpm: i64,
+}
+
+/// One row of the dashboard data (`/api/data/`, `/api/data/self`), Veloera's `quota_data`: requests, tokens and
+/// quota in one time bucket (`created_at`, unix seconds at the bucket's start). `username` and `user_id` are set
+/// for per-user rows, `model_name` for per-model rows.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct QuotaData {
+    #[serde(default)]
+    pub user_id: i64,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub model_name: String,
+    pub created_at: i64,
+    pub count: i64,
+    pub token_used: i64,
+    pub quota: i64,
+}
+
+/// One channel's traffic in a window (`GET /api/data/channels`): answered requests, failed attempts (every
+/// attempt that failed on it, including ones a retry recovered), `error_rate` = errors / (requests + errors).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ChannelUsage {
+    pub channel_id: i64,
+    pub channel_name: String,
+    pub count: i64,
+    pub error_count: i64,
+    pub error_rate: f64,
+    pub token_used: i64,
+    pub quota: i64,
 }
 
 /// `PUT /api/token/` body: `id` plus the fields to change (with `?status_only=1`, only `status`).

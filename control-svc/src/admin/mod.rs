@@ -3,12 +3,14 @@
 mod channel_health;
 mod channels;
 mod check_in;
+mod data;
 mod email;
 mod groups;
 mod invitations;
 mod logs;
 mod model_mapping;
 mod oauth;
+mod options;
 mod redemptions;
 mod register;
 pub mod session;
@@ -91,7 +93,18 @@ pub fn router(state: AppState, ui_dir: &Path) -> Router {
         .route("/token/", get(tokens::list).post(tokens::create).put(tokens::update))
         .route("/token/{id}", get(tokens::get_one).delete(tokens::delete))
         .route("/token/{id}/key", axum::routing::post(tokens::reveal_key))
-        .route("/log/", get(logs::list))
+        .route("/log/", get(logs::list).delete(logs::delete_before))
+        .route("/log/search", get(logs::search))
+        .route("/log/stat", get(logs::stat))
+        .route("/log/export", get(logs::export))
+        .route("/log/self", get(logs::list_self))
+        .route("/log/self/search", get(logs::search_self))
+        .route("/log/self/stat", get(logs::stat_self))
+        .route("/log/self/export", get(logs::export_self))
+        .route("/data/", get(data::all))
+        .route("/data/self", get(data::own))
+        .route("/data/channels", get(data::channels))
+        .route("/option/", get(options::list).put(options::update))
         .route("/user/topup", axum::routing::post(topup::redeem))
         .route("/user/", get(user_admin::list).post(user_admin::create).put(user_admin::update))
         .route("/user/search", get(user_admin::search))

@@ -125,3 +125,18 @@ impl FromRequestParts<AppState> for Admin {
         Ok(Admin(user))
     }
 }
+
+/// An active user with role root (site settings).
+pub struct Root(pub UserRow);
+
+impl FromRequestParts<AppState> for Root {
+    type Rejection = ControlError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Active(user) = Active::from_request_parts(parts, state).await?;
+        if user.role < role::ROOT as i64 {
+            return Err(ControlError::Forbidden("root access required".into()));
+        }
+        Ok(Root(user))
+    }
+}

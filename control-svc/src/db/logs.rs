@@ -2,7 +2,7 @@
 //! quota changes). Consume rows are written in batches by `usage::settle`.
 
 use sqlx::FromRow;
-use veloera_admin_types::LogEntry;
+use veloera_admin_types::{LogEntry, LogStat, log_type};
 
 use super::Db;
 use crate::error::ControlError;
@@ -26,11 +26,15 @@ pub struct LogRow {
     pub is_stream: i64,
     pub channel_id: i64,
     pub group_name: String,
+    pub client_ip: String,
     pub request_id: String,
     pub other: String,
+    /// Joined from `channels` at read time (empty once the channel is gone).
+    pub channel_name: String,
 }
 
 impl LogRow {
+    /// The row as administrators see it.
     pub fn to_dto(&self) -> LogEntry {
         LogEntry {
             id: self.id,
@@ -51,16 +55,176 @@ impl LogRow {
             group: self.group_name.clone(),
             request_id: self.request_id.clone(),
             other: self.other.clone(),
+            channel_name: self.channel_name.clone(),
+            client_ip: self.client_ip.clone(),
         }
+    }
+
+    /// The row as its own user sees it (Veloera's sanitising): no channel id or name, no `other.admin_info`
+    /// (the retry trail names channels), and the id reduced to `id % 1024` so it does not reveal the site's volume.
+    pub fn to_self_dto(&self) -> LogEntry {
+        let mut dto = self.to_dto();
+        dto.id = self.id % 1024;
+        dto.channel = 0;
+        dto.channel_name = String::new();
+        if let Ok(serde_json::Value::Object(mut other)) = serde_json::from_str(&self.other) {
+            other.remove("admin_info");
+            dto.other = serde_json::Value::Object(other).to_string();
+        }
+        dto
     }
 }
 
-/// Newest first, one page.
-pub async fn page(db: &Db, page: i64, page_size: i64) -> Result<Vec<LogRow>, ControlError> {
-    let q = "SELECT id, user_id, created_at, type, content, username, token_name, token_id, model_name, quota, \
-             prompt_tokens, completion_tokens, use_time, is_stream, channel_id, group_name, request_id, other \
-             FROM logs ORDER BY id DESC LIMIT ? OFFSET ?";
-    Ok(sqlx::query_as(&db.sql(q)).bind(page_size).bind(page * page_size).fetch_all(db.pool()).await?)
+/// Which rows a view selects: Veloera's filters. `user_id` confines the view to one user (the self views);
+/// `log_type` 0 means every type; `model_name` is an SQL `LIKE` pattern, as in Veloera.
+#[derive(Debug, Clone, Default)]
+pub struct LogFilter {
+    pub user_id: Option<i64>,
+    pub log_type: i64,
+    pub start_timestamp: Option<i64>,
+    pub end_timestamp: Option<i64>,
+    pub username: Option<String>,
+    pub token_name: Option<String>,
+    pub model_name: Option<String>,
+    pub channel: Option<i64>,
+    pub group: Option<String>,
+}
+
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+impl LogFilter {
+    /// `WHERE …` (always present, so callers may append `AND …`) and its values, in order.
+    fn where_clause(&self) -> (String, Vec<Bind>) {
+        let mut sql = String::from(" WHERE 1 = 1");
+        let mut binds = Vec::new();
+        let mut int = |sql: &mut String, cond: &str, v: i64| {
+            sql.push_str(cond);
+            binds.push(Bind::Int(v));
+        };
+        if let Some(id) = self.user_id {
+            int(&mut sql, " AND l.user_id = ?", id);
+        }
+        if self.log_type != 0 {
+            int(&mut sql, " AND l.type = ?", self.log_type);
+        }
+        if let Some(t) = self.start_timestamp {
+            int(&mut sql, " AND l.created_at >= ?", t);
+        }
+        if let Some(t) = self.end_timestamp {
+            int(&mut sql, " AND l.created_at <= ?", t);
+        }
+        if let Some(c) = self.channel {
+            int(&mut sql, " AND l.channel_id = ?", c);
+        }
+        for (cond, value) in [
+            (" AND l.username = ?", &self.username),
+            (" AND l.token_name = ?", &self.token_name),
+            (" AND l.model_name LIKE ?", &self.model_name),
+            (" AND l.group_name = ?", &self.group),
+        ] {
+            if let Some(v) = value {
+                sql.push_str(cond);
+                binds.push(Bind::Text(v.clone()));
+            }
+        }
+        (sql, binds)
+    }
+}
+
+const SELECT: &str = "SELECT l.id, l.user_id, l.created_at, l.type, l.content, l.username, l.token_name, l.token_id, \
+    l.model_name, l.quota, l.prompt_tokens, l.completion_tokens, l.use_time, l.is_stream, l.channel_id, l.group_name, \
+    l.client_ip, l.request_id, l.other, COALESCE(c.name, '') AS channel_name \
+    FROM logs l LEFT JOIN channels c ON c.id = l.channel_id";
+
+async fn select(db: &Db, filter_sql: &str, binds: Vec<Bind>, tail: &str) -> Result<Vec<LogRow>, ControlError> {
+    let sql = format!("{SELECT}{filter_sql}{tail}");
+    let sql = db.sql(&sql);
+    let mut query = sqlx::query_as::<_, LogRow>(&sql);
+    for b in binds {
+        query = match b {
+            Bind::Int(v) => query.bind(v),
+            Bind::Text(v) => query.bind(v),
+        };
+    }
+    Ok(query.fetch_all(db.pool()).await?)
+}
+
+/// Matching rows, newest first, one page (`page` counts from 0).
+pub async fn page(db: &Db, filter: &LogFilter, page: i64, page_size: i64) -> Result<Vec<LogRow>, ControlError> {
+    let (sql, mut binds) = filter.where_clause();
+    binds.push(Bind::Int(page_size));
+    binds.push(Bind::Int(page * page_size));
+    select(db, &sql, binds, " ORDER BY l.id DESC LIMIT ? OFFSET ?").await
+}
+
+/// Rows of `/api/log/search`, newest first, at most `limit`: of that type when `keyword` is a number, and (for
+/// administrators, `user_id` = None) also those whose content starts with `keyword`.
+pub async fn search(db: &Db, user_id: Option<i64>, keyword: &str, limit: i64) -> Result<Vec<LogRow>, ControlError> {
+    let keyword = keyword.trim();
+    let log_type = keyword.parse::<i64>().ok();
+    let mut sql = String::from(" WHERE 1 = 1");
+    let mut binds = Vec::new();
+    if let Some(id) = user_id {
+        sql.push_str(" AND l.user_id = ?");
+        binds.push(Bind::Int(id));
+    }
+    let prefix = (user_id.is_none() && !keyword.is_empty()).then(|| format!("{}%", escape_like(keyword)));
+    match (log_type, prefix) {
+        (Some(t), Some(p)) => {
+            sql.push_str(" AND (l.type = ? OR l.content LIKE ? ESCAPE '!')");
+            binds.extend([Bind::Int(t), Bind::Text(p)]);
+        }
+        (Some(t), None) => {
+            sql.push_str(" AND l.type = ?");
+            binds.push(Bind::Int(t));
+        }
+        (None, Some(p)) => {
+            sql.push_str(" AND l.content LIKE ? ESCAPE '!'");
+            binds.push(Bind::Text(p));
+        }
+        (None, None) => {}
+    }
+    binds.push(Bind::Int(limit));
+    select(db, &sql, binds, " ORDER BY l.id DESC LIMIT ?").await
+}
+
+/// `text` with `LIKE`'s wildcards (and the escape character `!`) escaped.
+fn escape_like(text: &str) -> String {
+    text.replace('!', "!!").replace('%', "!%").replace('_', "!_")
+}
+
+/// Deletes every row created before `before` (unix seconds); returns how many went.
+pub async fn delete_before(db: &Db, before: i64) -> Result<u64, ControlError> {
+    let done = sqlx::query(&db.sql("DELETE FROM logs WHERE created_at < ?")).bind(before).execute(db.pool()).await?;
+    Ok(done.rows_affected())
+}
+
+/// Consume quota of the matching rows, and requests and tokens of those created since `since` (Veloera's
+/// rpm/tpm over the last minute).
+pub async fn stat(db: &Db, filter: &LogFilter, since: i64) -> Result<LogStat, ControlError> {
+    let filter = LogFilter { log_type: log_type::CONSUME as i64, ..filter.clone() };
+    let (sql, binds) = filter.where_clause();
+    let recent = format!("CASE WHEN l.created_at >= {since} THEN 1 ELSE 0 END");
+    let columns = format!(
+        "SELECT {}, {}, {} FROM logs l",
+        db.sum("l.quota"),
+        db.sum(&recent),
+        db.sum(&format!("CASE WHEN l.created_at >= {since} THEN l.prompt_tokens + l.completion_tokens ELSE 0 END")),
+    );
+    let full = format!("{columns}{sql}");
+    let full = db.sql(&full);
+    let mut query = sqlx::query_as::<_, (i64, i64, i64)>(&full);
+    for b in binds {
+        query = match b {
+            Bind::Int(v) => query.bind(v),
+            Bind::Text(v) => query.bind(v),
+        };
+    }
+    let (quota, rpm, tpm) = query.fetch_one(db.pool()).await?;
+    Ok(LogStat { quota, rpm, tpm })
 }
 
 /// An account event for the log (top-up, check-in, management, system): who, what, and the quota involved.
@@ -91,4 +255,50 @@ pub async fn record_event(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(other: &str) -> LogRow {
+        LogRow {
+            id: 5000,
+            user_id: 7,
+            created_at: 1,
+            log_type: 2,
+            content: String::new(),
+            username: "bob".into(),
+            token_name: "t".into(),
+            token_id: 3,
+            model_name: "gpt-4o".into(),
+            quota: 10,
+            prompt_tokens: 1,
+            completion_tokens: 2,
+            use_time: 0,
+            is_stream: 0,
+            channel_id: 9,
+            group_name: "default".into(),
+            client_ip: String::new(),
+            request_id: "r".into(),
+            other: other.into(),
+            channel_name: "secret-upstream".into(),
+        }
+    }
+
+    #[test]
+    fn a_users_view_drops_channel_and_retry_trail_only() {
+        let own = row(r#"{"model_ratio":1.25,"admin_info":{"use_channel":[4,9]}}"#).to_self_dto();
+        assert_eq!((own.id, own.channel, own.channel_name.as_str()), (5000 % 1024, 0, ""));
+        assert_eq!(own.other, r#"{"model_ratio":1.25}"#);
+        assert_eq!((own.quota, own.model_name.as_str()), (10, "gpt-4o"));
+        let admin = row(r#"{"admin_info":{"use_channel":[4,9]}}"#).to_dto();
+        assert_eq!((admin.channel, admin.channel_name.as_str()), (9, "secret-upstream"));
+        assert!(admin.other.contains("admin_info"));
+    }
+
+    #[test]
+    fn like_wildcards_in_a_search_keyword_are_literal() {
+        assert_eq!(escape_like("50%_off!"), "50!%!_off!!");
+    }
 }

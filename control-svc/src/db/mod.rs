@@ -11,6 +11,7 @@ pub mod invitations;
 pub mod leases;
 pub mod logs;
 pub mod options;
+pub mod quota_data;
 pub mod redemptions;
 pub mod setup;
 pub mod tokens;
@@ -135,6 +136,16 @@ impl Db {
     /// snapshot that a concurrent writer has already changed; SQLite's `BEGIN IMMEDIATE` already serializes.
     pub fn for_update(&self) -> &'static str {
         if self.backend == Backend::Sqlite { "" } else { " FOR UPDATE" }
+    }
+
+    /// `SUM(expr)` as a 64-bit integer, 0 over no rows: PostgreSQL and MySQL sum integers as NUMERIC/DECIMAL,
+    /// which the `Any` driver cannot decode.
+    pub fn sum(&self, expr: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => format!("COALESCE(SUM({expr}), 0)"),
+            Backend::Postgres => format!("CAST(COALESCE(SUM({expr}), 0) AS BIGINT)"),
+            Backend::MySql => format!("CAST(COALESCE(SUM({expr}), 0) AS SIGNED)"),
+        }
     }
 
     pub async fn ping(&self) -> Result<(), ControlError> {

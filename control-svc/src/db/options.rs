@@ -23,6 +23,12 @@ pub async fn set(db: &Db, name: &str, value: &str) -> Result<(), ControlError> {
     Ok(())
 }
 
+/// Removes one option, so its reader's built-in default applies again.
+pub async fn remove(db: &Db, name: &str) -> Result<(), ControlError> {
+    sqlx::query(&db.sql("DELETE FROM options WHERE name = ?")).bind(name).execute(db.pool()).await?;
+    Ok(())
+}
+
 /// Sets one option inside the caller's transaction (with the change it belongs to).
 pub async fn set_in(
     db: &Db,

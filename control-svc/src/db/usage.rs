@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use veloera_admin_types::log_type;
 
 use super::leases::Split;
-use super::{Backend, Db, now_secs};
+use super::{Backend, Db, now_secs, quota_data};
 use crate::billing::{PriceTable, quota_for};
 use crate::error::ControlError;
 
@@ -82,9 +82,17 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
     let fresh = record_new_ids(db, &mut tx, reports).await?;
     settled.newly_applied = fresh.len();
     let mut charges = Charges::default();
-    let mut rows: Vec<(&UsageReport, i64, String)> = Vec::new();
+    let mut rows: Vec<LogInsert> = Vec::new();
+    let switches = if fresh.is_empty() { LogSwitches::default() } else { LogSwitches::load(db, &mut tx).await? };
     settled.health_changed = crate::health::record(db, &mut tx, cx.policy, cx.channels, &fresh).await?;
-    for r in fresh.into_iter().filter(|r| r.billable) {
+    let mut hourly: BTreeMap<quota_data::Key, quota_data::Delta> = BTreeMap::new();
+    for r in &fresh {
+        for a in &r.failed_attempts {
+            let key = (r.user_id, r.model.clone(), a.channel_id, quota_data::hour_of(r.created_at_secs));
+            hourly.entry(key).or_default().errors += 1;
+        }
+    }
+    for r in fresh.iter().copied().filter(|r| r.billable) {
         let pricing = prices.lookup(&r.model, &r.group);
         let quota = pricing
             .as_ref()
@@ -101,6 +109,11 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
             charges.leases.entry(r.lease_id.as_str()).or_default().push((r.token_id, r.user_id, quota));
         }
         *charges.channels.entry(r.channel_id).or_default() += quota;
+        let hour = hourly.entry((r.user_id, r.model.clone(), r.channel_id, quota_data::hour_of(r.created_at_secs)));
+        let hour = hour.or_default();
+        hour.requests += 1;
+        hour.tokens += r.prompt_tokens + r.completion_tokens;
+        hour.quota += quota;
         let other = LogOther {
             model_ratio: pricing.as_ref().map(|p| p.model_ratio),
             completion_ratio: pricing.as_ref().map(|p| p.completion_ratio),
@@ -117,7 +130,13 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
                 use_channel: r.failed_attempts.iter().map(|a| a.channel_id).chain([r.channel_id]).collect(),
             }),
         };
-        rows.push((r, quota, serde_json::to_string(&other).unwrap_or_default()));
+        if switches.consume {
+            let other = serde_json::to_string(&other).unwrap_or_default();
+            rows.push(LogInsert { report: r, log_type: log_type::CONSUME, content: String::new(), quota, other });
+        }
+    }
+    if switches.error {
+        rows.extend(fresh.iter().copied().filter(|r| r.failed).map(error_row));
     }
     charge_leases(db, &mut tx, &mut charges).await?;
     let now = now_secs();
@@ -162,7 +181,10 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
             .execute(&mut *tx)
             .await?;
     }
-    insert_logs(db, &mut tx, &rows, &charges).await?;
+    let users = log_users(db, &mut tx, fresh.iter().map(|r| r.user_id)).await?;
+    insert_logs(db, &mut tx, &rows, &users).await?;
+    let names = users.iter().map(|(id, u)| (*id, u.username.clone())).collect();
+    quota_data::add(db, &mut tx, &hourly, &names).await?;
     for (token_id, spend) in &charges.tokens {
         if spend.used <= 0 {
             continue;
@@ -191,6 +213,69 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
     }
     tx.commit().await?;
     Ok(settled)
+}
+
+/// One log row settlement writes: a consume row, or an error row for a request that failed.
+struct LogInsert<'r> {
+    report: &'r UsageReport,
+    log_type: i32,
+    content: String,
+    quota: i64,
+    other: String,
+}
+
+/// `LogConsumeEnabled` (default on) and `LogErrorEnabled` (default off, Veloera v0.5), read once per batch in
+/// the settlement transaction.
+struct LogSwitches {
+    consume: bool,
+    error: bool,
+}
+
+impl Default for LogSwitches {
+    fn default() -> Self {
+        LogSwitches { consume: true, error: false }
+    }
+}
+
+impl LogSwitches {
+    async fn load(db: &Db, tx: &mut Tx<'_>) -> Result<Self, ControlError> {
+        let set: Vec<(String, String)> =
+            sqlx::query_as(&db.sql("SELECT name, value FROM options WHERE name IN (?, ?)"))
+                .bind("LogConsumeEnabled")
+                .bind("LogErrorEnabled")
+                .fetch_all(&mut **tx)
+                .await?;
+        let mut switches = LogSwitches::default();
+        for (name, value) in set {
+            let on = value.trim() == "true";
+            match name.as_str() {
+                "LogConsumeEnabled" => switches.consume = on,
+                _ => switches.error = on,
+            }
+        }
+        Ok(switches)
+    }
+}
+
+/// The error log row (type 6) of a failed request: what the user may see in `content` and `other` (status and
+/// type), the upstream's message and the channels tried only in `other.admin_info`.
+fn error_row(r: &UsageReport) -> LogInsert<'_> {
+    let last = r.failed_attempts.last();
+    let status = last.map_or(0, |a| a.status_code);
+    let content = if status > 0 {
+        format!("upstream request failed with HTTP {status}")
+    } else {
+        "upstream request failed without an answer".to_string()
+    };
+    let other = serde_json::json!({
+        "error_type": "upstream_error",
+        "status_code": status,
+        "admin_info": {
+            "use_channel": r.failed_attempts.iter().map(|a| a.channel_id).collect::<Vec<_>>(),
+            "error": last.map(|a| a.error.as_str()).unwrap_or_default(),
+        },
+    });
+    LogInsert { report: r, log_type: log_type::ERROR, content, quota: 0, other: other.to_string() }
 }
 
 /// The consume log's `other` column, as Veloera writes it.
@@ -337,23 +422,42 @@ fn statement_rows(remaining: usize) -> usize {
 const LOG_COLUMNS: &str = "user_id, created_at, type, content, username, token_name, token_id, model_name, quota, \
     prompt_tokens, completion_tokens, use_time, is_stream, channel_id, group_name, client_ip, request_id, other";
 
-/// One multi-row insert for the batch's consume logs (usernames looked up once per distinct user).
-async fn insert_logs(
+/// What the log copies from a user row.
+struct LogUser {
+    username: String,
+    /// The user's setting `show_ip_in_logs` (Veloera v0.5): the client address is recorded only when it is on.
+    show_ip: bool,
+}
+
+/// The batch's users, looked up once each.
+async fn log_users(
     db: &Db,
     tx: &mut Tx<'_>,
-    rows: &[(&UsageReport, i64, String)],
-    charges: &Charges<'_>,
-) -> Result<(), ControlError> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    let mut names = BTreeMap::new();
-    for user_id in charges.users.keys() {
-        let name: Option<(String,)> = sqlx::query_as(&db.sql("SELECT username FROM users WHERE id = ?"))
+    ids: impl Iterator<Item = i64>,
+) -> Result<BTreeMap<i64, LogUser>, ControlError> {
+    let mut users = BTreeMap::new();
+    for user_id in ids.collect::<BTreeSet<_>>() {
+        let row: Option<(String, String)> = sqlx::query_as(&db.sql("SELECT username, setting FROM users WHERE id = ?"))
             .bind(user_id)
             .fetch_optional(&mut **tx)
             .await?;
-        names.insert(*user_id, name.map(|n| n.0).unwrap_or_default());
+        let (username, setting) = row.unwrap_or_default();
+        let show_ip = serde_json::from_str::<serde_json::Value>(&setting)
+            .is_ok_and(|s| s.get("show_ip_in_logs").and_then(|v| v.as_bool()) == Some(true));
+        users.insert(user_id, LogUser { username, show_ip });
+    }
+    Ok(users)
+}
+
+/// One multi-row insert for the batch's consume logs.
+async fn insert_logs(
+    db: &Db,
+    tx: &mut Tx<'_>,
+    rows: &[LogInsert<'_>],
+    users: &BTreeMap<i64, LogUser>,
+) -> Result<(), ControlError> {
+    if rows.is_empty() {
+        return Ok(());
     }
     let one = format!("({})", vec!["?"; 18].join(", "));
     let mut rest = rows;
@@ -363,13 +467,15 @@ async fn insert_logs(
         let sql = format!("INSERT INTO logs ({LOG_COLUMNS}) VALUES {}", vec![one.as_str(); chunk.len()].join(", "));
         let sql = db.sql(&sql);
         let mut query = sqlx::query(&sql);
-        for (r, quota, other) in chunk {
+        for LogInsert { report: r, log_type, content, quota, other } in chunk {
+            let user = users.get(&r.user_id);
+            let client_ip = if user.is_some_and(|u| u.show_ip) { r.client_ip.as_str() } else { "" };
             query = query
                 .bind(r.user_id)
                 .bind(r.created_at_secs)
-                .bind(log_type::CONSUME as i64)
-                .bind("")
-                .bind(names.get(&r.user_id).cloned().unwrap_or_default())
+                .bind(*log_type as i64)
+                .bind(content)
+                .bind(user.map(|u| u.username.clone()).unwrap_or_default())
                 .bind(&r.token_name)
                 .bind(r.token_id)
                 .bind(&r.model)
@@ -380,7 +486,7 @@ async fn insert_logs(
                 .bind(r.stream as i64)
                 .bind(r.channel_id)
                 .bind(&r.group)
-                .bind(&r.client_ip)
+                .bind(client_ip)
                 .bind(&r.request_id)
                 .bind(other);
         }

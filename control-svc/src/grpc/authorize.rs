@@ -31,6 +31,11 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
     else {
         return Ok(deny(DenialReason::UnknownToken, "invalid token"));
     };
+    // Sent only when the token's limit is on, so a relay sees zeros (no limit) otherwise.
+    let rate_limited = token.rate_limit_enabled != 0 && token.rate_limit_period > 0;
+    let rate_limit = |v: i64| if rate_limited { v.max(0) } else { 0 };
+    let (rate_limit_period, rate_limit_count, rate_limit_success) =
+        (rate_limit(token.rate_limit_period), rate_limit(token.rate_limit_count), rate_limit(token.rate_limit_success));
     match token.status {
         s if s == status::TOKEN_EXHAUSTED as i64 => {
             return Ok(deny(DenialReason::TokenExhausted, "token quota is used up"));
@@ -86,9 +91,9 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
         models,
         token_used_quota: token.used_quota,
         quota_per_unit: state.prices().quota_per_unit(),
-        rate_limit_period: if token.rate_limit_enabled != 0 { token.rate_limit_period } else { 0 },
-        rate_limit_count: if token.rate_limit_enabled != 0 { token.rate_limit_count } else { 0 },
-        rate_limit_success: if token.rate_limit_enabled != 0 { token.rate_limit_success } else { 0 },
+        rate_limit_period,
+        rate_limit_count,
+        rate_limit_success,
     };
 
     if !ip_allowed(&ip_allowlist, &req.client_ip) {

@@ -3,6 +3,7 @@
 mod authorize;
 pub mod jobs;
 mod leases;
+pub mod relay_settings;
 mod usage;
 mod watch;
 

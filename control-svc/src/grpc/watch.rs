@@ -10,14 +10,14 @@ use super::BoxStream;
 use crate::events::Change;
 use crate::state::AppState;
 
-fn to_event(version: u64, change: Change) -> ConfigEvent {
+fn to_event(state: &AppState, version: u64, change: Change) -> ConfigEvent {
     let event = match change {
         Change::Token { token_id, key_digest_hex } => {
             Event::TokenChanged(TokenChanged { key_digest: hex::decode(key_digest_hex).unwrap_or_default(), token_id })
         }
         Change::User { user_id } => Event::UserChanged(UserChanged { user_id }),
         Change::Channels => Event::ChannelsChanged(ChannelsChanged {}),
-        Change::Options => Event::OptionsChanged(OptionsChanged {}),
+        Change::Options => Event::OptionsChanged(OptionsChanged { settings: Some((*state.relay_settings()).clone()) }),
     };
     ConfigEvent { version, event: Some(event) }
 }
@@ -25,11 +25,13 @@ fn to_event(version: u64, change: Change) -> ConfigEvent {
 pub fn events(state: &AppState) -> BoxStream<ConfigEvent> {
     // Subscribe before reading the version, so nothing published in between is missed.
     let rx = state.events().subscribe();
-    let first = ConfigEvent { version: state.events().version(), event: Some(Event::Reset(Reset {})) };
-    let changes = BroadcastStream::new(rx).map(|item| match item {
-        Ok((version, change)) => Ok(to_event(version, change)),
+    let reset = |state: &AppState| Event::Reset(Reset { settings: Some((*state.relay_settings()).clone()) });
+    let first = ConfigEvent { version: state.events().version(), event: Some(reset(state)) };
+    let app = state.clone();
+    let changes = BroadcastStream::new(rx).map(move |item| match item {
+        Ok((version, change)) => Ok(to_event(&app, version, change)),
         // This relay fell behind: it cannot know what it missed, so it must drop everything.
-        Err(BroadcastStreamRecvError::Lagged(_)) => Ok(ConfigEvent { version: 0, event: Some(Event::Reset(Reset {})) }),
+        Err(BroadcastStreamRecvError::Lagged(_)) => Ok(ConfigEvent { version: 0, event: Some(reset(&app)) }),
     });
     let shutdown = state.shutdown().clone();
     Box::pin(

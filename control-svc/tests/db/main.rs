@@ -123,6 +123,16 @@ async fn exercise(url: DatabaseUrl) {
         (found.owner_status, found.owner_quota, found.owner_group.as_deref()),
         (Some(1), Some(10_000), Some("default"))
     );
+    // Veloera v0.5's per-token rate limit columns, with their defaults (off).
+    assert_eq!(
+        (
+            found.token.rate_limit_enabled,
+            found.token.rate_limit_period,
+            found.token.rate_limit_count,
+            found.token.rate_limit_success
+        ),
+        (0, 60, 1000, 10)
+    );
     assert!(db::tokens::find_with_owner_by_digest(&db, &"cd".repeat(32)).await.unwrap().is_none());
 
     let channel_id = db::channels::insert(
@@ -187,7 +197,7 @@ async fn exercise(url: DatabaseUrl) {
     assert_eq!((token.remain_quota, token.used_quota), (25, 75));
     let alice = db::users::find_by_id(&db, user_id).await.unwrap().unwrap();
     assert_eq!((alice.quota, alice.used_quota, alice.request_count), (10_000 - 75, 75, 1));
-    let logs = db::logs::page(&db, 0, 10).await.unwrap();
+    let logs = db::logs::page(&db, &Default::default(), 0, 10).await.unwrap();
     assert_eq!(logs.len(), 1);
     assert_eq!((logs[0].quota, logs[0].username.as_str(), logs[0].request_id.as_str()), (75, "alice", "req-1"));
 
@@ -199,7 +209,7 @@ async fn exercise(url: DatabaseUrl) {
     // A failed upstream call is recorded for idempotency but charges nothing.
     let failed = UsageReport { request_id: "req-3".into(), billable: false, ..report.clone() };
     settle(&db, &cx, &[failed]).await.unwrap();
-    assert_eq!(db::logs::page(&db, 0, 10).await.unwrap().len(), 2);
+    assert_eq!(db::logs::page(&db, &Default::default(), 0, 10).await.unwrap().len(), 2);
 
     // Large batches are written in several fixed-size statements; a redelivered batch with a few new records
     // applies only the new ones.
@@ -215,7 +225,8 @@ async fn exercise(url: DatabaseUrl) {
     let mut redelivered = bulk.clone();
     redelivered.extend((150..153).map(|i| UsageReport { request_id: format!("bulk-{i}"), ..bulk[0].clone() }));
     assert_eq!(settle(&db, &cx, &redelivered).await.unwrap().newly_applied, 3);
-    assert_eq!(db::logs::page(&db, 0, 500).await.unwrap().len(), 2 + 153);
+    assert_eq!(db::logs::page(&db, &Default::default(), 0, 500).await.unwrap().len(), 2 + 153);
+    exercise_logs_and_quota_data(&db, &cx, &report).await;
     exercise_channel_admin(&db).await;
     exercise_health(&db).await;
     exercise_leases(&db).await;
@@ -577,4 +588,50 @@ async fn exercise_leases(db: &Db) {
         .unwrap();
     assert_eq!(remain, 60 - spent);
     assert_eq!(db::leases::outstanding(db, token, user).await.unwrap(), (0, 0));
+}
+
+/// Log filters, statistics, search and deletion, and the hourly dashboard sums written at settlement. Runs after
+/// `exercise` settled req-1, req-2 (75 quota each) and 153 free bulk requests for alice at t = 10.
+async fn exercise_logs_and_quota_data(db: &Db, cx: &Context<'_>, report: &UsageReport) {
+    use control_svc::db::logs::LogFilter;
+    use control_svc::db::quota_data::{self, GroupBy, Window};
+    // A request at t = 7205 that needed a retry: one failed attempt on the same channel.
+    let retried = UsageReport {
+        request_id: "req-4".into(),
+        created_at_secs: 7205,
+        failed_attempts: vec![FailedAttempt { channel_id: report.channel_id, status_code: 500, ..Default::default() }],
+        ..report.clone()
+    };
+    settle(db, cx, &[retried.clone(), retried]).await.unwrap();
+
+    let window = |bucket| Window { start: 0, end: 10_000, user_id: None, username: None, bucket };
+    let hourly = quota_data::series(db, &window(3600), GroupBy::Model).await.unwrap();
+    let got: Vec<_> =
+        hourly.iter().map(|r| (r.created_at, r.model_name.as_str(), r.count, r.token_used, r.quota)).collect();
+    assert_eq!(got, vec![(0, "gpt-4o", 155, 90, 150), (7200, "gpt-4o", 1, 45, 75)]);
+    let daily = quota_data::series(db, &window(86_400), GroupBy::Model).await.unwrap();
+    assert_eq!(daily.iter().map(|r| (r.created_at, r.count)).collect::<Vec<_>>(), vec![(0, 156)]);
+    let per_user = quota_data::series(db, &window(86_400), GroupBy::User).await.unwrap();
+    assert_eq!((per_user[0].user_id, per_user[0].username.as_str(), per_user[0].quota), (report.user_id, "alice", 225));
+    let nobody = Window { username: Some("bob".into()), ..window(3600) };
+    assert!(quota_data::series(db, &nobody, GroupBy::Model).await.unwrap().is_empty());
+    let channels = quota_data::channels(db, 0, 10_000).await.unwrap();
+    assert_eq!((channels[0].channel_id, channels[0].count, channels[0].error_count), (report.channel_id, 156, 1));
+
+    let alice = LogFilter { user_id: Some(report.user_id), ..Default::default() };
+    let stat = db::logs::stat(db, &alice, 7000).await.unwrap();
+    assert_eq!((stat.quota, stat.rpm, stat.tpm), (225, 1, 45));
+    let late = LogFilter { model_name: Some("gpt-4%".into()), start_timestamp: Some(7000), ..Default::default() };
+    let rows = db::logs::page(db, &late, 0, 10).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.request_id.as_str()).collect::<Vec<_>>(), vec!["req-4"]);
+    assert_eq!(rows[0].channel_name, "c");
+    let other_user = LogFilter { username: Some("bob".into()), ..Default::default() };
+    assert!(db::logs::page(db, &other_user, 0, 10).await.unwrap().is_empty());
+    assert_eq!(db::logs::search(db, Some(report.user_id), "2", 100).await.unwrap().len(), 100);
+    assert!(db::logs::search(db, None, "no such content", 100).await.unwrap().is_empty());
+
+    assert_eq!(db::logs::delete_before(db, 7000).await.unwrap(), 155);
+    assert_eq!(db::logs::page(db, &Default::default(), 0, 500).await.unwrap().len(), 1);
+    // The dashboard keeps its sums when old log rows go.
+    assert_eq!(quota_data::series(db, &window(86_400), GroupBy::Model).await.unwrap()[0].count, 156);
 }

@@ -81,11 +81,18 @@ pub struct ControlLink {
     client: Client,
     pub cache: AuthCache,
     pub leases: leases::Leases,
+    /// Blocked words, as control last sent them.
+    pub guard: crate::guard::Guard,
 }
 
 impl ControlLink {
     pub fn new(client: Client, cache: AuthCache, relay_id: String) -> Self {
-        ControlLink { leases: leases::Leases::new(client.clone(), relay_id), client, cache }
+        ControlLink {
+            leases: leases::Leases::new(client.clone(), relay_id),
+            client,
+            cache,
+            guard: crate::guard::Guard::default(),
+        }
     }
 
     pub fn client(&self) -> Client {

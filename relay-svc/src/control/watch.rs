@@ -8,9 +8,11 @@ use veloera_proto::v1::WatchConfigRequest;
 use veloera_proto::v1::config_event::Event;
 
 use super::ControlLink;
+use crate::limits::Limiter;
 
-/// Runs until `shutdown`: connect, apply events, and on any break mark the caches as unwatched and reconnect.
-pub async fn run(link: Arc<ControlLink>, relay_id: String, shutdown: CancellationToken) {
+/// Runs until `shutdown`: connect, apply events (relay settings go to `limiter`), and on any break mark the
+/// caches as unwatched and reconnect.
+pub async fn run(link: Arc<ControlLink>, limiter: Arc<Limiter>, relay_id: String, shutdown: CancellationToken) {
     let mut backoff = Duration::from_millis(100);
     loop {
         let attempt = async {
@@ -18,7 +20,10 @@ pub async fn run(link: Arc<ControlLink>, relay_id: String, shutdown: Cancellatio
                 link.client().watch_config(WatchConfigRequest { relay_id: relay_id.clone() }).await?.into_inner();
             while let Some(event) = stream.message().await? {
                 match event.event {
-                    Some(Event::Reset(_)) => {
+                    Some(Event::Reset(reset)) => {
+                        let settings = reset.settings.unwrap_or_default();
+                        link.guard.apply(&settings);
+                        limiter.apply(&settings);
                         link.cache.forget_all();
                         link.cache.set_watch_connected(true);
                         backoff = Duration::from_millis(100);
@@ -28,7 +33,13 @@ pub async fn run(link: Arc<ControlLink>, relay_id: String, shutdown: Cancellatio
                         link.leases.forget(t.token_id);
                     }
                     Some(Event::UserChanged(u)) => link.cache.forget_user(u.user_id),
-                    Some(Event::ChannelsChanged(_)) | Some(Event::OptionsChanged(_)) => link.cache.forget_routes(),
+                    Some(Event::ChannelsChanged(_)) => link.cache.forget_routes(),
+                    Some(Event::OptionsChanged(changed)) => {
+                        let settings = changed.settings.unwrap_or_default();
+                        link.guard.apply(&settings);
+                        limiter.apply(&settings);
+                        link.cache.forget_routes();
+                    }
                     None => {}
                 }
             }

@@ -51,6 +51,7 @@ async fn relay(
         request_id,
         stream: request.stream,
         cost: CostHint { input_bytes: bytes.len(), max_output: request.max_tokens },
+        body: &bytes,
     };
     let admitted = admit(state, asking).await?;
     converse(state, admitted, Format::Anthropic, request, &bytes, false).await

@@ -41,6 +41,7 @@ pub async fn chat_completions(
         request_id: &request_id,
         stream,
         cost: CostHint { input_bytes: bytes.len(), max_output: request.max_output() },
+        body: &bytes,
     };
     let admitted = admit(&state, asking).await?;
     // The lean pass-through path applies when no candidate needs the request or the answer written again.
@@ -50,11 +51,11 @@ pub async fn chat_completions(
             && !c.thinking_to_content
             && !c.force_format
     };
-    if !admitted.auth.candidates().iter().all(lean) {
+    if admitted.answers.is_some() || !admitted.auth.candidates().iter().all(lean) {
         let converted = convert::parse_request(&bytes)?;
         return converse(&state, admitted, Format::OpenAi, converted, &bytes, wants_usage).await;
     }
-    let Admitted { auth, mut meter } = admitted;
+    let Admitted { auth, mut meter, .. } = admitted;
     let mut failover = Failover::new(&state.failover, &state.dispatcher, &auth);
     let first = failover.first(&mut meter)?;
     // The parsed request goes to the first attempt; a retry parses the client's body again (rare, and cheaper

@@ -13,6 +13,7 @@ use crate::auth::PresentedKey;
 use crate::control::{Ask, Authorized};
 use crate::error::RelayError;
 use crate::failover::Failover;
+use crate::guard::AnswerCheck;
 use crate::providers::{self, Format, Target, chat};
 use crate::usage::{self, CostHint, Metering, RequestFacts};
 
@@ -20,6 +21,8 @@ use crate::usage::{self, CostHint, Metering, RequestFacts};
 pub struct Admitted {
     pub auth: Authorized,
     pub meter: Metering,
+    /// Reads the answer for blocked words, when answers are checked for this caller.
+    pub answers: Option<AnswerCheck>,
 }
 
 /// What the request is, for authorization and its usage record.
@@ -32,6 +35,8 @@ pub struct Asking<'a> {
     pub stream: bool,
     /// For the quota reserved before the upstream call.
     pub cost: CostHint,
+    /// The client's body, for the blocked-word check (empty when it carries no prompt text).
+    pub body: &'a [u8],
 }
 
 pub async fn admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, RelayError> {
@@ -49,6 +54,8 @@ pub async fn admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, R
             message: format!("no available channel for model {}", asking.model),
         });
     };
+    // Before anything is reserved or sent: a refused prompt costs nothing.
+    state.link.guard.check_prompt(&auth.caller.caller.group, asking.body, asking.request_id.as_str())?;
     let facts = RequestFacts {
         request_id: asking.request_id.as_str(),
         model: asking.model,
@@ -56,12 +63,22 @@ pub async fn admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, R
         endpoint: asking.endpoint,
         stream: asking.stream,
     };
+    // Rate limits come before quota: a refused request reserves nothing and is not billed.
+    let limited = if state.limiter.applies(&auth.caller.caller) {
+        state.limiter.admit(&auth.caller.caller, asking.model).await?
+    } else {
+        None
+    };
     // The estimate is reserved before anything is sent; a request the balance cannot cover goes no further.
     let reservation = state.link.leases.reserve(&auth.caller.caller, usage::estimate(pricing, asking.cost)).await?;
     let mut meter = Metering::start(state.outbox.clone(), auth.caller.clone(), *pricing, facts);
     meter.reserved(reservation);
+    if let Some(admission) = limited {
+        meter.limited(admission);
+    }
     meter.expect(asking.cost);
-    Ok(Admitted { auth, meter })
+    let answers = state.link.guard.answer_check(&auth.caller.caller.group, asking.request_id.as_str());
+    Ok(Admitted { auth, meter, answers })
 }
 
 /// `request` as `target` gets it: the channel's system prompt first, the model's convenience suffix applied.
@@ -97,12 +114,13 @@ pub async fn converse(
     raw: &[u8],
     include_usage: bool,
 ) -> Result<Response, RelayError> {
-    let Admitted { auth, mut meter } = admitted;
+    let Admitted { auth, mut meter, answers } = admitted;
     let mut failover = Failover::new(&state.failover, &state.dispatcher, &auth);
     let first = failover.first(&mut meter)?;
     if request.stream && first.non_stream_only {
         drop(failover);
-        return Ok(whole_as_stream(state.clone(), auth, meter, client, request, include_usage));
+        let admitted = Admitted { auth, meter, answers };
+        return Ok(whole_as_stream(state.clone(), admitted, client, request, include_usage));
     }
     let stream = request.stream;
     if stream {
@@ -113,6 +131,11 @@ pub async fn converse(
     let build = |t: &Target<'_>| {
         if passes_through(t, client) {
             sent = Some(Arc::new(request.clone()));
+            if client == Format::OpenAi {
+                // OpenAI to OpenAI comes here only when the answer must be read (blocked words): the body is
+                // sent as the lean chat route sends it.
+                return providers::openai::chat_call(t, providers::openai::ChatRequest::parse(raw)?);
+            }
             return providers::passthrough_call(t, raw, stream);
         }
         let (adjusted, upstream_model) = for_target(&request, t);
@@ -127,7 +150,7 @@ pub async fn converse(
     if request.stream && upstream.is_event_stream() {
         let decoder = providers::decoder(wire, &target.upstream_model);
         let encoder = providers::encoder(client, &request.model, include_usage);
-        let stream = translate::StreamPlan { decoder, encoder, delivery, request: Some(request.clone()) };
+        let stream = translate::StreamPlan { decoder, encoder, delivery, request: Some(request.clone()), answers };
         return Ok(translate::stream(upstream, meter, stream, target.thinking_to_content));
     }
     let plan = translate::ReplyPlan {
@@ -137,6 +160,7 @@ pub async fn converse(
         model: &target.upstream_model,
         request: &request,
         think_tags: target.thinking_to_content,
+        answers,
     };
     translate::reply(upstream, meter, plan).await
 }
@@ -146,12 +170,12 @@ pub async fn converse(
 /// the whole answer as its stream.
 fn whole_as_stream(
     state: RelayState,
-    auth: Authorized,
-    meter: Metering,
+    admitted: Admitted,
     client: Format,
     request: chat::Request,
     include_usage: bool,
 ) -> Response {
+    let Admitted { auth, meter, mut answers } = admitted;
     let encoder = providers::encoder(client, &request.model, include_usage);
     let work = async move {
         let mut meter = meter;
@@ -171,7 +195,11 @@ fn whole_as_stream(
             let body = upstream.body().await?;
             let sent = sent.unwrap_or_else(|| whole.clone());
             let wire = Format::of_candidate(&target);
-            translate::whole_reply(wire, &body, &target.upstream_model, &sent, target.thinking_to_content)
+            let reply = translate::whole_reply(wire, &body, &target.upstream_model, &sent, target.thinking_to_content)?;
+            if let Some(check) = &mut answers {
+                check.feed(&reply.text())?;
+            }
+            Ok(reply)
         }
         .await;
         (meter, answer)

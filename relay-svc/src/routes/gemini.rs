@@ -68,8 +68,8 @@ async fn relay(
     let mut request = gemini::parse_request(&bytes, model)?;
     request.stream = stream;
     let cost = CostHint { input_bytes: bytes.len(), max_output: request.max_tokens };
-    let asking =
-        Asking { key: &key, model, client_ip: ip, endpoint: EndpointKind::GenerateContent, request_id, stream, cost };
+    let endpoint = EndpointKind::GenerateContent;
+    let asking = Asking { key: &key, model, client_ip: ip, endpoint, request_id, stream, cost, body: &bytes };
     let admitted = admit(state, asking).await?;
     converse(state, admitted, Format::Gemini, request, &bytes, false).await
 }

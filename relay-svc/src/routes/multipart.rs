@@ -67,8 +67,9 @@ pub async fn relay(
         stream: false,
         // Audio and image files say nothing about token counts: only the per-call price (or the floor) is reserved.
         cost: CostHint::default(),
+        body: &[],
     };
-    let Admitted { auth, mut meter } = admit(state, asking).await?;
+    let Admitted { auth, mut meter, .. } = admit(state, asking).await?;
     let mut failover = openai_failover(state, &auth, &mut meter, form.path, &model)?;
     let first = failover.first(&mut meter)?;
     let build = |t: &Target<'_>| {

@@ -92,8 +92,9 @@ pub async fn relay(
         request_id: incoming.request_id,
         stream,
         cost: CostHint { input_bytes: bytes.len(), max_output: max_output(&fields) },
+        body: &bytes,
     };
-    let Admitted { auth, mut meter } = admit(state, asking).await?;
+    let Admitted { auth, mut meter, .. } = admit(state, asking).await?;
     let mut failover = openai_failover(state, &auth, &mut meter, endpoint.path, &model)?;
     let first = failover.first(&mut meter)?;
     // The parsed body goes to the first attempt; a retry parses the client's body again.
@@ -155,6 +156,8 @@ pub(super) async fn answer(upstream: Upstream, mut meter: Metering, model: &str)
             encoder,
             delivery: Delivery::PassThrough,
             request: None,
+            // Only chat answers are read for blocked words.
+            answers: None,
         };
         return Ok(translate::stream(upstream, meter, how, false));
     }

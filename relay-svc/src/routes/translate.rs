@@ -17,6 +17,7 @@ use http::HeaderValue;
 
 use crate::dispatch::Upstream;
 use crate::error::RelayError;
+use crate::guard::AnswerCheck;
 use crate::providers::chat::{self, Reply, StreamDecoder, StreamEncoder, StreamEvent, Usage};
 use crate::providers::think_tags::{self, ThinkTags};
 use crate::providers::{self, Format};
@@ -43,11 +44,13 @@ pub struct ReplyPlan<'a> {
     pub request: &'a chat::Request,
     /// The channel's `thinking_to_content`.
     pub think_tags: bool,
+    /// Reads the answer for blocked words.
+    pub answers: Option<AnswerCheck>,
 }
 
 /// A whole answer: read, metered, and either converted to the client's format or passed through.
 pub async fn reply(upstream: Upstream, mut meter: Metering, plan: ReplyPlan<'_>) -> Result<Response, RelayError> {
-    let ReplyPlan { wire, client, delivery, model, request, think_tags } = plan;
+    let ReplyPlan { wire, client, delivery, model, request, think_tags, answers } = plan;
     let body = meter.check(upstream.body().await)?;
     meter.first_byte();
     let parsed: Result<Reply, RelayError> = providers::parse_reply(wire, &body, model).map(|mut reply| {
@@ -60,6 +63,13 @@ pub async fn reply(upstream: Upstream, mut meter: Metering, plan: ReplyPlan<'_>)
         }
         reply
     });
+    if let (Some(mut check), Ok(reply)) = (answers, &parsed)
+        && let Err(e) = check.feed(&reply.text())
+    {
+        // Nothing of the answer reaches the client, so nothing is billed.
+        meter.failed(e.status_code(), &e.to_string());
+        return Err(e);
+    }
     match delivery {
         Delivery::PassThrough => {
             if let Ok(reply) = &parsed {
@@ -96,6 +106,8 @@ struct Translation {
     output_tokens: i64,
     /// The channel's `thinking_to_content`, when on.
     tags: Option<ThinkTags>,
+    /// Reads the answer for blocked words as it passes.
+    answers: Option<AnswerCheck>,
 }
 
 /// How one stream is read and written.
@@ -106,12 +118,14 @@ pub struct StreamPlan {
     pub delivery: Delivery,
     /// The request, to count its prompt here if the upstream reports no usage.
     pub request: Option<Arc<chat::Request>>,
+    /// Reads the answer for blocked words as it passes.
+    pub answers: Option<AnswerCheck>,
 }
 
 /// A streamed answer, relayed event by event (never buffered whole). A failure after the first byte ends the
 /// client's stream with its format's error event, never with a normal finish.
 pub fn stream(upstream: Upstream, meter: Metering, how: StreamPlan, think_tags: bool) -> Response {
-    let StreamPlan { decoder, encoder, delivery, request } = how;
+    let StreamPlan { decoder, encoder, delivery, request, answers } = how;
     let state = Translation {
         events: Box::pin(upstream.events()),
         decoder,
@@ -123,6 +137,7 @@ pub fn stream(upstream: Upstream, meter: Metering, how: StreamPlan, think_tags: 
         usage_seen: false,
         output_tokens: 0,
         tags: think_tags.then(ThinkTags::default),
+        answers,
     };
     let frames = futures::stream::unfold(state, |mut t| async move {
         if t.ended {
@@ -158,6 +173,16 @@ async fn next_bytes(t: &mut Translation) -> Bytes {
             Ok(d) => d,
             Err(e) => return fail(t, e),
         };
+        if let Some(check) = &mut t.answers {
+            // The piece holding a blocked word is never sent: the stream ends with an error event instead.
+            let blocked = decoded.iter().find_map(|ev| match ev {
+                StreamEvent::Text(s) => check.feed(s).err(),
+                _ => None,
+            });
+            if let Some(e) = blocked {
+                return fail(t, e);
+            }
+        }
         for ev in &decoded {
             match ev {
                 StreamEvent::Usage(u) => {

@@ -1,0 +1,120 @@
+//! The registered keys, one table per concept. Each key names the code that reads it; ranges follow what that
+//! code accepts. To add a concept, write its table here and list it in [`TABLES`].
+
+use super::Kind::{self, *};
+use super::Setting;
+
+const fn s(key: &'static str, kind: Kind) -> Setting {
+    Setting { key, kind, routing: false }
+}
+
+const QUOTA_MAX: i64 = 1_000_000_000_000_000;
+
+/// Every table `/api/option/` accepts keys from.
+pub(super) const TABLES: &[&[Setting]] =
+    &[BILLING, ROUTING, HEALTH, LOGS, ACCOUNTS, OAUTH, MAIL, REWARDS, BLOCKED_WORDS];
+
+/// Prices and groups (`billing::PriceTable`); `DemoSiteEnabled` is recorded by first-run setup.
+const BILLING: &[Setting] = &[
+    s("QuotaPerUnit", Decimal { min: 1.0, max: 1e12 }),
+    s("SelfUseModeEnabled", Flag),
+    s("DemoSiteEnabled", Flag),
+    s("ModelRatio", RatioMap),
+    s("CompletionRatio", RatioMap),
+    s("CacheRatio", RatioMap),
+    s("CreateCacheRatio", RatioMap),
+    s("ModelPrice", RatioMap),
+    s("GroupRatio", RatioMap),
+    s("UserUsableGroups", TextMap),
+    // Veloera v0.5's fallback pricing for unpriced models; the price table's dry run refuses both modes at once.
+    s("fallback_pricing_enabled", Flag),
+    s("fallback_single_price", Decimal { min: 0.0, max: 1e6 }),
+    s("fallback_input_ratio", Decimal { min: 0.0, max: 1e6 }),
+    s("fallback_completion_ratio", Decimal { min: 0.0, max: 1e6 }),
+];
+
+/// Routing (`routing::virtual_models`): a change rebuilds the channel snapshot.
+const ROUTING: &[Setting] = &[Setting { key: "global_model_mapping", kind: VirtualModels, routing: true }];
+
+/// Failover and channel health (`health::Policy`).
+const HEALTH: &[Setting] = &[
+    s("RetryTimes", Integer { min: 0, max: 10 }),
+    s("AutomaticDisableChannelEnabled", Flag),
+    s("AutomaticEnableChannelEnabled", Flag),
+    s("AutomaticDisableKeywords", Text { max_len: 16_384 }),
+    s("ChannelDisableThreshold", Decimal { min: 0.0, max: 86_400.0 }),
+    s("ChannelFailureThreshold", Integer { min: 1, max: 1000 }),
+    s("ChannelFailureWindowSeconds", Integer { min: 1, max: 86_400 }),
+    s("ChannelProbeIntervalSeconds", Integer { min: 1, max: 86_400 }),
+    s("ChannelProbeMaxIntervalSeconds", Integer { min: 1, max: 7 * 86_400 }),
+];
+
+/// What settlement writes to the log (`db::usage`): consume rows (default on) and error rows (default off).
+const LOGS: &[Setting] = &[s("LogConsumeEnabled", Flag), s("LogErrorEnabled", Flag)];
+
+/// Sign-up and sign-in (`accounts::AccountSettings`).
+const ACCOUNTS: &[Setting] = &[
+    s("RegisterEnabled", Flag),
+    s("PasswordRegisterEnabled", Flag),
+    s("PasswordLoginEnabled", Flag),
+    s("EmailVerificationEnabled", Flag),
+    s("EmailDomainRestrictionEnabled", Flag),
+    s("EmailDomainWhitelist", Text { max_len: 8192 }),
+    s("QuotaForNewUser", Integer { min: 0, max: QUOTA_MAX }),
+    s("SystemName", Text { max_len: 128 }),
+    s("ServerAddress", Url),
+];
+
+/// OAuth providers (`accounts::AccountSettings`, `accounts::oauth`).
+const OAUTH: &[Setting] = &[
+    s("GitHubOAuthEnabled", Flag),
+    s("GitHubClientId", Text { max_len: 256 }),
+    s("GitHubClientSecret", Secret),
+    s("OidcEnabled", Flag),
+    s("OidcClientId", Text { max_len: 256 }),
+    s("OidcClientSecret", Secret),
+    s("OidcWellKnown", Url),
+    s("OidcAuthorizationEndpoint", Url),
+    s("OidcTokenEndpoint", Url),
+    s("OidcUserInfoEndpoint", Url),
+];
+
+/// The mail server (`accounts::mail`).
+const MAIL: &[Setting] = &[
+    s("SMTPServer", Text { max_len: 255 }),
+    s("SMTPPort", Integer { min: 1, max: 65_535 }),
+    s("SMTPAccount", Text { max_len: 255 }),
+    s("SMTPFrom", Text { max_len: 255 }),
+    s("SMTPToken", Secret),
+    s("SMTPSSLEnabled", Flag),
+];
+
+/// Check-in, invitations and rebates (`db::check_in`, `db::invitations`).
+const REWARDS: &[Setting] = &[
+    s("CheckInEnabled", Flag),
+    s("CheckInQuota", Integer { min: 1, max: QUOTA_MAX }),
+    s("CheckInMaxQuota", Integer { min: 0, max: QUOTA_MAX }),
+    s("QuotaForInvitee", Integer { min: 0, max: QUOTA_MAX }),
+    s("QuotaForInviter", Integer { min: 0, max: QUOTA_MAX }),
+    s("RebateEnabled", Flag),
+    s("RebatePercentage", Decimal { min: 0.0, max: 100.0 }),
+];
+
+/// Blocked words (`grpc::relay_settings`, compiled by the relays): the list must compile, naming a bad line.
+const BLOCKED_WORDS: &[Setting] = &[
+    s("SensitiveWords", Custom(blocked_word_list)),
+    s("CheckSensitiveEnabled", Flag),
+    s("CheckSensitiveOnPromptEnabled", Flag),
+    s("CheckSensitiveOnCompletionEnabled", Flag),
+    s("SafeCheckExemptEnabled", Flag),
+    s("SafeCheckExemptGroup", Text { max_len: 64 }),
+];
+
+const BLOCKED_WORDS_MAX_LEN: usize = 1 << 20;
+
+fn blocked_word_list(value: &str) -> Result<(), String> {
+    if value.len() > BLOCKED_WORDS_MAX_LEN {
+        return Err(format!("the list is longer than {BLOCKED_WORDS_MAX_LEN} bytes"));
+    }
+    veloera_proto::blocked_words::BlockedWords::compile(value).map(|_| ()).map_err(|e| e.to_string())
+}
