@@ -302,3 +302,31 @@ async fn fallback_pricing_prices_models_that_have_none() {
     assert_eq!(logs[0]["quota"], 54, "{}", logs[0]);
     assert_eq!(logs[0]["model_name"], "mystery-model");
 }
+
+#[tokio::test]
+async fn billing_options_are_checked_when_saved() {
+    let gw = Gateway::start().await;
+    let put =
+        |key: &'static str, value: Value| gw.api("PUT", "/api/option/", Some(json!({"key": key, "value": value})));
+    assert_eq!(put("CreateCacheRatio", json!({"claude-sonnet-4-5": 2})).await.0, 200);
+    assert_eq!(put("CreateCacheRatio", json!({"claude-sonnet-4-5": -1})).await.0, 400);
+    assert_eq!(put("UserUsableGroups", json!({"default": "Default", "vip": "VIP"})).await.0, 200);
+
+    // Enabling fallback pricing needs one of its two modes, and never both.
+    let (status, body) = put("fallback_pricing_enabled", json!(true)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("fallback"), "{body}");
+    assert_eq!(put("fallback_single_price", json!("0.01")).await.0, 200);
+    assert_eq!(put("fallback_pricing_enabled", json!(true)).await.0, 200);
+    let (status, body) = put("fallback_input_ratio", json!("2")).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("not both"), "{body}");
+    assert_eq!(put("fallback_single_price", json!("-1")).await.0, 400);
+
+    let (_, all) = gw.api("GET", "/api/option/", None).await;
+    let value =
+        |key: &str| all["data"].as_array().unwrap().iter().find(|o| o["key"] == key).map(|o| o["value"].clone());
+    assert_eq!(value("fallback_single_price"), Some(json!("0.01")));
+    assert_eq!(value("fallback_pricing_enabled"), Some(json!("true")));
+    assert_ne!(value("fallback_input_ratio"), Some(json!("2")), "a refused value is not stored");
+}
