@@ -33,7 +33,7 @@ const DEFAULT_OUTPUT_TOKENS: i64 = 500;
 pub fn estimate(pricing: &Pricing, hint: CostHint) -> i64 {
     let prompt = (hint.input_bytes / 3) as i64 + 1;
     let output = hint.max_output.map_or(DEFAULT_OUTPUT_TOKENS, |m| m.min(1 << 20) as i64);
-    quota_for(pricing, prompt, output, 0).max(1)
+    quota_for(pricing, prompt, output, 0, 0).max(1)
 }
 
 pub struct Metering {
@@ -118,6 +118,7 @@ impl Metering {
         self.record.prompt_tokens = 0;
         self.record.completion_tokens = 0;
         self.record.cached_tokens = 0;
+        self.record.cache_creation_tokens = 0;
         self.usage_seen = true;
     }
 
@@ -185,6 +186,7 @@ impl Metering {
         self.record.prompt_tokens = u.input;
         self.record.completion_tokens = u.output;
         self.record.cached_tokens = u.cache_read;
+        self.record.cache_creation_tokens = u.cache_write;
     }
 
     pub fn succeeded(&mut self) {
@@ -232,7 +234,8 @@ impl Drop for Metering {
         let quota = if self.outcome == Outcome::UpstreamError {
             0
         } else {
-            quota_for(&self.pricing, record.prompt_tokens, record.completion_tokens, record.cached_tokens)
+            let r = &record;
+            quota_for(&self.pricing, r.prompt_tokens, r.completion_tokens, r.cached_tokens, r.cache_creation_tokens)
         };
         // Count what this relay spent against the cached balance until control's settlement is visible.
         self.caller.spent.fetch_add(quota, Ordering::Relaxed);

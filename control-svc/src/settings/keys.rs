@@ -22,9 +22,15 @@ const BILLING: &[Setting] = &[
     s("ModelRatio", RatioMap),
     s("CompletionRatio", RatioMap),
     s("CacheRatio", RatioMap),
+    s("CreateCacheRatio", RatioMap),
     s("ModelPrice", RatioMap),
     s("GroupRatio", RatioMap),
     s("UserUsableGroups", TextMap),
+    // Veloera v0.5's fallback pricing for unpriced models; the price table's dry run refuses both modes at once.
+    s("fallback_pricing_enabled", Flag),
+    s("fallback_single_price", Decimal { min: 0.0, max: 1e6 }),
+    s("fallback_input_ratio", Decimal { min: 0.0, max: 1e6 }),
+    s("fallback_completion_ratio", Decimal { min: 0.0, max: 1e6 }),
 ];
 
 /// Routing (`routing::virtual_models`): a change rebuilds the channel snapshot.

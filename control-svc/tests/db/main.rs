@@ -15,6 +15,7 @@ use control_svc::secrets::Cipher;
 use sqlx::{AnyPool, Executor};
 
 mod accounts;
+mod billing;
 mod redemptions;
 
 fn postgres_admin_url() -> String {
@@ -111,6 +112,7 @@ async fn exercise(url: DatabaseUrl) {
             model_limits: String::new(),
             allow_ips: String::new(),
             group_name: String::new(),
+            rate_limit: Default::default(),
         },
     )
     .await
@@ -124,10 +126,10 @@ async fn exercise(url: DatabaseUrl) {
     // Veloera v0.5's per-token rate limit columns, with their defaults (off).
     assert_eq!(
         (
-            found.token_rate_limit_enabled,
-            found.token_rate_limit_period,
-            found.token_rate_limit_count,
-            found.token_rate_limit_success
+            found.token.rate_limit_enabled,
+            found.token.rate_limit_period,
+            found.token.rate_limit_count,
+            found.token.rate_limit_success
         ),
         (0, 60, 1000, 10)
     );
@@ -546,6 +548,7 @@ async fn exercise_leases(db: &Db) {
             model_limits: String::new(),
             allow_ips: String::new(),
             group_name: String::new(),
+            rate_limit: Default::default(),
         },
     )
     .await

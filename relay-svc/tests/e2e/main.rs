@@ -8,6 +8,7 @@ mod mock_upstream;
 mod accounts;
 mod admin;
 mod auth;
+mod billing;
 mod blocked_words;
 mod channel_admin;
 mod chat;
