@@ -11,6 +11,9 @@ pub enum ControlError {
     BadRequest(String),
     #[error("not signed in, or the session has expired")]
     Unauthenticated,
+    /// A sign-in with a wrong username or password (which of the two is not said).
+    #[error("wrong username or password")]
+    BadCredentials,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -35,7 +38,9 @@ impl ControlError {
     fn codes(&self) -> (StatusCode, tonic::Code) {
         match self {
             ControlError::BadRequest(_) => (StatusCode::BAD_REQUEST, tonic::Code::InvalidArgument),
-            ControlError::Unauthenticated => (StatusCode::UNAUTHORIZED, tonic::Code::Unauthenticated),
+            ControlError::Unauthenticated | ControlError::BadCredentials => {
+                (StatusCode::UNAUTHORIZED, tonic::Code::Unauthenticated)
+            }
             ControlError::Forbidden(_) => (StatusCode::FORBIDDEN, tonic::Code::PermissionDenied),
             ControlError::NotFound(_) => (StatusCode::NOT_FOUND, tonic::Code::NotFound),
             ControlError::Conflict(_) => (StatusCode::CONFLICT, tonic::Code::AlreadyExists),

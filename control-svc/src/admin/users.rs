@@ -36,7 +36,7 @@ pub async fn login(
     let ok = verify_password(&body.password, hash);
     let user = match user {
         Some(u) if ok => u,
-        _ => return Err(ControlError::Unauthenticated),
+        _ => return Err(ControlError::BadCredentials),
     };
     if user.status != veloera_admin_types::status::ENABLED as i64 {
         return Err(ControlError::Forbidden("this account is disabled".into()));

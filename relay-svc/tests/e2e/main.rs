@@ -7,6 +7,7 @@ mod mock_upstream;
 
 mod accounts;
 mod admin;
+mod api_access;
 mod auth;
 mod billing;
 mod blocked_words;
