@@ -11,7 +11,7 @@ const fn s(key: &'static str, kind: Kind) -> Setting {
 const QUOTA_MAX: i64 = 1_000_000_000_000_000;
 
 /// Every table `/api/option/` accepts keys from.
-pub(super) const TABLES: &[&[Setting]] = &[BILLING, ROUTING, HEALTH, LOGS, ACCOUNTS, OAUTH, MAIL, REWARDS];
+pub(super) const TABLES: &[&[Setting]] = &[BILLING, ROUTING, HEALTH, LOGS, ACCOUNTS, OAUTH, MAIL, REWARDS, SITE];
 
 /// Prices and groups (`billing::PriceTable`); `DemoSiteEnabled` is recorded by first-run setup.
 const BILLING: &[Setting] = &[
@@ -91,4 +91,12 @@ const REWARDS: &[Setting] = &[
     s("QuotaForInviter", Integer { min: 0, max: QUOTA_MAX }),
     s("RebateEnabled", Flag),
     s("RebatePercentage", Decimal { min: 0.0, max: 100.0 }),
+];
+
+/// Content pages the UI shows (`admin::status`: `GET /api/notice`, `/api/about`, `/api/home_page_content`): Markdown,
+/// HTML or an `https://` URL to embed, as in Veloera. Bounded by the MySQL column (`VARCHAR(15000)`).
+const SITE: &[Setting] = &[
+    s("Notice", Text { max_len: 15_000 }),
+    s("About", Text { max_len: 15_000 }),
+    s("HomePageContent", Text { max_len: 15_000 }),
 ];
