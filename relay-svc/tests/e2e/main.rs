@@ -17,4 +17,5 @@ mod lifecycle;
 mod logs;
 mod quota;
 mod redemptions;
+mod surface;
 mod users_admin;
