@@ -117,3 +117,17 @@ pub fn vendor_models<'a>(id: i32, models: impl IntoIterator<Item = &'a str>) -> 
     let prefixes = vendor_prefixes(id);
     models.into_iter().filter(|m| prefixes.iter().any(|p| m.starts_with(p))).map(str::to_string).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vendor_catalogues_pick_models_by_name() {
+        let known = ["gpt-4o", "claude-opus-4-1", "gemini-2.5-pro", "deepseek-chat", "o3-mini", "my-model"];
+        assert_eq!(vendor_models(1, known), ["gpt-4o", "o3-mini"]);
+        assert_eq!(vendor_models(AWS_CLAUDE, known), ["claude-opus-4-1"]);
+        assert_eq!(vendor_models(VERTEX_AI, known), ["claude-opus-4-1", "gemini-2.5-pro"]);
+        assert!(vendor_models(20, known).is_empty());
+    }
+}

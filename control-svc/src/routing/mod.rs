@@ -313,6 +313,19 @@ mod tests {
     }
 
     #[test]
+    fn served_models_bill_prefixed_names_as_their_model_and_merge_groups() {
+        let mut prefixed = channel(1, 0, &["m"]);
+        prefixed.model_prefix = "p/".into();
+        let mut vip = channel(2, 0, &["m", "v"]);
+        vip.groups = vec!["vip".into()];
+        let served = snapshot(vec![prefixed, vip]).served_models();
+        assert_eq!(served.keys().collect::<Vec<_>>(), ["m", "p/m", "v"]);
+        assert_eq!(served["p/m"].billed_as, "m");
+        assert_eq!(served["m"].groups.iter().collect::<Vec<_>>(), ["default", "vip"]);
+        assert_eq!(served["p/m"].groups.iter().collect::<Vec<_>>(), ["default"]);
+    }
+
+    #[test]
     fn higher_priority_tiers_rank_first() {
         let snap = snapshot(vec![channel(1, 0, &["m"]), channel(2, 5, &["m"]), channel(3, 5, &["m"])]);
         assert_eq!(ranks(&snap, "m"), vec![(2, 0), (3, 0), (1, 1)]);
