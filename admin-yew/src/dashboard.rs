@@ -34,6 +34,9 @@ pub fn dashboard(props: &DashboardProps) -> Html {
         <>
             <section class="userbar">
                 <span id="current-user">{ format!("Signed in as {name} ({})", user.username) }</span>
+                <span id="current-balance" class="muted">
+                    { format!("quota {} · subscription {}", user.quota, user.subscription_quota) }
+                </span>
                 <button id="logout" class="secondary" {onclick}>{ "Log out" }</button>
             </section>
             <Channels />

@@ -19,6 +19,14 @@ fn status_text(s: i32) -> String {
 
 fn row(t: &Token) -> Html {
     let remain = if t.unlimited_quota { "unlimited".to_string() } else { t.remain_quota.to_string() };
+    let group = if t.group.is_empty() { "(user's)".to_string() } else { t.group.clone() };
+    // 0 means no limit of that kind.
+    let limit = |n: i64| if n == 0 { "∞".to_string() } else { n.to_string() };
+    let rate_limit = if t.rate_limit_enabled {
+        format!("{} / {} ok per {} s", limit(t.rate_limit_count), limit(t.rate_limit_success), t.rate_limit_period)
+    } else {
+        "off".to_string()
+    };
     html! {
         <tr key={t.id}>
             <td>{ t.id }</td>
@@ -27,6 +35,8 @@ fn row(t: &Token) -> Html {
             <td>{ status_text(t.status) }</td>
             <td>{ remain }</td>
             <td>{ t.used_quota }</td>
+            <td>{ group }</td>
+            <td>{ rate_limit }</td>
         </tr>
     }
 }
@@ -89,7 +99,8 @@ pub fn tokens() -> Html {
             <table id="tokens">
                 <thead><tr>
                     <th>{ "ID" }</th><th>{ "Name" }</th><th>{ "Key" }</th><th>{ "Status" }</th>
-                    <th>{ "Remaining quota" }</th><th>{ "Used quota" }</th>
+                    <th>{ "Remaining quota" }</th><th>{ "Used quota" }</th><th>{ "Group" }</th>
+                    <th>{ "Rate limit" }</th>
                 </tr></thead>
                 <tbody>{ for rows.iter().map(row) }</tbody>
             </table>

@@ -146,7 +146,8 @@ impl AppState {
         self.inner.prices.store(Arc::new(table));
         let policy = Policy::from_options(&options).map_err(ControlError::Internal)?;
         self.inner.policy.store(Arc::new(policy));
-        self.inner.relay_settings.store(Arc::new(crate::grpc::relay_settings::from_options(&options)));
+        let relay_settings = crate::grpc::relay_settings::from_options(&options).map_err(ControlError::Internal)?;
+        self.inner.relay_settings.store(Arc::new(relay_settings));
         self.inner.events.publish(Change::Options);
         Ok(())
     }

@@ -13,6 +13,7 @@ use crate::control::cache::AuthCache;
 use crate::control::outbox::{self, Outbox};
 use crate::control::{self, ControlLink};
 use crate::dispatch::{Dispatcher, Limits};
+use crate::limits::{Limiter, Store};
 use crate::routes::{self, RelayState};
 
 /// A built relay, listening but not yet serving.
@@ -48,6 +49,8 @@ impl Application {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build the front-door client: {e}"))?;
+        let store = Store::new(config.redis_url.as_deref())?;
+        let limiter = Limiter::new(store, config.rate_limit_fail_open, &config.rate_limit_key_prefix, &config.relay_id);
         let state = RelayState {
             link: Arc::new(ControlLink::new(client, cache, config.relay_id.clone())),
             outbox,
@@ -56,6 +59,7 @@ impl Application {
             frontdoor,
             control_http_url: config.control_http_url.trim_end_matches('/').into(),
             max_body_bytes: config.max_body_bytes,
+            limiter: Arc::new(limiter),
         };
         Ok(Application { listener, state, config, internal_secret })
     }
@@ -67,6 +71,11 @@ impl Application {
     /// The link to control (caches and client), for readiness checks.
     pub fn control_link(&self) -> Arc<ControlLink> {
         self.state.link.clone()
+    }
+
+    /// The rate limiter, to see which settings it applies.
+    pub fn limiter(&self) -> Arc<Limiter> {
+        self.state.limiter.clone()
     }
 
     pub fn internal_secret(&self) -> &str {
@@ -83,7 +92,12 @@ impl Application {
         state.outbox = outbox;
         let stop_usage = CancellationToken::new();
         tasks.spawn(outbox::run(state.link.client(), rx, stop_usage.clone()));
-        tasks.spawn(control::watch::run(state.link.clone(), config.relay_id.clone(), cancel.clone()));
+        tasks.spawn(control::watch::run(
+            state.link.clone(),
+            state.limiter.clone(),
+            config.relay_id.clone(),
+            cancel.clone(),
+        ));
         tasks.spawn(control::jobs::run(
             state.link.clone(),
             state.dispatcher.clone(),

@@ -35,6 +35,15 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// `RELAY_ID`: this instance's name in control's logs (default: host name or "relay").
     pub relay_id: String,
+    /// `REDIS_CONN_STRING` (`redis://[user:password@]host:port[/db]`): where rate-limit counters are shared by
+    /// every relay. Unset: each relay counts in its own memory.
+    pub redis_url: Option<String>,
+    /// `RATE_LIMIT_FAIL_OPEN` (default true): when Redis cannot be reached, admit requests without rate limits
+    /// (true, with a warning in the log) or refuse them with 503 (false).
+    pub rate_limit_fail_open: bool,
+    /// `RATE_LIMIT_KEY_PREFIX` (default `veloera:rl:`): the start of every rate-limit key in Redis, so several
+    /// deployments can share one Redis.
+    pub rate_limit_key_prefix: String,
 }
 
 impl Config {
@@ -76,6 +85,9 @@ impl Config {
                 * 1024
                 * 1024,
             relay_id: var("RELAY_ID").or_else(|| var("HOSTNAME")).unwrap_or_else(|| "relay".into()),
+            redis_url: var("REDIS_CONN_STRING"),
+            rate_limit_fail_open: flag("RATE_LIMIT_FAIL_OPEN", true)?,
+            rate_limit_key_prefix: var("RATE_LIMIT_KEY_PREFIX").unwrap_or_else(|| "veloera:rl:".into()),
         })
     }
 
@@ -99,6 +111,15 @@ impl Config {
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn flag(name: &str, default: bool) -> Result<bool, String> {
+    match var(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if v == "true" || v == "1" => Ok(true),
+        Some(v) if v == "false" || v == "0" => Ok(false),
+        Some(v) => Err(format!("{name}: {v:?} is not a boolean")),
+    }
 }
 
 fn secs(name: &str, default: u64) -> Result<Duration, String> {

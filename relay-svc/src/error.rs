@@ -29,6 +29,9 @@ pub enum RelayError {
     /// Every upstream able to answer asked us to wait; the client is told how long (`Retry-After`).
     #[error("{message}")]
     RateLimited { retry_after: std::time::Duration, message: String },
+    /// The shared rate-limit store is unreachable and `RATE_LIMIT_FAIL_OPEN` is off. Details go to the log.
+    #[error("rate-limit store unavailable: {0}")]
+    LimitsUnavailable(String),
     /// The prompt, or the answer when answers are checked, holds a blocked word (which one is logged only).
     #[error("{}", if *in_answer { format!("the answer was stopped: it contains blocked words (request id: {request_id})") } else { format!("sensitive words detected (request id: {request_id})") })]
     SensitiveWords { request_id: String, in_answer: bool },
@@ -74,7 +77,7 @@ impl RelayError {
             RelayError::UpstreamRejected { status, .. } => *status,
             RelayError::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
             RelayError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            RelayError::ControlUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            RelayError::ControlUnavailable(_) | RelayError::LimitsUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             RelayError::NotFound(_) => StatusCode::NOT_FOUND,
             RelayError::NotImplemented => StatusCode::NOT_IMPLEMENTED,
         }
@@ -108,6 +111,7 @@ impl RelayError {
             RelayError::UpstreamFailed(_) => ("upstream_error", "bad_upstream_response".into()),
             RelayError::RateLimited { .. } => ("rate_limit_error", "rate_limit_exceeded".into()),
             RelayError::ControlUnavailable(_) => ("veloera_error", "control_unavailable".into()),
+            RelayError::LimitsUnavailable(_) => ("veloera_error", "rate_limit_unavailable".into()),
             RelayError::NotFound(_) => ("invalid_request_error", "not_found".into()),
             RelayError::SensitiveWords { .. } => ("veloera_error", "sensitive_words_detected".into()),
             RelayError::NotImplemented => ("invalid_request_error", "not_implemented".into()),
@@ -120,6 +124,9 @@ impl RelayError {
             RelayError::UpstreamFailed(_) => "the upstream provider failed to answer; try again later".into(),
             RelayError::ControlUnavailable(_) => {
                 "the gateway cannot verify API keys right now; try again shortly".into()
+            }
+            RelayError::LimitsUnavailable(_) => {
+                "the gateway cannot check rate limits right now, so the request is refused; try again shortly".into()
             }
             other => other.to_string(),
         }
@@ -137,6 +144,7 @@ impl RelayError {
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {
             RelayError::RateLimited { retry_after, .. } => Some(retry_after.as_secs_f64().ceil().max(1.0) as u64),
+            RelayError::LimitsUnavailable(_) => Some(1),
             _ => None,
         }
     }

@@ -14,6 +14,7 @@
 //! - `providers` pure adaptors per wire format (`openai`, `anthropic`, `gemini`) around the shared chat
 //!   representation in `providers::chat`
 //! - `dispatch`  the one place that does upstream I/O
+//! - `limits`    rate limits per token, user and model, counted in Redis (shared) or memory
 //! - `usage`     one usage record per request, sent when the request ends
 //! - `tokenizer` local token counts (tiktoken) when an upstream reports none
 //! - `frontdoor` forwarding of non-relay paths to control
@@ -28,6 +29,7 @@ pub mod error;
 pub mod failover;
 pub mod frontdoor;
 pub mod guard;
+pub mod limits;
 pub mod providers;
 pub mod routes;
 pub mod tokenizer;

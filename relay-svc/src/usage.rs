@@ -12,6 +12,7 @@ use crate::control::cache::CallerEntry;
 use crate::control::leases::Reservation;
 use crate::control::outbox::Outbox;
 use crate::dispatch::Failure;
+use crate::limits::Admission;
 use crate::providers::Target;
 use crate::providers::openai::Usage;
 
@@ -32,7 +33,7 @@ const DEFAULT_OUTPUT_TOKENS: i64 = 500;
 pub fn estimate(pricing: &Pricing, hint: CostHint) -> i64 {
     let prompt = (hint.input_bytes / 3) as i64 + 1;
     let output = hint.max_output.map_or(DEFAULT_OUTPUT_TOKENS, |m| m.min(1 << 20) as i64);
-    quota_for(pricing, prompt, output, 0).max(1)
+    quota_for(pricing, prompt, output, 0, 0).max(1)
 }
 
 pub struct Metering {
@@ -51,6 +52,9 @@ pub struct Metering {
     hint: CostHint,
     said_bytes: usize,
     usage_seen: bool,
+    /// The rate limits the request was admitted under, settled with its outcome and tokens.
+    /// Boxed: most requests have none, and the meter stays small for them.
+    admission: Option<Box<Admission>>,
 }
 
 /// What the usage record says about the request itself.
@@ -95,6 +99,7 @@ impl Metering {
             hint: CostHint::default(),
             said_bytes: 0,
             usage_seen: false,
+            admission: None,
         }
     }
 
@@ -113,6 +118,7 @@ impl Metering {
         self.record.prompt_tokens = 0;
         self.record.completion_tokens = 0;
         self.record.cached_tokens = 0;
+        self.record.cache_creation_tokens = 0;
         self.usage_seen = true;
     }
 
@@ -120,6 +126,11 @@ impl Metering {
     pub fn reserved(&mut self, reservation: Reservation) {
         self.record.lease_id = reservation.lease_id().to_string();
         self.reservation = Some(reservation);
+    }
+
+    /// The request was admitted under rate limits; they learn how it ended when it does.
+    pub fn limited(&mut self, admission: Admission) {
+        self.admission = Some(Box::new(admission));
     }
 
     /// The channel and key now serving the request; a candidate serving a virtual model is billed as its
@@ -175,6 +186,7 @@ impl Metering {
         self.record.prompt_tokens = u.input;
         self.record.completion_tokens = u.output;
         self.record.cached_tokens = u.cache_read;
+        self.record.cache_creation_tokens = u.cache_write;
     }
 
     pub fn succeeded(&mut self) {
@@ -222,12 +234,16 @@ impl Drop for Metering {
         let quota = if self.outcome == Outcome::UpstreamError {
             0
         } else {
-            quota_for(&self.pricing, record.prompt_tokens, record.completion_tokens, record.cached_tokens)
+            let r = &record;
+            quota_for(&self.pricing, r.prompt_tokens, r.completion_tokens, r.cached_tokens, r.cache_creation_tokens)
         };
         // Count what this relay spent against the cached balance until control's settlement is visible.
         self.caller.spent.fetch_add(quota, Ordering::Relaxed);
         if let Some(reservation) = self.reservation.take() {
             reservation.settle(quota);
+        }
+        if let Some(mut admission) = self.admission.take() {
+            admission.finish(self.outcome == Outcome::Success, record.prompt_tokens + record.completion_tokens);
         }
         self.outbox.send(record);
     }

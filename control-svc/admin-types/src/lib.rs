@@ -64,6 +64,9 @@ pub struct UserSelf {
     pub email: String,
     pub group: String,
     pub quota: i64,
+    /// Quota spent before `quota` (Veloera v0.5), set by administrators. What the user may spend is the sum.
+    #[serde(default)]
+    pub subscription_quota: i64,
     pub used_quota: i64,
     pub request_count: i64,
     /// Set for the default root account until its password is changed; nothing else works until then.
@@ -306,6 +309,17 @@ pub struct Token {
     pub model_limits: String,
     pub allow_ips: String,
     pub group: String,
+    /// The token's own request limit (Veloera v0.5; the relay enforces it): at most `rate_limit_count`
+    /// requests and `rate_limit_success` successful ones per `rate_limit_period` seconds; 0 means no limit of
+    /// that kind.
+    #[serde(default)]
+    pub rate_limit_enabled: bool,
+    #[serde(default)]
+    pub rate_limit_period: i64,
+    #[serde(default)]
+    pub rate_limit_count: i64,
+    #[serde(default)]
+    pub rate_limit_success: i64,
 }
 
 /// `POST /api/token/` body.
@@ -327,6 +341,15 @@ pub struct TokenCreate {
     pub allow_ips: Option<String>,
     #[serde(default)]
     pub group: Option<String>,
+    /// Off by default; period 1..=86400 seconds (60), counts ≥ 0 (1000 requests, 10 successes).
+    #[serde(default)]
+    pub rate_limit_enabled: Option<bool>,
+    #[serde(default)]
+    pub rate_limit_period: Option<i64>,
+    #[serde(default)]
+    pub rate_limit_count: Option<i64>,
+    #[serde(default)]
+    pub rate_limit_success: Option<i64>,
 }
 
 /// A usage log row as the admin view shows it.
@@ -442,6 +465,14 @@ pub struct TokenUpdate {
     pub allow_ips: Option<String>,
     #[serde(default)]
     pub group: Option<String>,
+    #[serde(default)]
+    pub rate_limit_enabled: Option<bool>,
+    #[serde(default)]
+    pub rate_limit_period: Option<i64>,
+    #[serde(default)]
+    pub rate_limit_count: Option<i64>,
+    #[serde(default)]
+    pub rate_limit_success: Option<i64>,
 }
 
 /// `POST /api/user/register` body. `email` and `verification_code` are required when the site has
@@ -626,8 +657,8 @@ pub struct UserCreate {
     pub role: Option<i32>,
 }
 
-/// `PUT /api/user/` (administrators): `id` plus the fields to change. `quota` sets the balance (the change is
-/// logged); `password` sets a new one.
+/// `PUT /api/user/` (administrators): `id` plus the fields to change. `quota` and `subscription_quota` set the
+/// balances (each change is logged); `password` sets a new one.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct UserUpdate {
     pub id: i64,
@@ -639,6 +670,9 @@ pub struct UserUpdate {
     pub group: Option<String>,
     #[serde(default)]
     pub quota: Option<i64>,
+    /// Sets the subscription quota (spent before `quota`); logged like a quota change.
+    #[serde(default)]
+    pub subscription_quota: Option<i64>,
     #[serde(default)]
     pub password: Option<String>,
 }

@@ -70,7 +70,8 @@ pub struct Registration<'a> {
 }
 
 /// Creates the account inside `tx`: the user row (role, group `default`, a fresh invitation code, quota = base +
-/// `QuotaForNewUser` + `QuotaForInvitee` when invited), the inviter's reward and the log lines. The caller checked
+/// `QuotaForNewUser`), then, when invited, the invitation reward of [`db::invitations::reward_inviter`] (the
+/// invitee's `QuotaForInvitee`, the inviter's count and `QuotaForInviter`), and the log lines. The caller checked
 /// the username and commits. Returns the new id.
 pub async fn create_in(
     db: &Db,
@@ -85,7 +86,6 @@ pub async fn create_in(
         Some(code) => db::users::id_by_aff_code(db, tx, code).await?.unwrap_or(0),
         None => 0,
     };
-    let invitee_bonus = if inviter_id != 0 { settings.quota_for_invitee } else { 0 };
     let aff_code = new_aff_code(db, tx).await?;
     let account = NewAccount {
         username: reg.username,
@@ -93,30 +93,39 @@ pub async fn create_in(
         display_name: reg.display_name,
         email: reg.email,
         role: reg.role,
-        quota: reg.base_quota.saturating_add(settings.quota_for_new_user).saturating_add(invitee_bonus),
+        quota: reg.base_quota.saturating_add(settings.quota_for_new_user),
         aff_code: &aff_code,
-        inviter_id,
         github_id: reg.github_id,
         oidc_id: reg.oidc_id,
     };
     let id = db::users::insert_account(db, tx, &account).await.map_err(|e| match e {
-        // Two registrations of one name racing past the check above: the unique column decides (SQLite "UNIQUE
-        // constraint failed", PostgreSQL "duplicate key value violates unique constraint", MySQL "Duplicate entry").
+        // Two sign-ups racing past the checks: the unique indexes decide (SQLite "UNIQUE constraint failed",
+        // PostgreSQL "duplicate key value violates unique constraint", MySQL "Duplicate entry"); the message names
+        // the index or column.
         ControlError::Database(msg) if ["unique", "duplicate"].iter().any(|w| msg.to_ascii_lowercase().contains(w)) => {
-            ControlError::Conflict(format!("the username {:?} is already taken", reg.username))
+            if msg.contains("github_id") || msg.contains("oidc_id") {
+                ControlError::Conflict("this external account is already linked to another user".into())
+            } else {
+                ControlError::Conflict(format!("the username {:?} is already taken", reg.username))
+            }
         }
         other => other,
     })?;
-    // System log lines (user, what, quota), written only for amounts above zero, as Veloera does.
-    let mut events = vec![(id, "new user bonus", settings.quota_for_new_user)];
-    if inviter_id != 0 {
-        db::users::reward_inviter_for_registration(db, tx, inviter_id, settings.quota_for_inviter).await?;
-        events.push((id, "invitation code bonus", invitee_bonus));
-        events.push((inviter_id, "reward for inviting a new user (invitation balance)", settings.quota_for_inviter));
-    }
-    for (user_id, content, quota) in events.into_iter().filter(|e| e.2 > 0) {
-        let event = AccountEvent { user_id, log_type: log_type::SYSTEM, content, quota };
+    if settings.quota_for_new_user > 0 {
+        let event = AccountEvent {
+            user_id: id,
+            log_type: log_type::SYSTEM,
+            content: "new user bonus",
+            quota: settings.quota_for_new_user,
+        };
         record_event(db, tx, &event).await?;
+    }
+    if inviter_id != 0 {
+        let reward = db::invitations::InvitationReward {
+            invitee_quota: settings.quota_for_invitee,
+            inviter_quota: settings.quota_for_inviter,
+        };
+        db::invitations::reward_inviter(db, tx, inviter_id, id, reward).await?;
     }
     Ok(id)
 }

@@ -5,6 +5,7 @@ mod channels;
 mod check_in;
 mod data;
 mod email;
+mod groups;
 mod invitations;
 mod logs;
 mod model_mapping;
@@ -72,6 +73,9 @@ pub fn router(state: AppState, ui_dir: &Path, limits: Arc<ApiLimits>) -> Router 
         .route("/user/self", get(users::get_self).put(users::update_self).delete(users::delete_self))
         .route("/user/register", axum::routing::post(register::register))
         .route("/user/token", get(users::access_token))
+        .route("/user/groups", get(groups::usable))
+        .route("/user/self/groups", get(groups::usable))
+        .route("/group/", get(groups::names))
         .route("/user/reset", axum::routing::post(email::reset_password))
         .route("/verification", get(email::send_verification))
         .route("/reset_password", get(email::send_password_reset))

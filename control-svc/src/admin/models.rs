@@ -57,8 +57,8 @@ pub async fn all_known(
 }
 
 /// `GET /api/pricing` (sign-in optional): every served model that has a price (unpriced models are refused, so
-/// they are not offered), prefixed names priced as their model, plus the ratios of the groups the caller may use:
-/// the `UserUsableGroups` option and, when signed in, the caller's own group.
+/// they are not offered), prefixed names priced as their model, plus the ratios of the groups the caller may use
+/// (`PriceTable::usable_groups`: `UserUsableGroups` and, when signed in, the caller's own group).
 pub async fn pricing(
     State(state): State<AppState>,
     MaybeActive(user): MaybeActive,
@@ -80,34 +80,8 @@ pub async fn pricing(
             })
         })
         .collect();
-    let stored = db::options::get(state.db(), state.db().pool(), "UserUsableGroups").await?;
-    let mut usable_group = usable_groups(stored.as_deref());
-    if let Some(user) = &user {
-        usable_group.entry(user.group_name.clone()).or_default();
-    }
-    usable_group.retain(|g, _| prices.group_ratio(g).is_some());
-    let group_ratio = usable_group.keys().filter_map(|g| Some((g.clone(), prices.group_ratio(g)?))).collect();
+    let usable = prices.usable_groups(user.as_ref().map_or("", |u| u.group_name.as_str()));
+    let group_ratio = usable.iter().map(|(g, u)| (g.clone(), u.ratio)).collect();
+    let usable_group = usable.into_iter().map(|(g, u)| (g, u.desc)).collect();
     Ok(Json(PricingReply { success: true, message: String::new(), data, group_ratio, usable_group }))
-}
-
-/// The `UserUsableGroups` option (`{group: description}`); Veloera's default when unset or unreadable.
-fn usable_groups(stored: Option<&str>) -> BTreeMap<String, String> {
-    stored
-        .filter(|s| !s.trim().is_empty())
-        .and_then(|s| serde_json::from_str(s).ok())
-        .unwrap_or_else(|| BTreeMap::from([("default".to_string(), "default group".to_string())]))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn usable_groups_fall_back_to_the_default_group() {
-        assert_eq!(usable_groups(None).keys().collect::<Vec<_>>(), ["default"]);
-        assert_eq!(usable_groups(Some("not json")).keys().collect::<Vec<_>>(), ["default"]);
-        let set = usable_groups(Some(r#"{"vip": "VIP", "default": "Default"}"#));
-        assert_eq!(set.get("vip").map(String::as_str), Some("VIP"));
-        assert_eq!(set.len(), 2);
-    }
 }

@@ -70,6 +70,7 @@ pub async fn update(
     }
     PriceTable::from_options(&options).map_err(refuse)?;
     Policy::from_options(&options).map_err(refuse)?;
+    crate::grpc::relay_settings::from_options(&options).map_err(refuse)?;
     if clear {
         db::options::remove(state.db(), key).await?;
     } else {

@@ -7,7 +7,7 @@ use veloera_admin_types::{Envelope, Token, TokenCreate, TokenUpdate, status};
 
 use super::JsonBody;
 use super::session::Active;
-use crate::db::{self, now_secs, tokens::NewToken, tokens::TokenRow};
+use crate::db::{self, now_secs, tokens::NewToken, tokens::RateLimit, tokens::TokenRow};
 use crate::error::ControlError;
 use crate::events::Change;
 use crate::routing::split_list;
@@ -113,7 +113,14 @@ pub(crate) async fn issue(state: &AppState, user_id: i64, body: TokenCreate) -> 
     }
     let allow_ips = check_ips(body.allow_ips.as_deref().unwrap_or(""))?;
     let group = body.group.unwrap_or_default().trim().to_string();
-    check_group(state, &group)?;
+    check_group(state, user_id, &group).await?;
+    let rate_limit = rate_limit(
+        RateLimit::default(),
+        body.rate_limit_enabled,
+        body.rate_limit_period,
+        body.rate_limit_count,
+        body.rate_limit_success,
+    )?;
     let model_limits = split_list(body.model_limits.as_deref().unwrap_or("")).join(",");
     let key = generate_token_key();
     let digest = hex::encode(key_digest(&key));
@@ -131,6 +138,7 @@ pub(crate) async fn issue(state: &AppState, user_id: i64, body: TokenCreate) -> 
         model_limits,
         allow_ips,
         group_name: group,
+        rate_limit,
     };
     let id = db::tokens::insert(state.db(), &new).await?;
     // A relay may hold this digest in its negative cache; clear it now.
@@ -187,9 +195,17 @@ pub async fn update(
             row.allow_ips = check_ips(&ips)?;
         }
         if let Some(g) = body.group {
-            check_group(&state, g.trim())?;
+            check_group(&state, user.id, g.trim()).await?;
             row.group_name = g.trim().to_string();
         }
+        let limit = rate_limit(
+            row.rate_limit(),
+            body.rate_limit_enabled,
+            body.rate_limit_period,
+            body.rate_limit_count,
+            body.rate_limit_success,
+        )?;
+        row.set_rate_limit(limit);
     }
     if let Some(s) = body.status {
         if s == status::ENABLED {
@@ -272,9 +288,47 @@ fn check_ips(raw: &str) -> Result<String, ControlError> {
     Ok(entries.join("\n"))
 }
 
-fn check_group(state: &AppState, group: &str) -> Result<(), ControlError> {
-    if !group.is_empty() && !state.prices().has_group(group) {
-        return Err(ControlError::BadRequest(format!("group {group:?} does not exist")));
+/// A token may use the user's own group or one of `UserUsableGroups`, and only while the group has a ratio.
+async fn check_group(state: &AppState, user_id: i64, group: &str) -> Result<(), ControlError> {
+    if group.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let user = db::users::find_by_id(state.db(), user_id)
+        .await?
+        .ok_or_else(|| ControlError::NotFound(format!("user {user_id} not found")))?;
+    match state.prices().refuse_token_group(&user.group_name, group) {
+        Some(why) => Err(ControlError::BadRequest(why)),
+        None => Ok(()),
+    }
+}
+
+/// The longest rate-limit period: one day, as Veloera's form allows.
+const MAX_RATE_LIMIT_PERIOD: i64 = 86_400;
+
+/// `current` with the given changes, validated: period 1..=86400 seconds, counts ≥ 0 (0: no limit of that kind).
+fn rate_limit(
+    current: RateLimit,
+    enabled: Option<bool>,
+    period: Option<i64>,
+    count: Option<i64>,
+    success: Option<i64>,
+) -> Result<RateLimit, ControlError> {
+    let limit = RateLimit {
+        enabled: enabled.unwrap_or(current.enabled),
+        period: period.unwrap_or(current.period),
+        count: count.unwrap_or(current.count),
+        success: success.unwrap_or(current.success),
+    };
+    if !(1..=MAX_RATE_LIMIT_PERIOD).contains(&limit.period) {
+        return Err(ControlError::BadRequest(format!(
+            "rate_limit_period must be 1 to {MAX_RATE_LIMIT_PERIOD} seconds, not {}",
+            limit.period
+        )));
+    }
+    if limit.count < 0 || limit.success < 0 {
+        return Err(ControlError::BadRequest(
+            "rate_limit_count and rate_limit_success must not be negative (0 means no limit)".into(),
+        ));
+    }
+    Ok(limit)
 }

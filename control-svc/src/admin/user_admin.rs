@@ -10,7 +10,7 @@ use veloera_admin_types::{Envelope, UserCreate, UserManage, UserSelf, UserUpdate
 
 use super::JsonBody;
 use super::session::Admin;
-use crate::db::{self, users::UserRow};
+use crate::db::{self, user_admin::Balance, users::UserRow};
 use crate::error::ControlError;
 use crate::events::Change;
 use crate::secrets::hash_password;
@@ -35,7 +35,9 @@ pub struct SearchQuery {
 /// A user as administrators see it: balances include quota held in relays' leases.
 async fn shown(state: &AppState, user: &UserRow) -> Result<UserSelf, ControlError> {
     let mut view = user.to_self();
-    view.quota += db::leases::outstanding_for_user(state.db(), user.id).await?;
+    let held = db::leases::outstanding_for_user(state.db(), user.id).await?;
+    view.quota += held.quota;
+    view.subscription_quota += held.subscription;
     Ok(view)
 }
 
@@ -156,15 +158,32 @@ pub async fn update(
     {
         return Err(ControlError::BadRequest("quota must not be negative".into()));
     }
+    if let Some(q) = body.subscription_quota
+        && q < 0
+    {
+        return Err(ControlError::BadRequest("subscription_quota must not be negative".into()));
+    }
     db::user_admin::set_fields(state.db(), user.id, &display_name, &email, &group).await?;
     if let Some(password) = &body.password {
         db::users::set_password(state.db(), user.id, &hash_password(password)?).await?;
     }
-    if let Some(q) = body.quota {
-        let current = shown(&state, &user).await?.quota;
-        if q != current {
-            db::user_admin::adjust_quota(state.db(), user.id, &admin.username, current, q - current).await?;
-        }
+    let current = shown(&state, &user).await?;
+    if let Some(q) = body.quota
+        && q != current.quota
+    {
+        let change =
+            db::user_admin::QuotaChange { balance: Balance::Quota, shown: current.quota, delta: q - current.quota };
+        db::user_admin::adjust_quota(state.db(), user.id, &admin.username, change).await?;
+    }
+    if let Some(q) = body.subscription_quota
+        && q != current.subscription_quota
+    {
+        let change = db::user_admin::QuotaChange {
+            balance: Balance::Subscription,
+            shown: current.subscription_quota,
+            delta: q - current.subscription_quota,
+        };
+        db::user_admin::adjust_quota(state.db(), user.id, &admin.username, change).await?;
     }
     state.events().publish(Change::User { user_id: user.id });
     let fresh = db::users::find_by_id(state.db(), user.id)

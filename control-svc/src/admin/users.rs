@@ -79,7 +79,9 @@ pub async fn get_self(
     SignedIn(user): SignedIn,
 ) -> Result<Json<Envelope<UserSelf>>, ControlError> {
     let mut shown = user.to_self();
-    shown.quota += db::leases::outstanding_for_user(state.db(), user.id).await?;
+    let held = db::leases::outstanding_for_user(state.db(), user.id).await?;
+    shown.quota += held.quota;
+    shown.subscription_quota += held.subscription;
     Ok(Json(Envelope::ok(shown)))
 }
 

@@ -2,4 +2,4 @@
 
 pub mod pricing;
 
-pub use pricing::{ModelPricing, PriceTable, quota_for};
+pub use pricing::{ModelPricing, PriceTable, UsableGroup, quota_for};

@@ -1,6 +1,6 @@
 //! Prices in Veloera's units: 1 ratio unit = $0.002 per 1K tokens, `QuotaPerUnit` quota = $1.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Default `QuotaPerUnit`: 500,000 quota is one US dollar.
 pub const DEFAULT_QUOTA_PER_UNIT: i64 = 500_000;
@@ -72,8 +72,59 @@ const DEFAULT_COMPLETION_RATIOS: &[(&str, f64)] = &[
 pub type ModelPricing = veloera_proto::v1::Pricing;
 
 /// Final charge in quota units (see [`veloera_proto::rules::quota_for`]).
-pub fn quota_for(p: &ModelPricing, prompt: i64, completion: i64, cached: i64) -> i64 {
-    veloera_proto::rules::quota_for(p, prompt, completion, cached)
+pub fn quota_for(p: &ModelPricing, prompt: i64, completion: i64, cached: i64, written: i64) -> i64 {
+    veloera_proto::rules::quota_for(p, prompt, completion, cached, written)
+}
+
+/// Multiplier on prompt-cache writes when `CreateCacheRatio` names none: Anthropic bills a five-minute cache
+/// write at 1.25× the input price (Veloera's and new-api's default for Claude); other vendors report no writes.
+fn default_cache_creation_ratio(model: &str) -> f64 {
+    if model.starts_with("claude") { 1.25 } else { 1.0 }
+}
+
+/// Veloera v0.5's fallback pricing for models without a price (`fallback_pricing_enabled`): either a fixed
+/// price per call (`fallback_single_price`, USD) or ratios (`fallback_input_ratio` with
+/// `fallback_completion_ratio`), never both.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FallbackPricing {
+    PerCall(f64),
+    Ratios { input: f64, completion: f64 },
+}
+
+impl FallbackPricing {
+    /// Reads the four options; `None` when disabled. Both modes at once, or neither, or a negative or
+    /// unreadable number, is an error naming the option.
+    fn from_options(options: &HashMap<String, String>) -> Result<Option<Self>, String> {
+        let get = |key: &str| options.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
+        if get("fallback_pricing_enabled") != Some("true") {
+            return Ok(None);
+        }
+        let number = |key: &str| -> Result<Option<f64>, String> {
+            match get(key) {
+                None => Ok(None),
+                Some(raw) => match raw.parse::<f64>() {
+                    Ok(v) if v.is_finite() && v >= 0.0 => Ok(Some(v).filter(|v| *v > 0.0)),
+                    _ => Err(format!("option {key}: {raw:?} is not a number ≥ 0")),
+                },
+            }
+        };
+        let single = number("fallback_single_price")?;
+        let input = number("fallback_input_ratio")?;
+        let completion = number("fallback_completion_ratio")?;
+        match (single, input) {
+            (Some(_), Some(_)) => Err("fallback pricing: set either fallback_single_price or fallback_input_ratio \
+                                       (with fallback_completion_ratio), not both"
+                .into()),
+            (Some(price), None) if completion.is_none() => Ok(Some(FallbackPricing::PerCall(price))),
+            (Some(_), None) => Err("fallback pricing: fallback_completion_ratio belongs to the ratio mode, \
+                                    not to fallback_single_price"
+                .into()),
+            (None, Some(input)) => Ok(Some(FallbackPricing::Ratios { input, completion: completion.unwrap_or(1.0) })),
+            (None, None) => Err("fallback_pricing_enabled is true but neither fallback_single_price nor \
+                                 fallback_input_ratio is set"
+                .into()),
+        }
+    }
 }
 
 /// The whole price configuration, built from defaults overlaid with the options table.
@@ -82,11 +133,16 @@ pub struct PriceTable {
     model_ratio: HashMap<String, f64>,
     completion_ratio: HashMap<String, f64>,
     cache_ratio: HashMap<String, f64>,
+    cache_creation_ratio: HashMap<String, f64>,
     model_price: HashMap<String, f64>,
     group_ratio: HashMap<String, f64>,
+    /// `UserUsableGroups`: the groups users may pick for their tokens, with a description each.
+    usable_groups: BTreeMap<String, String>,
     quota_per_unit: i64,
     /// `SelfUseModeEnabled`: unpriced models cost ratio 37.5 instead of being refused.
     self_use_mode: bool,
+    /// Fallback pricing for unpriced models; wins over self-use mode's ratio.
+    fallback: Option<FallbackPricing>,
 }
 
 impl Default for PriceTable {
@@ -95,20 +151,27 @@ impl Default for PriceTable {
             model_ratio: DEFAULT_MODEL_RATIOS.iter().map(|(m, r)| (m.to_string(), *r)).collect(),
             completion_ratio: HashMap::new(),
             cache_ratio: HashMap::new(),
+            cache_creation_ratio: HashMap::new(),
             model_price: DEFAULT_MODEL_PRICES.iter().map(|(m, p)| (m.to_string(), *p)).collect(),
             group_ratio: [("default", 1.0), ("vip", 1.0), ("svip", 1.0)]
                 .iter()
                 .map(|(g, r)| (g.to_string(), *r))
                 .collect(),
+            usable_groups: [("default", "默认分组"), ("vip", "vip分组")]
+                .iter()
+                .map(|(g, d)| (g.to_string(), d.to_string()))
+                .collect(),
             quota_per_unit: DEFAULT_QUOTA_PER_UNIT,
             self_use_mode: false,
+            fallback: None,
         }
     }
 }
 
 impl PriceTable {
-    /// Overlays Veloera's option keys (`ModelRatio`, `CompletionRatio`, `CacheRatio`, `ModelPrice`, `GroupRatio`
-    /// as JSON maps; `QuotaPerUnit`; `SelfUseModeEnabled`). A malformed option is reported, not ignored.
+    /// Overlays Veloera's option keys (`ModelRatio`, `CompletionRatio`, `CacheRatio`, `CreateCacheRatio`,
+    /// `ModelPrice`, `GroupRatio` as JSON maps; `QuotaPerUnit`; `SelfUseModeEnabled`; the `fallback_*` keys of
+    /// [`FallbackPricing`]). A malformed option is reported, not ignored.
     pub fn from_options(options: &HashMap<String, String>) -> Result<Self, String> {
         let mut t = PriceTable::default();
         let map = |key: &str| -> Result<Option<HashMap<String, f64>>, String> {
@@ -126,11 +189,20 @@ impl PriceTable {
         if let Some(m) = map("CacheRatio")? {
             t.cache_ratio = m;
         }
+        if let Some(m) = map("CreateCacheRatio")? {
+            t.cache_creation_ratio = m;
+        }
         if let Some(m) = map("ModelPrice")? {
             t.model_price = m;
         }
         if let Some(m) = map("GroupRatio")? {
+            if let Some((g, r)) = m.iter().find(|(_, r)| !r.is_finite() || **r < 0.0) {
+                return Err(format!("option GroupRatio: the ratio of group {g:?} ({r}) must be a number ≥ 0"));
+            }
             t.group_ratio = m;
+        }
+        if let Some(raw) = options.get("UserUsableGroups").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            t.usable_groups = serde_json::from_str(raw).map_err(|e| format!("option UserUsableGroups: {e}"))?;
         }
         if let Some(q) = options.get("QuotaPerUnit") {
             let q: f64 = q.trim().parse().map_err(|_| format!("option QuotaPerUnit: {q:?} is not a number"))?;
@@ -139,6 +211,7 @@ impl PriceTable {
         if let Some(v) = options.get("SelfUseModeEnabled") {
             t.self_use_mode = v.trim() == "true";
         }
+        t.fallback = FallbackPricing::from_options(options)?;
         Ok(t)
     }
 
@@ -161,6 +234,48 @@ impl PriceTable {
         self.group_ratio.contains_key(group)
     }
 
+    /// Every known group (the keys of `GroupRatio`), sorted.
+    pub fn group_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.group_ratio.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// The groups a user of `user_group` may pick for a token, with ratio and description: those of
+    /// `UserUsableGroups` plus the user's own group (as Veloera), each only while it has a ratio in `GroupRatio`
+    /// (a group without one is retired).
+    pub fn usable_groups(&self, user_group: &str) -> BTreeMap<String, UsableGroup> {
+        let own = (!user_group.is_empty() && !self.usable_groups.contains_key(user_group))
+            .then(|| (user_group.to_string(), "用户分组".to_string()));
+        self.usable_groups
+            .iter()
+            .map(|(g, d)| (g.clone(), d.clone()))
+            .chain(own)
+            .filter_map(|(group, desc)| {
+                let ratio = *self.group_ratio.get(&group)?;
+                Some((group, UsableGroup { ratio, desc }))
+            })
+            .collect()
+    }
+
+    /// Why a user of `user_group` may not give a token `group` (empty: the user's own group), or `None` when it
+    /// may.
+    pub fn refuse_token_group(&self, user_group: &str, group: &str) -> Option<String> {
+        if group.is_empty() || group == user_group && self.has_group(group) {
+            return None;
+        }
+        if !self.has_group(group) {
+            return Some(format!("group {group:?} does not exist or has been retired (it has no GroupRatio)"));
+        }
+        if !self.usable_groups.contains_key(group) {
+            return Some(format!(
+                "group {group:?} is not available to you; usable groups: {}",
+                self.usable_groups(user_group).keys().cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        None
+    }
+
     /// The pricing of `model` for `group`, or `None` when the model has no price (Veloera refuses those).
     pub fn lookup(&self, model: &str, group: &str) -> Option<ModelPricing> {
         let priced = |m: &str| self.model_ratio.contains_key(m) || self.model_price.contains_key(m);
@@ -171,30 +286,50 @@ impl PriceTable {
             _ => model,
         };
         let group_ratio = self.group_ratio.get(group).copied().unwrap_or(1.0);
-        let model_price = self.model_price.get(model).copied();
+        let mut model_price = self.model_price.get(model).copied();
+        let mut completion_ratio =
+            self.completion_ratio.get(model).copied().unwrap_or_else(|| default_completion_ratio(model));
         let model_ratio = match (self.model_ratio.get(model), model_price) {
             (Some(r), _) => *r,
             (None, Some(_)) => 0.0,
-            (None, None) if self.self_use_mode => 37.5,
-            (None, None) => return None,
+            (None, None) => match self.fallback {
+                Some(FallbackPricing::PerCall(price)) => {
+                    model_price = Some(price);
+                    0.0
+                }
+                Some(FallbackPricing::Ratios { input, completion }) => {
+                    completion_ratio = completion;
+                    input
+                }
+                None if self.self_use_mode => 37.5,
+                None => return None,
+            },
         };
         Some(ModelPricing {
             model_ratio,
-            completion_ratio: self
-                .completion_ratio
-                .get(model)
-                .copied()
-                .unwrap_or_else(|| default_completion_ratio(model)),
+            completion_ratio,
             cache_ratio: self.cache_ratio.get(model).copied().unwrap_or(if model.starts_with("claude") {
                 0.1
             } else {
                 0.5
             }),
+            cache_creation_ratio: self
+                .cache_creation_ratio
+                .get(model)
+                .copied()
+                .unwrap_or_else(|| default_cache_creation_ratio(model)),
             group_ratio,
             model_price,
             quota_per_unit: self.quota_per_unit,
         })
     }
+}
+
+/// A group a user may pick, as `GET /api/user/groups` shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct UsableGroup {
+    pub ratio: f64,
+    pub desc: String,
 }
 
 /// The model a Veloera convenience name stands for: `-thinking`, `-thinking-<N>`, `-nothinking`, and
@@ -246,21 +381,21 @@ mod tests {
     fn charge_follows_the_ratio_formula() {
         let p = PriceTable::default().lookup("gpt-4o-mini", "default").unwrap();
         // (100 + 50×4) × 0.075 = 22.5 → 23
-        assert_eq!(quota_for(&p, 100, 50, 0), 23);
+        assert_eq!(quota_for(&p, 100, 50, 0, 0), 23);
     }
 
     #[test]
     fn cached_prompt_tokens_are_discounted() {
         let p = PriceTable::default().lookup("gpt-4o", "default").unwrap();
         // (1000 − 800 + 800×0.5 + 0) × 1.25 = 750
-        assert_eq!(quota_for(&p, 1000, 0, 800), 750);
+        assert_eq!(quota_for(&p, 1000, 0, 800, 0), 750);
     }
 
     #[test]
     fn tiny_usage_costs_at_least_one() {
         let p = PriceTable::default().lookup("gpt-4o-mini", "default").unwrap();
-        assert_eq!(quota_for(&p, 1, 0, 0), 1);
-        assert_eq!(quota_for(&p, 0, 0, 0), 0);
+        assert_eq!(quota_for(&p, 1, 0, 0, 0), 1);
+        assert_eq!(quota_for(&p, 0, 0, 0, 0), 0);
     }
 
     #[test]
@@ -280,12 +415,114 @@ mod tests {
             ("GroupRatio".to_string(), r#"{"default": 1, "vip": 0.5}"#.to_string()),
         ]);
         let t = PriceTable::from_options(&opts).unwrap();
-        assert_eq!(quota_for(&t.lookup("dall-e-3", "vip").unwrap(), 10, 10, 0), 10_000);
+        assert_eq!(quota_for(&t.lookup("dall-e-3", "vip").unwrap(), 10, 10, 0, 0), 10_000);
     }
 
     #[test]
     fn malformed_option_is_reported_by_name() {
         let opts = HashMap::from([("ModelRatio".to_string(), "{not json".to_string())]);
         assert!(PriceTable::from_options(&opts).unwrap_err().contains("ModelRatio"));
+    }
+
+    #[test]
+    fn claude_cache_writes_default_to_one_and_a_quarter() {
+        let t = PriceTable::default();
+        let p = t.lookup("claude-sonnet-4-5", "default").unwrap();
+        assert_eq!((p.cache_ratio, p.cache_creation_ratio), (0.1, 1.25));
+        // (100 written × 1.25 + 10 × 5) × 1.5 = 262.5 → 263
+        assert_eq!(quota_for(&p, 100, 10, 0, 100), 263);
+        assert_eq!(t.lookup("gpt-4o", "default").unwrap().cache_creation_ratio, 1.0);
+    }
+
+    #[test]
+    fn create_cache_ratio_option_overrides_the_default() {
+        let opts = HashMap::from([("CreateCacheRatio".to_string(), r#"{"claude-sonnet-4-5": 2}"#.to_string())]);
+        let t = PriceTable::from_options(&opts).unwrap();
+        assert_eq!(t.lookup("claude-sonnet-4-5", "default").unwrap().cache_creation_ratio, 2.0);
+        assert_eq!(t.lookup("claude-haiku-4-5", "default").unwrap().cache_creation_ratio, 1.25);
+    }
+
+    fn options(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn fallback_pricing_prices_unpriced_models_only() {
+        let ratios = options(&[
+            ("fallback_pricing_enabled", "true"),
+            ("fallback_input_ratio", "2"),
+            ("fallback_completion_ratio", "3"),
+        ]);
+        let t = PriceTable::from_options(&ratios).unwrap();
+        let p = t.lookup("mystery-model", "default").unwrap();
+        assert_eq!((p.model_ratio, p.completion_ratio, p.model_price), (2.0, 3.0, None));
+        // (10 + 10×3) × 2 = 80
+        assert_eq!(quota_for(&p, 10, 10, 0, 0), 80);
+        assert_eq!(t.lookup("gpt-4o-mini", "default").unwrap().model_ratio, 0.075);
+
+        let per_call = options(&[("fallback_pricing_enabled", "true"), ("fallback_single_price", "0.01")]);
+        let p = PriceTable::from_options(&per_call).unwrap().lookup("mystery-model", "default").unwrap();
+        assert_eq!(quota_for(&p, 1000, 1000, 0, 0), 5_000);
+
+        // Off unless enabled; then self-use mode still prices it, and fallback wins over self-use.
+        let off = options(&[("fallback_pricing_enabled", "false"), ("fallback_input_ratio", "2")]);
+        assert!(PriceTable::from_options(&off).unwrap().lookup("mystery-model", "default").is_none());
+        let both = options(&[
+            ("SelfUseModeEnabled", "true"),
+            ("fallback_pricing_enabled", "true"),
+            ("fallback_input_ratio", "2"),
+        ]);
+        assert_eq!(
+            PriceTable::from_options(&both).unwrap().lookup("mystery-model", "default").unwrap().model_ratio,
+            2.0
+        );
+    }
+
+    #[test]
+    fn fallback_pricing_modes_are_exclusive_and_checked() {
+        for bad in [
+            vec![
+                ("fallback_pricing_enabled", "true"),
+                ("fallback_single_price", "0.01"),
+                ("fallback_input_ratio", "2"),
+            ],
+            vec![
+                ("fallback_pricing_enabled", "true"),
+                ("fallback_single_price", "0.01"),
+                ("fallback_completion_ratio", "2"),
+            ],
+            vec![("fallback_pricing_enabled", "true")],
+            vec![("fallback_pricing_enabled", "true"), ("fallback_input_ratio", "-1")],
+            vec![("fallback_pricing_enabled", "true"), ("fallback_single_price", "cheap")],
+        ] {
+            let err = PriceTable::from_options(&options(&bad)).unwrap_err();
+            assert!(err.contains("fallback"), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn usable_groups_add_the_users_own_and_drop_retired_ones() {
+        let opts = options(&[
+            ("GroupRatio", r#"{"default": 1, "vip": 2, "svip": 3}"#),
+            ("UserUsableGroups", r#"{"default": "Default", "vip": "VIP", "gone": "Retired"}"#),
+        ]);
+        let t = PriceTable::from_options(&opts).unwrap();
+        let groups = t.usable_groups("svip");
+        assert_eq!(groups.keys().map(String::as_str).collect::<Vec<_>>(), ["default", "svip", "vip"]);
+        assert_eq!(groups["vip"], UsableGroup { ratio: 2.0, desc: "VIP".into() });
+        assert_eq!(t.group_names(), ["default", "svip", "vip"]);
+
+        assert_eq!(t.refuse_token_group("default", ""), None);
+        assert_eq!(t.refuse_token_group("default", "vip"), None);
+        assert_eq!(t.refuse_token_group("svip", "svip"), None);
+        assert!(t.refuse_token_group("default", "svip").unwrap().contains("not available"));
+        assert!(t.refuse_token_group("default", "gone").unwrap().contains("retired"));
+    }
+
+    #[test]
+    fn group_options_are_checked() {
+        assert!(PriceTable::from_options(&options(&[("GroupRatio", r#"{"vip": -1}"#)])).unwrap_err().contains("vip"));
+        let err = PriceTable::from_options(&options(&[("UserUsableGroups", "[1]")])).unwrap_err();
+        assert!(err.contains("UserUsableGroups"), "{err}");
     }
 }

@@ -107,7 +107,7 @@ pub async fn transfer(db: &Db, user_id: i64, amount: i64) -> Result<Balances, Co
     Ok(Balances { quota, aff_quota })
 }
 
-/// What [`reward_inviter`] credited.
+/// What [`reward_inviter`] credits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvitationReward {
     /// Added to the new user's quota (option `QuotaForInvitee`).
@@ -118,24 +118,22 @@ pub struct InvitationReward {
 
 /// The reward for a registration with `inviter_id`'s invitation code, inside the registration's transaction
 /// `tx` (so it commits or rolls back with the new user): records the inviter on the invitee, credits the
-/// invitee `QuotaForInvitee`, and counts the invitation for the inviter (`aff_count` + 1) with
-/// `QuotaForInviter` added to its `aff_quota` and `aff_history_quota`; a system log for each credit.
+/// invitee `reward.invitee_quota`, and counts the invitation for the inviter (`aff_count` + 1) with
+/// `reward.inviter_quota` added to its `aff_quota` and `aff_history_quota`; a system log for each credit.
 /// Refused (nothing written) when the invitee already has another inviter, invites itself, or either user
-/// does not exist.
+/// does not exist. The one implementation every registration path uses (through `accounts::create_in`).
 pub async fn reward_inviter(
     db: &Db,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     inviter_id: i64,
     invitee_id: i64,
-) -> Result<InvitationReward, ControlError> {
+    reward: InvitationReward,
+) -> Result<(), ControlError> {
     if inviter_id == invitee_id {
         return Err(ControlError::BadRequest("a user cannot invite itself".into()));
     }
-    let amount = |value: Option<String>| value.and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0).max(0);
-    let reward = InvitationReward {
-        invitee_quota: amount(options::get(db, &mut **tx, "QuotaForInvitee").await?),
-        inviter_quota: amount(options::get(db, &mut **tx, "QuotaForInviter").await?),
-    };
+    let reward =
+        InvitationReward { invitee_quota: reward.invitee_quota.max(0), inviter_quota: reward.inviter_quota.max(0) };
     let invitee = sqlx::query(&db.sql(
         "UPDATE users SET inviter_id = ?, quota = quota + ? \
          WHERE id = ? AND deleted_at IS NULL AND (inviter_id = 0 OR inviter_id = ?)",
@@ -182,7 +180,7 @@ pub async fn reward_inviter(
         };
         record_event(db, tx, &event).await?;
     }
-    Ok(reward)
+    Ok(())
 }
 
 /// Veloera's rebate ("拉新返佣"), off unless the option `RebateEnabled` is true: when an invited user tops up

@@ -2,6 +2,11 @@
 //! requests against. Granting is a pair of conditional updates in one write transaction, so concurrent grants
 //! can never take more than the balances hold; settled requests add to `used`; closing shrinks the lease to what
 //! was spent under it and gives the rest back. Whatever a lease does not cover is charged to the balances.
+//!
+//! A user's balance is two columns: `subscription_quota`, spent first, then `quota`. A lease records how much of
+//! it came from the subscription (`subscription_amount`). What its requests spend is counted against that part
+//! first, so the subscription is still what goes first; what a closing lease gives back returns to `quota` up to
+//! what the lease took from it, and the rest to the subscription.
 
 use super::{Db, now_secs};
 use crate::error::ControlError;
@@ -48,22 +53,24 @@ pub async fn grant(
     .bind(user_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let user: Option<(i64,)> =
-        sqlx::query_as(&db.sql(&format!("SELECT quota FROM users WHERE id = ?{}", db.for_update())))
-            .bind(user_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let (Some((user_quota,)), Some((token_remain, unlimited))) = (user, token) else {
+    let user: Option<(i64, i64)> = sqlx::query_as(
+        &db.sql(&format!("SELECT quota, subscription_quota FROM users WHERE id = ?{}", db.for_update())),
+    )
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (Some((user_quota, subscription)), Some((token_remain, unlimited))) = (user, token) else {
         return Ok(Err(Refused::Unknown));
     };
     let limited = unlimited == 0;
     if limited && token_remain <= 0 {
         return Ok(Err(Refused::TokenExhausted));
     }
-    if user_quota <= 0 {
+    let user_available = user_quota + subscription;
+    if user_available <= 0 {
         return Ok(Err(Refused::UserExhausted));
     }
-    let available = if limited { user_quota.min(token_remain) } else { user_quota };
+    let available = if limited { user_available.min(token_remain) } else { user_available };
     // A balance smaller than one request's estimate still admits that one request (all of it is leased): the
     // balance can then go below zero by at most what that request costs beyond its reservation.
     let amount = if available < needed { available } else { wanted.max(needed).min((available / 2).max(needed)) };
@@ -80,12 +87,21 @@ pub async fn grant(
             return Ok(Err(Refused::TokenExhausted));
         }
     }
-    let took_user = sqlx::query(&db.sql("UPDATE users SET quota = quota - ? WHERE id = ? AND quota >= ?"))
-        .bind(amount)
-        .bind(user_id)
-        .bind(amount)
-        .execute(&mut *tx)
-        .await?;
+    let split = Split::taking(amount, subscription);
+    // Conditional on both columns still holding their part: never below zero, even were the lock missing.
+    let took_user = sqlx::query(&db.sql(
+        "UPDATE users SET subscription_quota = subscription_quota - ?, quota = quota - ? \
+         WHERE id = ? AND (? = 0 OR subscription_quota >= ?) AND (? = 0 OR quota >= ?)",
+    ))
+    .bind(split.subscription)
+    .bind(split.quota)
+    .bind(user_id)
+    .bind(split.subscription)
+    .bind(split.subscription)
+    .bind(split.quota)
+    .bind(split.quota)
+    .execute(&mut *tx)
+    .await?;
     if took_user.rows_affected() == 0 {
         // Dropping the transaction rolls the token's side back.
         return Ok(Err(Refused::UserExhausted));
@@ -93,8 +109,8 @@ pub async fn grant(
     let id = format!("lease-{}", crate::secrets::random_string(24));
     let now = now_secs();
     sqlx::query(&db.sql(
-        "INSERT INTO quota_leases (id, relay_id, user_id, token_id, token_limited, amount, used, created_at, \
-         expires_at, closed) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, 0)",
+        "INSERT INTO quota_leases (id, relay_id, user_id, token_id, token_limited, amount, subscription_amount, used, \
+         created_at, expires_at, closed) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, 0)",
     ))
     .bind(&id)
     .bind(relay_id.chars().take(64).collect::<String>())
@@ -102,6 +118,7 @@ pub async fn grant(
     .bind(token_id)
     .bind(i64::from(limited))
     .bind(amount)
+    .bind(split.subscription)
     .bind(now)
     .bind(now + TTL_SECS)
     .execute(&mut *tx)
@@ -115,23 +132,28 @@ pub async fn grant(
 /// what it kept. Returns the quota given back (0 when it was already closed).
 pub async fn close(db: &Db, id: &str, spent: Option<i64>) -> Result<i64, ControlError> {
     let mut tx = db.begin_write().await?;
-    let lease: Option<(i64, i64, i64, i64, i64, i64)> = sqlx::query_as(&db.sql(&format!(
-        "SELECT user_id, token_id, token_limited, amount, used, closed FROM quota_leases WHERE id = ?{}",
+    let lease: Option<(i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(&db.sql(&format!(
+        "SELECT user_id, token_id, token_limited, amount, subscription_amount, used, closed FROM quota_leases \
+         WHERE id = ?{}",
         db.for_update()
     )))
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((user_id, token_id, limited, amount, used, 0)) = lease else {
+    let Some((user_id, token_id, limited, amount, subscription_amount, used, 0)) = lease else {
         return Ok(0);
     };
     let kept = spent.unwrap_or(used).max(used).clamp(0, amount);
     let unused = amount - kept;
-    sqlx::query(&db.sql("UPDATE quota_leases SET closed = 1, amount = ? WHERE id = ? AND closed = 0"))
-        .bind(kept)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
+    let back = Split::returning(unused, amount, subscription_amount);
+    sqlx::query(
+        &db.sql("UPDATE quota_leases SET closed = 1, amount = ?, subscription_amount = ? WHERE id = ? AND closed = 0"),
+    )
+    .bind(kept)
+    .bind(subscription_amount - back.subscription)
+    .bind(id)
+    .execute(&mut *tx)
+    .await?;
     if unused > 0 {
         if limited != 0 {
             sqlx::query(&db.sql("UPDATE tokens SET remain_quota = remain_quota + ? WHERE id = ?"))
@@ -140,14 +162,40 @@ pub async fn close(db: &Db, id: &str, spent: Option<i64>) -> Result<i64, Control
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query(&db.sql("UPDATE users SET quota = quota + ? WHERE id = ?"))
-            .bind(unused)
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            &db.sql("UPDATE users SET subscription_quota = subscription_quota + ?, quota = quota + ? WHERE id = ?"),
+        )
+        .bind(back.subscription)
+        .bind(back.quota)
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(unused)
+}
+
+/// An amount of a user's balance divided between its two columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Split {
+    pub subscription: i64,
+    pub quota: i64,
+}
+
+impl Split {
+    /// Taking `amount` from a user with `subscription` subscription quota: that first, the rest from `quota`.
+    pub fn taking(amount: i64, subscription: i64) -> Split {
+        let from_subscription = amount.clamp(0, subscription.max(0));
+        Split { subscription: from_subscription, quota: amount - from_subscription }
+    }
+
+    /// Giving back `unused` of a lease of `amount` of which `subscription_amount` came from the subscription:
+    /// what was spent counts against the subscription part first, so the unused rest is first the `quota` part.
+    pub fn returning(unused: i64, amount: i64, subscription_amount: i64) -> Split {
+        let from_quota = (amount - subscription_amount).max(0);
+        let to_quota = unused.clamp(0, from_quota);
+        Split { subscription: (unused - to_quota).clamp(0, subscription_amount.max(0)), quota: to_quota }
+    }
 }
 
 /// Leases past their time (and grace) that nobody returned: a relay that died. Closes them.
@@ -186,7 +234,42 @@ pub async fn outstanding_by_token(db: &Db, user_id: i64) -> Result<std::collecti
     Ok(by_token)
 }
 
-/// Quota held in open leases of `user_id`'s tokens.
-pub async fn outstanding_for_user(db: &Db, user_id: i64) -> Result<i64, ControlError> {
-    Ok(held(db, "user_id", user_id).await?.iter().map(|(_, left)| (*left).max(0)).sum())
+/// Quota held in open leases of `user_id`'s tokens, as the two balances it would go back to if unspent.
+pub async fn outstanding_for_user(db: &Db, user_id: i64) -> Result<Split, ControlError> {
+    let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+        &db.sql("SELECT amount, subscription_amount, used FROM quota_leases WHERE user_id = ? AND closed = 0"),
+    )
+    .bind(user_id)
+    .fetch_all(db.pool())
+    .await?;
+    let mut held = Split { subscription: 0, quota: 0 };
+    for (amount, subscription_amount, used) in rows {
+        let back = Split::returning((amount - used).max(0), amount, subscription_amount);
+        held.subscription += back.subscription;
+        held.quota += back.quota;
+    }
+    Ok(held)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Split;
+
+    #[test]
+    fn leases_take_the_subscription_first() {
+        assert_eq!(Split::taking(300, 100), Split { subscription: 100, quota: 200 });
+        assert_eq!(Split::taking(50, 100), Split { subscription: 50, quota: 50 - 50 });
+        assert_eq!(Split::taking(50, -10), Split { subscription: 0, quota: 50 });
+    }
+
+    #[test]
+    fn returns_go_back_where_they_came_from() {
+        // 100 from the subscription, 200 from quota; 50 spent (from the subscription): 200 back to quota, 50 to it.
+        assert_eq!(Split::returning(250, 300, 100), Split { subscription: 50, quota: 200 });
+        // Nothing spent: all of it back, each part where it came from.
+        assert_eq!(Split::returning(300, 300, 100), Split { subscription: 100, quota: 200 });
+        // More spent than the subscription part: only quota comes back.
+        assert_eq!(Split::returning(20, 300, 100), Split { subscription: 0, quota: 20 });
+        assert_eq!(Split::returning(0, 300, 100), Split { subscription: 0, quota: 0 });
+    }
 }

@@ -23,10 +23,15 @@ pub struct TokenRow {
     pub model_limits: String,
     pub allow_ips: String,
     pub group_name: String,
+    pub rate_limit_enabled: i64,
+    pub rate_limit_period: i64,
+    pub rate_limit_count: i64,
+    pub rate_limit_success: i64,
 }
 
 const COLUMNS: &str = "id, user_id, name, key_hint, status, created_time, accessed_time, expired_time, remain_quota, \
-                       unlimited_quota, used_quota, model_limits_enabled, model_limits, allow_ips, group_name";
+                       unlimited_quota, used_quota, model_limits_enabled, model_limits, allow_ips, group_name, \
+                       rate_limit_enabled, rate_limit_period, rate_limit_count, rate_limit_success";
 
 impl TokenRow {
     /// The list view: key masked.
@@ -47,6 +52,10 @@ impl TokenRow {
             model_limits: self.model_limits.clone(),
             allow_ips: self.allow_ips.clone(),
             group: self.group_name.clone(),
+            rate_limit_enabled: self.rate_limit_enabled != 0,
+            rate_limit_period: self.rate_limit_period,
+            rate_limit_count: self.rate_limit_count,
+            rate_limit_success: self.rate_limit_success,
         }
     }
 }
@@ -66,13 +75,49 @@ pub struct NewToken {
     pub model_limits: String,
     pub allow_ips: String,
     pub group_name: String,
+    pub rate_limit: RateLimit,
+}
+
+/// A token's own request limit, as stored (validated by the caller).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    pub enabled: bool,
+    pub period: i64,
+    pub count: i64,
+    pub success: i64,
+}
+
+impl Default for RateLimit {
+    /// Veloera's defaults: off, 1000 requests and 10 successes per 60 seconds once turned on.
+    fn default() -> Self {
+        RateLimit { enabled: false, period: 60, count: 1000, success: 10 }
+    }
+}
+
+impl TokenRow {
+    pub fn rate_limit(&self) -> RateLimit {
+        RateLimit {
+            enabled: self.rate_limit_enabled != 0,
+            period: self.rate_limit_period,
+            count: self.rate_limit_count,
+            success: self.rate_limit_success,
+        }
+    }
+
+    pub fn set_rate_limit(&mut self, r: RateLimit) {
+        self.rate_limit_enabled = r.enabled as i64;
+        self.rate_limit_period = r.period;
+        self.rate_limit_count = r.count;
+        self.rate_limit_success = r.success;
+    }
 }
 
 pub async fn insert(db: &Db, t: &NewToken) -> Result<i64, ControlError> {
     let q = format!(
         "INSERT INTO tokens (user_id, name, key_digest, key_ciphertext, key_hint, status, created_time, accessed_time, \
-         expired_time, remain_quota, unlimited_quota, used_quota, model_limits_enabled, model_limits, allow_ips, group_name) \
-         VALUES (?, ?, ?, ?, ?, 1, ?, 0, ?, ?, ?, 0, ?, ?, ?, ?){}",
+         expired_time, remain_quota, unlimited_quota, used_quota, model_limits_enabled, model_limits, allow_ips, group_name, \
+         rate_limit_enabled, rate_limit_period, rate_limit_count, rate_limit_success) \
+         VALUES (?, ?, ?, ?, ?, 1, ?, 0, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?){}",
         db.returning_id()
     );
     let sql = db.sql(&q);
@@ -89,7 +134,11 @@ pub async fn insert(db: &Db, t: &NewToken) -> Result<i64, ControlError> {
         .bind(t.model_limits_enabled as i64)
         .bind(&t.model_limits)
         .bind(&t.allow_ips)
-        .bind(&t.group_name);
+        .bind(&t.group_name)
+        .bind(t.rate_limit.enabled as i64)
+        .bind(t.rate_limit.period)
+        .bind(t.rate_limit.count)
+        .bind(t.rate_limit.success);
     insert_returning_id(db, db.pool(), query).await
 }
 
@@ -111,6 +160,7 @@ pub struct TokenWithOwner {
     pub owner_status: Option<i64>,
     pub owner_role: Option<i64>,
     pub owner_quota: Option<i64>,
+    pub owner_subscription_quota: Option<i64>,
     pub owner_group: Option<String>,
 }
 
@@ -120,7 +170,7 @@ pub async fn find_with_owner_by_digest(db: &Db, digest_hex: &str) -> Result<Opti
         let token_columns: Vec<String> = COLUMNS.split(", ").map(|c| format!("t.{}", c.trim())).collect();
         format!(
             "SELECT {}, u.status AS owner_status, u.role AS owner_role, u.quota AS owner_quota, \
-             u.group_name AS owner_group FROM tokens t LEFT JOIN users u ON u.id = t.user_id AND u.deleted_at IS NULL \
+             u.subscription_quota AS owner_subscription_quota, u.group_name AS owner_group FROM tokens t LEFT JOIN users u ON u.id = t.user_id AND u.deleted_at IS NULL \
              WHERE t.key_digest = ? AND t.deleted_at IS NULL",
             token_columns.join(", ")
         )
@@ -142,7 +192,8 @@ pub async fn digest_of(db: &Db, id: i64) -> Result<Option<String>, ControlError>
 pub async fn save(db: &Db, row: &TokenRow) -> Result<(), ControlError> {
     sqlx::query(&db.sql(
         "UPDATE tokens SET name = ?, status = ?, expired_time = ?, unlimited_quota = ?, \
-         model_limits_enabled = ?, model_limits = ?, allow_ips = ?, group_name = ? WHERE id = ?",
+         model_limits_enabled = ?, model_limits = ?, allow_ips = ?, group_name = ?, rate_limit_enabled = ?, \
+         rate_limit_period = ?, rate_limit_count = ?, rate_limit_success = ? WHERE id = ?",
     ))
     .bind(&row.name)
     .bind(row.status)
@@ -152,6 +203,10 @@ pub async fn save(db: &Db, row: &TokenRow) -> Result<(), ControlError> {
     .bind(&row.model_limits)
     .bind(&row.allow_ips)
     .bind(&row.group_name)
+    .bind(row.rate_limit_enabled)
+    .bind(row.rate_limit_period)
+    .bind(row.rate_limit_count)
+    .bind(row.rate_limit_success)
     .bind(row.id)
     .execute(db.pool())
     .await?;

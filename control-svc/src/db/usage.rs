@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use veloera_admin_types::log_type;
 
+use super::leases::Split;
 use super::{Backend, Db, now_secs, quota_data};
 use crate::billing::{PriceTable, quota_for};
 use crate::error::ControlError;
@@ -21,6 +22,8 @@ pub struct UsageReport {
     pub prompt_tokens: i64,
     pub completion_tokens: i64,
     pub cached_tokens: i64,
+    /// Prompt tokens written to the upstream's prompt cache (billed at the cache-creation ratio).
+    pub cache_creation_tokens: i64,
     pub latency_ms: i64,
     pub first_byte_ms: i64,
     pub stream: bool,
@@ -91,8 +94,10 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
     }
     for r in fresh.iter().copied().filter(|r| r.billable) {
         let pricing = prices.lookup(&r.model, &r.group);
-        let quota =
-            pricing.as_ref().map(|p| quota_for(p, r.prompt_tokens, r.completion_tokens, r.cached_tokens)).unwrap_or(0);
+        let quota = pricing
+            .as_ref()
+            .map(|p| quota_for(p, r.prompt_tokens, r.completion_tokens, r.cached_tokens, r.cache_creation_tokens))
+            .unwrap_or(0);
         charges.tokens.entry(r.token_id).or_default().used += quota;
         let user = charges.users.entry(r.user_id).or_default();
         user.spend.used += quota;
@@ -115,7 +120,9 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
             cache_ratio: pricing.as_ref().map(|p| p.cache_ratio),
             group_ratio: pricing.as_ref().map(|p| p.group_ratio),
             model_price: pricing.as_ref().and_then(|p| p.model_price),
+            cache_creation_ratio: pricing.as_ref().map(|p| p.cache_creation_ratio),
             cache_tokens: r.cached_tokens,
+            cache_creation_tokens: r.cache_creation_tokens,
             frt: r.first_byte_ms,
             is_model_mapped: r.upstream_model != r.model,
             upstream_model_name: &r.upstream_model,
@@ -146,10 +153,21 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
         .await?;
     }
     for (user_id, user) in &charges.users {
+        // The subscription quota goes first; only what it cannot cover comes out of `quota` (which may then go
+        // below zero by what a request overran its reservation). Locked after the tokens, like lease grants.
+        let split = if user.spend.debit > 0 {
+            let select = format!("SELECT subscription_quota FROM users WHERE id = ?{}", db.for_update());
+            let row: Option<(i64,)> = sqlx::query_as(&db.sql(&select)).bind(user_id).fetch_optional(&mut *tx).await?;
+            Split::taking(user.spend.debit, row.map_or(0, |r| r.0))
+        } else {
+            Split { subscription: 0, quota: 0 }
+        };
         sqlx::query(&db.sql(
-            "UPDATE users SET quota = quota - ?, used_quota = used_quota + ?, request_count = request_count + ? WHERE id = ?",
+            "UPDATE users SET subscription_quota = subscription_quota - ?, quota = quota - ?, \
+             used_quota = used_quota + ?, request_count = request_count + ? WHERE id = ?",
         ))
-        .bind(user.spend.debit)
+        .bind(split.subscription)
+        .bind(split.quota)
         .bind(user.spend.used)
         .bind(user.requests)
         .bind(user_id)
@@ -184,9 +202,12 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
         if user.spend.used <= 0 {
             continue;
         }
-        let (left,): (i64,) =
-            sqlx::query_as(&db.sql("SELECT quota FROM users WHERE id = ?")).bind(user_id).fetch_one(&mut *tx).await?;
-        if left <= 0 {
+        let (quota, subscription): (i64, i64) =
+            sqlx::query_as(&db.sql("SELECT quota, subscription_quota FROM users WHERE id = ?"))
+                .bind(user_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if quota + subscription <= 0 {
             settled.exhausted_users.insert(*user_id);
         }
     }
@@ -265,7 +286,10 @@ struct LogOther<'a> {
     cache_ratio: Option<f64>,
     group_ratio: Option<f64>,
     model_price: Option<f64>,
+    /// Veloera's names for the prompt-cache write price and tokens.
+    cache_creation_ratio: Option<f64>,
     cache_tokens: i64,
+    cache_creation_tokens: i64,
     frt: i64,
     is_model_mapped: bool,
     upstream_model_name: &'a str,

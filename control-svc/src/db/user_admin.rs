@@ -61,21 +61,42 @@ pub async fn set_fields(db: &Db, id: i64, display_name: &str, email: &str, group
     Ok(())
 }
 
-/// Moves the user's quota by `delta` (from `shown` to `shown + delta`) and logs it as a management event, in one
-/// transaction.
-pub async fn adjust_quota(db: &Db, id: i64, admin: &str, shown: i64, delta: i64) -> Result<(), ControlError> {
+/// Which of a user's two balances an administrator changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balance {
+    Quota,
+    /// `subscription_quota`, spent before `quota`.
+    Subscription,
+}
+
+/// A change of one balance from what the administrator saw (`shown`) by `delta`.
+#[derive(Debug, Clone, Copy)]
+pub struct QuotaChange {
+    pub balance: Balance,
+    pub shown: i64,
+    pub delta: i64,
+}
+
+/// Moves one of the user's balances by `delta` (from `shown` to `shown + delta`) and logs it as a management
+/// event, in one transaction.
+pub async fn adjust_quota(db: &Db, id: i64, admin: &str, change: QuotaChange) -> Result<(), ControlError> {
+    let (column, what) = match change.balance {
+        Balance::Quota => ("quota", "quota"),
+        Balance::Subscription => ("subscription_quota", "subscription quota"),
+    };
     let mut tx = db.begin_write().await?;
-    sqlx::query(&db.sql("UPDATE users SET quota = quota + ? WHERE id = ?"))
-        .bind(delta)
+    sqlx::query(&db.sql(&format!("UPDATE users SET {column} = {column} + ? WHERE id = ?")))
+        .bind(change.delta)
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let content = format!("administrator {admin} changed the quota from {shown} to {}", shown + delta);
+    let content =
+        format!("administrator {admin} changed the {what} from {} to {}", change.shown, change.shown + change.delta);
     let event = logs::AccountEvent {
         user_id: id,
         log_type: veloera_admin_types::log_type::MANAGE,
         content: &content,
-        quota: delta,
+        quota: change.delta,
     };
     logs::record_event(db, &mut tx, &event).await?;
     tx.commit().await?;

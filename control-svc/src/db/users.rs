@@ -17,13 +17,14 @@ pub struct UserRow {
     pub email: String,
     pub group_name: String,
     pub quota: i64,
+    pub subscription_quota: i64,
     pub used_quota: i64,
     pub request_count: i64,
     pub must_change_password: i64,
 }
 
-pub(crate) const COLUMNS: &str = "id, username, password_hash, display_name, role, status, email, group_name, quota, used_quota, \
-                       request_count, must_change_password";
+pub(crate) const COLUMNS: &str = "id, username, password_hash, display_name, role, status, email, group_name, quota, \
+                       subscription_quota, used_quota, request_count, must_change_password";
 
 impl UserRow {
     pub fn to_self(&self) -> UserSelf {
@@ -36,6 +37,7 @@ impl UserRow {
             email: self.email.clone(),
             group: self.group_name.clone(),
             quota: self.quota,
+            subscription_quota: self.subscription_quota,
             used_quota: self.used_quota,
             request_count: self.request_count,
             must_change_password: self.must_change_password != 0,
@@ -116,7 +118,6 @@ pub struct NewAccount<'a> {
     pub role: i64,
     pub quota: i64,
     pub aff_code: &'a str,
-    pub inviter_id: i64,
     pub github_id: &'a str,
     pub oidc_id: &'a str,
 }
@@ -128,8 +129,8 @@ pub async fn insert_account(
 ) -> Result<i64, ControlError> {
     let q = format!(
         "INSERT INTO users (username, password_hash, display_name, role, status, email, group_name, quota, \
-         used_quota, request_count, must_change_password, created_at, aff_code, inviter_id, github_id, oidc_id) \
-         VALUES (?, ?, ?, ?, 1, ?, 'default', ?, 0, 0, 0, ?, ?, ?, ?, ?){}",
+         used_quota, request_count, must_change_password, created_at, aff_code, github_id, oidc_id) \
+         VALUES (?, ?, ?, ?, 1, ?, 'default', ?, 0, 0, 0, ?, ?, ?, ?){}",
         db.returning_id()
     );
     let sql = db.sql(&q);
@@ -142,7 +143,6 @@ pub async fn insert_account(
         .bind(user.quota)
         .bind(now_secs())
         .bind(user.aff_code)
-        .bind(user.inviter_id)
         .bind(user.github_id)
         .bind(user.oidc_id);
     insert_returning_id(db, &mut **tx, query).await
@@ -200,27 +200,6 @@ pub async fn id_by_aff_code(
             .fetch_optional(&mut **tx)
             .await?;
     Ok(row.map(|(id,)| id))
-}
-
-/// The inviter's side of a registration with its code: one more invitee, and `quota` added to the invitation
-/// balance (`aff_quota`, moved to the main quota by the user) and to its running total. Runs in the registration's
-/// transaction, so the reward exists exactly when the invitee does.
-pub async fn reward_inviter_for_registration(
-    db: &Db,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    inviter_id: i64,
-    quota: i64,
-) -> Result<(), ControlError> {
-    sqlx::query(&db.sql(
-        "UPDATE users SET aff_count = aff_count + 1, aff_quota = aff_quota + ?, \
-         aff_history_quota = aff_history_quota + ? WHERE id = ?",
-    ))
-    .bind(quota)
-    .bind(quota)
-    .bind(inviter_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// Whether a live account uses this email address (compared without case).

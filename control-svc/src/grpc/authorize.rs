@@ -20,11 +20,22 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
     if req.key_digest.len() != 32 {
         return Err(ControlError::BadRequest("key_digest must be a 32-byte SHA-256".into()));
     }
-    let Some(db::tokens::TokenWithOwner { token, owner_status, owner_role, owner_quota, owner_group }) =
-        db::tokens::find_with_owner_by_digest(state.db(), &hex::encode(&req.key_digest)).await?
+    let Some(db::tokens::TokenWithOwner {
+        token,
+        owner_status,
+        owner_role,
+        owner_quota,
+        owner_subscription_quota,
+        owner_group,
+    }) = db::tokens::find_with_owner_by_digest(state.db(), &hex::encode(&req.key_digest)).await?
     else {
         return Ok(deny(DenialReason::UnknownToken, "invalid token"));
     };
+    // Sent only when the token's limit is on, so a relay sees zeros (no limit) otherwise.
+    let rate_limited = token.rate_limit_enabled != 0 && token.rate_limit_period > 0;
+    let rate_limit = |v: i64| if rate_limited { v.max(0) } else { 0 };
+    let (rate_limit_period, rate_limit_count, rate_limit_success) =
+        (rate_limit(token.rate_limit_period), rate_limit(token.rate_limit_count), rate_limit(token.rate_limit_success));
     match token.status {
         s if s == status::TOKEN_EXHAUSTED as i64 => {
             return Ok(deny(DenialReason::TokenExhausted, "token quota is used up"));
@@ -41,10 +52,11 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
     else {
         return Ok(deny(DenialReason::UserDisabled, "the token's user no longer exists"));
     };
-    // Quota held in open leases is still the caller's to spend (through the relays holding them).
+    // Quota held in open leases is still the caller's to spend (through the relays holding them), and so is the
+    // subscription quota (spent first).
     let (token_leased, user_leased) = db::leases::outstanding(state.db(), token.id, token.user_id).await?;
     let token_remain = token.remain_quota + token_leased;
-    let user_quota = user_quota + user_leased;
+    let user_quota = user_quota + owner_subscription_quota.unwrap_or(0) + user_leased;
     if token.unlimited_quota == 0 && token_remain <= 0 {
         return Ok(deny(DenialReason::TokenExhausted, "token quota is used up"));
     }
@@ -79,6 +91,9 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
         models,
         token_used_quota: token.used_quota,
         quota_per_unit: state.prices().quota_per_unit(),
+        rate_limit_period,
+        rate_limit_count,
+        rate_limit_success,
     };
 
     if !ip_allowed(&ip_allowlist, &req.client_ip) {

@@ -24,6 +24,7 @@ impl From<UsageRecord> for UsageReport {
             prompt_tokens: r.prompt_tokens.max(0),
             completion_tokens: r.completion_tokens.max(0),
             cached_tokens: r.cached_tokens.max(0),
+            cache_creation_tokens: r.cache_creation_tokens.max(0),
             latency_ms: r.latency_ms,
             first_byte_ms: r.first_byte_ms,
             stream: r.stream,

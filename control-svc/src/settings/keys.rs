@@ -11,7 +11,8 @@ const fn s(key: &'static str, kind: Kind) -> Setting {
 const QUOTA_MAX: i64 = 1_000_000_000_000_000;
 
 /// Every table `/api/option/` accepts keys from.
-pub(super) const TABLES: &[&[Setting]] = &[BILLING, ROUTING, HEALTH, LOGS, ACCOUNTS, OAUTH, MAIL, REWARDS, SITE];
+pub(super) const TABLES: &[&[Setting]] =
+    &[BILLING, ROUTING, HEALTH, LOGS, ACCOUNTS, OAUTH, MAIL, REWARDS, BLOCKED_WORDS, RATE_LIMITS, SITE];
 
 /// Prices and groups (`billing::PriceTable`); `DemoSiteEnabled` is recorded by first-run setup.
 const BILLING: &[Setting] = &[
@@ -21,9 +22,15 @@ const BILLING: &[Setting] = &[
     s("ModelRatio", RatioMap),
     s("CompletionRatio", RatioMap),
     s("CacheRatio", RatioMap),
+    s("CreateCacheRatio", RatioMap),
     s("ModelPrice", RatioMap),
     s("GroupRatio", RatioMap),
     s("UserUsableGroups", TextMap),
+    // Veloera v0.5's fallback pricing for unpriced models; the price table's dry run refuses both modes at once.
+    s("fallback_pricing_enabled", Flag),
+    s("fallback_single_price", Decimal { min: 0.0, max: 1e6 }),
+    s("fallback_input_ratio", Decimal { min: 0.0, max: 1e6 }),
+    s("fallback_completion_ratio", Decimal { min: 0.0, max: 1e6 }),
 ];
 
 /// Routing (`routing::virtual_models`): a change rebuilds the channel snapshot.
@@ -92,6 +99,45 @@ const REWARDS: &[Setting] = &[
     s("RebateEnabled", Flag),
     s("RebatePercentage", Decimal { min: 0.0, max: 100.0 }),
 ];
+
+/// Blocked words (`grpc::relay_settings`, compiled by the relays): the list must compile, naming a bad line.
+const BLOCKED_WORDS: &[Setting] = &[
+    s("SensitiveWords", Custom(blocked_word_list)),
+    s("CheckSensitiveEnabled", Flag),
+    s("CheckSensitiveOnPromptEnabled", Flag),
+    s("CheckSensitiveOnCompletionEnabled", Flag),
+    s("SafeCheckExemptEnabled", Flag),
+    s("SafeCheckExemptGroup", Text { max_len: 64 }),
+];
+
+const BLOCKED_WORDS_MAX_LEN: usize = 1 << 20;
+
+fn blocked_word_list(value: &str) -> Result<(), String> {
+    if value.len() > BLOCKED_WORDS_MAX_LEN {
+        return Err(format!("the list is longer than {BLOCKED_WORDS_MAX_LEN} bytes"));
+    }
+    veloera_proto::blocked_words::BlockedWords::compile(value).map(|_| ()).map_err(|e| e.to_string())
+}
+
+/// Request rate limits the relays enforce (`grpc::relay_settings`): per user, per model, and the token limits'
+/// exempt group. `ModelRateLimits` is checked whole by the same code that sends it.
+const RATE_LIMITS: &[Setting] = &[
+    s("ModelRequestRateLimitEnabled", Flag),
+    s("ModelRequestRateLimitCount", Integer { min: 0, max: 100_000_000 }),
+    s("ModelRequestRateLimitSuccessCount", Integer { min: 0, max: 100_000_000 }),
+    s("ModelRequestRateLimitDurationMinutes", Integer { min: 1, max: 7 * 24 * 60 }),
+    s("ModelRateLimits", Custom(model_rate_limits)),
+    s("global.rate_limit_exempt_enabled", Flag),
+    s("global.rate_limit_exempt_group", Text { max_len: 64 }),
+];
+
+fn model_rate_limits(value: &str) -> Result<(), String> {
+    let options = std::collections::HashMap::from([("ModelRateLimits".to_string(), value.to_string())]);
+    crate::grpc::relay_settings::from_options(&options).map(|_| ()).map_err(|e| {
+        // The shared reader names the option itself; the settings API prefixes the key already.
+        e.trim_start_matches("option ModelRateLimits: ").to_string()
+    })
+}
 
 /// Content pages the UI shows (`admin::status`: `GET /api/notice`, `/api/about`, `/api/home_page_content`): Markdown,
 /// HTML or an `https://` URL to embed, as in Veloera. Bounded by the MySQL column (`VARCHAR(15000)`).

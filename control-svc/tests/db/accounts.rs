@@ -87,6 +87,18 @@ async fn exercise_accounts(url: DatabaseUrl) {
         .await
         .unwrap();
     assert!(db::users::find_by_external_id(&db, ExternalId::GitHub, "1007").await.unwrap().unwrap().1);
+    // One account per external identity (deleted ones keep theirs); empty ids never collide.
+    let mut twin = registration("github_y", None);
+    twin.github_id = "1007";
+    let refused = create(&db, &s, &twin).await;
+    assert!(matches!(&refused, Err(ControlError::Conflict(m)) if m.contains("already linked")), "{refused:?}");
+    let mut oidc = registration("oidc_a", None);
+    oidc.oidc_id = "sub-1";
+    create(&db, &s, &oidc).await.unwrap();
+    oidc.username = "oidc_b";
+    assert!(matches!(create(&db, &s, &oidc).await, Err(ControlError::Conflict(_))));
+    oidc.oidc_id = "sub-2";
+    create(&db, &s, &oidc).await.unwrap();
     assert!(!db::users::email_taken(&db, "mixed@example.com").await.unwrap());
 
     // One-time codes: stored as digests, one use, wrong guesses counted, resend cooldown.

@@ -15,6 +15,7 @@ use control_svc::secrets::Cipher;
 use sqlx::{AnyPool, Executor};
 
 mod accounts;
+mod billing;
 mod redemptions;
 
 fn postgres_admin_url() -> String {
@@ -111,6 +112,7 @@ async fn exercise(url: DatabaseUrl) {
             model_limits: String::new(),
             allow_ips: String::new(),
             group_name: String::new(),
+            rate_limit: Default::default(),
         },
     )
     .await
@@ -120,6 +122,16 @@ async fn exercise(url: DatabaseUrl) {
     assert_eq!(
         (found.owner_status, found.owner_quota, found.owner_group.as_deref()),
         (Some(1), Some(10_000), Some("default"))
+    );
+    // Veloera v0.5's per-token rate limit columns, with their defaults (off).
+    assert_eq!(
+        (
+            found.token.rate_limit_enabled,
+            found.token.rate_limit_period,
+            found.token.rate_limit_count,
+            found.token.rate_limit_success
+        ),
+        (0, 60, 1000, 10)
     );
     assert!(db::tokens::find_with_owner_by_digest(&db, &"cd".repeat(32)).await.unwrap().is_none());
 
@@ -536,6 +548,7 @@ async fn exercise_leases(db: &Db) {
             model_limits: String::new(),
             allow_ips: String::new(),
             group_name: String::new(),
+            rate_limit: Default::default(),
         },
     )
     .await

@@ -384,12 +384,10 @@ async fn invitation_codes_are_unique_and_transfers_never_overdraw(db: &Db) {
 async fn registration_reward_and_rebate(db: &Db) {
     let inviter = user(db, "inviter").await;
     let invitee = user(db, "invitee").await;
-    db::options::set(db, "QuotaForInvitee", "300").await.unwrap();
-    db::options::set(db, "QuotaForInviter", "700").await.unwrap();
+    let reward = invitations::InvitationReward { invitee_quota: 300, inviter_quota: 700 };
     let mut tx = db.begin_write().await.unwrap();
-    let reward = invitations::reward_inviter(db, &mut tx, inviter, invitee).await.unwrap();
+    invitations::reward_inviter(db, &mut tx, inviter, invitee, reward).await.unwrap();
     tx.commit().await.unwrap();
-    assert_eq!((reward.invitee_quota, reward.inviter_quota), (300, 700));
     assert_eq!(aff(db, inviter).await, (1, 700, 700));
     assert_eq!(quota(db, invitee).await, 300);
     assert_eq!(count(db, format!("SELECT inviter_id FROM users WHERE id = {invitee}")).await, inviter);
@@ -401,12 +399,12 @@ async fn registration_reward_and_rebate(db: &Db) {
     // Rolled back with the registration; refused for a second inviter or oneself.
     let other = user(db, "other_invitee").await;
     let mut tx = db.begin_write().await.unwrap();
-    invitations::reward_inviter(db, &mut tx, inviter, other).await.unwrap();
+    invitations::reward_inviter(db, &mut tx, inviter, other, reward).await.unwrap();
     tx.rollback().await.unwrap();
     assert_eq!((quota(db, other).await, aff(db, inviter).await), (0, (1, 700, 700)));
     let mut tx = db.begin_write().await.unwrap();
-    assert!(invitations::reward_inviter(db, &mut tx, other, invitee).await.is_err());
-    assert!(invitations::reward_inviter(db, &mut tx, other, other).await.is_err());
+    assert!(invitations::reward_inviter(db, &mut tx, other, invitee, reward).await.is_err());
+    assert!(invitations::reward_inviter(db, &mut tx, other, other, reward).await.is_err());
     drop(tx);
 
     // The rebate is off unless enabled; then the inviter gets the percentage.

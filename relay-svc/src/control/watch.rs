@@ -8,9 +8,11 @@ use veloera_proto::v1::WatchConfigRequest;
 use veloera_proto::v1::config_event::Event;
 
 use super::ControlLink;
+use crate::limits::Limiter;
 
-/// Runs until `shutdown`: connect, apply events, and on any break mark the caches as unwatched and reconnect.
-pub async fn run(link: Arc<ControlLink>, relay_id: String, shutdown: CancellationToken) {
+/// Runs until `shutdown`: connect, apply events (relay settings go to `limiter`), and on any break mark the
+/// caches as unwatched and reconnect.
+pub async fn run(link: Arc<ControlLink>, limiter: Arc<Limiter>, relay_id: String, shutdown: CancellationToken) {
     let mut backoff = Duration::from_millis(100);
     loop {
         let attempt = async {
@@ -19,7 +21,9 @@ pub async fn run(link: Arc<ControlLink>, relay_id: String, shutdown: Cancellatio
             while let Some(event) = stream.message().await? {
                 match event.event {
                     Some(Event::Reset(reset)) => {
-                        link.guard.apply(&reset.settings.unwrap_or_default());
+                        let settings = reset.settings.unwrap_or_default();
+                        link.guard.apply(&settings);
+                        limiter.apply(&settings);
                         link.cache.forget_all();
                         link.cache.set_watch_connected(true);
                         backoff = Duration::from_millis(100);
@@ -31,7 +35,9 @@ pub async fn run(link: Arc<ControlLink>, relay_id: String, shutdown: Cancellatio
                     Some(Event::UserChanged(u)) => link.cache.forget_user(u.user_id),
                     Some(Event::ChannelsChanged(_)) => link.cache.forget_routes(),
                     Some(Event::OptionsChanged(changed)) => {
-                        link.guard.apply(&changed.settings.unwrap_or_default());
+                        let settings = changed.settings.unwrap_or_default();
+                        link.guard.apply(&settings);
+                        limiter.apply(&settings);
                         link.cache.forget_routes();
                     }
                     None => {}

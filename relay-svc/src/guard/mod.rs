@@ -115,6 +115,7 @@ mod tests {
             check_prompt: prompt,
             check_completion: answer,
             exempt_group: exempt.into(),
+            ..Default::default()
         });
         g
     }

@@ -63,10 +63,19 @@ pub async fn admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, R
         endpoint: asking.endpoint,
         stream: asking.stream,
     };
+    // Rate limits come before quota: a refused request reserves nothing and is not billed.
+    let limited = if state.limiter.applies(&auth.caller.caller) {
+        state.limiter.admit(&auth.caller.caller, asking.model).await?
+    } else {
+        None
+    };
     // The estimate is reserved before anything is sent; a request the balance cannot cover goes no further.
     let reservation = state.link.leases.reserve(&auth.caller.caller, usage::estimate(pricing, asking.cost)).await?;
     let mut meter = Metering::start(state.outbox.clone(), auth.caller.clone(), *pricing, facts);
     meter.reserved(reservation);
+    if let Some(admission) = limited {
+        meter.limited(admission);
+    }
     meter.expect(asking.cost);
     let answers = state.link.guard.answer_check(&auth.caller.caller.group, asking.request_id.as_str());
     Ok(Admitted { auth, meter, answers })

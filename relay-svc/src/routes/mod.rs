@@ -41,6 +41,8 @@ pub struct RelayState {
     pub frontdoor: reqwest::Client,
     pub control_http_url: Arc<str>,
     pub max_body_bytes: usize,
+    /// Rate limits, checked when a request is admitted.
+    pub limiter: Arc<crate::limits::Limiter>,
 }
 
 pub fn router(state: RelayState) -> Router {

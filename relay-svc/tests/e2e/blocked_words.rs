@@ -165,3 +165,27 @@ async fn answers_with_a_blocked_word_are_stopped_even_split_across_chunks() {
     let text = resp.text().await.unwrap();
     assert!(text.contains("Hello") && text.contains("[DONE]"), "{text}");
 }
+
+#[tokio::test]
+async fn a_list_saved_through_the_settings_api_is_checked_and_reaches_the_relay() {
+    let gw = Gateway::start().await;
+    let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
+    let put = |value: &str| gw.api("PUT", "/api/option/", Some(json!({"key": "SensitiveWords", "value": value})));
+    let (status, body) = put("fine\n\nregex:([unclosed").await;
+    assert_eq!((status, body["success"].as_bool()), (400, Some(false)), "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.starts_with("SensitiveWords: line 3: invalid regular expression"), "{message}");
+
+    let (status, body) = put("regex:\\bdrop\\s+table\\b").await;
+    assert_eq!(status, 200, "{body}");
+    let mut chat = chat_body("gpt-4o-mini");
+    chat["messages"] = json!([{"role": "user", "content": "please DROP  TABLE users"}]);
+    for _ in 0..200 {
+        let (status, _) = post(&gw, "/v1/chat/completions", &key, chat.clone()).await;
+        if status == 400 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the saved list never reached the relay");
+}

@@ -37,6 +37,7 @@ impl ControlHandle {
 pub struct RelayHandle {
     pub addr: SocketAddr,
     pub link: std::sync::Arc<relay_svc::control::ControlLink>,
+    pub limiter: std::sync::Arc<relay_svc::limits::Limiter>,
     stop: Option<oneshot::Sender<()>>,
     join: Option<JoinHandle<()>>,
 }
@@ -124,6 +125,9 @@ pub fn relay_config(control: &ControlHandle) -> relay_svc::Config {
         control_stale_grace: Duration::from_secs(120),
         max_body_bytes: 1024 * 1024,
         relay_id: "test-relay".into(),
+        redis_url: None,
+        rate_limit_fail_open: true,
+        rate_limit_key_prefix: "veloera:rl:".into(),
     }
 }
 
@@ -132,6 +136,7 @@ pub async fn start_relay(config: relay_svc::Config) -> RelayHandle {
     let app = relay_svc::Application::build_with_listener(config, listener).await.expect("relay builds");
     let addr = app.addr();
     let link = app.control_link();
+    let limiter = app.limiter();
     let (tx, rx) = oneshot::channel::<()>();
     let join = tokio::spawn(async move {
         app.run_until(async move {
@@ -140,7 +145,7 @@ pub async fn start_relay(config: relay_svc::Config) -> RelayHandle {
         .await
         .unwrap()
     });
-    RelayHandle { addr, link, stop: Some(tx), join: Some(join) }
+    RelayHandle { addr, link, limiter, stop: Some(tx), join: Some(join) }
 }
 
 impl Gateway {

@@ -87,6 +87,9 @@ async fn settings_are_checked_named_and_secrets_never_come_back() {
         ("global_model_mapping", json!("{\"smart\": []}"), "no real model"),
         ("ServerAddress", json!("not a url"), "URL"),
         ("NoSuchOption", json!("1"), "unknown setting"),
+        ("ModelRateLimits", json!("{\"gpt-4o\": {\"rpm\": -1}}"), "must not be negative"),
+        ("ModelRequestRateLimitDurationMinutes", json!(0), "between 1 and"),
+        ("SensitiveWords", json!("ok\nregex:(a"), "line 2"),
     ] {
         let (status, body) = put_option(&gw, key, value.clone()).await;
         assert_eq!((status, body["success"].as_bool()), (400, Some(false)), "{key} = {value}: {body}");
