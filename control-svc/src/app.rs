@@ -22,6 +22,7 @@ pub struct Application {
     ui_dir: std::path::PathBuf,
     channel_test_every: Option<std::time::Duration>,
     balance_update_every: Option<std::time::Duration>,
+    limits: std::sync::Arc<admin::rate_limit::ApiLimits>,
 }
 
 impl Application {
@@ -66,6 +67,7 @@ impl Application {
             ui_dir: config.ui_dir,
             channel_test_every: config.channel_test_every,
             balance_update_every: config.balance_update_every,
+            limits: admin::rate_limit::ApiLimits::new(config.api_rate_limit, config.critical_rate_limit),
         })
     }
 
@@ -117,7 +119,7 @@ impl Application {
             // Nagle + delayed ACK adds ~40 ms to small responses.
             let _ = tcp.set_nodelay(true);
         });
-        let router = admin::router(state.clone(), &self.ui_dir);
+        let router = admin::router(state.clone(), &self.ui_dir, self.limits);
         let http_cancel = cancel.clone();
         let http = axum::serve(http_listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move { http_cancel.cancelled().await });

@@ -42,6 +42,47 @@ pub struct Config {
     /// `GITHUB_OAUTH_BASE` (default https://github.com) and `GITHUB_API_BASE` (default https://api.github.com):
     /// where GitHub sign-in goes (GitHub Enterprise, or a fake in tests).
     pub github: GitHubEndpoints,
+    /// `GLOBAL_API_RATE_LIMIT` requests per `GLOBAL_API_RATE_LIMIT_DURATION` seconds per client address on `/api`
+    /// (default 180 per 180 s; `GLOBAL_API_RATE_LIMIT_ENABLE`, default true).
+    pub api_rate_limit: RateLimit,
+    /// `CRITICAL_RATE_LIMIT` per `CRITICAL_RATE_LIMIT_DURATION` seconds per client address on sign-in, sign-up,
+    /// OAuth, mail and setup routes (default 20 per 1200 s; `CRITICAL_RATE_LIMIT_ENABLE`, default true).
+    pub critical_rate_limit: RateLimit,
+}
+
+/// At most `count` requests per `period` from one client address; off when `enabled` is false.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    pub enabled: bool,
+    pub count: u32,
+    pub period: Duration,
+}
+
+impl RateLimit {
+    /// Veloera's global `/api` limit.
+    pub const GLOBAL_API: RateLimit = RateLimit { enabled: true, count: 180, period: Duration::from_secs(180) };
+    /// Veloera's limit on critical routes (sign-in, sign-up, OAuth, mail).
+    pub const CRITICAL: RateLimit = RateLimit { enabled: true, count: 20, period: Duration::from_secs(20 * 60) };
+    /// No limit.
+    pub const OFF: RateLimit = RateLimit { enabled: false, count: 1, period: Duration::from_secs(1) };
+
+    /// Reads `{prefix}` (count), `{prefix}_DURATION` (seconds) and `{prefix}_ENABLE`, each defaulting to `default`.
+    fn from_env(prefix: &str, default: RateLimit) -> Result<RateLimit, String> {
+        let number = |name: String, default: u64| -> Result<u64, String> {
+            match var(&name) {
+                None => Ok(default),
+                Some(v) => match v.trim().parse::<u64>() {
+                    Ok(n) if n >= 1 && n <= u64::from(u32::MAX) => Ok(n),
+                    _ => Err(format!("{name}: {v:?} is not a whole number of at least 1")),
+                },
+            }
+        };
+        Ok(RateLimit {
+            enabled: flag(&format!("{prefix}_ENABLE"), default.enabled)?,
+            count: number(prefix.to_string(), u64::from(default.count))? as u32,
+            period: Duration::from_secs(number(format!("{prefix}_DURATION"), default.period.as_secs())?),
+        })
+    }
 }
 
 impl Config {
@@ -72,6 +113,8 @@ impl Config {
                 oauth_base: var("GITHUB_OAUTH_BASE").unwrap_or(github_default.oauth_base),
                 api_base: var("GITHUB_API_BASE").unwrap_or(github_default.api_base),
             },
+            api_rate_limit: RateLimit::from_env("GLOBAL_API_RATE_LIMIT", RateLimit::GLOBAL_API)?,
+            critical_rate_limit: RateLimit::from_env("CRITICAL_RATE_LIMIT", RateLimit::CRITICAL)?,
         };
         config.check_secrets()?;
         Ok(config)
@@ -155,6 +198,8 @@ mod tests {
             production,
             create_default_root: true,
             github: GitHubEndpoints::default(),
+            api_rate_limit: RateLimit::GLOBAL_API,
+            critical_rate_limit: RateLimit::CRITICAL,
         }
     }
 

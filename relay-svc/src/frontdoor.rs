@@ -21,6 +21,10 @@ const HOP_BY_HOP: &[&str] = &[
     "upgrade",
 ];
 
+/// Set to the address the client connected from; control counts its request limits by it. Whatever a client
+/// sends under this name is dropped, so the address cannot be forged through the front door.
+const CLIENT_IP: &str = "x-veloera-client-ip";
+
 fn forwardable(name: &HeaderName) -> bool {
     !HOP_BY_HOP.contains(&name.as_str()) && name != http::header::HOST
 }
@@ -34,10 +38,10 @@ pub async fn forward(
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let url = format!("{}{}", state.control_http_url, path);
     let mut upstream = state.frontdoor.request(parts.method.clone(), &url);
-    for (name, value) in parts.headers.iter().filter(|(n, _)| forwardable(n)) {
+    for (name, value) in parts.headers.iter().filter(|(n, _)| forwardable(n) && n.as_str() != CLIENT_IP) {
         upstream = upstream.header(name, value);
     }
-    upstream = upstream.header("x-forwarded-for", peer.ip().to_string());
+    upstream = upstream.header("x-forwarded-for", peer.ip().to_string()).header(CLIENT_IP, peer.ip().to_string());
     let body = reqwest::Body::wrap_stream(body.into_data_stream());
     match upstream.body(body).send().await {
         Ok(resp) => {

@@ -683,3 +683,72 @@ pub struct UserManage {
     pub id: i64,
     pub action: String,
 }
+
+/// `PUT /api/user/setting`: Veloera's user settings, stored in `users.setting` next to keys other features own.
+/// `webhook_secret` is write-only: absent keeps the stored secret, `""` clears it, and it is never returned.
+/// `record_ip_log` (new-api's name) is accepted for `show_ip_in_logs`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UserSetting {
+    /// `email` or `webhook`; empty for no quota warnings.
+    #[serde(default)]
+    pub notify_type: String,
+    /// Warn when the remaining quota falls below this many quota units.
+    #[serde(default)]
+    pub quota_warning_threshold: f64,
+    #[serde(default)]
+    pub webhook_url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+    /// Where warnings go instead of the account's email; empty for the account's.
+    #[serde(default)]
+    pub notification_email: String,
+    /// Allow models that have no price (they are billed as unpriced models are).
+    #[serde(default)]
+    pub accept_unset_model_ratio_model: bool,
+    /// Record the client address in this user's log rows.
+    #[serde(default, alias = "record_ip_log")]
+    pub show_ip_in_logs: bool,
+}
+
+/// One row of `GET /api/pricing` (Veloera's field names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelPricingRow {
+    pub model_name: String,
+    /// 0: billed by tokens (`model_ratio`), 1: a fixed price per call (`model_price`, USD).
+    pub quota_type: i32,
+    pub model_ratio: f64,
+    pub model_price: f64,
+    pub completion_ratio: f64,
+    /// The groups whose channels serve the model.
+    pub enable_groups: Vec<String>,
+}
+
+/// `GET /api/pricing`: Veloera puts the group ratios beside `data`, not inside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PricingReply {
+    pub success: bool,
+    #[serde(default)]
+    pub message: String,
+    pub data: Vec<ModelPricingRow>,
+    /// Multiplier of each group the caller may use.
+    pub group_ratio: std::collections::BTreeMap<String, f64>,
+    /// Those groups with their descriptions.
+    pub usable_group: std::collections::BTreeMap<String, String>,
+}
+
+/// One model of `GET /api/channel/models`, OpenAI's model-list shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub id: String,
+    pub object: String,
+    /// The channel type whose vendor publishes it, or `custom`.
+    pub owned_by: String,
+}
+
+/// `POST /api/channel/fix`: enabled channels routable after the rebuild (`success`) and enabled channels left out
+/// of routing because none of their keys may be used or decrypted (`fails`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelFixResult {
+    pub success: usize,
+    pub fails: usize,
+}

@@ -9,8 +9,10 @@ mod groups;
 mod invitations;
 mod logs;
 mod model_mapping;
+mod models;
 mod oauth;
 mod options;
+pub mod rate_limit;
 mod redemptions;
 mod register;
 pub mod session;
@@ -22,6 +24,7 @@ mod user_admin;
 mod users;
 
 use std::path::Path;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
@@ -33,6 +36,7 @@ use tower_http::services::{ServeDir, ServeFile};
 
 use crate::error::ControlError;
 use crate::state::AppState;
+use rate_limit::ApiLimits;
 
 /// JSON body extractor whose rejection is our error (envelope, clear message) rather than axum's plain text.
 pub struct JsonBody<T>(pub T);
@@ -52,13 +56,21 @@ where
     }
 }
 
-/// `/api/*` plus the UI at every other path.
-pub fn router(state: AppState, ui_dir: &Path) -> Router {
+/// `/api/*` (behind the per-address limits) plus the UI at every other path.
+pub fn router(state: AppState, ui_dir: &Path, limits: Arc<ApiLimits>) -> Router {
     let api = Router::new()
         .route("/status", get(status::status))
+        .route("/status/test", get(status::test))
+        .route("/notice", get(status::notice))
+        .route("/about", get(status::about))
+        .route("/home_page_content", get(status::home_page_content))
+        .route("/models", get(models::by_channel_type))
+        .route("/pricing", get(models::pricing))
+        .route("/user/models", get(models::usable))
+        .route("/user/setting", axum::routing::put(users::update_setting))
         .route("/user/login", axum::routing::post(users::login))
         .route("/user/logout", get(users::logout))
-        .route("/user/self", get(users::get_self).put(users::update_self))
+        .route("/user/self", get(users::get_self).put(users::update_self).delete(users::delete_self))
         .route("/user/register", axum::routing::post(register::register))
         .route("/user/token", get(users::access_token))
         .route("/user/groups", get(groups::usable))
@@ -73,7 +85,9 @@ pub fn router(state: AppState, ui_dir: &Path) -> Router {
         .route("/setup", get(setup::get).post(setup::post))
         .route("/channel/", get(channels::list).post(channels::create).put(channels::update))
         .route("/channel/search", get(channels::search))
+        .route("/channel/models", get(models::all_known))
         .route("/channel/models_enabled", get(channels::models_enabled))
+        .route("/channel/fix", axum::routing::post(channels::fix))
         .route("/channel/tags", get(channels::list_tags))
         .route("/channel/tag", axum::routing::put(channels::edit_tag))
         .route("/channel/tag/disabled", axum::routing::post(channels::disable_by_tag))
@@ -90,7 +104,9 @@ pub fn router(state: AppState, ui_dir: &Path) -> Router {
         .route("/channel/fetch_models/{id}", get(channel_health::fetch_models_of))
         .route("/channel/{id}/keys", get(channel_health::keys).put(channel_health::set_key_status))
         .route("/model_mapping/", get(model_mapping::get).put(model_mapping::put))
+        .route("/model_mapping/reload", axum::routing::post(model_mapping::reload))
         .route("/token/", get(tokens::list).post(tokens::create).put(tokens::update))
+        .route("/token/search", get(tokens::search))
         .route("/token/{id}", get(tokens::get_one).delete(tokens::delete))
         .route("/token/{id}/key", axum::routing::post(tokens::reveal_key))
         .route("/log/", get(logs::list).delete(logs::delete_before))
@@ -124,7 +140,8 @@ pub fn router(state: AppState, ui_dir: &Path) -> Router {
         .route("/redemption/delete-by-name", axum::routing::delete(redemptions::delete_by_name))
         .route("/redemption/delete-disabled", axum::routing::delete(redemptions::delete_disabled))
         .route("/redemption/{id}", get(redemptions::get_one).delete(redemptions::delete))
-        .fallback(|| async { ControlError::NotFound("no such API route".into()) });
+        .fallback(|| async { ControlError::NotFound("no such API route".into()) })
+        .layer(axum::middleware::from_fn_with_state(limits, rate_limit::enforce));
     Router::new().nest("/api", api).fallback_service(ui_service(ui_dir)).with_state(state)
 }
 

@@ -32,3 +32,12 @@ pub async fn put(
     let value = serde_json::from_str(&mapping.to_option()).unwrap_or(Value::Object(Default::default()));
     Ok(Json(Envelope::ok(value)))
 }
+
+/// `POST /api/model_mapping/reload`: rebuilds routing from the stored mapping (after a direct database edit) and
+/// answers with the number of virtual models now served.
+pub async fn reload(State(state): State<AppState>, _admin: Admin) -> Result<Json<Envelope<usize>>, ControlError> {
+    state.reload_channels().await?;
+    let options = db::options::all(state.db()).await?;
+    let mapping = VirtualModels::parse(options.get(OPTION).map_or("", |s| s.as_str())).unwrap_or_default();
+    Ok(Json(Envelope::ok(mapping.iter().count())))
+}

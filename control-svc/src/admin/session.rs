@@ -140,3 +140,19 @@ impl FromRequestParts<AppState> for Root {
         Ok(Root(user))
     }
 }
+
+/// An active user when the request carries a valid session or access token, else nobody: for public routes that
+/// show more to signed-in users (`GET /api/pricing`). A bad or expired credential counts as none.
+pub struct MaybeActive(pub Option<UserRow>);
+
+impl FromRequestParts<AppState> for MaybeActive {
+    type Rejection = ControlError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        match Active::from_request_parts(parts, state).await {
+            Ok(Active(user)) => Ok(MaybeActive(Some(user))),
+            Err(ControlError::Database(e)) => Err(ControlError::Database(e)),
+            Err(_) => Ok(MaybeActive(None)),
+        }
+    }
+}

@@ -1,10 +1,12 @@
-//! `GET /api/status`: public site configuration the UI needs before login.
+//! Public site information: `GET /api/status` (what the UI needs before login), the admin-written pages
+//! (`/api/notice`, `/api/about`, `/api/home_page_content`), and the administrators' `GET /api/status/test`.
 
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Value, json};
 use veloera_admin_types::Envelope;
 
+use super::session::Admin;
 use crate::accounts::AccountSettings;
 use crate::db;
 use crate::error::ControlError;
@@ -33,4 +35,31 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<Envelope<Value
         "oidc_client_id": if settings.oidc.enabled { settings.oidc.client_id } else { String::new() },
         "oidc_authorization_endpoint": oidc_authorization_endpoint,
     }))))
+}
+
+/// `GET /api/status/test` (admin): whether the database answers.
+pub async fn test(State(state): State<AppState>, _admin: Admin) -> Result<Json<Envelope<()>>, ControlError> {
+    state.db().ping().await?;
+    Ok(Json(Envelope { success: true, message: "the database is reachable".into(), data: None }))
+}
+
+/// `GET /api/notice`: the option `Notice` (empty when unset).
+pub async fn notice(State(state): State<AppState>) -> Result<Json<Envelope<String>>, ControlError> {
+    page(&state, "Notice").await
+}
+
+/// `GET /api/about`: the option `About` (empty when unset).
+pub async fn about(State(state): State<AppState>) -> Result<Json<Envelope<String>>, ControlError> {
+    page(&state, "About").await
+}
+
+/// `GET /api/home_page_content`: the option `HomePageContent` (empty when unset).
+pub async fn home_page_content(State(state): State<AppState>) -> Result<Json<Envelope<String>>, ControlError> {
+    page(&state, "HomePageContent").await
+}
+
+/// One content option as `data`: Markdown, HTML or a URL, shown by the UI as the administrator wrote it.
+async fn page(state: &AppState, option: &str) -> Result<Json<Envelope<String>>, ControlError> {
+    let value = db::options::get(state.db(), state.db().pool(), option).await?.unwrap_or_default();
+    Ok(Json(Envelope::ok(value)))
 }

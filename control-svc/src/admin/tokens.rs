@@ -31,6 +31,44 @@ pub async fn list(
     Ok(Json(Envelope::ok(dtos)))
 }
 
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    keyword: String,
+    #[serde(default)]
+    token: String,
+}
+
+/// `GET /api/token/search?keyword=&token=`: the caller's tokens whose name contains `keyword` (any case) and whose
+/// key contains `token` (`sk-` optional). Keys are stored encrypted, so the caller's own keys are decrypted to match.
+pub async fn search(
+    State(state): State<AppState>,
+    Active(user): Active,
+    Query(q): Query<SearchQuery>,
+) -> Result<Json<Envelope<Vec<Token>>>, ControlError> {
+    let keyword = q.keyword.trim().to_lowercase();
+    let fragment = q.token.trim();
+    let fragment = fragment.strip_prefix("sk-").unwrap_or(fragment);
+    if keyword.chars().count() > 64 || fragment.len() > 128 {
+        return Err(ControlError::BadRequest("keyword must be at most 64 characters and token at most 128".into()));
+    }
+    let rows = db::tokens::list_by_user(state.db(), user.id).await?;
+    let leased = db::leases::outstanding_by_token(state.db(), user.id).await?;
+    let mut found = Vec::new();
+    for row in rows.iter().filter(|r| r.name.to_lowercase().contains(&keyword)) {
+        if !fragment.is_empty() {
+            let Some(ciphertext) = db::tokens::key_ciphertext(state.db(), row.id).await? else { continue };
+            if !state.cipher().decrypt(&ciphertext)?.contains(fragment) {
+                continue;
+            }
+        }
+        let mut dto = row.to_dto();
+        dto.remain_quota += leased.get(&row.id).copied().unwrap_or(0);
+        found.push(dto);
+    }
+    Ok(Json(Envelope::ok(found)))
+}
+
 /// The token as its owner sees it: quota held in relays' leases still counts as left.
 async fn shown(state: &AppState, row: &TokenRow) -> Result<Token, ControlError> {
     let (leased, _) = db::leases::outstanding(state.db(), row.id, row.user_id).await?;

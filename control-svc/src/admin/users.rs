@@ -1,15 +1,17 @@
-//! `/api/user/*`: login, logout, the signed-in user's own profile and personal access token.
+//! `/api/user/*`: login, logout, the signed-in user's own profile, settings, personal access token and
+//! self-deletion.
 
 use axum::Json;
 use axum::extract::State;
 use axum_extra::extract::cookie::{Cookie, Key, SignedCookieJar};
-use veloera_admin_types::{Envelope, LoginRequest, UpdateSelf, UserSelf};
+use veloera_admin_types::{Envelope, LoginRequest, UpdateSelf, UserSelf, UserSetting, role};
 
 use super::JsonBody;
 use super::session::{Active, COOKIE_NAME, SignedIn, access_token_digest, session_cookie};
 use crate::accounts::AccountSettings;
 use crate::db;
 use crate::error::ControlError;
+use crate::events::Change;
 use crate::secrets::{hash_password, verify_password};
 use crate::state::AppState;
 
@@ -115,4 +117,93 @@ pub async fn update_self(
     }
     let fresh = db::users::find_by_id(state.db(), user.id).await?.ok_or(ControlError::Unauthenticated)?;
     Ok(Json(Envelope::ok(fresh.to_self())))
+}
+
+/// `PUT /api/user/setting`: replaces the caller's notification, unpriced-model and IP-logging settings (Veloera
+/// replaces them whole). Keys of `users.setting` this route does not own are kept. Answers with the stored
+/// settings, the webhook secret left out.
+pub async fn update_setting(
+    State(state): State<AppState>,
+    Active(user): Active,
+    JsonBody(mut body): JsonBody<UserSetting>,
+) -> Result<Json<Envelope<UserSetting>>, ControlError> {
+    check_setting(&body)?;
+    let stored = db::users::setting(state.db(), user.id).await?;
+    let mut object = match serde_json::from_str::<serde_json::Value>(&stored) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    };
+    if body.webhook_secret.is_none() {
+        body.webhook_secret = object.get("webhook_secret").and_then(|v| v.as_str()).map(str::to_string);
+    }
+    if body.webhook_secret.as_deref() == Some("") {
+        body.webhook_secret = None;
+        object.remove("webhook_secret");
+    }
+    let serde_json::Value::Object(fields) =
+        serde_json::to_value(&body).map_err(|e| ControlError::Internal(e.to_string()))?
+    else {
+        return Err(ControlError::Internal("user settings did not serialise to an object".into()));
+    };
+    object.extend(fields);
+    let text = serde_json::Value::Object(object).to_string();
+    if text.len() > MAX_SETTING_BYTES {
+        return Err(ControlError::BadRequest(format!("the settings are too long (at most {MAX_SETTING_BYTES} bytes)")));
+    }
+    db::users::set_setting(state.db(), user.id, &text).await?;
+    state.events().publish(Change::User { user_id: user.id });
+    body.webhook_secret = None;
+    Ok(Json(Envelope::ok(body)))
+}
+
+/// `users.setting` is `VARCHAR(2048)` on MySQL.
+const MAX_SETTING_BYTES: usize = 2048;
+
+fn check_setting(s: &UserSetting) -> Result<(), ControlError> {
+    let bad = |m: &str| Err(ControlError::BadRequest(m.to_string()));
+    if !matches!(s.notify_type.as_str(), "" | "email" | "webhook") {
+        return bad("notify_type must be email or webhook (or empty for no warnings)");
+    }
+    if !s.quota_warning_threshold.is_finite() || s.quota_warning_threshold < 0.0 {
+        return bad("quota_warning_threshold must be a number of at least 0");
+    }
+    if !s.notify_type.is_empty() && s.quota_warning_threshold <= 0.0 {
+        return bad("quota_warning_threshold must be above 0 when warnings are on");
+    }
+    if s.notify_type == "webhook" && s.webhook_url.trim().is_empty() {
+        return bad("webhook_url is required when notify_type is webhook");
+    }
+    if !s.webhook_url.is_empty() {
+        let ok = s.webhook_url.len() <= 512
+            && url::Url::parse(&s.webhook_url)
+                .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+        if !ok {
+            return bad("webhook_url must be an http(s) URL of at most 512 characters");
+        }
+    }
+    if s.webhook_secret.as_ref().is_some_and(|w| w.chars().count() > 256) {
+        return bad("webhook_secret must be at most 256 characters");
+    }
+    let email = &s.notification_email;
+    if !email.is_empty() && (email.chars().count() > 100 || !email.contains('@') || email.contains(char::is_whitespace))
+    {
+        return bad("notification_email is not an email address");
+    }
+    Ok(())
+}
+
+/// `DELETE /api/user/self`: the caller deletes their own account (soft delete; their tokens stop working at once).
+/// Root may not: the site would lose its owner.
+pub async fn delete_self(
+    State(state): State<AppState>,
+    jar: SignedCookieJar<Key>,
+    Active(user): Active,
+) -> Result<(SignedCookieJar<Key>, Json<Envelope<()>>), ControlError> {
+    if user.role >= role::ROOT as i64 {
+        return Err(ControlError::Forbidden("the root account cannot be deleted".into()));
+    }
+    db::user_admin::soft_delete(state.db(), user.id).await?;
+    state.events().publish(Change::User { user_id: user.id });
+    let jar = jar.remove(Cookie::build(COOKIE_NAME).path("/"));
+    Ok((jar, Json(Envelope { success: true, message: String::new(), data: None })))
 }

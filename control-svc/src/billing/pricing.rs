@@ -1,6 +1,6 @@
 //! Prices in Veloera's units: 1 ratio unit = $0.002 per 1K tokens, `QuotaPerUnit` quota = $1.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Default `QuotaPerUnit`: 500,000 quota is one US dollar.
 pub const DEFAULT_QUOTA_PER_UNIT: i64 = 500_000;
@@ -217,6 +217,16 @@ impl PriceTable {
 
     pub fn quota_per_unit(&self) -> i64 {
         self.quota_per_unit
+    }
+
+    /// Every model with a ratio or a per-call price, sorted and unique.
+    pub fn priced_models(&self) -> BTreeSet<&str> {
+        self.model_ratio.keys().chain(self.model_price.keys()).map(String::as_str).collect()
+    }
+
+    /// The multiplier of `group`, if the group exists.
+    pub fn group_ratio(&self, group: &str) -> Option<f64> {
+        self.group_ratio.get(group).copied()
     }
 
     /// Whether `group` is a known group (has a ratio).

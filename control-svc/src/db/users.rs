@@ -297,3 +297,18 @@ pub async fn count_roots(db: &Db) -> Result<i64, ControlError> {
         .await?;
     Ok(n)
 }
+
+/// The user's settings JSON (`users.setting`; empty when never set).
+pub async fn setting(db: &Db, id: i64) -> Result<String, ControlError> {
+    let row: Option<(String,)> =
+        sqlx::query_as(&db.sql("SELECT setting FROM users WHERE id = ? AND deleted_at IS NULL"))
+            .bind(id)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(row.map(|(s,)| s).unwrap_or_default())
+}
+
+pub async fn set_setting(db: &Db, id: i64, setting: &str) -> Result<(), ControlError> {
+    sqlx::query(&db.sql("UPDATE users SET setting = ? WHERE id = ?")).bind(setting).bind(id).execute(db.pool()).await?;
+    Ok(())
+}

@@ -5,7 +5,7 @@ pub mod channel_types;
 pub mod settings;
 pub mod virtual_models;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sha2::{Digest, Sha256};
 
@@ -100,6 +100,14 @@ pub struct Choice<'a> {
     pub billed_model: Option<String>,
 }
 
+/// One model name as [`ChannelSnapshot::served_models`] lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServedModel {
+    /// The name prices are looked up by (the unprefixed model for a prefixed name).
+    pub billed_as: String,
+    pub groups: BTreeSet<String>,
+}
+
 /// All enabled channels with at least one usable key, and the virtual models, at one moment.
 #[derive(Debug, Default)]
 pub struct ChannelSnapshot {
@@ -182,6 +190,36 @@ impl ChannelSnapshot {
             .collect();
         names.extend(served);
         names
+    }
+
+    /// Enabled channels in the snapshot (those with at least one usable key).
+    pub fn len(&self) -> usize {
+        self.channels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.channels.is_empty()
+    }
+
+    /// Every model name the channels serve, prefixed names included, with the model it is billed as and the
+    /// groups that may use it. Virtual models are left out: what they cost depends on the real model that answers.
+    pub fn served_models(&self) -> BTreeMap<String, ServedModel> {
+        let mut out: BTreeMap<String, ServedModel> = BTreeMap::new();
+        for c in &self.channels {
+            for m in &c.models {
+                let mut names = vec![m.clone()];
+                if !c.model_prefix.is_empty() {
+                    names.push(format!("{}{m}", c.model_prefix));
+                }
+                for name in names {
+                    let entry = out
+                        .entry(name)
+                        .or_insert_with(|| ServedModel { billed_as: m.clone(), groups: BTreeSet::new() });
+                    entry.groups.extend(c.groups.iter().cloned());
+                }
+            }
+        }
+        out
     }
 
     /// Every channel that may serve `model` for `group`, ranked. In order of precedence:
@@ -272,6 +310,19 @@ mod tests {
 
     fn ranks(snap: &ChannelSnapshot, model: &str) -> Vec<(i64, u32)> {
         snap.candidates("default", model, None).iter().map(|c| (c.channel.id, c.rank)).collect()
+    }
+
+    #[test]
+    fn served_models_bill_prefixed_names_as_their_model_and_merge_groups() {
+        let mut prefixed = channel(1, 0, &["m"]);
+        prefixed.model_prefix = "p/".into();
+        let mut vip = channel(2, 0, &["m", "v"]);
+        vip.groups = vec!["vip".into()];
+        let served = snapshot(vec![prefixed, vip]).served_models();
+        assert_eq!(served.keys().collect::<Vec<_>>(), ["m", "p/m", "v"]);
+        assert_eq!(served["p/m"].billed_as, "m");
+        assert_eq!(served["m"].groups.iter().collect::<Vec<_>>(), ["default", "vip"]);
+        assert_eq!(served["p/m"].groups.iter().collect::<Vec<_>>(), ["default"]);
     }
 
     #[test]

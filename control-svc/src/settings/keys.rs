@@ -12,7 +12,7 @@ const QUOTA_MAX: i64 = 1_000_000_000_000_000;
 
 /// Every table `/api/option/` accepts keys from.
 pub(super) const TABLES: &[&[Setting]] =
-    &[BILLING, ROUTING, HEALTH, LOGS, ACCOUNTS, OAUTH, MAIL, REWARDS, BLOCKED_WORDS, RATE_LIMITS];
+    &[BILLING, ROUTING, HEALTH, LOGS, ACCOUNTS, OAUTH, MAIL, REWARDS, BLOCKED_WORDS, RATE_LIMITS, SITE];
 
 /// Prices and groups (`billing::PriceTable`); `DemoSiteEnabled` is recorded by first-run setup.
 const BILLING: &[Setting] = &[
@@ -138,3 +138,11 @@ fn model_rate_limits(value: &str) -> Result<(), String> {
         e.trim_start_matches("option ModelRateLimits: ").to_string()
     })
 }
+
+/// Content pages the UI shows (`admin::status`: `GET /api/notice`, `/api/about`, `/api/home_page_content`): Markdown,
+/// HTML or an `https://` URL to embed, as in Veloera. Bounded by the MySQL column (`VARCHAR(15000)`).
+const SITE: &[Setting] = &[
+    s("Notice", Text { max_len: 15_000 }),
+    s("About", Text { max_len: 15_000 }),
+    s("HomePageContent", Text { max_len: 15_000 }),
+];

@@ -80,6 +80,9 @@ pub fn control_config(dir: &std::path::Path) -> control_svc::Config {
         production: false,
         create_default_root: true,
         github: control_svc::accounts::oauth::GitHubEndpoints::default(),
+        // Every test signs in from 127.0.0.1; the limits have their own tests (`surface.rs`), which switch them on.
+        api_rate_limit: control_svc::config::RateLimit::OFF,
+        critical_rate_limit: control_svc::config::RateLimit::OFF,
     }
 }
 

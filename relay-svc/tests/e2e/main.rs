@@ -20,4 +20,5 @@ mod logs;
 mod quota;
 mod rate_limits;
 mod redemptions;
+mod surface;
 mod users_admin;

@@ -112,6 +112,18 @@ async fn every_api_route_admits_exactly_whom_it_should() {
         ("GET", "/api/user/aff".into(), None, false, true, true, true),
         ("GET", "/api/user/check_in_status".into(), None, false, true, true, true),
         ("POST", "/api/user/topup".into(), Some(json!({"key": "x"})), false, true, true, true),
+        ("GET", "/api/notice".into(), None, true, true, true, true),
+        ("GET", "/api/about".into(), None, true, true, true, true),
+        ("GET", "/api/home_page_content".into(), None, true, true, true, true),
+        ("GET", "/api/pricing".into(), None, true, true, true, true),
+        ("GET", "/api/status/test".into(), None, false, false, true, true),
+        ("GET", "/api/models".into(), None, false, true, true, true),
+        ("GET", "/api/user/models".into(), None, false, true, true, true),
+        ("PUT", "/api/user/setting".into(), Some(json!({})), false, true, true, true),
+        ("GET", "/api/token/search?keyword=u".into(), None, false, true, true, true),
+        ("GET", "/api/channel/models".into(), None, false, false, true, true),
+        ("POST", "/api/channel/fix".into(), None, false, false, true, true),
+        ("POST", "/api/model_mapping/reload".into(), None, false, false, true, true),
     ];
     for (method, path, body, anonymous, for_user, for_admin, for_root) in routes {
         for (who, cookie, allowed) in [

@@ -9,13 +9,16 @@ mod listing;
 mod tags;
 mod validate;
 
+use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query};
+use axum::extract::{Path, Query, State};
+use veloera_admin_types::{ChannelFixResult, Envelope, status};
 
 pub use crud::{create, delete, delete_batch, delete_disabled, get_one, update};
 pub use listing::{list, models_enabled, search};
 pub use tags::{disable_by_tag, edit_tag, enable_by_tag, list_tags, set_tag_batch};
 
+use crate::admin::session::Admin;
 use crate::db::{self, channels::ChannelRow};
 use crate::error::ControlError;
 use crate::state::AppState;
@@ -53,4 +56,16 @@ fn check_ids(ids: &[i64]) -> Result<(), ControlError> {
         return Err(ControlError::BadRequest(format!("at most {MAX_BATCH} channel ids per request")));
     }
     Ok(())
+}
+
+/// `POST /api/channel/fix`: Veloera rebuilds its abilities table here; our equivalent is the routing snapshot,
+/// rebuilt from the database and pushed to relays. Reports how many enabled channels route and how many cannot.
+pub async fn fix(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Envelope<ChannelFixResult>>, ControlError> {
+    state.reload_channels().await?;
+    let enabled = db::channels::list(state.db()).await?.iter().filter(|r| r.status == status::ENABLED as i64).count();
+    let success = state.channels().len();
+    Ok(Json(Envelope::ok(ChannelFixResult { success, fails: enabled.saturating_sub(success) })))
 }
