@@ -19,6 +19,8 @@ enum Access {
     Root,
     /// Nobody once the site is set up (first-run setup).
     Closed,
+    /// Any signed-in user but root (deleting one's own account).
+    UserNotRoot,
     /// Nobody while the feature is switched off, as it is in this test (sign-in with GitHub or OIDC).
     Off,
 }
@@ -29,6 +31,7 @@ impl Access {
         match self {
             Access::Public => true,
             Access::User => level >= 1,
+            Access::UserNotRoot => (1..=2).contains(&level),
             Access::Admin => level >= 2,
             Access::Root => level >= 3,
             Access::Closed | Access::Off => false,
@@ -63,7 +66,7 @@ async fn id_of(gw: &Gateway, cookie: &str) -> i64 {
 #[tokio::test]
 async fn every_api_route_admits_exactly_whom_it_should() {
     let gw = Gateway::start().await;
-    gw.set_options(&[("CheckInEnabled", "true")]).await;
+    gw.set_options(&[("CheckInEnabled", "true"), ("CheckInQuota", "100")]).await;
     let user = gw.create_user("user", "a-long-password").await;
     let admin = gw.create_user("admin", "a-long-password").await;
     let victim = gw.create_user("victim", "a-long-password").await;
@@ -101,8 +104,25 @@ async fn every_api_route_admits_exactly_whom_it_should() {
     // account come last.
     let table: Vec<(&str, &str, Access, Option<Value>)> = vec![
         ("GET", "/api/status", Public, None),
+        ("GET", "/api/notice", Public, None),
+        ("GET", "/api/about", Public, None),
+        ("GET", "/api/home_page_content", Public, None),
+        ("GET", "/api/pricing", Public, None),
+        ("GET", "/api/status/test", Admin, None),
+        ("GET", "/api/models", User, None),
+        ("GET", "/api/user/models", User, None),
+        ("PUT", "/api/user/setting", User, Some(json!({"notify_type": "carrier-pigeon"}))),
+        ("GET", "/api/token/search", User, None),
+        ("GET", "/api/channel/models", Admin, None),
+        ("POST", "/api/channel/fix", Admin, None),
+        ("POST", "/api/model_mapping/reload", Admin, None),
         ("GET", "/api/setup", Public, None),
-        ("POST", "/api/setup", Closed, Some(json!({"username": "x", "password": "long-enough-1", "confirmPassword": "long-enough-1"}))),
+        (
+            "POST",
+            "/api/setup",
+            Closed,
+            Some(json!({"username": "x", "password": "long-enough-1", "confirmPassword": "long-enough-1"})),
+        ),
         ("POST", "/api/user/login", Public, Some(json!({"username": "", "password": ""}))),
         ("POST", "/api/user/register", Public, Some(json!({"username": "", "password": ""}))),
         ("POST", "/api/user/reset", Public, Some(json!({"email": "nobody@example.com", "token": "x"}))),
@@ -185,6 +205,7 @@ async fn every_api_route_admits_exactly_whom_it_should() {
         ("DELETE", "/api/token/{id}", User, None),
         ("GET", "/api/user/token", User, None),
         ("GET", "/api/user/logout", Public, None),
+        ("DELETE", "/api/user/self", UserNotRoot, None),
     ];
 
     let listed: Vec<(String, String)> = table.iter().map(|(m, p, ..)| (m.to_string(), p.to_string())).collect();
