@@ -89,6 +89,19 @@ pub fn control_config(dir: &std::path::Path) -> control_svc::Config {
 pub async fn start_control(config: control_svc::Config) -> ControlHandle {
     let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    start_control_on(config, http, grpc).await
+}
+
+/// Control again on the addresses it had (a restart the relay must ride out), with the same data directory.
+pub async fn restart_control(gw: &mut Gateway) {
+    let (http_addr, grpc_addr) = (gw.control.http_addr, gw.control.grpc_addr);
+    gw.control.stop().await;
+    let http = TcpListener::bind(http_addr).await.unwrap();
+    let grpc = TcpListener::bind(grpc_addr).await.unwrap();
+    gw.control = start_control_on(control_config(gw._dir.path()), http, grpc).await;
+}
+
+async fn start_control_on(config: control_svc::Config, http: TcpListener, grpc: TcpListener) -> ControlHandle {
     let app = control_svc::Application::build_with_listeners(config, http, grpc).await.expect("control builds");
     let (tx, rx) = oneshot::channel::<()>();
     let handle = ControlHandle {

@@ -6,7 +6,7 @@ use veloera_proto::INTERNAL_SECRET_HEADER;
 use veloera_proto::v1::control_client::ControlClient;
 use veloera_proto::v1::{AuthorizeRequest, Outcome, UsageBatch, UsageRecord};
 
-use crate::harness::{Gateway, chat_body, relay_config, start_relay};
+use crate::harness::{Gateway, chat_body, relay_config, restart_control, start_relay};
 
 #[tokio::test]
 async fn a_restarted_relay_serves_again_against_the_same_control() {
@@ -40,6 +40,28 @@ async fn warm_requests_need_no_call_to_control() {
     let resp = gw.chat("/v1", &other, chat_body("gpt-4o-mini")).await;
     assert_eq!(resp.status(), 503);
     assert_eq!(gw.mock.received().len(), 4);
+}
+
+#[tokio::test]
+async fn usage_served_while_control_is_down_is_replayed_once_it_is_back() {
+    let mut gw = Gateway::start().await;
+    let (token_id, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
+    gw.relay_watching().await;
+    assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 200);
+    gw.wait_for_logs(1).await;
+    gw.control.stop().await;
+    for _ in 0..5 {
+        assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 200);
+    }
+    // Same database, same addresses: the relay reconnects on its own and resends what was never acknowledged.
+    restart_control(&mut gw).await;
+    let logs = gw.wait_for_logs(6).await;
+    assert_eq!(logs.len(), 6, "every request is logged exactly once");
+    let mut ids: Vec<&str> = logs.iter().filter_map(|l| l["request_id"].as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 6, "no request is logged twice: {ids:?}");
+    assert_eq!(gw.token(token_id).await["used_quota"], 12);
 }
 
 #[tokio::test]
