@@ -2,7 +2,7 @@
 //! quota changes). Consume rows are written in batches by `usage::settle`.
 
 use sqlx::FromRow;
-use veloera_admin_types::{LogEntry, LogStat, log_type};
+use veloera_admin_types::{ChatContent, LogEntry, LogStat, log_type};
 
 use super::Db;
 use crate::error::ControlError;
@@ -29,6 +29,9 @@ pub struct LogRow {
     pub client_ip: String,
     pub request_id: String,
     pub other: String,
+    /// The recorded prompt and answer (NULL unless `LogContentEnabled` was on).
+    pub content_prompt: Option<String>,
+    pub content_answer: Option<String>,
     /// Joined from `channels` at read time (empty once the channel is gone).
     pub channel_name: String,
 }
@@ -57,11 +60,19 @@ impl LogRow {
             other: self.other.clone(),
             channel_name: self.channel_name.clone(),
             client_ip: self.client_ip.clone(),
+            chat_content: match (&self.content_prompt, &self.content_answer) {
+                (None, None) => None,
+                (prompt, answer) => Some(ChatContent {
+                    prompt: prompt.clone().unwrap_or_default(),
+                    answer: answer.clone().unwrap_or_default(),
+                }),
+            },
         }
     }
 
     /// The row as its own user sees it (Veloera's sanitising): no channel id or name, no `other.admin_info`
     /// (the retry trail names channels), and the id reduced to `id % 1024` so it does not reveal the site's volume.
+    /// The recorded chat content stays: the self views select only the user's own rows.
     pub fn to_self_dto(&self) -> LogEntry {
         let mut dto = self.to_dto();
         dto.id = self.id % 1024;
@@ -136,7 +147,7 @@ impl LogFilter {
 
 const SELECT: &str = "SELECT l.id, l.user_id, l.created_at, l.type, l.content, l.username, l.token_name, l.token_id, \
     l.model_name, l.quota, l.prompt_tokens, l.completion_tokens, l.use_time, l.is_stream, l.channel_id, l.group_name, \
-    l.client_ip, l.request_id, l.other, COALESCE(c.name, '') AS channel_name \
+    l.client_ip, l.request_id, l.other, l.content_prompt, l.content_answer, COALESCE(c.name, '') AS channel_name \
     FROM logs l LEFT JOIN channels c ON c.id = l.channel_id";
 
 async fn select(db: &Db, filter_sql: &str, binds: Vec<Bind>, tail: &str) -> Result<Vec<LogRow>, ControlError> {
@@ -282,6 +293,8 @@ mod tests {
             client_ip: String::new(),
             request_id: "r".into(),
             other: other.into(),
+            content_prompt: None,
+            content_answer: None,
             channel_name: "secret-upstream".into(),
         }
     }
