@@ -21,9 +21,9 @@ impl ContentLog {
         self.limit.store(limit, Ordering::Relaxed);
     }
 
-    /// Whether content is being recorded.
-    pub fn enabled(&self) -> bool {
-        self.limit.load(Ordering::Relaxed) != 0
+    /// The bytes kept of each prompt and answer while content is recorded; `None` while off.
+    pub fn limit(&self) -> Option<usize> {
+        Some(self.limit.load(Ordering::Relaxed) as usize).filter(|&n| n != 0)
     }
 
     /// A recording of one request whose client sent `body`, when content is being recorded.
@@ -34,6 +34,10 @@ impl ContentLog {
         }
         let limit = limit as usize;
         let mut prompt = crate::guard::prompt_text(body).unwrap_or_default();
+        // One field per line: the last line's break says nothing.
+        if prompt.ends_with('\n') {
+            prompt.pop();
+        }
         truncate(&mut prompt, limit);
         Some(Box::new(Recording { limit, prompt, answer: String::new() }))
     }
@@ -96,7 +100,8 @@ mod tests {
     fn nothing_is_recorded_while_off() {
         assert!(ContentLog::default().record(br#"{"messages":[{"role":"user","content":"hi"}]}"#).is_none());
         assert!(log(false, 100).record(br#"{"prompt":"hi"}"#).is_none());
-        assert!(!log(false, 100).enabled());
+        assert_eq!(log(false, 100).limit(), None);
+        assert_eq!(log(true, 100).limit(), Some(100));
     }
 
     #[test]
