@@ -30,8 +30,8 @@ pub struct LogRow {
     pub request_id: String,
     pub other: String,
     /// The recorded prompt and answer (NULL unless `LogContentEnabled` was on).
-    pub content_prompt: Option<String>,
-    pub content_answer: Option<String>,
+    pub content_prompt: Option<LongText>,
+    pub content_answer: Option<LongText>,
     /// Joined from `channels` at read time (empty once the channel is gone).
     pub channel_name: String,
 }
@@ -63,8 +63,8 @@ impl LogRow {
             chat_content: match (&self.content_prompt, &self.content_answer) {
                 (None, None) => None,
                 (prompt, answer) => Some(ChatContent {
-                    prompt: prompt.clone().unwrap_or_default(),
-                    answer: answer.clone().unwrap_or_default(),
+                    prompt: prompt.as_ref().map(|t| t.0.clone()).unwrap_or_default(),
+                    answer: answer.as_ref().map(|t| t.0.clone()).unwrap_or_default(),
                 }),
             },
         }
@@ -83,6 +83,33 @@ impl LogRow {
             dto.other = serde_json::Value::Object(other).to_string();
         }
         dto
+    }
+}
+
+/// A text column too long for MySQL's `VARCHAR` (the recorded chat content, up to 64 KiB, is `MEDIUMTEXT`
+/// there): sqlx's Any driver hands MySQL's `TEXT` types over as bytes, the other backends' `TEXT` as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LongText(pub String);
+
+impl sqlx::Type<sqlx::Any> for LongText {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <String as sqlx::Type<sqlx::Any>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <String as sqlx::Type<sqlx::Any>>::compatible(ty) || <Vec<u8> as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for LongText {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        match <String as sqlx::Decode<sqlx::Any>>::decode(value.clone()) {
+            Ok(text) => Ok(LongText(text)),
+            Err(_) => {
+                let bytes = <Vec<u8> as sqlx::Decode<sqlx::Any>>::decode(value)?;
+                Ok(LongText(String::from_utf8(bytes)?))
+            }
+        }
     }
 }
 

@@ -21,9 +21,10 @@ pub const MODEL_RATE_LIMITS: &str = "ModelRateLimits";
 /// Chat-content logging: whether prompts and answers are recorded, and how many bytes of each are kept.
 pub const LOG_CONTENT_ENABLED: &str = "LogContentEnabled";
 pub const LOG_CONTENT_MAX_BYTES: &str = "LogContentMaxBytes";
-/// The default cut, and the most the settings API accepts (`settings::keys`).
+/// The default cut, and the most the settings API accepts (`settings::keys`): a usage batch carries many
+/// records and a log insert many rows, so one request's content stays small (2 × 64 KiB at most).
 pub const LOG_CONTENT_DEFAULT_BYTES: u32 = 16 * 1024;
-pub const LOG_CONTENT_MOST_BYTES: u32 = 1 << 20;
+pub const LOG_CONTENT_MOST_BYTES: u32 = 64 * 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
