@@ -8,9 +8,9 @@ use std::time::Instant;
 use veloera_proto::rules::quota_for;
 use veloera_proto::v1::{Attempt, EndpointKind, Outcome, Pricing, UsageRecord};
 
+use crate::content::Recording;
 use crate::control::cache::CallerEntry;
 use crate::control::leases::Reservation;
-use crate::content::Recording;
 use crate::control::outbox::Outbox;
 use crate::dispatch::Failure;
 use crate::limits::Admission;

@@ -57,7 +57,9 @@ pub fn from_options(options: &HashMap<String, String>) -> Result<RelaySettings, 
         .filter(|v| !v.is_empty())
         .map(|v| match v.parse::<u32>() {
             Ok(n) if (1..=LOG_CONTENT_MOST_BYTES).contains(&n) => Ok(n),
-            _ => Err(format!("option {LOG_CONTENT_MAX_BYTES}: {v:?} is not a whole number from 1 to {LOG_CONTENT_MOST_BYTES}")),
+            _ => Err(format!(
+                "option {LOG_CONTENT_MAX_BYTES}: {v:?} is not a whole number from 1 to {LOG_CONTENT_MOST_BYTES}"
+            )),
         })
         .transpose()?
         .unwrap_or(LOG_CONTENT_DEFAULT_BYTES);

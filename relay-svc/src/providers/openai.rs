@@ -388,7 +388,9 @@ fn text_of_choices(probe: TextProbe<'_>) -> String {
     for choice in probe.choices {
         match choice.message.or(choice.delta).and_then(|m| m.content) {
             Some(ContentProbe::Text(t)) => out.push_str(&t),
-            Some(ContentProbe::Parts(parts)) => parts.iter().filter_map(|p| p.text.as_deref()).for_each(|t| out.push_str(t)),
+            Some(ContentProbe::Parts(parts)) => {
+                parts.iter().filter_map(|p| p.text.as_deref()).for_each(|t| out.push_str(t))
+            }
             Some(ContentProbe::Other(_)) | None => {}
         }
     }

@@ -63,15 +63,15 @@ pub async fn reply(upstream: Upstream, mut meter: Metering, plan: ReplyPlan<'_>)
         }
         reply
     });
-    if let (true, Ok(reply)) = (meter.records_answer(), &parsed) {
-        meter.answer_text(&reply.text());
-    }
     if let (Some(mut check), Ok(reply)) = (answers, &parsed)
         && let Err(e) = check.feed(&reply.text())
     {
         // Nothing of the answer reaches the client, so nothing is billed.
         meter.failed(e.status_code(), &e.to_string());
         return Err(e);
+    }
+    if let (true, Ok(reply)) = (meter.records_answer(), &parsed) {
+        meter.answer_text(&reply.text());
     }
     match delivery {
         Delivery::PassThrough => {

@@ -56,12 +56,11 @@ async fn nothing_is_recorded_while_content_logging_is_off() {
         assert!(row.get("chat_content").is_none(), "content recorded while off: {row}");
     }
     let db = gw.control.state.db();
-    let (stored,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM logs WHERE content_prompt IS NOT NULL OR content_answer IS NOT NULL",
-    )
-    .fetch_one(db.pool())
-    .await
-    .unwrap();
+    let (stored,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM logs WHERE content_prompt IS NOT NULL OR content_answer IS NOT NULL")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
     assert_eq!(stored, 0);
 }
 
@@ -160,16 +159,8 @@ async fn a_user_sees_the_content_of_their_own_rows_only() {
     let (status, found) = gw.api("GET", "/api/log/search?keyword=2", None).await;
     assert_eq!(status, 200, "{found}");
     row_with_prompt(found["data"].as_array().unwrap(), "root secret");
-    let export = gw
-        .http
-        .get(gw.url("/api/log/export"))
-        .header("cookie", &gw.cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let export =
+        gw.http.get(gw.url("/api/log/export")).header("cookie", &gw.cookie).send().await.unwrap().text().await.unwrap();
     assert!(export.lines().next().unwrap().ends_with("chat_prompt,chat_answer"), "{export}");
     assert!(export.contains("root secret") && export.contains("bob asks"), "{export}");
 
@@ -180,16 +171,8 @@ async fn a_user_sees_the_content_of_their_own_rows_only() {
     assert_eq!(own_rows.len(), 1, "{own}");
     assert_eq!(own_rows[0]["chat_content"], json!({"prompt": "bob asks", "answer": "Hello world"}));
     let (_, searched) = gw.api_as(Some(&bob), "GET", "/api/log/self/search?keyword=2", None).await;
-    let export = gw
-        .http
-        .get(gw.url("/api/log/self/export"))
-        .header("cookie", &bob)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let export =
+        gw.http.get(gw.url("/api/log/self/export")).header("cookie", &bob).send().await.unwrap().text().await.unwrap();
     for view in [own.to_string(), searched.to_string(), export] {
         assert!(view.contains("bob asks"), "{view}");
         assert!(!view.contains("root secret"), "another user's content leaked: {view}");
