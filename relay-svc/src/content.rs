@@ -106,7 +106,8 @@ mod tests {
 
     #[test]
     fn prompt_and_answer_are_cut_at_the_limit_on_a_character_boundary() {
-        // "é" is two bytes: a cut at 5 bytes of "aéé" (5 bytes) keeps it whole, at 4 drops the last "é".
+        // "é" is two bytes: the prompt "héllo" cut at 4 bytes keeps "hél"; the answer keeps "aé" (3 bytes), the
+        // next "é" does not fit the 1 byte left, and nothing after a cut piece is kept.
         let log = log(true, 4);
         let mut r = log.record(r#"{"messages":[{"role":"user","content":"héllo"}]}"#.as_bytes()).unwrap();
         r.answer("aé");
