@@ -1,6 +1,7 @@
 //! Chat-content logging (`LogContentEnabled`): off by default and then nothing is kept; on, the prompt and answer
-//! are recorded for whole and streamed answers (the lean OpenAI path and a converted Anthropic stream), cut at
-//! `LogContentMaxBytes`; `/api/status` says whether it is on; users see the content of their own rows only.
+//! are recorded for whole and streamed answers (the lean OpenAI path, a converted Anthropic stream, a converted
+//! Gemini answer), cut at `LogContentMaxBytes`; `/api/status` says whether it is on; users see the content of
+//! their own rows only.
 
 use std::time::Duration;
 
@@ -92,7 +93,19 @@ async fn prompts_and_answers_are_recorded_whole_and_streamed() {
     let events = resp.text().await.unwrap();
     assert!(events.contains("message_stop"), "{events}");
 
-    let rows = gw.wait_for_logs(3).await;
+    // A Gemini client answered whole from the OpenAI channel: the reply is converted.
+    let resp = gw
+        .http
+        .post(gw.url("/v1beta/models/gpt-4o-mini:generateContent"))
+        .header("x-goog-api-key", &key)
+        .json(&json!({"contents": [{"role": "user", "parts": [{"text": "gemini whole"}]}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    resp.text().await.unwrap();
+
+    let rows = gw.wait_for_logs(4).await;
     let whole = row_with_prompt(&rows, "Be brief.\nlean whole");
     assert_eq!(whole["chat_content"]["answer"], "Hello world");
     assert_eq!(whole["is_stream"], false);
@@ -101,13 +114,14 @@ async fn prompts_and_answers_are_recorded_whole_and_streamed() {
     assert_eq!(streamed["is_stream"], true);
     let converted = row_with_prompt(&rows, "anthropic stream\nBe kind.");
     assert_eq!(converted["chat_content"]["answer"], "Hello world");
+    assert_eq!(row_with_prompt(&rows, "gemini whole")["chat_content"]["answer"], "Hello world");
 
     // Turned off again: the relay stops recording and the rows that follow carry nothing.
     set_content_logging(&gw, &[("LogContentEnabled", "false")], None).await;
     let (_, body) = gw.api("GET", "/api/status", None).await;
     assert_eq!(body["data"]["log_content_enabled"], false, "{body}");
     chat(&gw, &key, ask("after off", false)).await;
-    let rows = gw.wait_for_logs(4).await;
+    let rows = gw.wait_for_logs(5).await;
     assert!(rows[0].get("chat_content").is_none(), "{}", rows[0]);
 }
 
