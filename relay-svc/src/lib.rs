@@ -10,6 +10,7 @@
 //!   `translate` relays answers between formats, `sse` is the OpenAI-to-OpenAI stream hot path
 //! - `auth`      reading the API key from a request
 //! - `guard`     blocked words in prompts and answers
+//! - `content`   chat-content logging: the prompt and answer recorded with the usage record, when enabled
 //! - `control`   gRPC client, caches, `WatchConfig` consumer, usage outbox
 //! - `providers` pure adaptors per wire format (`openai`, `anthropic`, `gemini`) around the shared chat
 //!   representation in `providers::chat`
@@ -23,6 +24,7 @@
 pub mod app;
 pub mod auth;
 pub mod config;
+pub mod content;
 pub mod control;
 pub mod dispatch;
 pub mod error;

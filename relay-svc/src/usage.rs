@@ -8,6 +8,7 @@ use std::time::Instant;
 use veloera_proto::rules::quota_for;
 use veloera_proto::v1::{Attempt, EndpointKind, Outcome, Pricing, UsageRecord};
 
+use crate::content::Recording;
 use crate::control::cache::CallerEntry;
 use crate::control::leases::Reservation;
 use crate::control::outbox::Outbox;
@@ -55,6 +56,8 @@ pub struct Metering {
     /// The rate limits the request was admitted under, settled with its outcome and tokens.
     /// Boxed: most requests have none, and the meter stays small for them.
     admission: Option<Box<Admission>>,
+    /// The prompt and answer, while chat-content logging is on (boxed for the same reason).
+    content: Option<Box<Recording>>,
 }
 
 /// What the usage record says about the request itself.
@@ -100,6 +103,24 @@ impl Metering {
             said_bytes: 0,
             usage_seen: false,
             admission: None,
+            content: None,
+        }
+    }
+
+    /// Records the request's prompt and answer with its usage record.
+    pub fn record_content(&mut self, recording: Box<Recording>) {
+        self.content = Some(recording);
+    }
+
+    /// Whether the answer is being recorded (so routes read its text only then).
+    pub fn records_answer(&self) -> bool {
+        self.content.is_some()
+    }
+
+    /// A piece of the answer's text, kept when the answer is being recorded.
+    pub fn answer_text(&mut self, text: &str) {
+        if let Some(content) = &mut self.content {
+            content.answer(text);
         }
     }
 
@@ -222,6 +243,7 @@ impl Metering {
 impl Drop for Metering {
     fn drop(&mut self) {
         let mut record = std::mem::take(&mut self.record);
+        record.content = self.content.take().map(|c| c.into_proto());
         record.latency_ms = self.started.elapsed().as_millis() as i64;
         record.outcome = self.outcome as i32;
         if self.outcome == Outcome::ClientCancelled && !self.usage_seen && self.said_bytes > 0 {

@@ -383,6 +383,19 @@ pub struct LogEntry {
     /// The client's address, recorded only for users whose `show_ip_in_logs` setting is on.
     #[serde(default)]
     pub client_ip: String,
+    /// The request's prompt and answer, present only for rows recorded while `LogContentEnabled` was on.
+    /// Administrators see it on every row; a user only on their own rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat_content: Option<ChatContent>,
+}
+
+/// What a request said and was answered, each cut at `LogContentMaxBytes` on a character boundary.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ChatContent {
+    /// The text fields of the client's body, one per line.
+    pub prompt: String,
+    /// The answer's text (streamed answers joined).
+    pub answer: String,
 }
 
 /// One option of `GET /api/option/`: every registered key, `value` empty while unset (the built-in default

@@ -6,7 +6,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use veloera_admin_types::{Envelope, LogEntry, LogStat};
+use veloera_admin_types::{ChatContent, Envelope, LogEntry, LogStat};
 
 use super::session::{Active, Admin};
 use crate::db::logs::{LogFilter, LogRow};
@@ -206,6 +206,8 @@ fn csv_response(rows: impl Iterator<Item = LogEntry>, admin: bool) -> Result<Res
         "client_ip",
         "request_id",
         "content",
+        "chat_prompt",
+        "chat_answer",
     ]);
     out.write_record(&header).map_err(failed)?;
     for r in rows {
@@ -232,6 +234,8 @@ fn csv_response(rows: impl Iterator<Item = LogEntry>, admin: bool) -> Result<Res
             cell(r.request_id),
             cell(r.content),
         ]);
+        let chat = r.chat_content.unwrap_or_else(|| ChatContent { prompt: String::new(), answer: String::new() });
+        record.extend([cell(chat.prompt), cell(chat.answer)]);
         out.write_record(&record).map_err(failed)?;
     }
     let body = out.into_inner().map_err(|e| ControlError::Internal(format!("CSV export: {e}")))?;

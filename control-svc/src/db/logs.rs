@@ -2,7 +2,7 @@
 //! quota changes). Consume rows are written in batches by `usage::settle`.
 
 use sqlx::FromRow;
-use veloera_admin_types::{LogEntry, LogStat, log_type};
+use veloera_admin_types::{ChatContent, LogEntry, LogStat, log_type};
 
 use super::Db;
 use crate::error::ControlError;
@@ -29,6 +29,9 @@ pub struct LogRow {
     pub client_ip: String,
     pub request_id: String,
     pub other: String,
+    /// The recorded prompt and answer (NULL unless `LogContentEnabled` was on).
+    pub content_prompt: Option<LongText>,
+    pub content_answer: Option<LongText>,
     /// Joined from `channels` at read time (empty once the channel is gone).
     pub channel_name: String,
 }
@@ -57,11 +60,19 @@ impl LogRow {
             other: self.other.clone(),
             channel_name: self.channel_name.clone(),
             client_ip: self.client_ip.clone(),
+            chat_content: match (&self.content_prompt, &self.content_answer) {
+                (None, None) => None,
+                (prompt, answer) => Some(ChatContent {
+                    prompt: prompt.as_ref().map(|t| t.0.clone()).unwrap_or_default(),
+                    answer: answer.as_ref().map(|t| t.0.clone()).unwrap_or_default(),
+                }),
+            },
         }
     }
 
     /// The row as its own user sees it (Veloera's sanitising): no channel id or name, no `other.admin_info`
     /// (the retry trail names channels), and the id reduced to `id % 1024` so it does not reveal the site's volume.
+    /// The recorded chat content stays: the self views select only the user's own rows.
     pub fn to_self_dto(&self) -> LogEntry {
         let mut dto = self.to_dto();
         dto.id = self.id % 1024;
@@ -72,6 +83,33 @@ impl LogRow {
             dto.other = serde_json::Value::Object(other).to_string();
         }
         dto
+    }
+}
+
+/// A text column too long for MySQL's `VARCHAR` (the recorded chat content, up to 64 KiB, is `MEDIUMTEXT`
+/// there): sqlx's Any driver hands MySQL's `TEXT` types over as bytes, the other backends' `TEXT` as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LongText(pub String);
+
+impl sqlx::Type<sqlx::Any> for LongText {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <String as sqlx::Type<sqlx::Any>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <String as sqlx::Type<sqlx::Any>>::compatible(ty) || <Vec<u8> as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for LongText {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        match <String as sqlx::Decode<sqlx::Any>>::decode(value.clone()) {
+            Ok(text) => Ok(LongText(text)),
+            Err(_) => {
+                let bytes = <Vec<u8> as sqlx::Decode<sqlx::Any>>::decode(value)?;
+                Ok(LongText(String::from_utf8(bytes)?))
+            }
+        }
     }
 }
 
@@ -136,7 +174,7 @@ impl LogFilter {
 
 const SELECT: &str = "SELECT l.id, l.user_id, l.created_at, l.type, l.content, l.username, l.token_name, l.token_id, \
     l.model_name, l.quota, l.prompt_tokens, l.completion_tokens, l.use_time, l.is_stream, l.channel_id, l.group_name, \
-    l.client_ip, l.request_id, l.other, COALESCE(c.name, '') AS channel_name \
+    l.client_ip, l.request_id, l.other, l.content_prompt, l.content_answer, COALESCE(c.name, '') AS channel_name \
     FROM logs l LEFT JOIN channels c ON c.id = l.channel_id";
 
 async fn select(db: &Db, filter_sql: &str, binds: Vec<Bind>, tail: &str) -> Result<Vec<LogRow>, ControlError> {
@@ -282,6 +320,8 @@ mod tests {
             client_ip: String::new(),
             request_id: "r".into(),
             other: other.into(),
+            content_prompt: None,
+            content_answer: None,
             channel_name: "secret-upstream".into(),
         }
     }

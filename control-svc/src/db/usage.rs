@@ -40,6 +40,15 @@ pub struct UsageReport {
     pub failed_attempts: Vec<FailedAttempt>,
     /// The quota lease the request was admitted against (its cost comes out of the lease); empty for none.
     pub lease_id: String,
+    /// The prompt and answer, when the relay recorded them (`LogContentEnabled`).
+    pub content: Option<ChatContent>,
+}
+
+/// What a request said and was answered, as the relay recorded it (already cut to `LogContentMaxBytes`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChatContent {
+    pub prompt: String,
+    pub answer: String,
 }
 
 /// One attempt that failed, as the relay reported it.
@@ -182,7 +191,7 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
             .await?;
     }
     let users = log_users(db, &mut tx, fresh.iter().map(|r| r.user_id)).await?;
-    insert_logs(db, &mut tx, &rows, &users).await?;
+    insert_logs(db, &mut tx, &rows, &users, switches.content).await?;
     let names = users.iter().map(|(id, u)| (*id, u.username.clone())).collect();
     quota_data::add(db, &mut tx, &hourly, &names).await?;
     for (token_id, spend) in &charges.tokens {
@@ -224,25 +233,28 @@ struct LogInsert<'r> {
     other: String,
 }
 
-/// `LogConsumeEnabled` (default on) and `LogErrorEnabled` (default off, Veloera v0.5), read once per batch in
-/// the settlement transaction.
+/// `LogConsumeEnabled` (default on), `LogErrorEnabled` (default off, Veloera v0.5) and `LogContentEnabled`
+/// (default off), read once per batch in the settlement transaction. Content a relay recorded just before the
+/// option was turned off is dropped here, so none is kept while the option is off.
 struct LogSwitches {
     consume: bool,
     error: bool,
+    content: bool,
 }
 
 impl Default for LogSwitches {
     fn default() -> Self {
-        LogSwitches { consume: true, error: false }
+        LogSwitches { consume: true, error: false, content: false }
     }
 }
 
 impl LogSwitches {
     async fn load(db: &Db, tx: &mut Tx<'_>) -> Result<Self, ControlError> {
         let set: Vec<(String, String)> =
-            sqlx::query_as(&db.sql("SELECT name, value FROM options WHERE name IN (?, ?)"))
+            sqlx::query_as(&db.sql("SELECT name, value FROM options WHERE name IN (?, ?, ?)"))
                 .bind("LogConsumeEnabled")
                 .bind("LogErrorEnabled")
+                .bind("LogContentEnabled")
                 .fetch_all(&mut **tx)
                 .await?;
         let mut switches = LogSwitches::default();
@@ -250,7 +262,8 @@ impl LogSwitches {
             let on = value.trim() == "true";
             match name.as_str() {
                 "LogConsumeEnabled" => switches.consume = on,
-                _ => switches.error = on,
+                "LogErrorEnabled" => switches.error = on,
+                _ => switches.content = on,
             }
         }
         Ok(switches)
@@ -420,7 +433,8 @@ fn statement_rows(remaining: usize) -> usize {
 }
 
 const LOG_COLUMNS: &str = "user_id, created_at, type, content, username, token_name, token_id, model_name, quota, \
-    prompt_tokens, completion_tokens, use_time, is_stream, channel_id, group_name, client_ip, request_id, other";
+    prompt_tokens, completion_tokens, use_time, is_stream, channel_id, group_name, client_ip, request_id, other, \
+    content_prompt, content_answer";
 
 /// What the log copies from a user row.
 struct LogUser {
@@ -449,17 +463,19 @@ async fn log_users(
     Ok(users)
 }
 
-/// One multi-row insert for the batch's consume logs.
+/// One multi-row insert for the batch's consume logs; the recorded prompt and answer go in only when
+/// `keep_content` (`LogContentEnabled`) is on.
 async fn insert_logs(
     db: &Db,
     tx: &mut Tx<'_>,
     rows: &[LogInsert<'_>],
     users: &BTreeMap<i64, LogUser>,
+    keep_content: bool,
 ) -> Result<(), ControlError> {
     if rows.is_empty() {
         return Ok(());
     }
-    let one = format!("({})", vec!["?"; 18].join(", "));
+    let one = format!("({})", vec!["?"; 20].join(", "));
     let mut rest = rows;
     while !rest.is_empty() {
         let (chunk, tail) = rest.split_at(statement_rows(rest.len()));
@@ -470,6 +486,7 @@ async fn insert_logs(
         for LogInsert { report: r, log_type, content, quota, other } in chunk {
             let user = users.get(&r.user_id);
             let client_ip = if user.is_some_and(|u| u.show_ip) { r.client_ip.as_str() } else { "" };
+            let chat = r.content.as_ref().filter(|_| keep_content);
             query = query
                 .bind(r.user_id)
                 .bind(r.created_at_secs)
@@ -488,7 +505,9 @@ async fn insert_logs(
                 .bind(&r.group)
                 .bind(client_ip)
                 .bind(&r.request_id)
-                .bind(other);
+                .bind(other)
+                .bind(chat.map(|c| c.prompt.as_str()))
+                .bind(chat.map(|c| c.answer.as_str()));
         }
         query.execute(&mut **tx).await?;
     }

@@ -1,5 +1,5 @@
 //! The settings relays apply to requests themselves (`RelaySettings`), built from the options table and sent
-//! whole with every `WatchConfig` reset and options change: blocked words and rate limits.
+//! whole with every `WatchConfig` reset and options change: blocked words, rate limits and chat-content logging.
 
 use std::collections::HashMap;
 
@@ -17,6 +17,14 @@ const EXEMPT_GROUP: &str = "SafeCheckExemptGroup";
 /// Option holding the per-model limits: `{"<model>": {"rpm": N, "tpm": N, "concurrency": N}}` (0 or absent = no
 /// limit).
 pub const MODEL_RATE_LIMITS: &str = "ModelRateLimits";
+
+/// Chat-content logging: whether prompts and answers are recorded, and how many bytes of each are kept.
+pub const LOG_CONTENT_ENABLED: &str = "LogContentEnabled";
+pub const LOG_CONTENT_MAX_BYTES: &str = "LogContentMaxBytes";
+/// The default cut, and the most the settings API accepts (`settings::keys`): a usage batch carries many
+/// records and a log insert many rows, so one request's content stays small (2 × 64 KiB at most).
+pub const LOG_CONTENT_DEFAULT_BYTES: u32 = 16 * 1024;
+pub const LOG_CONTENT_MOST_BYTES: u32 = 64 * 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +50,19 @@ pub fn from_options(options: &HashMap<String, String>) -> Result<RelaySettings, 
         ..RelaySettings::default()
     };
     rate_limits(options, &mut settings)?;
+    settings.log_content_enabled = flag((LOG_CONTENT_ENABLED, false));
+    settings.log_content_max_bytes = options
+        .get(LOG_CONTENT_MAX_BYTES)
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(|v| match v.parse::<u32>() {
+            Ok(n) if (1..=LOG_CONTENT_MOST_BYTES).contains(&n) => Ok(n),
+            _ => Err(format!(
+                "option {LOG_CONTENT_MAX_BYTES}: {v:?} is not a whole number from 1 to {LOG_CONTENT_MOST_BYTES}"
+            )),
+        })
+        .transpose()?
+        .unwrap_or(LOG_CONTENT_DEFAULT_BYTES);
     Ok(settings)
 }
 
@@ -142,6 +163,18 @@ mod tests {
         assert_eq!(s.model_rate_limits["gpt-4o"], ModelRateLimit { rpm: 5, tpm: 0, concurrency: 2 });
         assert!(!s.model_rate_limits.contains_key("idle"));
         assert_eq!(s.rate_limit_exempt_group, "bulk-ok");
+    }
+
+    #[test]
+    fn content_logging_is_off_by_default_and_keeps_16_kib_when_on() {
+        let s = from_options(&HashMap::new()).unwrap();
+        assert!(!s.log_content_enabled);
+        assert_eq!(s.log_content_max_bytes, LOG_CONTENT_DEFAULT_BYTES);
+        let s = from_options(&options(&[(LOG_CONTENT_ENABLED, "true"), (LOG_CONTENT_MAX_BYTES, "100")])).unwrap();
+        assert!(s.log_content_enabled);
+        assert_eq!(s.log_content_max_bytes, 100);
+        let bad = from_options(&options(&[(LOG_CONTENT_MAX_BYTES, "0")])).unwrap_err();
+        assert!(bad.contains(LOG_CONTENT_MAX_BYTES), "{bad}");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use tonic::Streaming;
 use veloera_proto::v1::{Outcome, UsageAck, UsageBatch, UsageRecord};
 
 use super::BoxStream;
-use crate::db::usage::{Context, FailedAttempt, UsageReport, settle};
+use crate::db::usage::{ChatContent, Context, FailedAttempt, UsageReport, settle};
 use crate::events::Change;
 use crate::state::AppState;
 
@@ -34,6 +34,7 @@ impl From<UsageRecord> for UsageReport {
             key_slot: r.key_slot,
             lease_id: r.lease_id,
             failed: r.outcome == Outcome::UpstreamError as i32,
+            content: r.content.map(|c| ChatContent { prompt: c.prompt, answer: c.answer }),
             failed_attempts: r
                 .failed_attempts
                 .into_iter()

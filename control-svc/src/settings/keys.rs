@@ -49,8 +49,14 @@ const HEALTH: &[Setting] = &[
     s("ChannelProbeMaxIntervalSeconds", Integer { min: 1, max: 7 * 86_400 }),
 ];
 
-/// What settlement writes to the log (`db::usage`): consume rows (default on) and error rows (default off).
-const LOGS: &[Setting] = &[s("LogConsumeEnabled", Flag), s("LogErrorEnabled", Flag)];
+/// What settlement writes to the log (`db::usage`): consume rows (default on) and error rows (default off); and
+/// chat content (default off), recorded by the relays (`grpc::relay_settings`) and kept only while it is on.
+const LOGS: &[Setting] = &[
+    s("LogConsumeEnabled", Flag),
+    s("LogErrorEnabled", Flag),
+    s("LogContentEnabled", Flag),
+    s("LogContentMaxBytes", Integer { min: 1, max: crate::grpc::relay_settings::LOG_CONTENT_MOST_BYTES as i64 }),
+];
 
 /// Sign-up and sign-in (`accounts::AccountSettings`).
 const ACCOUNTS: &[Setting] = &[

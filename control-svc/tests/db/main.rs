@@ -5,7 +5,7 @@
 
 use control_svc::billing::PriceTable;
 use control_svc::db::channels::{ChannelOrder, ChannelSearch, StatusChange, TagEdit};
-use control_svc::db::usage::{Context, FailedAttempt, UsageReport, settle};
+use control_svc::db::usage::{ChatContent, Context, FailedAttempt, UsageReport, settle};
 use control_svc::db::{self, DatabaseUrl, Db, channels::NewChannel, tokens::NewToken, users::NewUser};
 use control_svc::error::ControlError;
 use control_svc::health::Policy;
@@ -230,6 +230,7 @@ async fn exercise(url: DatabaseUrl) {
     exercise_channel_admin(&db).await;
     exercise_health(&db).await;
     exercise_leases(&db).await;
+    exercise_chat_content(&db, &cx, &report).await;
     db.pool().close().await;
     db2.pool().close().await;
 }
@@ -634,4 +635,34 @@ async fn exercise_logs_and_quota_data(db: &Db, cx: &Context<'_>, report: &UsageR
     assert_eq!(db::logs::page(db, &Default::default(), 0, 500).await.unwrap().len(), 1);
     // The dashboard keeps its sums when old log rows go.
     assert_eq!(quota_data::series(db, &window(86_400), GroupBy::Model).await.unwrap()[0].count, 156);
+}
+
+/// Recorded prompts and answers are kept only while `LogContentEnabled` is on, in columns large enough for the
+/// longest cut (`LogContentMaxBytes` is at most 64 KiB, a byte more than MySQL's `TEXT` holds).
+async fn exercise_chat_content(db: &Db, cx: &Context<'_>, report: &UsageReport) {
+    use control_svc::db::logs::LogFilter;
+    let answer = "é".repeat(40_000);
+    let recorded = |request_id: &str| UsageReport {
+        request_id: request_id.into(),
+        created_at_secs: 90_000,
+        content: Some(ChatContent { prompt: "Say hello".into(), answer: answer.clone() }),
+        ..report.clone()
+    };
+    settle(db, cx, &[recorded("chat-off")]).await.unwrap();
+    db::options::set(db, "LogContentEnabled", "true").await.unwrap();
+    settle(db, cx, &[recorded("chat-on")]).await.unwrap();
+    let plain = UsageReport { request_id: "chat-none".into(), created_at_secs: 90_000, ..report.clone() };
+    settle(db, cx, &[plain]).await.unwrap();
+
+    let recent = LogFilter { start_timestamp: Some(90_000), ..Default::default() };
+    let rows = db::logs::page(db, &recent, 0, 10).await.unwrap();
+    let content = |id: &str| rows.iter().find(|r| r.request_id == id).unwrap().to_dto().chat_content;
+    assert_eq!(content("chat-off"), None, "recorded while the option was off");
+    assert_eq!(content("chat-none"), None);
+    let kept = content("chat-on").expect("content kept while the option is on");
+    assert_eq!((kept.prompt.as_str(), kept.answer.len()), ("Say hello", 80_000));
+    assert_eq!(kept.answer, answer);
+    let own = rows.iter().find(|r| r.request_id == "chat-on").unwrap().to_self_dto();
+    assert_eq!(own.chat_content.map(|c| c.prompt), Some("Say hello".to_string()));
+    db::options::set(db, "LogContentEnabled", "false").await.unwrap();
 }

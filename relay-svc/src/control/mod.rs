@@ -83,6 +83,8 @@ pub struct ControlLink {
     pub leases: leases::Leases,
     /// Blocked words, as control last sent them.
     pub guard: crate::guard::Guard,
+    /// Whether prompts and answers are recorded, as control last sent it.
+    pub content: crate::content::ContentLog,
 }
 
 impl ControlLink {
@@ -92,6 +94,7 @@ impl ControlLink {
             client,
             cache,
             guard: crate::guard::Guard::default(),
+            content: crate::content::ContentLog::default(),
         }
     }
 

@@ -13,6 +13,32 @@ use veloera_proto::v1::{UsageBatch, UsageRecord};
 use super::Client;
 
 const MAX_BATCH: usize = 256;
+/// Recorded chat content a batch carries at most before it is sent (each record's is at most 2 × 64 KiB), so a
+/// batch stays well under gRPC's 4 MiB message limit.
+const MAX_BATCH_CONTENT: usize = 1 << 20;
+
+/// Bytes of recorded chat content in `record` (none while content logging is off).
+fn content_bytes(record: &UsageRecord) -> usize {
+    record.content.as_ref().map_or(0, |c| c.prompt.len() + c.answer.len())
+}
+
+/// `records` in batches of at most [`MAX_BATCH`] records and about [`MAX_BATCH_CONTENT`] bytes of content.
+fn batches(records: Vec<UsageRecord>) -> Vec<Vec<UsageRecord>> {
+    let mut out = Vec::new();
+    let (mut batch, mut content) = (Vec::new(), 0);
+    for r in records {
+        content += content_bytes(&r);
+        batch.push(r);
+        if batch.len() >= MAX_BATCH || content >= MAX_BATCH_CONTENT {
+            out.push(std::mem::take(&mut batch));
+            content = 0;
+        }
+    }
+    if !batch.is_empty() {
+        out.push(batch);
+    }
+    out
+}
 const FLUSH_EVERY: Duration = Duration::from_millis(50);
 /// How long shutdown waits for control to acknowledge what is still pending.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
@@ -57,12 +83,13 @@ pub async fn run(client: Client, mut rx: mpsc::UnboundedReceiver<UsageRecord>, s
         };
         // Resend what control has not acknowledged yet.
         let unacked: Vec<UsageRecord> = pending.values().cloned().collect();
-        for chunk in unacked.chunks(MAX_BATCH) {
-            if batch_tx.send(UsageBatch { records: chunk.to_vec() }).await.is_err() {
+        for records in batches(unacked) {
+            if batch_tx.send(UsageBatch { records }).await.is_err() {
                 break;
             }
         }
         let mut buffer: Vec<UsageRecord> = Vec::new();
+        let mut buffer_content = 0;
         let mut tick = tokio::time::interval(FLUSH_EVERY);
         let deadline = tokio::time::sleep(DRAIN_DEADLINE);
         tokio::pin!(deadline);
@@ -74,14 +101,19 @@ pub async fn run(client: Client, mut rx: mpsc::UnboundedReceiver<UsageRecord>, s
                 rec = rx.recv(), if !rx_done => match rec {
                     Some(r) => {
                         pending.insert(r.request_id.clone(), r.clone());
+                        buffer_content += content_bytes(&r);
                         buffer.push(r);
-                        if buffer.len() >= MAX_BATCH && batch_tx.send(UsageBatch { records: std::mem::take(&mut buffer) }).await.is_err() {
-                            break true;
+                        if buffer.len() >= MAX_BATCH || buffer_content >= MAX_BATCH_CONTENT {
+                            buffer_content = 0;
+                            if batch_tx.send(UsageBatch { records: std::mem::take(&mut buffer) }).await.is_err() {
+                                break true;
+                            }
                         }
                     }
                     None => { rx_done = true; draining = true; }
                 },
                 _ = tick.tick() => {
+                    buffer_content = 0;
                     if !buffer.is_empty() && batch_tx.send(UsageBatch { records: std::mem::take(&mut buffer) }).await.is_err() {
                         break true;
                     }
@@ -132,4 +164,24 @@ async fn wait_or_give_up(
     }
     *backoff = (*backoff * 2).min(Duration::from_secs(5));
     true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use veloera_proto::v1::ChatContent;
+
+    fn record(content: usize) -> UsageRecord {
+        let content = (content > 0).then(|| ChatContent { prompt: "p".repeat(content), answer: String::new() });
+        UsageRecord { request_id: "r".into(), content, ..Default::default() }
+    }
+
+    #[test]
+    fn batches_are_bounded_by_count_and_by_recorded_content() {
+        let sizes = |b: Vec<Vec<UsageRecord>>| b.iter().map(Vec::len).collect::<Vec<_>>();
+        assert_eq!(sizes(batches((0..600).map(|_| record(0)).collect())), vec![256, 256, 88]);
+        // 128 KiB each: eight of them reach 1 MiB.
+        assert_eq!(sizes(batches((0..20).map(|_| record(128 << 10)).collect())), vec![8, 8, 4]);
+        assert!(batches(Vec::new()).is_empty());
+    }
 }

@@ -10,7 +10,8 @@ use veloera_proto::v1::config_event::Event;
 use super::ControlLink;
 use crate::limits::Limiter;
 
-/// Runs until `shutdown`: connect, apply events (relay settings go to `limiter`), and on any break mark the
+/// Runs until `shutdown`: connect, apply events (relay settings go to the guard, the content log and `limiter`),
+/// and on any break mark the
 /// caches as unwatched and reconnect.
 pub async fn run(link: Arc<ControlLink>, limiter: Arc<Limiter>, relay_id: String, shutdown: CancellationToken) {
     let mut backoff = Duration::from_millis(100);
@@ -23,6 +24,7 @@ pub async fn run(link: Arc<ControlLink>, limiter: Arc<Limiter>, relay_id: String
                     Some(Event::Reset(reset)) => {
                         let settings = reset.settings.unwrap_or_default();
                         link.guard.apply(&settings);
+                        link.content.apply(&settings);
                         limiter.apply(&settings);
                         link.cache.forget_all();
                         link.cache.set_watch_connected(true);
@@ -37,6 +39,7 @@ pub async fn run(link: Arc<ControlLink>, limiter: Arc<Limiter>, relay_id: String
                     Some(Event::OptionsChanged(changed)) => {
                         let settings = changed.settings.unwrap_or_default();
                         link.guard.apply(&settings);
+                        link.content.apply(&settings);
                         limiter.apply(&settings);
                         link.cache.forget_routes();
                     }

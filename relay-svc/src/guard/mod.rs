@@ -4,6 +4,8 @@
 
 mod prompt;
 
+pub use prompt::text_of as prompt_text;
+
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;

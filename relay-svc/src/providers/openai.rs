@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::de::IgnoredAny;
@@ -347,6 +348,67 @@ pub fn inspect_chunk(data: &str) -> Result<ChunkInfo, RelayError> {
     })
 }
 
+/// Message or delta text as content logging reads it: a string, or (from some upstreams) text parts.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ContentProbe<'a> {
+    Text(#[serde(borrow)] Cow<'a, str>),
+    Parts(Vec<TextPartProbe<'a>>),
+    Other(IgnoredAny),
+}
+
+#[derive(Deserialize)]
+struct TextPartProbe<'a> {
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct TextOfProbe<'a> {
+    #[serde(default, borrow)]
+    content: Option<ContentProbe<'a>>,
+}
+
+#[derive(Deserialize)]
+struct TextChoiceProbe<'a> {
+    #[serde(default, borrow)]
+    message: Option<TextOfProbe<'a>>,
+    #[serde(default, borrow)]
+    delta: Option<TextOfProbe<'a>>,
+}
+
+#[derive(Deserialize)]
+struct TextProbe<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<TextChoiceProbe<'a>>,
+}
+
+fn text_of_choices(probe: TextProbe<'_>) -> String {
+    let mut out = String::new();
+    for choice in probe.choices {
+        match choice.message.or(choice.delta).and_then(|m| m.content) {
+            Some(ContentProbe::Text(t)) => out.push_str(&t),
+            Some(ContentProbe::Parts(parts)) => {
+                parts.iter().filter_map(|p| p.text.as_deref()).for_each(|t| out.push_str(t))
+            }
+            Some(ContentProbe::Other(_)) | None => {}
+        }
+    }
+    out
+}
+
+/// The answer text of a whole chat reply (its choices' `message.content`); empty when the body is not a reply.
+/// Read only for content logging.
+pub fn reply_text(body: &[u8]) -> String {
+    serde_json::from_slice::<TextProbe>(body).map(text_of_choices).unwrap_or_default()
+}
+
+/// The text a stream chunk adds (its choices' `delta.content`); empty for other chunks. Read only for content
+/// logging.
+pub fn chunk_text(data: &str) -> String {
+    serde_json::from_str::<TextProbe>(data).map(text_of_choices).unwrap_or_default()
+}
+
 /// Turns an upstream error answer into ours: client-side errors keep their status and message,
 /// everything else becomes a generic 502 (the upstream's words go to the log only).
 pub fn upstream_error(status: StatusCode, body: &[u8]) -> RelayError {
@@ -386,6 +448,17 @@ mod tests {
 
     fn candidate(channel_type: i32, base_url: &str) -> Candidate {
         Candidate { channel_type, base_url: base_url.into(), upstream_model: "real-model".into(), ..Default::default() }
+    }
+
+    #[test]
+    fn reply_and_chunk_text_read_only_the_answer_content() {
+        let body = br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"Hi \"there\""}}],"usage":{"prompt_tokens":1}}"#;
+        assert_eq!(reply_text(body), "Hi \"there\"");
+        assert_eq!(chunk_text(r#"{"choices":[{"index":0,"delta":{"content":"par"}}]}"#), "par");
+        assert_eq!(chunk_text(r#"{"choices":[{"index":0,"delta":{"content":[{"type":"text","text":"t"}]}}]}"#), "t");
+        assert_eq!(chunk_text(r#"{"choices":[{"index":0,"delta":{"content":null,"tool_calls":[]}}]}"#), "");
+        assert_eq!(chunk_text(r#"{"choices":[],"usage":{"prompt_tokens":1}}"#), "");
+        assert_eq!(reply_text(b"not json"), "");
     }
 
     #[test]

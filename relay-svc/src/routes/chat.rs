@@ -93,6 +93,9 @@ async fn handle(
     if info.empty {
         meter.empty_answer();
     }
+    if meter.records_answer() {
+        meter.answer_text(&openai::reply_text(&body));
+    }
     meter.succeeded();
     let mut response = Body::from(body).into_response();
     response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -35,7 +35,7 @@ pub struct Asking<'a> {
     pub stream: bool,
     /// For the quota reserved before the upstream call.
     pub cost: CostHint,
-    /// The client's body, for the blocked-word check (empty when it carries no prompt text).
+    /// The client's body, for the blocked-word check and content logging (empty when it carries no prompt text).
     pub body: &'a [u8],
 }
 
@@ -72,6 +72,9 @@ pub async fn admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, R
     // The estimate is reserved before anything is sent; a request the balance cannot cover goes no further.
     let reservation = state.link.leases.reserve(&auth.caller.caller, usage::estimate(pricing, asking.cost)).await?;
     let mut meter = Metering::start(state.outbox.clone(), auth.caller.clone(), *pricing, facts);
+    if let Some(recording) = state.link.content.record(asking.body) {
+        meter.record_content(recording);
+    }
     meter.reserved(reservation);
     if let Some(admission) = limited {
         meter.limited(admission);

@@ -14,7 +14,7 @@ use http::HeaderValue;
 
 use crate::dispatch::Upstream;
 use crate::error::RelayError;
-use crate::providers::openai::inspect_chunk;
+use crate::providers::openai::{self, inspect_chunk};
 use crate::usage::Metering;
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
@@ -78,6 +78,9 @@ async fn next_frame(r: &mut Relay) -> Bytes {
         };
         if let Some(usage) = info.usage {
             r.meter.usage(usage);
+        }
+        if r.meter.records_answer() {
+            r.meter.answer_text(&openai::chunk_text(&event.data));
         }
         r.finished |= info.finished;
         if info.usage_only && !r.wants_usage {

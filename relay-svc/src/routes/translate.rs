@@ -70,6 +70,9 @@ pub async fn reply(upstream: Upstream, mut meter: Metering, plan: ReplyPlan<'_>)
         meter.failed(e.status_code(), &e.to_string());
         return Err(e);
     }
+    if let (true, Ok(reply)) = (meter.records_answer(), &parsed) {
+        meter.answer_text(&reply.text());
+    }
     match delivery {
         Delivery::PassThrough => {
             if let Ok(reply) = &parsed {
@@ -183,6 +186,13 @@ async fn next_bytes(t: &mut Translation) -> Bytes {
                 return fail(t, e);
             }
         }
+        if t.meter.records_answer() {
+            for ev in &decoded {
+                if let StreamEvent::Text(s) = ev {
+                    t.meter.answer_text(s);
+                }
+            }
+        }
         for ev in &decoded {
             match ev {
                 StreamEvent::Usage(u) => {
@@ -273,6 +283,9 @@ pub fn reply_as_stream(
             (mut meter, answer) = &mut work => {
                 let frames = match answer {
                     Ok(reply) => {
+                        if meter.records_answer() {
+                            meter.answer_text(&reply.text());
+                        }
                         meter.first_byte();
                         meter.usage_of(reply.usage);
                         meter.succeeded();

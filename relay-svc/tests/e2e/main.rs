@@ -13,6 +13,7 @@ mod billing;
 mod blocked_words;
 mod channel_admin;
 mod chat;
+mod content_logging;
 mod failover;
 mod formats;
 mod lifecycle;

@@ -1,0 +1,5 @@
+-- Chat-content logging (issue 7): the prompt and answer a relay recorded while `LogContentEnabled` was on, each
+-- cut at `LogContentMaxBytes` (up to 64 KiB, a byte more than TEXT holds, so MEDIUMTEXT). NULL when nothing was
+-- recorded; separate columns so sums and counts never read them.
+ALTER TABLE logs ADD COLUMN content_prompt MEDIUMTEXT NULL;
+ALTER TABLE logs ADD COLUMN content_answer MEDIUMTEXT NULL;
