@@ -1,4 +1,4 @@
-//! Chat-content logging (`LogContentEnabled`): while on, each admitted request's prompt (the text fields of the
+//! Chat-content logging (`LogChatContentEnabled`): while on, each admitted request's prompt (the text fields of the
 //! client's body) and answer (the reply's text, or the streamed text pieces as they pass) are recorded, each cut
 //! at `LogContentMaxBytes`, and ride to control in the request's usage record. While off, a request pays one
 //! atomic load and a branch: nothing is copied or parsed.
@@ -17,7 +17,7 @@ pub struct ContentLog {
 impl ContentLog {
     /// Applies settings pushed by control.
     pub fn apply(&self, settings: &RelaySettings) {
-        let limit = if settings.log_content_enabled { settings.log_content_max_bytes.max(1) } else { 0 };
+        let limit = if settings.log_chat_content_enabled { settings.log_content_max_bytes.max(1) } else { 0 };
         self.limit.store(limit, Ordering::Relaxed);
     }
 
@@ -92,7 +92,11 @@ mod tests {
 
     fn log(enabled: bool, max: u32) -> ContentLog {
         let log = ContentLog::default();
-        log.apply(&RelaySettings { log_content_enabled: enabled, log_content_max_bytes: max, ..Default::default() });
+        log.apply(&RelaySettings {
+            log_chat_content_enabled: enabled,
+            log_content_max_bytes: max,
+            ..Default::default()
+        });
         log
     }
 

@@ -383,7 +383,7 @@ pub struct LogEntry {
     /// The client's address, recorded only for users whose `show_ip_in_logs` setting is on.
     #[serde(default)]
     pub client_ip: String,
-    /// The request's prompt and answer, present only for rows recorded while `LogContentEnabled` was on.
+    /// The request's prompt and answer, present only for rows recorded while `LogChatContentEnabled` was on.
     /// Administrators see it on every row; a user only on their own rows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat_content: Option<ChatContent>,

@@ -14,8 +14,8 @@ use crate::state::AppState;
 
 /// Veloera's keys for what sign-in offers: `github_oauth`, `github_client_id`, `oidc_enabled`, `oidc_client_id`,
 /// `oidc_authorization_endpoint` (explicit, or from the discovery document), `email_verification`; `setup` is
-/// false until an account exists. `log_content_enabled` says whether prompts and answers are being recorded
-/// (`LogContentEnabled`), so the UI and clients can warn their users.
+/// false until an account exists. `log_chat_content_enabled` says whether prompts and answers are being recorded
+/// (`LogChatContentEnabled`), so the UI and clients can warn their users.
 pub async fn status(State(state): State<AppState>) -> Result<Json<Envelope<Value>>, ControlError> {
     let settings = AccountSettings::load(state.db()).await?;
     let oidc_authorization_endpoint = if settings.oidc.enabled {
@@ -35,7 +35,7 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<Envelope<Value
         "oidc_enabled": settings.oidc.enabled,
         "oidc_client_id": if settings.oidc.enabled { settings.oidc.client_id } else { String::new() },
         "oidc_authorization_endpoint": oidc_authorization_endpoint,
-        "log_content_enabled": state.relay_settings().log_content_enabled,
+        "log_chat_content_enabled": state.relay_settings().log_chat_content_enabled,
     }))))
 }
 

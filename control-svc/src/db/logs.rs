@@ -29,7 +29,7 @@ pub struct LogRow {
     pub client_ip: String,
     pub request_id: String,
     pub other: String,
-    /// The recorded prompt and answer (NULL unless `LogContentEnabled` was on).
+    /// The recorded prompt and answer (NULL unless `LogChatContentEnabled` was on).
     pub content_prompt: Option<LongText>,
     pub content_answer: Option<LongText>,
     /// Joined from `channels` at read time (empty once the channel is gone).

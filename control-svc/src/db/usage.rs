@@ -40,7 +40,7 @@ pub struct UsageReport {
     pub failed_attempts: Vec<FailedAttempt>,
     /// The quota lease the request was admitted against (its cost comes out of the lease); empty for none.
     pub lease_id: String,
-    /// The prompt and answer, when the relay recorded them (`LogContentEnabled`).
+    /// The prompt and answer, when the relay recorded them (`LogChatContentEnabled`).
     pub content: Option<ChatContent>,
 }
 
@@ -233,7 +233,7 @@ struct LogInsert<'r> {
     other: String,
 }
 
-/// `LogConsumeEnabled` (default on), `LogErrorEnabled` (default off, Veloera v0.5) and `LogContentEnabled`
+/// `LogConsumeEnabled` (default on), `LogErrorEnabled` (default off, Veloera v0.5) and `LogChatContentEnabled`
 /// (default off), read once per batch in the settlement transaction. Content a relay recorded just before the
 /// option was turned off is dropped here, so none is kept while the option is off.
 struct LogSwitches {
@@ -254,7 +254,7 @@ impl LogSwitches {
             sqlx::query_as(&db.sql("SELECT name, value FROM options WHERE name IN (?, ?, ?)"))
                 .bind("LogConsumeEnabled")
                 .bind("LogErrorEnabled")
-                .bind("LogContentEnabled")
+                .bind("LogChatContentEnabled")
                 .fetch_all(&mut **tx)
                 .await?;
         let mut switches = LogSwitches::default();
@@ -464,7 +464,7 @@ async fn log_users(
 }
 
 /// One multi-row insert for the batch's consume logs; the recorded prompt and answer go in only when
-/// `keep_content` (`LogContentEnabled`) is on.
+/// `keep_content` (`LogChatContentEnabled`) is on.
 async fn insert_logs(
     db: &Db,
     tx: &mut Tx<'_>,

@@ -19,7 +19,7 @@ const EXEMPT_GROUP: &str = "SafeCheckExemptGroup";
 pub const MODEL_RATE_LIMITS: &str = "ModelRateLimits";
 
 /// Chat-content logging: whether prompts and answers are recorded, and how many bytes of each are kept.
-pub const LOG_CONTENT_ENABLED: &str = "LogContentEnabled";
+pub const LOG_CONTENT_ENABLED: &str = "LogChatContentEnabled";
 pub const LOG_CONTENT_MAX_BYTES: &str = "LogContentMaxBytes";
 /// The default cut, and the most the settings API accepts (`settings::keys`): a usage batch carries many
 /// records and a log insert many rows, so one request's content stays small (2 × 64 KiB at most).
@@ -50,7 +50,7 @@ pub fn from_options(options: &HashMap<String, String>) -> Result<RelaySettings, 
         ..RelaySettings::default()
     };
     rate_limits(options, &mut settings)?;
-    settings.log_content_enabled = flag((LOG_CONTENT_ENABLED, false));
+    settings.log_chat_content_enabled = flag((LOG_CONTENT_ENABLED, false));
     settings.log_content_max_bytes = options
         .get(LOG_CONTENT_MAX_BYTES)
         .map(|v| v.trim())
@@ -168,10 +168,10 @@ mod tests {
     #[test]
     fn content_logging_is_off_by_default_and_keeps_16_kib_when_on() {
         let s = from_options(&HashMap::new()).unwrap();
-        assert!(!s.log_content_enabled);
+        assert!(!s.log_chat_content_enabled);
         assert_eq!(s.log_content_max_bytes, LOG_CONTENT_DEFAULT_BYTES);
         let s = from_options(&options(&[(LOG_CONTENT_ENABLED, "true"), (LOG_CONTENT_MAX_BYTES, "100")])).unwrap();
-        assert!(s.log_content_enabled);
+        assert!(s.log_chat_content_enabled);
         assert_eq!(s.log_content_max_bytes, 100);
         let bad = from_options(&options(&[(LOG_CONTENT_MAX_BYTES, "0")])).unwrap_err();
         assert!(bad.contains(LOG_CONTENT_MAX_BYTES), "{bad}");

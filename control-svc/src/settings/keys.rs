@@ -54,7 +54,7 @@ const HEALTH: &[Setting] = &[
 const LOGS: &[Setting] = &[
     s("LogConsumeEnabled", Flag),
     s("LogErrorEnabled", Flag),
-    s("LogContentEnabled", Flag),
+    s("LogChatContentEnabled", Flag),
     s("LogContentMaxBytes", Integer { min: 1, max: crate::grpc::relay_settings::LOG_CONTENT_MOST_BYTES as i64 }),
 ];
 

@@ -637,7 +637,7 @@ async fn exercise_logs_and_quota_data(db: &Db, cx: &Context<'_>, report: &UsageR
     assert_eq!(quota_data::series(db, &window(86_400), GroupBy::Model).await.unwrap()[0].count, 156);
 }
 
-/// Recorded prompts and answers are kept only while `LogContentEnabled` is on, in columns large enough for the
+/// Recorded prompts and answers are kept only while `LogChatContentEnabled` is on, in columns large enough for the
 /// longest cut (`LogContentMaxBytes` is at most 64 KiB, a byte more than MySQL's `TEXT` holds).
 async fn exercise_chat_content(db: &Db, cx: &Context<'_>, report: &UsageReport) {
     use control_svc::db::logs::LogFilter;
@@ -649,7 +649,7 @@ async fn exercise_chat_content(db: &Db, cx: &Context<'_>, report: &UsageReport) 
         ..report.clone()
     };
     settle(db, cx, &[recorded("chat-off")]).await.unwrap();
-    db::options::set(db, "LogContentEnabled", "true").await.unwrap();
+    db::options::set(db, "LogChatContentEnabled", "true").await.unwrap();
     settle(db, cx, &[recorded("chat-on")]).await.unwrap();
     let plain = UsageReport { request_id: "chat-none".into(), created_at_secs: 90_000, ..report.clone() };
     settle(db, cx, &[plain]).await.unwrap();
@@ -664,5 +664,5 @@ async fn exercise_chat_content(db: &Db, cx: &Context<'_>, report: &UsageReport) 
     assert_eq!(kept.answer, answer);
     let own = rows.iter().find(|r| r.request_id == "chat-on").unwrap().to_self_dto();
     assert_eq!(own.chat_content.map(|c| c.prompt), Some("Say hello".to_string()));
-    db::options::set(db, "LogContentEnabled", "false").await.unwrap();
+    db::options::set(db, "LogChatContentEnabled", "false").await.unwrap();
 }

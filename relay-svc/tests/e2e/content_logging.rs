@@ -1,4 +1,4 @@
-//! Chat-content logging (`LogContentEnabled`): off by default and then nothing is kept; on, the prompt and answer
+//! Chat-content logging (`LogChatContentEnabled`): off by default and then nothing is kept; on, the prompt and answer
 //! are recorded for whole and streamed answers (the lean OpenAI path, a converted Anthropic stream, a converted
 //! Gemini answer), cut at `LogContentMaxBytes`; `/api/status` says whether it is on; users see the content of
 //! their own rows only.
@@ -47,7 +47,7 @@ async fn nothing_is_recorded_while_content_logging_is_off() {
     let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
     let (status, body) = gw.api("GET", "/api/status", None).await;
     assert_eq!(status, 200);
-    assert_eq!(body["data"]["log_content_enabled"], false, "{body}");
+    assert_eq!(body["data"]["log_chat_content_enabled"], false, "{body}");
     assert_eq!(gw.relay.link.content.limit(), None);
 
     chat(&gw, &key, chat_body("gpt-4o-mini")).await;
@@ -69,9 +69,9 @@ async fn nothing_is_recorded_while_content_logging_is_off() {
 async fn prompts_and_answers_are_recorded_whole_and_streamed() {
     let gw = Gateway::start().await;
     let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
-    set_content_logging(&gw, &[("LogContentEnabled", "true")], Some(16 * 1024)).await;
+    set_content_logging(&gw, &[("LogChatContentEnabled", "true")], Some(16 * 1024)).await;
     let (_, body) = gw.api("GET", "/api/status", None).await;
-    assert_eq!(body["data"]["log_content_enabled"], true, "{body}");
+    assert_eq!(body["data"]["log_chat_content_enabled"], true, "{body}");
 
     // The lean OpenAI path, whole and streamed.
     let whole = json!({"model": "gpt-4o-mini", "messages": [
@@ -117,9 +117,9 @@ async fn prompts_and_answers_are_recorded_whole_and_streamed() {
     assert_eq!(row_with_prompt(&rows, "gemini whole")["chat_content"]["answer"], "Hello world");
 
     // Turned off again: the relay stops recording and the rows that follow carry nothing.
-    set_content_logging(&gw, &[("LogContentEnabled", "false")], None).await;
+    set_content_logging(&gw, &[("LogChatContentEnabled", "false")], None).await;
     let (_, body) = gw.api("GET", "/api/status", None).await;
-    assert_eq!(body["data"]["log_content_enabled"], false, "{body}");
+    assert_eq!(body["data"]["log_chat_content_enabled"], false, "{body}");
     chat(&gw, &key, ask("after off", false)).await;
     let rows = gw.wait_for_logs(5).await;
     assert!(rows[0].get("chat_content").is_none(), "{}", rows[0]);
@@ -129,7 +129,7 @@ async fn prompts_and_answers_are_recorded_whole_and_streamed() {
 async fn recorded_content_is_cut_at_the_limit_on_a_character_boundary() {
     let gw = Gateway::start().await;
     let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
-    set_content_logging(&gw, &[("LogContentEnabled", "true"), ("LogContentMaxBytes", "4")], Some(4)).await;
+    set_content_logging(&gw, &[("LogChatContentEnabled", "true"), ("LogContentMaxBytes", "4")], Some(4)).await;
     // "é" and "ö" take two bytes each: the 4-byte cut falls inside them, which drops them whole.
     let chunks = stream_chunks("gpt-4o-mini", &["Hé", "ö!", " more"], true);
     gw.mock.script(Reply::Sse { chunks, delay: Duration::from_millis(2), done: true });
@@ -143,9 +143,9 @@ async fn recorded_content_is_cut_at_the_limit_on_a_character_boundary() {
 async fn control_keeps_no_content_once_the_option_is_off_even_if_a_relay_still_records() {
     let gw = Gateway::start().await;
     let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
-    set_content_logging(&gw, &[("LogContentEnabled", "true")], Some(16 * 1024)).await;
+    set_content_logging(&gw, &[("LogChatContentEnabled", "true")], Some(16 * 1024)).await;
     // Off in the database, not yet announced to the relay (as in the moment between saving and the push).
-    gw.sql("UPDATE options SET value = 'false' WHERE name = 'LogContentEnabled'").await;
+    gw.sql("UPDATE options SET value = 'false' WHERE name = 'LogChatContentEnabled'").await;
     assert!(gw.relay.link.content.limit().is_some());
     chat(&gw, &key, ask("too late", false)).await;
     let rows = gw.wait_for_logs(1).await;
@@ -155,7 +155,7 @@ async fn control_keeps_no_content_once_the_option_is_off_even_if_a_relay_still_r
 #[tokio::test]
 async fn a_user_sees_the_content_of_their_own_rows_only() {
     let gw = Gateway::start().await;
-    set_content_logging(&gw, &[("LogContentEnabled", "true")], Some(16 * 1024)).await;
+    set_content_logging(&gw, &[("LogChatContentEnabled", "true")], Some(16 * 1024)).await;
     let root_key = gw.root_key().await;
     let bob = gw.create_user("bob", "bob-password-1").await;
     let (status, body) =
