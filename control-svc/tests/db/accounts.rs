@@ -7,7 +7,7 @@ use control_svc::db::users::ExternalId;
 use control_svc::db::{self, DatabaseUrl, Db};
 use control_svc::error::ControlError;
 
-use super::{mysql_admin_url, postgres_admin_url, replace_db, with_server_db};
+use super::{on_mysql, on_postgres, on_sqlite};
 
 fn settings(pairs: &[(&str, &str)]) -> AccountSettings {
     AccountSettings::from_options(&pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
@@ -156,32 +156,15 @@ async fn exercise_accounts(url: DatabaseUrl) {
 
 #[tokio::test]
 async fn sqlite_accounts_behave() {
-    let dir = tempfile::tempdir().unwrap();
-    exercise_accounts(DatabaseUrl::sqlite_file(&dir.path().join("veloera.db").to_string_lossy())).await;
+    on_sqlite(exercise_accounts).await;
 }
 
 #[tokio::test]
 async fn postgres_accounts_behave() {
-    let admin = postgres_admin_url();
-    with_server_db(
-        &admin,
-        "PostgreSQL",
-        "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
-        |name| replace_db(&admin, name),
-        exercise_accounts,
-    )
-    .await;
+    on_postgres(exercise_accounts).await;
 }
 
 #[tokio::test]
 async fn mysql_accounts_behave() {
-    let admin = mysql_admin_url();
-    with_server_db(
-        &admin,
-        "MariaDB/MySQL",
-        "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd",
-        |name| replace_db(&admin, name),
-        exercise_accounts,
-    )
-    .await;
+    on_mysql(exercise_accounts).await;
 }

@@ -14,7 +14,7 @@ use control_svc::db::{self, DatabaseUrl, Db};
 use control_svc::health::Policy;
 use control_svc::routing::ChannelSnapshot;
 
-use super::{mysql_admin_url, postgres_admin_url, replace_db, with_server_db};
+use super::{on_mysql, on_postgres, on_sqlite};
 
 /// A price table where model `m` costs one quota per prompt or completion token.
 fn prices() -> PriceTable {
@@ -211,32 +211,15 @@ async fn exercise_token_rate_limit(db: &Db) {
 
 #[tokio::test]
 async fn sqlite_subscription_quota_is_spent_first() {
-    let dir = tempfile::tempdir().unwrap();
-    exercise_subscription(DatabaseUrl::sqlite_file(&dir.path().join("veloera.db").to_string_lossy())).await;
+    on_sqlite(exercise_subscription).await;
 }
 
 #[tokio::test]
 async fn postgres_subscription_quota_is_spent_first() {
-    let admin = postgres_admin_url();
-    with_server_db(
-        &admin,
-        "PostgreSQL",
-        "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
-        |name| replace_db(&admin, name),
-        exercise_subscription,
-    )
-    .await;
+    on_postgres(exercise_subscription).await;
 }
 
 #[tokio::test]
 async fn mysql_subscription_quota_is_spent_first() {
-    let admin = mysql_admin_url();
-    with_server_db(
-        &admin,
-        "MariaDB/MySQL",
-        "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd",
-        |name| replace_db(&admin, name),
-        exercise_subscription,
-    )
-    .await;
+    on_mysql(exercise_subscription).await;
 }

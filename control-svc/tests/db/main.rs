@@ -39,6 +39,38 @@ async fn admin_pool(url: &str, what: &str, start: &str) -> AnyPool {
     }
 }
 
+/// Runs `exercise` against a fresh SQLite file.
+async fn on_sqlite<F, Fut>(exercise: F)
+where
+    F: FnOnce(DatabaseUrl) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let dir = tempfile::tempdir().unwrap();
+    exercise(DatabaseUrl::sqlite_file(&dir.path().join("veloera.db").to_string_lossy())).await;
+}
+
+/// Runs `exercise` against a fresh database on the PostgreSQL server.
+async fn on_postgres<F, Fut>(exercise: F)
+where
+    F: FnOnce(DatabaseUrl) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let admin = postgres_admin_url();
+    let start = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start";
+    with_server_db(&admin, "PostgreSQL", start, |name| replace_db(&admin, name), exercise).await;
+}
+
+/// Runs `exercise` against a fresh database on the MariaDB/MySQL server.
+async fn on_mysql<F, Fut>(exercise: F)
+where
+    F: FnOnce(DatabaseUrl) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let admin = mysql_admin_url();
+    let start = "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd";
+    with_server_db(&admin, "MariaDB/MySQL", start, |name| replace_db(&admin, name), exercise).await;
+}
+
 /// Runs `body` against a fresh database on a server, dropping the database afterwards even if `body` panics.
 async fn with_server_db<F, Fut>(admin_url: &str, what: &str, start: &str, make_url: impl Fn(&str) -> String, body: F)
 where
@@ -417,28 +449,12 @@ async fn sqlite_backend_behaves() {
 
 #[tokio::test]
 async fn postgres_backend_behaves() {
-    let admin = postgres_admin_url();
-    with_server_db(
-        &admin,
-        "PostgreSQL",
-        "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
-        |name| replace_db(&admin, name),
-        exercise,
-    )
-    .await;
+    on_postgres(exercise).await;
 }
 
 #[tokio::test]
 async fn mysql_backend_behaves() {
-    let admin = mysql_admin_url();
-    with_server_db(
-        &admin,
-        "MariaDB/MySQL",
-        "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd",
-        |name| replace_db(&admin, name),
-        exercise,
-    )
-    .await;
+    on_mysql(exercise).await;
 }
 
 #[tokio::test]

@@ -10,28 +10,23 @@ use control_svc::db::{self, DatabaseUrl, Db, check_in, invitations, users::NewUs
 use control_svc::error::ControlError;
 use tokio::sync::Barrier;
 
-use super::{mysql_admin_url, number, postgres_admin_url, replace_db, run, with_server_db};
+use super::{number, on_mysql, on_postgres, on_sqlite, run};
 
 const GIFT_QUOTA: i64 = 1_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_redemptions_are_race_free() {
-    let dir = tempfile::tempdir().unwrap();
-    exercise(DatabaseUrl::sqlite_file(&dir.path().join("veloera.db").to_string_lossy())).await;
+    on_sqlite(exercise).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn postgres_redemptions_are_race_free() {
-    let admin = postgres_admin_url();
-    let start = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start";
-    with_server_db(&admin, "PostgreSQL", start, |name| replace_db(&admin, name), exercise).await;
+    on_postgres(exercise).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn mysql_redemptions_are_race_free() {
-    let admin = mysql_admin_url();
-    let start = "start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd";
-    with_server_db(&admin, "MariaDB/MySQL", start, |name| replace_db(&admin, name), exercise).await;
+    on_mysql(exercise).await;
 }
 
 async fn exercise(url: DatabaseUrl) {
