@@ -19,6 +19,16 @@ impl<T> Envelope<T> {
     }
 }
 
+/// One page of a list, in the shape Veloera v0.5 and new-api answer paged lists (`data.items`, `data.total`):
+/// pages count from 1, `total` is the number of rows matching the filter on every page.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+    pub page: i64,
+    pub page_size: i64,
+}
+
 /// Veloera role numbers.
 pub mod role {
     pub const GUEST: i32 = 0;
