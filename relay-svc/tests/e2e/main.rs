@@ -23,3 +23,4 @@ mod rate_limits;
 mod redemptions;
 mod surface;
 mod users_admin;
+mod veloera_ui_compat;
