@@ -98,7 +98,8 @@ mod tests {
         assert_eq!(lock_secs(0), 15 * 60);
         assert_eq!(lock_secs(1), 30 * 60);
         assert_eq!(lock_secs(2), 60 * 60);
-        assert_eq!(lock_secs(6), MAX_LOCK_SECS);
+        assert_eq!(lock_secs(6), 16 * 3600);
+        assert_eq!(lock_secs(7), MAX_LOCK_SECS);
         assert_eq!(lock_secs(1000), MAX_LOCK_SECS);
     }
 

@@ -53,21 +53,32 @@ pub fn restore(incoming: &str, stored: &str) -> Result<String, String> {
     if wanted.password() != Some(MARKER) {
         return Ok(incoming.to_string());
     }
-    let kept = object(stored)
-        .as_ref()
-        .and_then(|m| proxy_of(m).and_then(|p| url::Url::parse(p).ok()))
-        .filter(|old| same_proxy(old, &wanted))
-        .and_then(|old| old.password().map(str::to_string));
-    let Some(password) = kept else {
+    let stored_proxy = object(stored).and_then(|m| proxy_of(&m).map(str::to_string));
+    let Some((stored_text, old)) =
+        stored_proxy.and_then(|p| url::Url::parse(&p).ok().map(|u| (p, u))).filter(|(_, old)| same_proxy(old, &wanted))
+    else {
         return Err(format!(
             "setting.proxy carries {MARKER}, the placeholder of a stored proxy password, but this channel has no \
              stored password for that proxy (scheme, host, port and user must stay the same); enter the proxy \
              password again"
         ));
     };
-    let _ = wanted.set_password(Some(&password));
-    map.insert("proxy".into(), Value::String(wanted.to_string()));
+    let Some(password) = old.password() else {
+        return Err(format!("setting.proxy carries {MARKER}, but no proxy password is stored; enter it again"));
+    };
+    let _ = wanted.set_password(Some(password));
+    // The stored text itself when nothing else changed, so an unchanged proxy stays byte for byte the same.
+    let proxy = if wanted == old { stored_text } else { wanted.to_string() };
+    map.insert("proxy".into(), Value::String(proxy));
     Ok(Value::Object(map).to_string())
+}
+
+/// Whether two proxy URLs name the same proxy, written differently or not (`http://h:1` and `http://h:1/`).
+pub fn same_url(a: &str, b: &str) -> bool {
+    match (url::Url::parse(a.trim()), url::Url::parse(b.trim())) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a.trim() == b.trim(),
+    }
 }
 
 fn same_proxy(a: &url::Url, b: &url::Url) -> bool {
@@ -99,7 +110,11 @@ mod tests {
     fn the_marker_sent_back_keeps_the_stored_password_of_the_same_proxy() {
         let back = redact_setting(STORED);
         let restored = restore(&back, STORED).unwrap();
-        assert_eq!(object(&restored).unwrap()["proxy"], "http://user:s3cret@proxy.test:8080/");
+        assert_eq!(object(&restored).unwrap()["proxy"], "http://user:s3cret@proxy.test:8080");
+        let other_path = restore(r#"{"proxy":"http://user:********@proxy.test:8080/x"}"#, STORED).unwrap();
+        assert_eq!(object(&other_path).unwrap()["proxy"], "http://user:s3cret@proxy.test:8080/x");
+        assert!(same_url("http://h.test:1", "http://h.test:1/"));
+        assert!(!same_url("http://h.test:1", "http://h.test:2"));
         let new_password = r#"{"proxy":"http://user:other@proxy.test:8080"}"#;
         assert_eq!(restore(new_password, STORED).unwrap(), new_password);
         let no_proxy = r#"{"force_format":false}"#;
@@ -118,5 +133,7 @@ mod tests {
             assert!(err.contains("enter the proxy password again"), "{moved}: {err}");
         }
         assert!(restore(r#"{"proxy":"http://user:********@proxy.test:8080"}"#, "").is_err());
+        let no_password = r#"{"proxy":"http://user@proxy.test:8080"}"#;
+        assert!(restore(r#"{"proxy":"http://user:********@proxy.test:8080"}"#, no_password).is_err());
     }
 }

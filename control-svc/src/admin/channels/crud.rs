@@ -108,7 +108,7 @@ fn destination_changes(row: &ChannelRow, new: &NewChannel) -> Vec<DestinationCha
             to: format!("{:?}", new.base_url),
         });
     }
-    if stored_proxy != new_proxy {
+    if !proxy_secret::same_url(&stored_proxy, &new_proxy) {
         changes.push(DestinationChange {
             field: "proxy",
             from: format!("{:?}", proxy_secret::redact_url(&stored_proxy)),
