@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::fake_smtp::FakeSmtp;
-use crate::harness::{ADMIN_PASSWORD, Gateway, session_cookie};
+use crate::harness::{Gateway, session_cookie};
 
 /// Signs in; returns the status and the session cookie (empty when refused).
 async fn login(gw: &Gateway, username: &str, password: &str) -> (u16, String) {
