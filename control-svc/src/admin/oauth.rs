@@ -10,7 +10,7 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 use veloera_admin_types::{Envelope, UserSelf, role, status};
 
-use super::session::session_cookie;
+use super::session::start_session;
 use crate::accounts::oauth::Identity;
 use crate::accounts::{self, AccountSettings, Registration};
 use crate::db::users::{ExternalId, UserRow};
@@ -71,7 +71,7 @@ pub async fn github(
     let (jar, aff) = use_state(&app, jar, &callback).await?;
     let identity = app.oauth().github_identity(&settings.github, &callback.code).await?;
     let user = sign_in_or_register(&app, &settings, ExternalId::GitHub, &identity, &aff).await?;
-    Ok((jar.add(session_cookie(user.id)), Json(Envelope::ok(user.to_self()))))
+    Ok((jar.add(start_session(&app, user.id).await?), Json(Envelope::ok(user.to_self()))))
 }
 
 /// The redirect URI sent with the code is `{ServerAddress}/oauth/oidc` (the UI's callback page), which the
@@ -89,7 +89,7 @@ pub async fn oidc(
     let redirect_uri = format!("{}/oauth/oidc", settings.server_address);
     let identity = app.oauth().oidc_identity(&settings.oidc, &redirect_uri, &callback.code).await?;
     let user = sign_in_or_register(&app, &settings, ExternalId::Oidc, &identity, &aff).await?;
-    Ok((jar.add(session_cookie(user.id)), Json(Envelope::ok(user.to_self()))))
+    Ok((jar.add(start_session(&app, user.id).await?), Json(Envelope::ok(user.to_self()))))
 }
 
 /// Checks the callback's state against the cookie (403 when missing, different, expired or used before) and

@@ -1,32 +1,51 @@
-//! Sessions: a signed, HttpOnly, SameSite=Strict cookie holding the user id and issue time, or a personal access
-//! token in `Authorization` (from `GET /api/user/token`), and the extractors that turn either into a signed-in user
-//! (checked against the database on every call).
+//! Sessions: a signed, HttpOnly, SameSite=Strict cookie holding a random session id whose digest is a row of
+//! `sessions` (so a session can be ended server-side: logout, a password change or reset, disabling the account,
+//! "log out everywhere"), or a personal access token in `Authorization` (from `GET /api/user/token`), and the
+//! extractors that turn either into a signed-in user (checked against the database on every call).
 
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use axum_extra::extract::cookie::{Cookie, SameSite, SignedCookieJar};
+use axum_extra::extract::cookie::{Cookie, Key, SameSite, SignedCookieJar};
 use veloera_admin_types::{role, status};
 
-use crate::db::{self, now_secs, users::UserRow};
+use crate::db::{self, users::UserRow};
 use crate::error::ControlError;
 use crate::state::AppState;
 
 pub const COOKIE_NAME: &str = "session";
 const SESSION_SECONDS: i64 = 30 * 24 * 3600;
+/// About 190 bits from `[0-9a-zA-Z]`.
+const SESSION_ID_CHARS: usize = 32;
 
-/// The cookie that signs `user_id` in.
-pub fn session_cookie(user_id: i64) -> Cookie<'static> {
-    Cookie::build((COOKIE_NAME, format!("{user_id}.{}", now_secs())))
+/// Starts a session of `user_id` and returns the cookie that carries it.
+pub async fn start_session(state: &AppState, user_id: i64) -> Result<Cookie<'static>, ControlError> {
+    let id = crate::secrets::random_string(SESSION_ID_CHARS);
+    db::sessions::create(state.db(), &session_digest(&id), user_id, SESSION_SECONDS).await?;
+    Ok(Cookie::build((COOKIE_NAME, id))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
-        .max_age(time_max_age())
-        .build()
+        .max_age(time::Duration::seconds(SESSION_SECONDS))
+        .build())
 }
 
-fn time_max_age() -> time::Duration {
-    time::Duration::seconds(SESSION_SECONDS)
+/// The cookie that tells the browser to forget its session.
+pub fn removal_cookie() -> Cookie<'static> {
+    Cookie::build(COOKIE_NAME).path("/").build()
+}
+
+/// What `sessions.id_digest` holds for a session id: SHA-256, hex.
+fn session_digest(id: &str) -> String {
+    hex::encode(crate::secrets::key_digest(id))
+}
+
+/// The digest of the session a request's (validly signed) cookie names, if it carries one. Whether that session
+/// is still alive is for the database to say.
+pub fn cookie_session(jar: &SignedCookieJar<Key>) -> Option<String> {
+    let cookie = jar.get(COOKIE_NAME)?;
+    let id = cookie.value();
+    (id.len() == SESSION_ID_CHARS && id.bytes().all(|b| b.is_ascii_alphanumeric())).then(|| session_digest(id))
 }
 
 /// Any signed-in, enabled user, even one that still has to change its password.
@@ -39,10 +58,7 @@ impl FromRequestParts<AppState> for SignedIn {
         // An `Authorization` header decides on its own: a bad token is refused even next to a good cookie.
         let user = match access_token(&parts.headers)? {
             Some(token) => db::users::find_by_access_token(state.db(), &access_token_digest(token)).await?,
-            None => {
-                let id = cookie_user_id(parts, state).await?;
-                db::users::find_by_id(state.db(), id).await?
-            }
+            None => cookie_user(parts, state).await?,
         };
         let user = user.ok_or(ControlError::Unauthenticated)?;
         // Veloera requires this header; we accept its absence but refuse a mismatch.
@@ -58,19 +74,12 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
-/// The user id in a valid, unexpired session cookie.
-async fn cookie_user_id(parts: &mut Parts, state: &AppState) -> Result<i64, ControlError> {
-    let jar = SignedCookieJar::<axum_extra::extract::cookie::Key>::from_request_parts(parts, state)
-        .await
-        .map_err(|_| ControlError::Unauthenticated)?;
-    let cookie = jar.get(COOKIE_NAME).ok_or(ControlError::Unauthenticated)?;
-    let (id, issued) = cookie.value().split_once('.').ok_or(ControlError::Unauthenticated)?;
-    let id: i64 = id.parse().map_err(|_| ControlError::Unauthenticated)?;
-    let issued: i64 = issued.parse().map_err(|_| ControlError::Unauthenticated)?;
-    if issued + SESSION_SECONDS < now_secs() {
-        return Err(ControlError::Unauthenticated);
-    }
-    Ok(id)
+/// The account of the live session the request's cookie names.
+async fn cookie_user(parts: &mut Parts, state: &AppState) -> Result<Option<UserRow>, ControlError> {
+    let jar =
+        SignedCookieJar::<Key>::from_request_parts(parts, state).await.map_err(|_| ControlError::Unauthenticated)?;
+    let digest = cookie_session(&jar).ok_or(ControlError::Unauthenticated)?;
+    db::sessions::find_user(state.db(), &digest).await
 }
 
 /// The personal access token in `Authorization` (`Bearer ` optional), if the header is there. Relay API keys

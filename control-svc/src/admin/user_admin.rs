@@ -1,7 +1,8 @@
 //! `/api/user/…` for administrators: list, search, view, create, edit, delete and manage other users.
 //! The rules (Veloera's): an administrator acts only on users of a lower role (root on everyone but itself as
 //! far as disabling and deleting go); only root promotes to or demotes from administrator; root can be neither
-//! disabled nor deleted. Quota changes are relative updates with a manage log.
+//! disabled nor deleted. Quota changes are relative updates with a manage log. A password set here, disabling and
+//! deleting end the user's sessions.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -165,6 +166,8 @@ pub async fn update(
     db::user_admin::set_fields(state.db(), user.id, &display_name, &email, &group).await?;
     if let Some(password) = &body.password {
         db::users::set_password(state.db(), user.id, &hash_password(password)?).await?;
+        // Whoever held a session under the old password is signed out.
+        db::sessions::end_all_of(state.db(), user.id, None).await?;
     }
     let current = shown(&state, &user).await?;
     if let Some(q) = body.quota
@@ -234,6 +237,10 @@ async fn act(state: &AppState, admin: &UserRow, id: i64, action: &str) -> Result
             return Err(ControlError::BadRequest("only administrators can be demoted".into()));
         }
         _ => db::user_admin::set_role(state.db(), id, role::COMMON as i64).await?,
+    }
+    if matches!(action, "disable" | "delete") {
+        // Enabling the account again must not bring its old sessions back.
+        db::sessions::end_all_of(state.db(), id, None).await?;
     }
     state.events().publish(Change::User { user_id: id });
     Ok(Json(Envelope { success: true, message: String::new(), data: None }))

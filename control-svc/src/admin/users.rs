@@ -1,15 +1,15 @@
-//! `/api/user/*`: login, logout, the signed-in user's own profile, settings, personal access token and
-//! self-deletion.
+//! `/api/user/*`: login (behind the per-account throttle), logout and "log out everywhere", the signed-in user's
+//! own profile, settings, personal access token and self-deletion.
 
 use axum::Json;
 use axum::extract::State;
-use axum_extra::extract::cookie::{Cookie, Key, SignedCookieJar};
-use veloera_admin_types::{Envelope, LoginRequest, UpdateSelf, UserSelf, UserSetting, role};
+use axum_extra::extract::cookie::{Key, SignedCookieJar};
+use veloera_admin_types::{Envelope, LoginRequest, UpdateSelf, UserSelf, UserSetting, log_type, role};
 
 use super::JsonBody;
-use super::session::{Active, COOKIE_NAME, SignedIn, access_token_digest, session_cookie};
+use super::session::{Active, SignedIn, access_token_digest, cookie_session, removal_cookie, start_session};
 use crate::accounts::AccountSettings;
-use crate::db;
+use crate::db::{self, login_throttle::Attempt, users::UserRow};
 use crate::error::ControlError;
 use crate::events::Change;
 use crate::secrets::{hash_password, verify_password};
@@ -33,13 +33,27 @@ pub async fn login(
             "password sign-in is switched off on this site; sign in with GitHub or OIDC".into(),
         ));
     }
+    let subject = db::login_throttle::subject(username);
+    let locks_for = match db::login_throttle::begin(state.db(), &subject).await? {
+        Attempt::Locked { wait_secs } => return Err(locked(wait_secs)),
+        Attempt::Proceed { locks_for } => locks_for,
+    };
     // Verify against a dummy hash when the user is unknown, so timing does not reveal which usernames exist.
     let hash = user.as_ref().map(|u| u.password_hash.as_str()).unwrap_or(DUMMY_HASH.as_str());
     let ok = verify_password(&body.password, hash);
     let user = match user {
         Some(u) if ok => u,
-        _ => return Err(ControlError::BadCredentials),
+        user => {
+            return Err(match locks_for {
+                Some(secs) => {
+                    note_lock(&state, user.as_ref(), username, secs).await?;
+                    locked(secs)
+                }
+                None => ControlError::BadCredentials,
+            });
+        }
     };
+    db::login_throttle::succeeded(state.db(), &subject).await?;
     if user.status != veloera_admin_types::status::ENABLED as i64 {
         return Err(ControlError::Forbidden("this account is disabled".into()));
     }
@@ -47,16 +61,63 @@ pub async fn login(
     if user.must_change_password != 0 {
         envelope.message = "please change the default password before doing anything else".into();
     }
-    Ok((jar.add(session_cookie(user.id)), Json(envelope)))
+    Ok((jar.add(start_session(&state, user.id).await?), Json(envelope)))
+}
+
+/// The answer while an account name is locked (the same for unknown names, so it reveals nothing).
+pub(super) fn locked(wait_secs: i64) -> ControlError {
+    let minutes = (wait_secs + 59) / 60;
+    ControlError::RateLimited(format!(
+        "too many failed sign-ins for this account; it is locked for {minutes} more minute(s)"
+    ))
+}
+
+/// Records that `username` was just locked: a system log row on the account when it exists, and a warning.
+pub(super) async fn note_lock(
+    state: &AppState,
+    user: Option<&UserRow>,
+    username: &str,
+    secs: i64,
+) -> Result<(), ControlError> {
+    tracing::warn!(username = ?username, lock_secs = secs, "password sign-in locked after repeated failures");
+    let Some(user) = user else { return Ok(()) };
+    let content = format!(
+        "sign-in locked for {} minutes after {} wrong passwords",
+        secs / 60,
+        db::login_throttle::FAILURES_TO_LOCK
+    );
+    let mut tx = state.db().begin_write().await?;
+    let event = db::logs::AccountEvent { user_id: user.id, log_type: log_type::SYSTEM, content: &content, quota: 0 };
+    db::logs::record_event(state.db(), &mut tx, &event).await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Argon2id hash of a random string nobody knows.
 static DUMMY_HASH: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| hash_password(&crate::secrets::random_string(32)).unwrap_or_default());
 
-pub async fn logout(jar: SignedCookieJar<Key>) -> (SignedCookieJar<Key>, Json<Envelope<()>>) {
-    let jar = jar.remove(Cookie::build(COOKIE_NAME).path("/"));
-    (jar, Json(Envelope { success: true, message: String::new(), data: None }))
+/// `GET /api/user/logout`: ends this browser's session (the cookie stops working everywhere it was copied) and
+/// tells the browser to forget it. Answers the same with no or a dead session.
+pub async fn logout(
+    State(state): State<AppState>,
+    jar: SignedCookieJar<Key>,
+) -> Result<(SignedCookieJar<Key>, Json<Envelope<()>>), ControlError> {
+    if let Some(session) = cookie_session(&jar) {
+        db::sessions::end(state.db(), &session).await?;
+    }
+    Ok((jar.remove(removal_cookie()), Json(Envelope { success: true, message: String::new(), data: None })))
+}
+
+/// `POST /api/user/logout_all`: ends every session of the caller but the one making the request ("log out
+/// everywhere else"); `data` is how many ended. Personal access tokens are not sessions and keep working.
+pub async fn logout_everywhere(
+    State(state): State<AppState>,
+    jar: SignedCookieJar<Key>,
+    SignedIn(user): SignedIn,
+) -> Result<Json<Envelope<u64>>, ControlError> {
+    let ended = db::sessions::end_all_of(state.db(), user.id, cookie_session(&jar).as_deref()).await?;
+    Ok(Json(Envelope::ok(ended)))
 }
 
 /// `GET /api/user/token`: a new personal access token for the admin API (`Authorization: <token>`), returned this
@@ -85,12 +146,25 @@ pub async fn get_self(
     Ok(Json(Envelope::ok(shown)))
 }
 
-/// Profile and password change. Allowed while a password change is pending (that is how it gets done).
+/// Profile and password change. Allowed while a password change is pending (that is how it gets done). A new
+/// password ends every other session of the account. The email address is not changed here: that needs a code
+/// sent to the new address (`GET /api/oauth/email/bind`); the current address may be sent back unchanged, as
+/// Veloera's UI does with the whole profile.
 pub async fn update_self(
     State(state): State<AppState>,
+    jar: SignedCookieJar<Key>,
     SignedIn(user): SignedIn,
     JsonBody(body): JsonBody<UpdateSelf>,
 ) -> Result<Json<Envelope<UserSelf>>, ControlError> {
+    if let Some(email) = &body.email
+        && !email.trim().eq_ignore_ascii_case(user.email.trim())
+    {
+        return Err(ControlError::BadRequest(
+            "the email address cannot be changed here: ask for a code at GET /api/verification?email=<new address>, \
+             then bind it with GET /api/oauth/email/bind?email=<new address>&code=<code>&password=<current password>"
+                .into(),
+        ));
+    }
     if let Some(new_password) = body.password.as_deref().filter(|p| !p.is_empty()) {
         let original = body.original_password.as_deref().unwrap_or_default();
         if !verify_password(original, &user.password_hash) {
@@ -101,19 +175,15 @@ pub async fn update_self(
             return Err(ControlError::BadRequest("the new password must differ from the current one".into()));
         }
         db::users::set_password(state.db(), user.id, &hash_password(new_password)?).await?;
+        db::sessions::end_all_of(state.db(), user.id, cookie_session(&jar).as_deref()).await?;
     } else if user.must_change_password != 0 {
         return Err(ControlError::Forbidden("the default password must be changed first".into()));
     }
-    if body.display_name.is_some() || body.email.is_some() {
-        let display_name = body.display_name.unwrap_or(user.display_name.clone());
-        let email = body.email.unwrap_or(user.email.clone());
+    if let Some(display_name) = body.display_name {
         if display_name.chars().count() > 20 {
             return Err(ControlError::BadRequest("display_name must be at most 20 characters".into()));
         }
-        if !email.is_empty() && !email.contains('@') {
-            return Err(ControlError::BadRequest("email is not an email address".into()));
-        }
-        db::users::set_profile(state.db(), user.id, &display_name, &email).await?;
+        db::users::set_display_name(state.db(), user.id, &display_name).await?;
     }
     let fresh = db::users::find_by_id(state.db(), user.id).await?.ok_or(ControlError::Unauthenticated)?;
     Ok(Json(Envelope::ok(fresh.to_self())))
@@ -203,7 +273,8 @@ pub async fn delete_self(
         return Err(ControlError::Forbidden("the root account cannot be deleted".into()));
     }
     db::user_admin::soft_delete(state.db(), user.id).await?;
+    db::sessions::end_all_of(state.db(), user.id, None).await?;
     state.events().publish(Change::User { user_id: user.id });
-    let jar = jar.remove(Cookie::build(COOKIE_NAME).path("/"));
+    let jar = jar.remove(removal_cookie());
     Ok((jar, Json(Envelope { success: true, message: String::new(), data: None })))
 }

@@ -97,14 +97,25 @@ pub async fn set_password(db: &Db, id: i64, password_hash: &str) -> Result<(), C
     Ok(())
 }
 
-/// Profile fields only: quota columns are never written from a profile update.
-pub async fn set_profile(db: &Db, id: i64, display_name: &str, email: &str) -> Result<(), ControlError> {
-    sqlx::query(&db.sql("UPDATE users SET display_name = ?, email = ? WHERE id = ?"))
+/// The display name only: quota columns are never written from a profile update, and the email address has its
+/// own, proven, change ([`set_email_in`]).
+pub async fn set_display_name(db: &Db, id: i64, display_name: &str) -> Result<(), ControlError> {
+    sqlx::query(&db.sql("UPDATE users SET display_name = ? WHERE id = ?"))
         .bind(display_name)
-        .bind(email)
         .bind(id)
         .execute(db.pool())
         .await?;
+    Ok(())
+}
+
+/// Sets the account's email address inside `tx` (after the code sent to it was checked).
+pub async fn set_email_in(
+    db: &Db,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    id: i64,
+    email: &str,
+) -> Result<(), ControlError> {
+    sqlx::query(&db.sql("UPDATE users SET email = ? WHERE id = ?")).bind(email).bind(id).execute(&mut **tx).await?;
     Ok(())
 }
 

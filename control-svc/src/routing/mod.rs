@@ -2,6 +2,7 @@
 //! answering "which channels (and keys) may serve model M for group G, in what order".
 
 pub mod channel_types;
+pub mod proxy_secret;
 pub mod settings;
 pub mod virtual_models;
 

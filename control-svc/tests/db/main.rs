@@ -17,6 +17,7 @@ use sqlx::{AnyPool, Executor};
 mod accounts;
 mod billing;
 mod redemptions;
+mod sessions;
 
 fn postgres_admin_url() -> String {
     std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())

@@ -101,7 +101,7 @@ async fn every_api_route_admits_exactly_whom_it_should() {
 
     use Access::*;
     // (method, path as registered, who may call it, body). Routes that change the caller's own session or
-    // account come last.
+    // account come last, logout (which ends the session) at the very end.
     let table: Vec<(&str, &str, Access, Option<Value>)> = vec![
         ("GET", "/api/status", Public, None),
         ("GET", "/api/notice", Public, None),
@@ -131,6 +131,8 @@ async fn every_api_route_admits_exactly_whom_it_should() {
         ("GET", "/api/oauth/state", Public, None),
         ("GET", "/api/oauth/github", Off, None),
         ("GET", "/api/oauth/oidc", Off, None),
+        ("GET", "/api/oauth/email/bind", User, None),
+        ("POST", "/api/oauth/email/bind", User, Some(json!({"email": "x@example.com", "code": "", "password": ""}))),
         ("GET", "/api/user/self", User, None),
         ("PUT", "/api/user/self", User, Some(json!({"display_name": "same"}))),
         ("GET", "/api/user/groups", User, None),
@@ -204,8 +206,10 @@ async fn every_api_route_admits_exactly_whom_it_should() {
         ("DELETE", "/api/user/{id}", Admin, None),
         ("DELETE", "/api/token/{id}", User, None),
         ("GET", "/api/user/token", User, None),
-        ("GET", "/api/user/logout", Public, None),
+        ("POST", "/api/user/logout_all", User, None),
         ("DELETE", "/api/user/self", UserNotRoot, None),
+        // Logout ends the session the matrix signs in with, so it comes last.
+        ("GET", "/api/user/logout", Public, None),
     ];
 
     let listed: Vec<(String, String)> = table.iter().map(|(m, p, ..)| (m.to_string(), p.to_string())).collect();

@@ -438,3 +438,103 @@ async fn channel_administration_is_for_administrators_only() {
     }
     assert_eq!(channel(&gw, 1).await["status"], 1, "nothing changed");
 }
+
+/// An administrator (not root) signed in, with its cookie.
+async fn administrator(gw: &Gateway, username: &str) -> String {
+    let cookie = gw.create_user(username, "a-long-password").await;
+    let (_, me) = gw.api_as(Some(&cookie), "GET", "/api/user/self", None).await;
+    let id = me["data"]["id"].as_i64().unwrap();
+    ok(gw, "POST", "/api/user/manage", Some(json!({"id": id, "action": "promote"}))).await;
+    cookie
+}
+
+async fn manage_logs(gw: &Gateway) -> Vec<String> {
+    let db = gw.control.state.db();
+    sqlx::query_scalar("SELECT content FROM logs WHERE type = 3 ORDER BY id").fetch_all(db.pool()).await.unwrap()
+}
+
+#[tokio::test]
+async fn an_administrator_cannot_send_stored_keys_to_a_new_destination() {
+    let gw = Gateway::start().await;
+    let admin = administrator(&gw, "admin").await;
+    let id = gw
+        .create_channel(json!({"name": "root-owned", "type": 1, "key": "sk-root-secret", "base_url": gw.mock.base_url(), "models": "m1"}))
+        .await;
+    let before = channel(&gw, id).await;
+    for (change, field) in [
+        (json!({"id": id, "base_url": "http://attacker.test", "key": ""}), "base_url"),
+        (json!({"id": id, "base_url": "http://attacker.test"}), "base_url"),
+        (json!({"id": id, "type": 8}), "type"),
+        (json!({"id": id, "setting": r#"{"proxy":"http://attacker.test:3128"}"#}), "proxy"),
+    ] {
+        let (status, reply) = gw.api_as(Some(&admin), "PUT", "/api/channel/", Some(change.clone())).await;
+        assert_eq!(status, 403, "{change}: {reply}");
+        let message = reply["message"].as_str().unwrap();
+        assert!(message.contains(field) && message.contains("key"), "{change}: {message}");
+    }
+    assert_eq!(channel(&gw, id).await, before, "nothing changed");
+    assert!(manage_logs(&gw).await.iter().all(|l| !l.contains("root-owned")));
+
+    // Other fields need no keys and leave no destination log.
+    let (status, reply) = gw.api_as(Some(&admin), "PUT", "/api/channel/", Some(json!({"id": id, "weight": 3}))).await;
+    assert_eq!(status, 200, "{reply}");
+    assert!(manage_logs(&gw).await.iter().all(|l| !l.contains("root-owned")));
+
+    // With the keys entered again the administrator may move the channel; root may without them. Both are logged.
+    let moved = json!({"id": id, "base_url": "http://elsewhere.test", "key": "sk-admins-own"});
+    let (status, reply) = gw.api_as(Some(&admin), "PUT", "/api/channel/", Some(moved)).await;
+    assert_eq!(status, 200, "{reply}");
+    ok(&gw, "PUT", "/api/channel/", Some(json!({"id": id, "base_url": gw.mock.base_url()}))).await;
+    let logs: Vec<String> = manage_logs(&gw).await.into_iter().filter(|l| l.contains("root-owned")).collect();
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    assert!(logs[0].contains("administrator admin") && logs[0].contains("http://elsewhere.test"), "{logs:?}");
+    assert!(logs[0].contains("keys entered again"), "{logs:?}");
+    assert!(logs[1].contains("administrator root") && logs[1].contains("keys kept"), "{logs:?}");
+}
+
+#[tokio::test]
+async fn a_proxy_password_is_write_only() {
+    let gw = Gateway::start().await;
+    let setting = r#"{"proxy":"http://user:s3cret@127.0.0.1:9","force_format":true}"#;
+    let id = gw
+        .create_channel(json!({"name": "proxied", "type": 1, "key": "sk-p", "base_url": gw.mock.base_url(), "models": "m1", "setting": setting}))
+        .await;
+    let stored = || async {
+        let db = gw.control.state.db();
+        sqlx::query_scalar::<_, String>(&db.sql("SELECT setting FROM channels WHERE id = ?"))
+            .bind(id)
+            .fetch_one(db.pool())
+            .await
+            .unwrap()
+    };
+    let shown = channel(&gw, id).await;
+    let shown_setting = shown["setting"].as_str().unwrap().to_string();
+    assert!(!shown_setting.contains("s3cret"), "{shown_setting}");
+    assert!(shown_setting.contains("http://user:********@127.0.0.1:9"), "{shown_setting}");
+    for path in ["/api/channel/?p=1&page_size=100", "/api/channel/search?keyword=proxied"] {
+        let (_, listed) = gw.api("GET", path, None).await;
+        assert!(!listed.to_string().contains("s3cret"), "{path}: {listed}");
+    }
+
+    // Sending back what was shown keeps the stored password.
+    ok(&gw, "PUT", "/api/channel/", Some(json!({"id": id, "setting": shown_setting, "name": "proxied-2"}))).await;
+    assert!(stored().await.contains("user:s3cret@127.0.0.1:9"), "{}", stored().await);
+    // The placeholder cannot carry the password to another proxy, nor stand for one that was never stored.
+    let elsewhere = r#"{"proxy":"http://user:********@attacker.test:9"}"#;
+    refused(
+        &gw,
+        "PUT",
+        "/api/channel/",
+        Some(json!({"id": id, "setting": elsewhere})),
+        400,
+        "enter the proxy password again",
+    )
+    .await;
+    let fresh = json!({"name": "new", "type": 1, "key": "sk-n", "base_url": gw.mock.base_url(), "models": "m1", "setting": r#"{"proxy":"http://u:********@127.0.0.1:9"}"#});
+    refused(&gw, "POST", "/api/channel/", Some(fresh), 400, "enter the proxy password again").await;
+    // A new password replaces the old one, and is not shown either.
+    let replaced = r#"{"proxy":"http://user:n3w-pass@127.0.0.1:9"}"#;
+    let shown = ok(&gw, "PUT", "/api/channel/", Some(json!({"id": id, "setting": replaced}))).await;
+    assert!(!shown.to_string().contains("n3w-pass"), "{shown}");
+    assert!(stored().await.contains("n3w-pass"));
+}

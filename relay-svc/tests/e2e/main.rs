@@ -5,6 +5,7 @@ mod fake_smtp;
 mod harness;
 mod mock_upstream;
 
+mod account_security;
 mod accounts;
 mod admin;
 mod api_access;

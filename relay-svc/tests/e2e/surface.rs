@@ -439,8 +439,10 @@ async fn switched_off_limits_let_every_request_through() {
             c.critical_rate_limit = RateLimit { enabled: false, count: 1, period: Duration::from_secs(600) };
         })
         .await;
-        for _ in 0..6 {
-            assert_eq!(gw.api_as(None, "POST", "/api/user/login", Some(login_body())).await.0, 401);
+        // A different name each time: five failures of one name would meet the per-account lock instead.
+        for n in 0..6 {
+            let body = json!({"username": format!("nobody{n}"), "password": "wrong-password"});
+            assert_eq!(gw.api_as(None, "POST", "/api/user/login", Some(body)).await.0, 401);
         }
         assert_eq!(gw.api_as(None, "GET", "/api/status", None).await.0, 200);
     })

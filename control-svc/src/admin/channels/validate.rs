@@ -6,7 +6,7 @@ use veloera_admin_types::{ChannelCreate, ChannelUpdate};
 use crate::db::channels::{ChannelRow, ChannelSettings, NewChannel};
 use crate::db::now_secs;
 use crate::error::ControlError;
-use crate::routing::{channel_types, settings, split_list};
+use crate::routing::{channel_types, proxy_secret, settings, split_list};
 use crate::secrets::mask;
 use crate::state::AppState;
 
@@ -164,7 +164,8 @@ pub(super) fn validate(state: &AppState, body: ChannelCreate) -> Result<NewChann
 }
 
 /// The stored channel with the fields of `update` laid over it, ready for [`validate`]. An empty or absent
-/// key keeps the stored keys.
+/// key keeps the stored keys; a proxy password sent back as its placeholder keeps the stored one
+/// ([`proxy_secret::restore`]).
 pub(super) fn merge(state: &AppState, row: &ChannelRow, update: ChannelUpdate) -> Result<ChannelCreate, ControlError> {
     let key = match update.key.filter(|k| !k.trim().is_empty()) {
         Some(key) => key,
@@ -195,7 +196,10 @@ pub(super) fn merge(state: &AppState, row: &ChannelRow, update: ChannelUpdate) -
         status_code_mapping: Some(update.status_code_mapping.unwrap_or_else(|| s.status_code_mapping.clone())),
         system_prompt: Some(update.system_prompt.unwrap_or_else(|| s.system_prompt.clone())),
         headers: Some(update.headers.unwrap_or_else(|| s.headers.clone())),
-        setting: Some(update.setting.unwrap_or_else(|| s.setting.clone())),
+        setting: Some(match update.setting {
+            Some(setting) => proxy_secret::restore(&setting, &s.setting).map_err(ControlError::BadRequest)?,
+            None => s.setting.clone(),
+        }),
         model_prefix: Some(update.model_prefix.unwrap_or_else(|| row.model_prefix.clone())),
     })
 }

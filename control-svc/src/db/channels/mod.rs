@@ -91,7 +91,7 @@ impl ChannelRow {
             status_code_mapping: self.settings.status_code_mapping.clone(),
             system_prompt: self.settings.system_prompt.clone(),
             headers: self.settings.headers.clone(),
-            setting: self.settings.setting.clone(),
+            setting: crate::routing::proxy_secret::redact_setting(&self.settings.setting),
             model_prefix: self.model_prefix.clone(),
             other_info: serde_json::json!({ "status_reason": self.status_reason, "status_time": self.status_time })
                 .to_string(),

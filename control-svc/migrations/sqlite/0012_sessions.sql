@@ -1,0 +1,19 @@
+-- Sessions and sign-in throttling (issue 12). A session is a row, so a password change, a reset, disabling the
+-- account, "log out everywhere" and logout can end it; the cookie carries a random id whose SHA-256 is the key.
+-- `login_throttle` counts failed password sign-ins per account name (SHA-256 of the lower-cased name, so unknown
+-- names are throttled alike and the table holds no names) in the database, so every control instance agrees.
+CREATE TABLE sessions (
+    id_digest TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX idx_sessions_user ON sessions(user_id);
+CREATE INDEX idx_sessions_expires ON sessions(expires_at);
+CREATE TABLE login_throttle (
+    subject TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL DEFAULT 0,
+    locks INTEGER NOT NULL DEFAULT 0,
+    locked_until INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL
+);
