@@ -10,6 +10,7 @@ mod dsn;
 pub mod invitations;
 pub mod leases;
 pub mod logs;
+pub mod notices;
 pub mod options;
 pub mod quota_data;
 pub mod redemptions;
