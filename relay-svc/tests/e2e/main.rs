@@ -4,6 +4,7 @@ mod fake_oauth;
 mod fake_smtp;
 mod harness;
 mod mock_upstream;
+mod webhook_receiver;
 
 mod accounts;
 mod admin;
@@ -18,6 +19,7 @@ mod failover;
 mod formats;
 mod lifecycle;
 mod logs;
+mod notify;
 mod quota;
 mod rate_limits;
 mod redemptions;
