@@ -16,6 +16,7 @@ use sqlx::{AnyPool, Executor};
 
 mod accounts;
 mod billing;
+mod notices;
 mod redemptions;
 
 fn postgres_admin_url() -> String {
