@@ -11,8 +11,8 @@ use super::session::{Active, COOKIE_NAME, SignedIn, access_token_digest, session
 use crate::accounts::AccountSettings;
 use crate::db;
 use crate::error::ControlError;
-use crate::notify::egress::EgressPolicy;
 use crate::events::Change;
+use crate::notify::egress::EgressPolicy;
 use crate::secrets::{hash_password, verify_password};
 use crate::state::AppState;
 

@@ -13,13 +13,12 @@ pub struct Recipient {
 
 /// The account `user_id`, unless it was deleted or disabled (a disabled account gets no notices).
 pub async fn recipient(db: &Db, user_id: i64) -> Result<Option<Recipient>, ControlError> {
-    let row: Option<(String, String)> = sqlx::query_as(
-        &db.sql("SELECT email, setting FROM users WHERE id = ? AND status = ? AND deleted_at IS NULL"),
-    )
-    .bind(user_id)
-    .bind(veloera_admin_types::status::ENABLED as i64)
-    .fetch_optional(db.pool())
-    .await?;
+    let row: Option<(String, String)> =
+        sqlx::query_as(&db.sql("SELECT email, setting FROM users WHERE id = ? AND status = ? AND deleted_at IS NULL"))
+            .bind(user_id)
+            .bind(veloera_admin_types::status::ENABLED as i64)
+            .fetch_optional(db.pool())
+            .await?;
     Ok(row.map(|(email, setting)| Recipient { email, setting }))
 }
 

@@ -121,7 +121,13 @@ pub async fn probe_due(state: &AppState) -> Result<(), ControlError> {
 
 /// Root's notice that a channel (or one of its keys) is enabled again.
 fn enabled(row: &ChannelRow, key_slot: Option<i32>) -> HealthChange {
-    HealthChange { channel_id: row.id, channel_name: row.name.clone(), key_slot, disabled: false, reason: String::new() }
+    HealthChange {
+        channel_id: row.id,
+        channel_name: row.name.clone(),
+        key_slot,
+        disabled: false,
+        reason: String::new(),
+    }
 }
 
 /// Veloera's "test all channels": every channel not disabled by hand is tested; a failing or too slow channel
@@ -147,21 +153,21 @@ pub async fn test_all(state: &AppState) -> Result<(), ControlError> {
                 continue;
             }
         };
-        match failure {
+        let change = match failure {
             Some(reason) if policy.auto_disable && row.status == 1 => {
-                if db::channel_health::disable_failed(state.db(), row.id, &reason, policy.probe_initial_secs).await? {
-                    changed = true;
-                    let channel_name = row.name.clone();
-                    notices.push(HealthChange { channel_id: row.id, channel_name, key_slot: None, disabled: true, reason });
-                }
+                let disabled =
+                    db::channel_health::disable_failed(state.db(), row.id, &reason, policy.probe_initial_secs).await?;
+                let channel_name = row.name.clone();
+                disabled.then_some(HealthChange { channel_id: row.id, channel_name, key_slot: None, disabled, reason })
             }
             None if row.status == 3 && policy.auto_enable && row.status_reason != ALL_KEYS_DISABLED_REASON => {
-                if db::channel_health::enable_recovered(state.db(), row.id).await? {
-                    changed = true;
-                    notices.push(enabled(&row, None));
-                }
+                db::channel_health::enable_recovered(state.db(), row.id).await?.then(|| enabled(&row, None))
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some(change) = change {
+            changed = true;
+            notices.push(change);
         }
     }
     crate::notify::channel_notice::send(state, &notices);

@@ -1,5 +1,6 @@
 //! Root's notices when health management disables a channel or key on its own, and when one comes back
-//! (Veloera's `channel_update` notices from `DisableChannel` / `EnableChannel`).
+//! (Veloera's `channel_update` notices from `DisableChannel` / `EnableChannel`), at most twice an hour for each
+//! channel or key and direction.
 
 use super::Notice;
 use crate::state::AppState;
@@ -33,7 +34,13 @@ pub fn notice(change: &HealthChange) -> Notice {
 
 /// Tells root about each change (after it committed).
 pub fn send(state: &AppState, changes: &[HealthChange]) {
+    let now = crate::db::now_secs();
     for change in changes {
+        let subject = format!("channel {} key {:?} disabled {}", change.channel_id, change.key_slot, change.disabled);
+        if !state.notifier().allow(&subject, now) {
+            tracing::info!(channel = change.channel_id, key = ?change.key_slot, "root already told twice this hour");
+            continue;
+        }
         tracing::info!(channel = change.channel_id, key = ?change.key_slot, disabled = change.disabled, "notifying root");
         super::send_to_root(state, notice(change));
     }

@@ -182,8 +182,7 @@ impl EgressClient {
     ) -> Result<reqwest::Response, EgressError> {
         let parsed = url::Url::parse(url).map_err(|e| EgressError::Refused(format!("not a URL: {e}")))?;
         self.policy.check_url(&parsed).map_err(EgressError::Refused)?;
-        let mut request =
-            self.client.post(parsed).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+        let mut request = self.client.post(parsed).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
         for (name, value) in headers {
             request = request.header(*name, value);
         }

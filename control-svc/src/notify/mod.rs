@@ -12,14 +12,15 @@ pub mod egress;
 pub mod quota_warning;
 pub mod webhook;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
-use crate::accounts::mail::{self, Mail};
 use crate::accounts::AccountSettings;
+use crate::accounts::mail::{self, Mail};
 use crate::db;
 use crate::error::ControlError;
 use crate::state::AppState;
@@ -27,6 +28,9 @@ use egress::{EgressClient, EgressPolicy};
 
 /// Deliveries in flight at once; more wait for a permit (in their own task, never in the caller's).
 const CONCURRENT_DELIVERIES: usize = 16;
+
+/// Veloera's `NOTIFY_LIMIT_COUNT` (2): notices about one subject per hour, so a flapping channel cannot flood root.
+const NOTICES_PER_HOUR: u32 = 2;
 
 /// One notice, in Veloera's shape (`dto.Notify`): `kind` is `quota_exceed` or `channel_update`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +93,8 @@ pub struct Notifier {
     tracker: TaskTracker,
     permits: Arc<Semaphore>,
     backoff: Vec<Duration>,
+    /// Per subject: (hour, notices sent in it). Per control instance.
+    hourly: Mutex<HashMap<String, (i64, u32)>>,
 }
 
 impl Notifier {
@@ -98,7 +104,23 @@ impl Notifier {
             tracker: TaskTracker::new(),
             permits: Arc::new(Semaphore::new(CONCURRENT_DELIVERIES)),
             backoff: webhook::BACKOFF.to_vec(),
+            hourly: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Whether another notice about `subject` may go out in the hour of `now` (Unix seconds); counts it if so.
+    pub fn allow(&self, subject: &str, now: i64) -> bool {
+        let hour = now.div_euclid(3600);
+        let mut hourly = self.hourly.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if hourly.len() > 10_000 {
+            hourly.retain(|_, (h, _)| *h == hour);
+        }
+        let entry = hourly.entry(subject.to_string()).or_insert((hour, 0));
+        if entry.0 != hour {
+            *entry = (hour, 0);
+        }
+        entry.1 += 1;
+        entry.1 <= NOTICES_PER_HOUR
     }
 
     pub fn egress(&self) -> &EgressClient {
@@ -211,16 +233,33 @@ async fn deliver(state: &AppState, user_id: i64, notice: &Notice) -> Result<(), 
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn notices_about_one_subject_are_limited_per_hour() {
+        let n = Notifier::new(EgressPolicy::default()).unwrap();
+        let hour = 1_700_000_000 / 3600 * 3600;
+        assert!(n.allow("channel 1 disabled", hour));
+        assert!(n.allow("channel 1 disabled", hour + 10));
+        assert!(!n.allow("channel 1 disabled", hour + 20), "a third in the same hour");
+        assert!(n.allow("channel 2 disabled", hour + 20), "another subject");
+        assert!(n.allow("channel 1 disabled", hour + 3600), "the next hour");
+    }
+
     #[test]
     fn preferences_default_to_mail_at_the_site_threshold() {
         assert_eq!(Preferences::parse(""), Preferences::default());
-        assert_eq!(Preferences::parse(r#"{"notify_type":"email","quota_warning_threshold":0}"#), Preferences::default());
+        assert_eq!(
+            Preferences::parse(r#"{"notify_type":"email","quota_warning_threshold":0}"#),
+            Preferences::default()
+        );
         let p = Preferences::parse(
             r#"{"notify_type":"webhook","quota_warning_threshold":5000.7,"webhook_url":"https://h.example/x",
                 "webhook_secret":"s","accept_unset_model_ratio_model":true,"show_ip_in_logs":true}"#,
         );
         assert!(p.webhook && p.accept_unset_models);
-        assert_eq!((p.quota_warning_threshold, p.webhook_url.as_str(), p.webhook_secret.as_str()), (5000, "https://h.example/x", "s"));
+        assert_eq!(
+            (p.quota_warning_threshold, p.webhook_url.as_str(), p.webhook_secret.as_str()),
+            (5000, "https://h.example/x", "s")
+        );
         // A field of the wrong type takes its default; the others still count.
         let p = Preferences::parse(r#"{"quota_warning_threshold":"lots","accept_unset_model_ratio_model":true}"#);
         assert_eq!((p.quota_warning_threshold, p.accept_unset_models), (0, true));

@@ -95,7 +95,8 @@ mod tests {
 
     #[test]
     fn the_notice_names_the_amounts_and_the_top_up_page() {
-        let n = notice(&Crossing { user_id: 1, remaining: 250_000, threshold: 500_000 }, 500_000, "https://ai.example/");
+        let n =
+            notice(&Crossing { user_id: 1, remaining: 250_000, threshold: 500_000 }, 500_000, "https://ai.example/");
         assert_eq!(n.kind, "quota_exceed");
         assert!(n.content.contains("250000 ($0.50)") && n.content.contains("500000 ($1.00)"), "{}", n.content);
         assert_eq!(n.values[2], "https://ai.example/topup");

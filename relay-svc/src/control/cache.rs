@@ -124,13 +124,7 @@ impl AuthCache {
     }
 
     /// The cached route for a caller of `group` (`accept_unset`: the caller accepts unpriced models).
-    pub fn route(
-        &self,
-        group: &str,
-        model: &str,
-        pinned: Option<i64>,
-        accept_unset: bool,
-    ) -> Option<Arc<RouteEntry>> {
+    pub fn route(&self, group: &str, model: &str, pinned: Option<i64>, accept_unset: bool) -> Option<Arc<RouteEntry>> {
         let entry = self.routes.get(&self.route_key(group, model, pinned, accept_unset))?;
         let same = entry.group == group
             && entry.model == model

@@ -280,10 +280,13 @@ async fn root_is_notified_when_channel_tests_disable_and_restore_a_channel() {
     let gw = gateway(true).await;
     let smtp = FakeSmtp::start().await;
     with_smtp(&gw, &smtp).await;
-    let (status, body) = set_setting(&gw, json!({"notify_type": "email", "notification_email": "ops@example.com"})).await;
+    let (status, body) =
+        set_setting(&gw, json!({"notify_type": "email", "notification_email": "ops@example.com"})).await;
     assert_eq!(status, 200, "{body}");
     let id = gw
-        .create_channel(json!({"name": "solo", "type": 1, "key": "sk-solo", "base_url": gw.mock.base_url(), "models": "gpt-4o"}))
+        .create_channel(
+            json!({"name": "solo", "type": 1, "key": "sk-solo", "base_url": gw.mock.base_url(), "models": "gpt-4o"}),
+        )
         .await;
     gw.mock.on_key("sk-solo", invalid_key());
     gw.api("GET", "/api/channel/test", None).await;
@@ -301,8 +304,10 @@ async fn root_is_notified_when_channel_tests_disable_and_restore_a_channel() {
 #[tokio::test]
 async fn only_users_accepting_unset_models_may_use_a_model_without_a_price() {
     let gw = gateway(false).await;
-    gw.create_channel(json!({"name": "odd", "type": 1, "key": "sk-odd", "base_url": gw.mock.base_url(), "models": "mystery-model"}))
-        .await;
+    gw.create_channel(
+        json!({"name": "odd", "type": 1, "key": "sk-odd", "base_url": gw.mock.base_url(), "models": "mystery-model"}),
+    )
+    .await;
     let (_, root_key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
     let resp = gw.chat("/v1", &root_key, crate::harness::chat_body("mystery-model")).await;
     assert_eq!(resp.status(), 403, "refused as today");
