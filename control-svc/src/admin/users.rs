@@ -166,7 +166,11 @@ fn check_setting(s: &UserSetting, egress: EgressPolicy) -> Result<(), ControlErr
         return bad("notify_type must be email or webhook (empty means email)");
     }
     if !s.quota_warning_threshold.is_finite() || s.quota_warning_threshold < 0.0 {
-        return bad("quota_warning_threshold must be a number of at least 0 (0: the site's QuotaRemindThreshold)");
+        return bad("quota_warning_threshold must be a number of at least 0");
+    }
+    // As Veloera: a chosen way needs a threshold; with neither, the site's `QuotaRemindThreshold` applies.
+    if !s.notify_type.is_empty() && s.quota_warning_threshold <= 0.0 {
+        return bad("quota_warning_threshold must be above 0 when notify_type is set");
     }
     if s.notify_type == "webhook" && s.webhook_url.trim().is_empty() {
         return bad("webhook_url is required when notify_type is webhook");

@@ -181,11 +181,17 @@ async fn webhooks_to_private_addresses_are_refused_by_default() {
         "http://10.1.2.3/hook",
         "http://[::1]:9/hook",
     ] {
-        let (status, body) = set_setting(&gw, json!({"notify_type": "webhook", "webhook_url": url})).await;
+        let (status, body) =
+            set_setting(&gw, json!({"notify_type": "webhook", "quota_warning_threshold": 1000, "webhook_url": url}))
+                .await;
         assert_eq!(status, 400, "{url}: {body}");
         assert!(body["message"].as_str().unwrap().contains("webhook_url may not be used"), "{body}");
     }
-    let (status, body) = set_setting(&gw, json!({"notify_type": "webhook", "webhook_url": "ftp://h.example/x"})).await;
+    let (status, body) = set_setting(
+        &gw,
+        json!({"notify_type": "webhook", "quota_warning_threshold": 1000, "webhook_url": "ftp://h.example/x"}),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     assert!(body["message"].as_str().unwrap().contains("http(s)"), "{body}");
 
@@ -222,7 +228,7 @@ async fn a_webhook_redirect_to_a_private_address_is_not_followed() {
 
 async fn root_webhook(gw: &Gateway, receiver: &Receiver) {
     let (status, body) =
-        set_setting(gw, json!({"notify_type": "webhook", "webhook_url": receiver.url, "webhook_secret": "root-s"}))
+        set_setting(gw, json!({"notify_type": "webhook", "quota_warning_threshold": 1, "webhook_url": receiver.url, "webhook_secret": "root-s"}))
             .await;
     assert_eq!(status, 200, "{body}");
 }
@@ -280,8 +286,11 @@ async fn root_is_notified_when_channel_tests_disable_and_restore_a_channel() {
     let gw = gateway(true).await;
     let smtp = FakeSmtp::start().await;
     with_smtp(&gw, &smtp).await;
-    let (status, body) =
-        set_setting(&gw, json!({"notify_type": "email", "notification_email": "ops@example.com"})).await;
+    let (status, body) = set_setting(
+        &gw,
+        json!({"notify_type": "email", "quota_warning_threshold": 1, "notification_email": "ops@example.com"}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     let id = gw
         .create_channel(
