@@ -51,9 +51,16 @@ impl Application {
             configured_or_persisted(config.internal_secret.as_deref(), &config.data_dir, "internal_secret")?;
         let db = Db::connect(&config.database).await?;
         tracing::info!(backend = %db.backend(), "database ready");
-        let state =
-            AppState::new(db, &crypto_secret, &session_secret, config.generate_default_token, config.github.clone())
-                .await?;
+        let egress = crate::notify::egress::EgressPolicy { allow_loopback: config.webhook_allow_loopback };
+        let state = AppState::new(
+            db,
+            &crypto_secret,
+            &session_secret,
+            config.generate_default_token,
+            config.github.clone(),
+            egress,
+        )
+        .await?;
         if config.create_default_root {
             bootstrap::ensure_root(&state, &config.initial_root_password).await?;
         } else if crate::db::users::count(state.db()).await? == 0 {
@@ -119,6 +126,7 @@ impl Application {
             // Nagle + delayed ACK adds ~40 ms to small responses.
             let _ = tcp.set_nodelay(true);
         });
+        let notifier_state = state.clone();
         let router = admin::router(state.clone(), &self.ui_dir, self.limits);
         let http_cancel = cancel.clone();
         let http = axum::serve(http_listener, router.into_make_service_with_connect_info::<SocketAddr>())
@@ -132,6 +140,8 @@ impl Application {
             .serve_with_incoming_shutdown(incoming, async move { grpc_cancel.cancelled().await });
 
         let (h, g) = tokio::join!(http, grpc);
+        // Settled batches may have queued notices; give them a moment (their retries stop at shutdown).
+        notifier_state.notifier().drain(std::time::Duration::from_secs(5)).await;
         h.map_err(|e| ControlError::Internal(format!("http server: {e}")))?;
         g.map_err(|e| ControlError::Internal(format!("grpc server: {e}")))?;
         Ok(())

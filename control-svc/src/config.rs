@@ -48,6 +48,9 @@ pub struct Config {
     /// `CRITICAL_RATE_LIMIT` per `CRITICAL_RATE_LIMIT_DURATION` seconds per client address on sign-in, sign-up,
     /// OAuth, mail and setup routes (default 20 per 1200 s; `CRITICAL_RATE_LIMIT_ENABLE`, default true).
     pub critical_rate_limit: RateLimit,
+    /// Test-only, never read from the environment: lets the webhook egress client reach loopback addresses, so
+    /// tests can run a local receiver. Everything else private stays refused.
+    pub webhook_allow_loopback: bool,
 }
 
 /// At most `count` requests per `period` from one client address; off when `enabled` is false.
@@ -115,6 +118,7 @@ impl Config {
             },
             api_rate_limit: RateLimit::from_env("GLOBAL_API_RATE_LIMIT", RateLimit::GLOBAL_API)?,
             critical_rate_limit: RateLimit::from_env("CRITICAL_RATE_LIMIT", RateLimit::CRITICAL)?,
+            webhook_allow_loopback: false,
         };
         config.check_secrets()?;
         Ok(config)
@@ -200,6 +204,7 @@ mod tests {
             github: GitHubEndpoints::default(),
             api_rate_limit: RateLimit::GLOBAL_API,
             critical_rate_limit: RateLimit::CRITICAL,
+            webhook_allow_loopback: false,
         }
     }
 

@@ -13,6 +13,7 @@
 //! - `billing`   prices and the quota formula
 //! - `settings`  the registry of option keys `/api/option/` accepts: value checks, write-only secrets
 //! - `events`    invalidations published to relays
+//! - `notify`    quota warnings and channel notices by mail or signed webhook; the egress client for webhooks
 //! - `secrets`   key generation, digests, encryption at rest, password hashing
 //! - `bootstrap` the first-start root account
 
@@ -27,6 +28,7 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod health;
+pub mod notify;
 pub mod routing;
 pub mod secrets;
 pub mod settings;

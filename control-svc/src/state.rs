@@ -1,6 +1,7 @@
 //! Shared state of control-svc: a few cheap-clone handles; read-mostly data is swapped whole.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use arc_swap::ArcSwap;
 use axum::extract::FromRef;
@@ -15,6 +16,8 @@ use crate::error::ControlError;
 use crate::events::{Change, EventHub};
 use crate::grpc::jobs::JobHub;
 use crate::health::Policy;
+use crate::notify::egress::EgressPolicy;
+use crate::notify::{Notifier, quota_warning};
 use crate::routing::ChannelSnapshot;
 use crate::routing::virtual_models::{self, VirtualModels};
 use crate::secrets::Cipher;
@@ -38,6 +41,9 @@ struct Inner {
     generate_default_token: bool,
     shutdown: CancellationToken,
     oauth: OAuthClient,
+    notifier: Notifier,
+    /// `QuotaRemindThreshold`, as last loaded from the options.
+    quota_remind_threshold: AtomicI64,
 }
 
 impl AppState {
@@ -47,6 +53,7 @@ impl AppState {
         session_secret: &str,
         generate_default_token: bool,
         github: GitHubEndpoints,
+        egress: EgressPolicy,
     ) -> Result<Self, ControlError> {
         let cipher = Cipher::new(crypto_secret);
         let cookie_key = Key::from(&Sha512::digest(session_secret.as_bytes()));
@@ -64,6 +71,8 @@ impl AppState {
                 generate_default_token,
                 shutdown: CancellationToken::new(),
                 oauth: OAuthClient::new(github)?,
+                notifier: Notifier::new(egress)?,
+                quota_remind_threshold: AtomicI64::new(quota_warning::DEFAULT_SITE_THRESHOLD),
             }),
         };
         state.reload_channels().await?;
@@ -114,6 +123,16 @@ impl AppState {
         &self.inner.oauth
     }
 
+    /// Quota warnings and channel notices: the egress client and the delivery tasks.
+    pub fn notifier(&self) -> &Notifier {
+        &self.inner.notifier
+    }
+
+    /// `QuotaRemindThreshold` (default 1000): the quota warning threshold of users who set none; 0 for none.
+    pub fn quota_remind_threshold(&self) -> i64 {
+        self.inner.quota_remind_threshold.load(Ordering::Relaxed)
+    }
+
     /// Cancelled when the service shuts down, so long-lived streams end.
     pub fn shutdown(&self) -> &CancellationToken {
         &self.inner.shutdown
@@ -147,6 +166,14 @@ impl AppState {
         let policy = Policy::from_options(&options).map_err(ControlError::Internal)?;
         self.inner.policy.store(Arc::new(policy));
         let relay_settings = crate::grpc::relay_settings::from_options(&options).map_err(ControlError::Internal)?;
+        let remind = options.get("QuotaRemindThreshold").map(|v| v.trim()).filter(|v| !v.is_empty());
+        let remind = match remind {
+            None => quota_warning::DEFAULT_SITE_THRESHOLD,
+            Some(v) => v.parse::<i64>().map_err(|_| {
+                ControlError::Internal(format!("option QuotaRemindThreshold: {v:?} is not a whole number"))
+            })?,
+        };
+        self.inner.quota_remind_threshold.store(remind.max(0), Ordering::Relaxed);
         self.inner.relay_settings.store(Arc::new(relay_settings));
         self.inner.events.publish(Change::Options);
         Ok(())

@@ -725,10 +725,11 @@ pub struct UserManage {
 /// `record_ip_log` (new-api's name) is accepted for `show_ip_in_logs`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct UserSetting {
-    /// `email` or `webhook`; empty for no quota warnings.
+    /// How notices arrive: `email` (also when empty, Veloera's default) or `webhook`.
     #[serde(default)]
     pub notify_type: String,
-    /// Warn when the remaining quota falls below this many quota units.
+    /// Warn once when the remaining quota falls below this many quota units; 0 means the site's
+    /// `QuotaRemindThreshold` (default 1000).
     #[serde(default)]
     pub quota_warning_threshold: f64,
     #[serde(default)]
@@ -738,7 +739,7 @@ pub struct UserSetting {
     /// Where warnings go instead of the account's email; empty for the account's.
     #[serde(default)]
     pub notification_email: String,
-    /// Allow models that have no price (they are billed as unpriced models are).
+    /// Allow models that have no price; they are billed at model ratio 37.5 (Veloera's unset-model price).
     #[serde(default)]
     pub accept_unset_model_ratio_model: bool,
     /// Record the client address in this user's log rows.

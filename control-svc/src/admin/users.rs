@@ -12,6 +12,7 @@ use crate::accounts::AccountSettings;
 use crate::db::{self, login_throttle::Attempt, users::UserRow};
 use crate::error::ControlError;
 use crate::events::Change;
+use crate::notify::egress::EgressPolicy;
 use crate::secrets::{hash_password, verify_password};
 use crate::state::AppState;
 
@@ -197,7 +198,7 @@ pub async fn update_setting(
     Active(user): Active,
     JsonBody(mut body): JsonBody<UserSetting>,
 ) -> Result<Json<Envelope<UserSetting>>, ControlError> {
-    check_setting(&body)?;
+    check_setting(&body, state.notifier().egress().policy())?;
     let stored = db::users::setting(state.db(), user.id).await?;
     let mut object = match serde_json::from_str::<serde_json::Value>(&stored) {
         Ok(serde_json::Value::Object(map)) => map,
@@ -229,16 +230,17 @@ pub async fn update_setting(
 /// `users.setting` is `VARCHAR(2048)` on MySQL.
 const MAX_SETTING_BYTES: usize = 2048;
 
-fn check_setting(s: &UserSetting) -> Result<(), ControlError> {
+fn check_setting(s: &UserSetting, egress: EgressPolicy) -> Result<(), ControlError> {
     let bad = |m: &str| Err(ControlError::BadRequest(m.to_string()));
     if !matches!(s.notify_type.as_str(), "" | "email" | "webhook") {
-        return bad("notify_type must be email or webhook (or empty for no warnings)");
+        return bad("notify_type must be email or webhook (empty means email)");
     }
     if !s.quota_warning_threshold.is_finite() || s.quota_warning_threshold < 0.0 {
         return bad("quota_warning_threshold must be a number of at least 0");
     }
+    // As Veloera: a chosen way needs a threshold; with neither, the site's `QuotaRemindThreshold` applies.
     if !s.notify_type.is_empty() && s.quota_warning_threshold <= 0.0 {
-        return bad("quota_warning_threshold must be above 0 when warnings are on");
+        return bad("quota_warning_threshold must be above 0 when notify_type is set");
     }
     if s.notify_type == "webhook" && s.webhook_url.trim().is_empty() {
         return bad("webhook_url is required when notify_type is webhook");
@@ -249,6 +251,12 @@ fn check_setting(s: &UserSetting) -> Result<(), ControlError> {
                 .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
         if !ok {
             return bad("webhook_url must be an http(s) URL of at most 512 characters");
+        }
+        // A literal private address (or localhost) can be refused now; a name is checked each time it is called.
+        if let Some(url) = url::Url::parse(&s.webhook_url).ok()
+            && let Err(why) = egress.check_url(&url)
+        {
+            return Err(ControlError::BadRequest(format!("webhook_url may not be used: {why}")));
         }
     }
     if s.webhook_secret.as_ref().is_some_and(|w| w.chars().count() > 256) {

@@ -127,6 +127,9 @@ impl FallbackPricing {
     }
 }
 
+/// Veloera's model ratio for a model without a price, in self-use mode or for a user who accepts unset models.
+pub const UNSET_MODEL_RATIO: f64 = 37.5;
+
 /// The whole price configuration, built from defaults overlaid with the options table.
 #[derive(Debug, Clone)]
 pub struct PriceTable {
@@ -300,6 +303,13 @@ impl PriceTable {
 
     /// The pricing of `model` for `group`, or `None` when the model has no price (Veloera refuses those).
     pub fn lookup(&self, model: &str, group: &str) -> Option<ModelPricing> {
+        self.lookup_for(model, group, false)
+    }
+
+    /// The pricing of `model` for `group` for a caller whose `accept_unset_model_ratio_model` is
+    /// `accept_unset`: with it, a model without a price (and no fallback pricing) costs what self-use mode
+    /// charges, model ratio 37.5, as in Veloera; without it, such a model has no price.
+    pub fn lookup_for(&self, model: &str, group: &str, accept_unset: bool) -> Option<ModelPricing> {
         let priced = |m: &str| self.model_ratio.contains_key(m) || self.model_price.contains_key(m);
         // A convenience suffix (`-thinking`, `-high`, ...) names the same model: it costs what the model costs,
         // unless the operator priced the suffixed name itself.
@@ -323,7 +333,7 @@ impl PriceTable {
                     completion_ratio = completion;
                     input
                 }
-                None if self.self_use_mode => 37.5,
+                None if self.self_use_mode || accept_unset => UNSET_MODEL_RATIO,
                 None => return None,
             },
         };
@@ -456,6 +466,15 @@ mod tests {
             PriceTable::from_options(&opts).unwrap().lookup("mystery-model", "default").unwrap().model_ratio,
             37.5
         );
+    }
+
+    #[test]
+    fn a_user_accepting_unset_models_pays_the_self_use_ratio_for_them_only() {
+        let t = PriceTable::default();
+        let unset = t.lookup_for("mystery-model", "default", true).unwrap();
+        assert_eq!((unset.model_ratio, unset.model_price), (UNSET_MODEL_RATIO, None));
+        assert!(t.lookup_for("mystery-model", "default", false).is_none());
+        assert_eq!(t.lookup_for("gpt-4o-mini", "default", true), t.lookup("gpt-4o-mini", "default"));
     }
 
     #[test]

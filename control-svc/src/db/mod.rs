@@ -11,6 +11,7 @@ pub mod invitations;
 pub mod leases;
 pub mod login_throttle;
 pub mod logs;
+pub mod notices;
 pub mod options;
 pub mod quota_data;
 pub mod redemptions;

@@ -8,6 +8,7 @@ use super::leases::Split;
 use super::{Backend, Db, now_secs, quota_data};
 use crate::billing::{PriceTable, quota_for};
 use crate::error::ControlError;
+use crate::notify::{Preferences, quota_warning};
 
 /// One finished request as the relay reported it.
 #[derive(Debug, Clone, Default)]
@@ -66,6 +67,8 @@ pub struct Context<'a> {
     pub prices: &'a PriceTable,
     pub policy: &'a crate::health::Policy,
     pub channels: &'a crate::routing::ChannelSnapshot,
+    /// `QuotaRemindThreshold`: the quota warning threshold of users who set none.
+    pub quota_remind_threshold: i64,
 }
 
 /// What a committed batch changed, so the caller can push cache invalidations.
@@ -79,6 +82,10 @@ pub struct Settled {
     pub exhausted_users: BTreeSet<i64>,
     /// A key or channel changed status: the routing snapshot must be rebuilt.
     pub health_changed: bool,
+    /// The keys and channels disabled automatically (root is told).
+    pub health_changes: Vec<crate::health::HealthChange>,
+    /// Users whose remaining quota fell below their warning threshold with this batch.
+    pub quota_warnings: Vec<crate::notify::quota_warning::Crossing>,
 }
 
 /// Applies every report whose request id has not been seen before, all or nothing: records the ids, charges
@@ -93,7 +100,9 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
     let mut charges = Charges::default();
     let mut rows: Vec<LogInsert> = Vec::new();
     let switches = if fresh.is_empty() { LogSwitches::default() } else { LogSwitches::load(db, &mut tx).await? };
-    settled.health_changed = crate::health::record(db, &mut tx, cx.policy, cx.channels, &fresh).await?;
+    settled.health_changes = crate::health::record(db, &mut tx, cx.policy, cx.channels, &fresh).await?;
+    settled.health_changed = !settled.health_changes.is_empty();
+    let users = log_users(db, &mut tx, fresh.iter().map(|r| r.user_id)).await?;
     let mut hourly: BTreeMap<quota_data::Key, quota_data::Delta> = BTreeMap::new();
     for r in &fresh {
         for a in &r.failed_attempts {
@@ -102,7 +111,8 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
         }
     }
     for r in fresh.iter().copied().filter(|r| r.billable) {
-        let pricing = prices.lookup(&r.model, &r.group);
+        let accept_unset = users.get(&r.user_id).is_some_and(|u| u.prefs.accept_unset_models);
+        let pricing = prices.lookup_for(&r.model, &r.group, accept_unset);
         let quota = pricing
             .as_ref()
             .map(|p| quota_for(p, r.prompt_tokens, r.completion_tokens, r.cached_tokens, r.cache_creation_tokens))
@@ -190,7 +200,6 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
             .execute(&mut *tx)
             .await?;
     }
-    let users = log_users(db, &mut tx, fresh.iter().map(|r| r.user_id)).await?;
     insert_logs(db, &mut tx, &rows, &users, switches.content).await?;
     let names = users.iter().map(|(id, u)| (*id, u.username.clone())).collect();
     quota_data::add(db, &mut tx, &hourly, &names).await?;
@@ -218,6 +227,18 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
                 .await?;
         if quota + subscription <= 0 {
             settled.exhausted_users.insert(*user_id);
+        }
+        let own = users.get(user_id).map_or(0, |u| u.prefs.quota_warning_threshold);
+        let threshold = quota_warning::threshold(own, cx.quota_remind_threshold);
+        // What the batch took from the remaining quota: all it spent, except what closed leases covered (their
+        // quota had already left the remaining quota when they closed).
+        let drop = user.spend.used - user.closed_lease_cover;
+        // Open leases count as remaining; they are read only when the balance alone is below the threshold.
+        if threshold > 0 && drop > 0 && quota + subscription < threshold {
+            let after = quota + subscription + open_leases_left(db, &mut tx, *user_id).await?;
+            if quota_warning::crossed(after + drop, after, threshold) {
+                settled.quota_warnings.push(quota_warning::Crossing { user_id: *user_id, remaining: after, threshold });
+            }
         }
     }
     tx.commit().await?;
@@ -338,6 +359,8 @@ struct Spend {
 struct UserCharge {
     spend: Spend,
     requests: i64,
+    /// The part of `spend.used` covered by leases that had already closed.
+    closed_lease_cover: i64,
 }
 
 /// Takes each lease's requests out of the lease; what the lease no longer covers (it overran, closed or is
@@ -354,6 +377,7 @@ async fn charge_leases(db: &Db, tx: &mut Tx<'_>, charges: &mut Charges<'_>) -> R
             Some((amount, used, _closed)) => (amount - used).max(0),
             None => 0,
         };
+        let closed = lease.is_some_and(|l| l.2 != 0);
         if lease.is_some() {
             sqlx::query(&db.sql("UPDATE quota_leases SET used = used + ? WHERE id = ?"))
                 .bind(total)
@@ -366,13 +390,27 @@ async fn charge_leases(db: &Db, tx: &mut Tx<'_>, charges: &mut Charges<'_>) -> R
             left -= covered;
             let excess = quota - covered;
             charges.tokens.entry(*token_id).or_default().debit += excess;
-            charges.users.entry(*user_id).or_default().spend.debit += excess;
+            let user = charges.users.entry(*user_id).or_default();
+            user.spend.debit += excess;
+            if closed {
+                user.closed_lease_cover += covered;
+            }
         }
     }
     Ok(())
 }
 
 type Tx<'a> = sqlx::Transaction<'a, sqlx::Any>;
+
+/// What the user's open leases still hold (summed here: see `leases::held`).
+async fn open_leases_left(db: &Db, tx: &mut Tx<'_>, user_id: i64) -> Result<i64, ControlError> {
+    let rows: Vec<(i64,)> =
+        sqlx::query_as(&db.sql("SELECT amount - used FROM quota_leases WHERE user_id = ? AND closed = 0"))
+            .bind(user_id)
+            .fetch_all(&mut **tx)
+            .await?;
+    Ok(rows.iter().map(|(left,)| (*left).max(0)).sum())
+}
 
 /// Records the batch's request ids in the idempotency ledger and returns the reports seen for the first time
 /// (a duplicate inside the batch counts once). The ledger's primary key is the arbiter, so two control
@@ -441,9 +479,11 @@ struct LogUser {
     username: String,
     /// The user's setting `show_ip_in_logs` (Veloera v0.5): the client address is recorded only when it is on.
     show_ip: bool,
+    /// The unset-model and quota-warning settings.
+    prefs: Preferences,
 }
 
-/// The batch's users, looked up once each.
+/// The batch's users, looked up once each (before charging: their settings decide unset-model prices).
 async fn log_users(
     db: &Db,
     tx: &mut Tx<'_>,
@@ -458,7 +498,7 @@ async fn log_users(
         let (username, setting) = row.unwrap_or_default();
         let show_ip = serde_json::from_str::<serde_json::Value>(&setting)
             .is_ok_and(|s| s.get("show_ip_in_logs").and_then(|v| v.as_bool()) == Some(true));
-        users.insert(user_id, LogUser { username, show_ip });
+        users.insert(user_id, LogUser { username, show_ip, prefs: Preferences::parse(&setting) });
     }
     Ok(users)
 }

@@ -8,6 +8,7 @@ use veloera_proto::v1::{
 
 use crate::db::{self, now_secs};
 use crate::error::ControlError;
+use crate::notify::Preferences;
 use crate::routing::{RoutableChannel, split_list};
 use crate::state::AppState;
 use veloera_proto::rules::ip_allowed;
@@ -68,6 +69,7 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
     }
 
     let group = if token.group_name.is_empty() { user_group } else { token.group_name.clone() };
+    let accept_unset = Preferences::parse(&db::users::setting(state.db(), token.user_id).await?).accept_unset_models;
     let model_allowlist = if token.model_limits_enabled != 0 { split_list(&token.model_limits) } else { Vec::new() };
     let ip_allowlist = split_list(&token.allow_ips);
     let channels = state.channels();
@@ -94,6 +96,7 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
         rate_limit_period,
         rate_limit_count,
         rate_limit_success,
+        accept_unset_model_ratio_model: accept_unset,
     };
 
     if !ip_allowed(&ip_allowlist, &req.client_ip) {
@@ -109,12 +112,12 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
         return Ok(deny(DenialReason::ChannelPinForbidden, "only administrators may pin a channel"));
     }
     let prices = state.prices();
-    let asked_price = prices.lookup(&req.model, &group);
+    let asked_price = prices.lookup_for(&req.model, &group, accept_unset);
     let mut candidates = Vec::new();
     for choice in channels.candidates(&group, &req.model, req.pinned_channel_id) {
         let billed = choice.billed_model.as_deref().filter(|b| *b != req.model);
         let pricing = match billed {
-            Some(b) => prices.lookup(b, &group).or(asked_price),
+            Some(b) => prices.lookup_for(b, &group, accept_unset).or(asked_price),
             None => asked_price,
         };
         // Unpriced candidates are left out: they could not be billed.

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::db::usage::{FailedAttempt, UsageReport};
 use crate::db::{Db, now_secs};
 use crate::error::ControlError;
+pub use crate::notify::channel_notice::HealthChange;
 use crate::routing::{ChannelSnapshot, key_digest};
 pub use policy::Policy;
 
@@ -59,15 +60,15 @@ pub fn classify(policy: &Policy, status: i32, error: &str) -> Fault {
     }
 }
 
-/// Applies the health facts of freshly settled reports inside the settlement transaction. Returns whether any
-/// key or channel changed status (the routing snapshot must then be rebuilt).
+/// Applies the health facts of freshly settled reports inside the settlement transaction. Returns the keys and
+/// channels it disabled (the routing snapshot must then be rebuilt, and root told once the batch committed).
 pub async fn record(
     db: &Db,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     policy: &Policy,
     channels: &ChannelSnapshot,
     reports: &[&UsageReport],
-) -> Result<bool, ControlError> {
+) -> Result<Vec<HealthChange>, ControlError> {
     let now = now_secs();
     // (channel, slot) → (requests, errors, last error)
     let mut counts: BTreeMap<(i64, i32), (i64, i64, Option<&str>)> = BTreeMap::new();
@@ -109,26 +110,41 @@ pub async fn record(
             .execute(&mut **tx)
             .await?;
     }
+    let mut changes = Vec::new();
     if !policy.auto_disable {
-        return Ok(false);
+        return Ok(changes);
     }
-    let mut changed = false;
     for a in reports.iter().flat_map(|r| &r.failed_attempts) {
         let Some(channel) = channels.channel(a.channel_id).filter(|c| c.auto_ban) else { continue };
+        let change = |key_slot: Option<i32>, reason: &str| HealthChange {
+            channel_id: a.channel_id,
+            channel_name: channel.name.clone(),
+            key_slot,
+            disabled: true,
+            reason: reason.to_string(),
+        };
         match classify(policy, a.status_code, &a.error) {
             Fault::Request => {}
             Fault::Key(reason) => {
                 let Some(key) = channel.keys.get(a.key_slot as usize) else { continue };
-                changed |= disable_key(db, tx, policy, a.channel_id, &key_digest(key), &reason, now).await?;
+                if disable_key(db, tx, policy, a.channel_id, &key_digest(key), &reason, now).await? {
+                    changes.push(change(Some(a.key_slot), &reason));
+                }
                 let digests: Vec<String> = channel.keys.iter().map(|k| key_digest(k)).collect();
-                if !any_key_enabled(db, tx, a.channel_id, &digests).await? {
-                    changed |= disable_channel(db, tx, policy, a.channel_id, ALL_KEYS_DISABLED, now).await?;
+                if !any_key_enabled(db, tx, a.channel_id, &digests).await?
+                    && disable_channel(db, tx, policy, a.channel_id, ALL_KEYS_DISABLED, now).await?
+                {
+                    changes.push(change(None, ALL_KEYS_DISABLED));
                 }
             }
-            Fault::Transient => changed |= count_failure(db, tx, policy, a, now).await?,
+            Fault::Transient => {
+                if let Some(reason) = count_failure(db, tx, policy, a, now).await? {
+                    changes.push(change(None, &reason));
+                }
+            }
         }
     }
-    Ok(changed)
+    Ok(changes)
 }
 
 async fn disable_key(
@@ -198,14 +214,14 @@ async fn disable_channel(
     Ok(done.rows_affected() > 0)
 }
 
-/// Counts a transient failure in the channel's window; opens the circuit at the threshold.
+/// Counts a transient failure in the channel's window; opens the circuit at the threshold (and then says why).
 async fn count_failure(
     db: &Db,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     policy: &Policy,
     a: &FailedAttempt,
     now: i64,
-) -> Result<bool, ControlError> {
+) -> Result<Option<String>, ControlError> {
     let window_open_since = now - policy.failure_window_secs;
     sqlx::query(&db.sql(
         "UPDATE channels SET \
@@ -224,7 +240,7 @@ async fn count_failure(
         .fetch_one(&mut **tx)
         .await?;
     if count < policy.failure_threshold {
-        return Ok(false);
+        return Ok(None);
     }
     let status = if a.status_code == 0 { "no answer".to_string() } else { format!("status {}", a.status_code) };
     let reason = format!(
@@ -232,7 +248,7 @@ async fn count_failure(
         policy.failure_window_secs,
         a.error.chars().take(200).collect::<String>()
     );
-    disable_channel(db, tx, policy, a.channel_id, &reason, now).await
+    Ok(disable_channel(db, tx, policy, a.channel_id, &reason, now).await?.then_some(reason))
 }
 
 #[cfg(test)]

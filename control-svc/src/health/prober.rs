@@ -8,6 +8,7 @@ use crate::db::channels::ChannelRow;
 use crate::db::{self, now_secs};
 use crate::error::ControlError;
 use crate::grpc::jobs::{JobKind, JobOutcome};
+use crate::health::HealthChange;
 use crate::routing::{ALL_KEYS_DISABLED_REASON, RoutableChannel, key_digest};
 use crate::state::AppState;
 
@@ -72,6 +73,7 @@ pub async fn probe_due(state: &AppState) -> Result<(), ControlError> {
     let now = now_secs();
     let policy = state.policy().clone();
     let mut changed = false;
+    let mut notices = Vec::new();
     for (row, backoff) in db::channel_health::due_for_probe(state.db(), now).await? {
         if row.status_reason == ALL_KEYS_DISABLED_REASON {
             continue; // comes back with its keys
@@ -79,7 +81,10 @@ pub async fn probe_due(state: &AppState) -> Result<(), ControlError> {
         let model = test_model(&row, None);
         let passed = test_channel(state, &row, None, &model).await.map(|o| o.ok).unwrap_or(false);
         if passed && policy.auto_enable {
-            changed |= db::channel_health::enable_recovered(state.db(), row.id).await?;
+            if db::channel_health::enable_recovered(state.db(), row.id).await? {
+                changed = true;
+                notices.push(enabled(&row, None));
+            }
             tracing::info!(channel = row.id, "channel passed its probe and is enabled again");
         } else {
             db::channel_health::reschedule(state.db(), row.id, policy.next_backoff(backoff)).await?;
@@ -93,8 +98,12 @@ pub async fn probe_due(state: &AppState) -> Result<(), ControlError> {
         let passed = test_channel(state, &row, Some(slot), &model).await.map(|o| o.ok).unwrap_or(false);
         if passed && policy.auto_enable {
             db::channel_keys::set_status(state.db(), key.channel_id, &key.key_digest, 1, "").await?;
-            if row.status == 3 && row.status_reason == ALL_KEYS_DISABLED_REASON {
-                db::channel_health::enable_recovered(state.db(), row.id).await?;
+            notices.push(enabled(&row, Some(slot as i32)));
+            if row.status == 3
+                && row.status_reason == ALL_KEYS_DISABLED_REASON
+                && db::channel_health::enable_recovered(state.db(), row.id).await?
+            {
+                notices.push(enabled(&row, None));
             }
             changed = true;
             tracing::info!(channel = row.id, slot, "channel key passed its probe and is enabled again");
@@ -103,10 +112,22 @@ pub async fn probe_due(state: &AppState) -> Result<(), ControlError> {
             db::channel_keys::reschedule(state.db(), key.channel_id, &key.key_digest, backoff).await?;
         }
     }
+    crate::notify::channel_notice::send(state, &notices);
     if changed {
         state.reload_channels().await?;
     }
     Ok(())
+}
+
+/// Root's notice that a channel (or one of its keys) is enabled again.
+fn enabled(row: &ChannelRow, key_slot: Option<i32>) -> HealthChange {
+    HealthChange {
+        channel_id: row.id,
+        channel_name: row.name.clone(),
+        key_slot,
+        disabled: false,
+        reason: String::new(),
+    }
 }
 
 /// Veloera's "test all channels": every channel not disabled by hand is tested; a failing or too slow channel
@@ -114,6 +135,7 @@ pub async fn probe_due(state: &AppState) -> Result<(), ControlError> {
 pub async fn test_all(state: &AppState) -> Result<(), ControlError> {
     let policy = state.policy().clone();
     let mut changed = false;
+    let mut notices = Vec::new();
     for row in db::channels::list(state.db()).await?.into_iter().filter(|r| r.status != 2) {
         let model = test_model(&row, None);
         let outcome = test_channel(state, &row, None, &model).await;
@@ -131,17 +153,24 @@ pub async fn test_all(state: &AppState) -> Result<(), ControlError> {
                 continue;
             }
         };
-        match failure {
+        let change = match failure {
             Some(reason) if policy.auto_disable && row.status == 1 => {
-                changed |=
+                let disabled =
                     db::channel_health::disable_failed(state.db(), row.id, &reason, policy.probe_initial_secs).await?;
+                let channel_name = row.name.clone();
+                disabled.then_some(HealthChange { channel_id: row.id, channel_name, key_slot: None, disabled, reason })
             }
             None if row.status == 3 && policy.auto_enable && row.status_reason != ALL_KEYS_DISABLED_REASON => {
-                changed |= db::channel_health::enable_recovered(state.db(), row.id).await?;
+                db::channel_health::enable_recovered(state.db(), row.id).await?.then(|| enabled(&row, None))
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some(change) = change {
+            changed = true;
+            notices.push(change);
         }
     }
+    crate::notify::channel_notice::send(state, &notices);
     if changed {
         state.reload_channels().await?;
     }

@@ -12,7 +12,7 @@ const QUOTA_MAX: i64 = 1_000_000_000_000_000;
 
 /// Every table `/api/option/` accepts keys from.
 pub(super) const TABLES: &[&[Setting]] =
-    &[BILLING, ROUTING, HEALTH, LOGS, ACCOUNTS, OAUTH, MAIL, REWARDS, BLOCKED_WORDS, RATE_LIMITS, SITE, UI];
+    &[BILLING, ROUTING, HEALTH, LOGS, ACCOUNTS, OAUTH, MAIL, NOTICES, REWARDS, BLOCKED_WORDS, RATE_LIMITS, SITE, UI];
 
 /// Prices and groups (`billing::PriceTable`); `DemoSiteEnabled` is recorded by first-run setup.
 const BILLING: &[Setting] = &[
@@ -94,6 +94,9 @@ const MAIL: &[Setting] = &[
     s("SMTPToken", Secret),
     s("SMTPSSLEnabled", Flag),
 ];
+
+/// Quota warnings (`notify::quota_warning`): the threshold of users who set none (0: they get none).
+const NOTICES: &[Setting] = &[s("QuotaRemindThreshold", Integer { min: 0, max: QUOTA_MAX })];
 
 /// Check-in, invitations and rebates (`db::check_in`, `db::invitations`).
 const REWARDS: &[Setting] = &[

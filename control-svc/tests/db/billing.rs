@@ -86,7 +86,7 @@ fn report(id: &str, user: i64, token: i64, cost: i64, lease_id: &str) -> UsageRe
 
 async fn settle_all(db: &Db, reports: &[UsageReport]) -> control_svc::db::usage::Settled {
     let (prices, policy, channels) = (prices(), Policy::default(), ChannelSnapshot::default());
-    let cx = Context { prices: &prices, policy: &policy, channels: &channels };
+    let cx = Context { prices: &prices, policy: &policy, channels: &channels, quota_remind_threshold: 0 };
     settle(db, &cx, reports).await.unwrap()
 }
 

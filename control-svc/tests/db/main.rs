@@ -16,6 +16,7 @@ use sqlx::{AnyPool, Executor};
 
 mod accounts;
 mod billing;
+mod notices;
 mod redemptions;
 mod sessions;
 
@@ -220,7 +221,7 @@ async fn exercise(url: DatabaseUrl) {
     };
     let prices = PriceTable::default();
     let (policy, snapshot) = (Policy::default(), ChannelSnapshot::default());
-    let cx = Context { prices: &prices, policy: &policy, channels: &snapshot };
+    let cx = Context { prices: &prices, policy: &policy, channels: &snapshot, quota_remind_threshold: 0 };
     // (40 + 5×4) × 1.25 = 75, applied once although delivered three times in two batches.
     let first = settle(&db, &cx, &[report.clone(), report.clone()]).await.unwrap();
     assert_eq!(first.newly_applied, 1);
@@ -492,7 +493,7 @@ async fn exercise_health(db: &Db) {
     db::channel_keys::ensure(db, &keys).await.unwrap();
     let policy = Policy { failure_threshold: 3, ..Policy::default() };
     let prices = PriceTable::default();
-    let cx = Context { prices: &prices, policy: &policy, channels: &snapshot };
+    let cx = Context { prices: &prices, policy: &policy, channels: &snapshot, quota_remind_threshold: 0 };
     let refused = |request_id: &str, slot: i32| UsageReport {
         request_id: request_id.into(),
         channel_id: id,

@@ -50,7 +50,7 @@ pub struct Route {
     pub max_retries: u32,
 }
 
-/// Candidates and price for one (group, model, pinned channel).
+/// Candidates and price for one (group, model, pinned channel, whether the caller accepts unpriced models).
 #[derive(Debug)]
 pub struct RouteEntry {
     pub candidates: Vec<Candidate>,
@@ -61,6 +61,8 @@ pub struct RouteEntry {
     group: String,
     model: String,
     pinned: Option<i64>,
+    /// Granted for a caller with `accept_unset_model_ratio_model`: may hold models others are refused.
+    accept_unset: bool,
 }
 
 /// foldhash rather than SipHash: these maps are read on every request, and their keys are digests and
@@ -96,11 +98,11 @@ impl AuthCache {
         }
     }
 
-    /// Routes are found by a hash of (group, model, pin), so a lookup builds no owned key; the entry keeps the
-    /// full key to rule out collisions.
-    fn route_key(&self, group: &str, model: &str, pinned: Option<i64>) -> u64 {
+    /// Routes are found by a hash of (group, model, pin, unset-model acceptance), so a lookup builds no owned
+    /// key; the entry keeps the full key to rule out collisions.
+    fn route_key(&self, group: &str, model: &str, pinned: Option<i64>, accept_unset: bool) -> u64 {
         use std::hash::BuildHasher;
-        self.route_hasher.hash_one((group, model, pinned))
+        self.route_hasher.hash_one((group, model, pinned, accept_unset))
     }
 
     /// Cached answers are trusted only while invalidations can reach us (or only briefly after they stopped).
@@ -121,9 +123,13 @@ impl AuthCache {
         self.fresh(state.fetched()).then(|| state.clone())
     }
 
-    pub fn route(&self, group: &str, model: &str, pinned: Option<i64>) -> Option<Arc<RouteEntry>> {
-        let entry = self.routes.get(&self.route_key(group, model, pinned))?;
-        let same = entry.group == group && entry.model == model && entry.pinned == pinned;
+    /// The cached route for a caller of `group` (`accept_unset`: the caller accepts unpriced models).
+    pub fn route(&self, group: &str, model: &str, pinned: Option<i64>, accept_unset: bool) -> Option<Arc<RouteEntry>> {
+        let entry = self.routes.get(&self.route_key(group, model, pinned, accept_unset))?;
+        let same = entry.group == group
+            && entry.model == model
+            && entry.pinned == pinned
+            && entry.accept_unset == accept_unset;
         (same && self.fresh(entry.fetched)).then(|| entry.clone())
     }
 
@@ -141,14 +147,15 @@ impl AuthCache {
     ) -> (Arc<CallerEntry>, Option<Arc<RouteEntry>>) {
         let now = Instant::now();
         let group = caller.group.clone();
+        let accept_unset = caller.accept_unset_model_ratio_model;
         let entry = Arc::new(CallerEntry { fetched: now, ..CallerEntry::new(caller) });
         let route = route.map(|Route { model, pinned, candidates, pricing, max_retries }| {
-            Arc::new(RouteEntry { candidates, pricing, max_retries, fetched: now, group, model, pinned })
+            Arc::new(RouteEntry { candidates, pricing, max_retries, fetched: now, group, model, pinned, accept_unset })
         });
         if self.generation() == generation {
             self.keys.insert(digest, KeyState::Known(entry.clone()));
             if let Some(r) = &route {
-                self.routes.insert(self.route_key(&r.group, &r.model, r.pinned), r.clone());
+                self.routes.insert(self.route_key(&r.group, &r.model, r.pinned, r.accept_unset), r.clone());
             }
         }
         (entry, route)
@@ -245,12 +252,28 @@ mod tests {
             max_retries: 0,
         });
         c.store_grant(c.generation(), [1; 32], caller(1), route);
-        assert!(c.route("default", "m", None).is_some());
-        assert!(c.route("default", "other", None).is_none());
-        assert!(c.route("vip", "m", None).is_none());
-        assert!(c.route("default", "m", Some(3)).is_none());
+        assert!(c.route("default", "m", None, false).is_some());
+        assert!(c.route("default", "other", None, false).is_none());
+        assert!(c.route("vip", "m", None, false).is_none());
+        assert!(c.route("default", "m", Some(3), false).is_none());
         c.forget_routes();
-        assert!(c.route("default", "m", None).is_none());
+        assert!(c.route("default", "m", None, false).is_none());
+    }
+
+    #[test]
+    fn a_route_granted_to_a_caller_accepting_unpriced_models_serves_only_such_callers() {
+        let c = cache();
+        let accepting = Caller { accept_unset_model_ratio_model: true, ..caller(1) };
+        let route = Some(Route {
+            model: "unpriced".to_string(),
+            pinned: None,
+            candidates: Vec::new(),
+            pricing: Pricing::default(),
+            max_retries: 0,
+        });
+        c.store_grant(c.generation(), [1; 32], accepting, route);
+        assert!(c.route("default", "unpriced", None, true).is_some());
+        assert!(c.route("default", "unpriced", None, false).is_none());
     }
 
     #[test]

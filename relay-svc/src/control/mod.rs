@@ -111,7 +111,9 @@ impl ControlLink {
                 if ask.model.is_empty() {
                     return Ok(Authorized { caller: entry, route: None });
                 }
-                if let Some(route) = self.cache.route(&entry.caller.group, ask.model, ask.pinned_channel) {
+                let accept_unset = entry.caller.accept_unset_model_ratio_model;
+                if let Some(route) = self.cache.route(&entry.caller.group, ask.model, ask.pinned_channel, accept_unset)
+                {
                     return Ok(Authorized { caller: entry, route: Some(route) });
                 }
             }

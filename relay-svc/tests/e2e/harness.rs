@@ -83,6 +83,8 @@ pub fn control_config(dir: &std::path::Path) -> control_svc::Config {
         // Every test signs in from 127.0.0.1; the limits have their own tests (`surface.rs`), which switch them on.
         api_rate_limit: control_svc::config::RateLimit::OFF,
         critical_rate_limit: control_svc::config::RateLimit::OFF,
+        // Off as in production; the webhook tests (`notify.rs`) switch it on for their local receivers.
+        webhook_allow_loopback: false,
     }
 }
 

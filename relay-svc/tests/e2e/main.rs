@@ -4,6 +4,7 @@ mod fake_oauth;
 mod fake_smtp;
 mod harness;
 mod mock_upstream;
+mod webhook_receiver;
 
 mod account_security;
 mod accounts;
@@ -19,6 +20,7 @@ mod failover;
 mod formats;
 mod lifecycle;
 mod logs;
+mod notify;
 mod quota;
 mod rate_limits;
 mod redemptions;
