@@ -44,7 +44,7 @@ async fn set_setting(gw: &Gateway, setting: Value) -> (u16, Value) {
 /// Log rows of one type (2 consume, 4 system), newest first.
 async fn logs_of_type(gw: &Gateway, log_type: i32) -> Vec<Value> {
     let (_, body) = gw.api("GET", &format!("/api/log/?type={log_type}&p=1&page_size=100"), None).await;
-    body["data"].as_array().cloned().unwrap_or_default()
+    body["data"]["items"].as_array().cloned().unwrap_or_default()
 }
 
 /// Waits (bounded) until `n` rows of `log_type` exist.
