@@ -18,6 +18,7 @@ mod failover;
 mod formats;
 mod lifecycle;
 mod logs;
+mod probes;
 mod quota;
 mod rate_limits;
 mod redemptions;
