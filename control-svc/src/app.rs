@@ -119,7 +119,8 @@ impl Application {
             // Nagle + delayed ACK adds ~40 ms to small responses.
             let _ = tcp.set_nodelay(true);
         });
-        let router = crate::probes::router(state.clone()).merge(admin::router(state.clone(), &self.ui_dir, self.limits));
+        let router =
+            crate::probes::router(state.clone()).merge(admin::router(state.clone(), &self.ui_dir, self.limits));
         let http_cancel = cancel.clone();
         let http = axum::serve(http_listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move { http_cancel.cancelled().await });

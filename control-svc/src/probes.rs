@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use axum::routing::get;
-use axum::{Json, Router};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
 use serde_json::json;
 
 use crate::state::AppState;
