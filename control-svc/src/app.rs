@@ -127,7 +127,8 @@ impl Application {
             let _ = tcp.set_nodelay(true);
         });
         let notifier_state = state.clone();
-        let router = admin::router(state.clone(), &self.ui_dir, self.limits);
+        let router =
+            crate::probes::router(state.clone()).merge(admin::router(state.clone(), &self.ui_dir, self.limits));
         let http_cancel = cancel.clone();
         let http = axum::serve(http_listener, router.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move { http_cancel.cancelled().await });

@@ -8,6 +8,7 @@
 //! - `state`     shared state: database, cipher, event hub, routing and price snapshots
 //! - `db`        the database (SQLite / PostgreSQL / MySQL through `sqlx::Any`) and one module per table
 //! - `admin`     the admin REST API (`/api/*`) and the UI's static files
+//! - `probes`    `/healthz` and `/readyz`
 //! - `grpc`      the relay-facing gRPC service
 //! - `routing`   channel snapshot and candidate selection
 //! - `billing`   prices and the quota formula
@@ -29,6 +30,7 @@ pub mod events;
 pub mod grpc;
 pub mod health;
 pub mod notify;
+pub mod probes;
 pub mod routing;
 pub mod secrets;
 pub mod settings;

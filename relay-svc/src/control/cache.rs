@@ -69,6 +69,19 @@ pub struct RouteEntry {
 /// hashes chosen by us, not by clients (a route key is a hash of the caller's group and model name).
 type FastState = foldhash::fast::RandomState;
 
+/// The state of the `WatchConfig` stream as readiness reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// Invalidations arrive: cached answers are current.
+    Connected,
+    /// The stream is down since `away`; cached answers are still served for `left` more (`CONTROL_STALE_GRACE`).
+    ServingFromCaches { away: Duration, left: Duration },
+    /// Down for longer than the grace: only what control answers directly is served.
+    Lost { away: Duration },
+    /// The stream has not come up since the relay started.
+    NeverConnected,
+}
+
 pub struct AuthCache {
     keys: DashMap<[u8; 32], KeyState, FastState>,
     routes: DashMap<u64, Arc<RouteEntry>, FastState>,
@@ -202,6 +215,23 @@ impl AuthCache {
         self.watch_connected.load(Ordering::Acquire)
     }
 
+    /// Where the link to control stands, for readiness: the caches are kept fresh, or serve on their own for
+    /// the rest of the grace period, or may no longer be used.
+    pub fn link_state(&self) -> LinkState {
+        if self.watch_connected.load(Ordering::Acquire) {
+            return LinkState::Connected;
+        }
+        let down_at = Duration::from_millis(self.watch_down_at_ms.load(Ordering::Acquire));
+        if down_at.is_zero() {
+            return LinkState::NeverConnected;
+        }
+        let away = self.epoch.elapsed().saturating_sub(down_at);
+        match self.grace.checked_sub(away) {
+            Some(left) if !left.is_zero() => LinkState::ServingFromCaches { away, left },
+            _ => LinkState::Lost { away },
+        }
+    }
+
     pub fn set_watch_connected(&self, connected: bool) {
         if !connected && self.watch_connected.load(Ordering::Acquire) {
             let now = self.epoch.elapsed().as_millis().max(1) as u64;
@@ -223,6 +253,20 @@ mod tests {
 
     fn caller(user_id: i64) -> Caller {
         Caller { user_id, group: "default".into(), ..Default::default() }
+    }
+
+    #[test]
+    fn the_link_state_follows_the_watch_stream_and_the_grace() {
+        let c = AuthCache::new(Duration::from_secs(60), Duration::from_secs(60));
+        assert_eq!(c.link_state(), LinkState::NeverConnected);
+        c.set_watch_connected(true);
+        assert_eq!(c.link_state(), LinkState::Connected);
+        c.set_watch_connected(false);
+        assert!(matches!(c.link_state(), LinkState::ServingFromCaches { left, .. } if left <= Duration::from_secs(60)));
+        let no_grace = AuthCache::new(Duration::from_secs(60), Duration::ZERO);
+        no_grace.set_watch_connected(true);
+        no_grace.set_watch_connected(false);
+        assert!(matches!(no_grace.link_state(), LinkState::Lost { .. }));
     }
 
     #[test]

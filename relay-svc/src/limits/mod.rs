@@ -157,6 +157,12 @@ impl Limiter {
         }
     }
 
+    /// Whether the shared counter store answers (`None` without one), and whether requests are admitted while
+    /// it does not (`RATE_LIMIT_FAIL_OPEN`); for readiness.
+    pub async fn store_health(&self) -> (Option<Result<(), String>>, bool) {
+        (self.store.ping().await.map(|r| r.map_err(|e| e.to_string())), self.fail_open)
+    }
+
     /// Applies settings control sent (with a `Reset` or `OptionsChanged`).
     pub fn apply(&self, settings: &RelaySettings) {
         let settings = Settings::from(settings);

@@ -92,6 +92,18 @@ impl Store {
         }
     }
 
+    /// Whether the shared store answers (`None`: counting in memory, nothing to ask).
+    pub async fn ping(&self) -> Option<Result<(), StoreDown>> {
+        let Store::Redis(r) = self else { return None };
+        let mut conn = r.manager.clone();
+        let answer = tokio::time::timeout(REDIS_DEADLINE, redis::cmd("PING").query_async::<String>(&mut conn)).await;
+        Some(match answer {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(StoreDown(e.to_string())),
+            Err(_) => Err(StoreDown("no answer in time".into())),
+        })
+    }
+
     /// Applies what ended requests add: at once in memory, in the background for Redis (a request's end never
     /// waits for it).
     pub fn settle(&self, settles: Vec<Settle>) {

@@ -1,4 +1,5 @@
-//! The relay's HTTP surface: `/v1/*`, the exact alias `/hf/v1/*`, and the front door for everything else.
+//! The relay's HTTP surface: `/v1/*`, the exact alias `/hf/v1/*`, the probes `/healthz` and `/readyz`, and the
+//! front door for everything else.
 
 mod anthropic;
 mod billing;
@@ -8,6 +9,7 @@ mod gemini;
 mod models;
 mod multipart;
 mod passthrough;
+mod probes;
 pub mod request_id;
 mod sse;
 mod translate;
@@ -85,6 +87,8 @@ pub fn router(state: RelayState) -> Router {
             .route(&format!("{prefix}/dashboard/billing/usage"), get(billing::usage));
     }
     router = router
+        .route("/healthz", get(probes::healthz))
+        .route("/readyz", get(probes::readyz))
         .route("/v1beta/models", get(gemini::list))
         .route("/v1beta/models/{target}", get(gemini::retrieve).post(gemini::generate));
     router.fallback(frontdoor::forward).layer(RequestIdLayer).with_state(state)
