@@ -49,14 +49,14 @@ async fn logs_of_type(gw: &Gateway, log_type: i32) -> Vec<Value> {
 
 /// Waits (bounded) until `n` rows of `log_type` exist.
 async fn wait_for_rows(gw: &Gateway, log_type: i32, n: usize) -> Vec<Value> {
-    for _ in 0..200 {
+    for _ in 0..400 {
         let rows = logs_of_type(gw, log_type).await;
         if rows.len() >= n {
             return rows;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("fewer than {n} log rows of type {log_type} after 10 s: {:?}", logs_of_type(gw, log_type).await);
+    panic!("fewer than {n} log rows of type {log_type} after 20 s: {:?}", logs_of_type(gw, log_type).await);
 }
 
 /// Sends `n` requests one after the other, each settled before the next (so each batch moves the balance once).
@@ -235,7 +235,7 @@ async fn root_webhook(gw: &Gateway, receiver: &Receiver) {
 
 /// Waits (bounded) for a delivery whose title is `title`.
 async fn wait_for_title(receiver: &Receiver, title: &str) -> crate::webhook_receiver::Delivery {
-    for _ in 0..300 {
+    for _ in 0..600 {
         if let Some(d) = receiver.received().into_iter().find(|d| d.body["title"] == title) {
             return d;
         }
