@@ -20,6 +20,7 @@ mod setup;
 mod status;
 pub(crate) mod tokens;
 mod topup;
+mod ui;
 mod user_admin;
 mod users;
 
@@ -29,10 +30,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use axum::routing::get;
-use tower_http::services::{ServeDir, ServeFile};
 
 use crate::error::ControlError;
 use crate::state::AppState;
@@ -142,21 +140,5 @@ pub fn router(state: AppState, ui_dir: &Path, limits: Arc<ApiLimits>) -> Router 
         .route("/redemption/{id}", get(redemptions::get_one).delete(redemptions::delete))
         .fallback(|| async { ControlError::NotFound("no such API route".into()) })
         .layer(axum::middleware::from_fn_with_state(limits, rate_limit::enforce));
-    Router::new().nest("/api", api).fallback_service(ui_service(ui_dir)).with_state(state)
-}
-
-fn ui_service(ui_dir: &Path) -> axum::routing::MethodRouter {
-    let index = ui_dir.join("index.html");
-    if index.is_file() {
-        axum::routing::get_service(ServeDir::new(ui_dir).fallback(ServeFile::new(index)))
-    } else {
-        let dir = ui_dir.display().to_string();
-        get(move || async move {
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("The admin UI is not built (no index.html in {dir}). Build it with `cargo xtask ui`.\n"),
-            )
-                .into_response()
-        })
-    }
+    Router::new().nest("/api", api).fallback_service(ui::service(ui_dir)).with_state(state)
 }

@@ -22,4 +22,5 @@ mod quota;
 mod rate_limits;
 mod redemptions;
 mod surface;
+mod ui_files;
 mod users_admin;
