@@ -181,8 +181,9 @@ pub async fn usable_groups() -> ApiResult<serde_json::Map<String, Value>> {
 
 // Channels.
 
+/// `page` counts from 1 here; Veloera numbers channel pages from 0.
 pub async fn list_channels(page: i64, page_size: i64) -> ApiResult<Page<Channel>> {
-    let url = with_query("/api/channel/", &[("p", page.to_string()), ("page_size", page_size.to_string())]);
+    let url = with_query("/api/channel/", &[("p", (page - 1).to_string()), ("page_size", page_size.to_string())]);
     data(Method::GET, &url, None).await
 }
 
@@ -291,8 +292,9 @@ pub async fn groups() -> ApiResult<Vec<String>> {
 
 // Tokens.
 
+/// `page` counts from 1 here; Veloera numbers token pages from 0.
 pub async fn list_tokens(page: i64, size: i64) -> ApiResult<Page<Token>> {
-    let url = with_query("/api/token/", &[("p", page.to_string()), ("size", size.to_string())]);
+    let url = with_query("/api/token/", &[("p", (page - 1).to_string()), ("size", size.to_string())]);
     data(Method::GET, &url, None).await
 }
 

@@ -199,7 +199,7 @@ pub fn logs() -> Html {
             { summary }
             { table }
             if let Some(Ok(p)) = &*rows {
-                <Pager page={p.page.max(1)} page_size={PAGE_SIZE} total={p.total}
+                <Pager page={*page} page_size={PAGE_SIZE} total={p.total}
                     on_page={{ let page = page.clone(); Callback::from(move |n| page.set(n)) }} />
             }
             if admin && ctx.role() >= veloera_admin_types::role::ROOT {

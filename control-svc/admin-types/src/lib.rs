@@ -21,14 +21,22 @@ impl<T> Envelope<T> {
     }
 }
 
-/// One page of a list, in the shape Veloera v0.5 and new-api answer paged lists (`data.items`, `data.total`):
-/// pages count from 1, `total` is the number of rows matching the filter on every page.
+/// One page of a list, in the shape Veloera v0.5 and new-api answer paged lists (`data.items`, `data.total`).
+/// `page` is the page answered, counted as that list counts in Veloera (channels and tokens from 0; logs,
+/// users and redemption codes from 1); `total` is the number of rows matching the filter, the same on every page.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: i64,
     pub page: i64,
     pub page_size: i64,
+}
+
+impl<T> Page<T> {
+    /// The same page with each row converted.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page { items: self.items.into_iter().map(f).collect(), total: self.total, page: self.page, page_size: self.page_size }
+    }
 }
 
 /// Veloera role numbers.

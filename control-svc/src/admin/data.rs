@@ -19,8 +19,8 @@ const DEFAULT_WINDOW_SECS: i64 = 7 * 86_400;
 const MAX_WINDOW_SECS: i64 = 366 * 86_400;
 
 /// `start_timestamp` and `end_timestamp` (unix seconds; default the last seven days, up to now), `username`
-/// (administrators), `default_time` (`hour`, the default, `day` or `week`: the bucket size, Veloera's
-/// `DataExportDefaultTime` values) and `group_by` (`model`, the default, or `user`; administrators).
+/// (administrators), `default_time` (`hour`, the default and what any other value means, `day` or `week`: the
+/// bucket size, Veloera's `DataExportDefaultTime` values) and `group_by` (`model`, the default, or `user`; administrators).
 #[derive(Debug, Default, Deserialize)]
 pub struct DataQuery {
     start_timestamp: Option<String>,
@@ -40,13 +40,12 @@ impl DataQuery {
         if end - start > MAX_WINDOW_SECS {
             return Err(ControlError::BadRequest("the window is longer than 366 days".into()));
         }
+        // Anything but `day` or `week` is the hourly default: Veloera's dashboard sends `default_time=undefined`
+        // until its options have loaded, and Veloera answers it rather than refusing.
         let bucket = match self.default_time.as_deref().map(str::trim).unwrap_or("") {
-            "" | "hour" => quota_data::HOUR,
             "day" => 86_400,
             "week" => 7 * 86_400,
-            other => {
-                return Err(ControlError::BadRequest(format!("default_time: {other:?} is not hour, day or week")));
-            }
+            _ => quota_data::HOUR,
         };
         let username = self.username.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
         Ok(Window { start, end, user_id, username: if user_id.is_none() { username } else { None }, bucket })

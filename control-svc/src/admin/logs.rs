@@ -6,8 +6,9 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use veloera_admin_types::{ChatContent, Envelope, LogEntry, LogStat};
+use veloera_admin_types::{ChatContent, Envelope, LogEntry, LogStat, Page};
 
+use super::paging::{FirstPage, PageRequest};
 use super::session::{Active, Admin};
 use crate::db::logs::{LogFilter, LogRow};
 use crate::db::{self, now_secs};
@@ -72,36 +73,40 @@ impl LogQuery {
         })
     }
 
-    /// (page from 0, page size): Veloera pages from 1 (older builds from 0); both mean the first page.
-    fn page(&self) -> Result<(i64, i64), ControlError> {
-        let page = (number("p", &self.p)?.unwrap_or(1) - 1).max(0);
-        let size = number("page_size", &self.page_size)?.unwrap_or(10).clamp(1, 100);
-        Ok((page, size))
+    /// The page asked for: Veloera counts log pages from 1 and reads unparsable numbers as the defaults.
+    fn page(&self) -> PageRequest {
+        PageRequest::read(self.p.as_deref(), self.page_size.as_deref(), FirstPage::One)
     }
 }
 
 type Rows = Json<Envelope<Vec<LogEntry>>>;
 
-/// `GET /api/log/` (admin).
+/// One page of the filter's rows, newest first, and how many rows match it.
+async fn paged(state: &AppState, q: &LogQuery, user: Option<i64>) -> Result<Page<LogRow>, ControlError> {
+    let filter = q.filter(user)?;
+    let page = q.page();
+    let rows = db::logs::page(state.db(), &filter, page.offset(), page.size).await?;
+    Ok(page.answer(rows, db::logs::count(state.db(), &filter).await?))
+}
+
+/// `GET /api/log/` (admin): `{items, total, page, page_size}`.
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
     Query(q): Query<LogQuery>,
-) -> Result<Rows, ControlError> {
-    let (page, size) = q.page()?;
-    let rows = db::logs::page(state.db(), &q.filter(None)?, page, size).await?;
-    Ok(Json(Envelope::ok(rows.iter().map(LogRow::to_dto).collect())))
+) -> Result<Json<Envelope<Page<LogEntry>>>, ControlError> {
+    let page = paged(&state, &q, None).await?;
+    Ok(Json(Envelope::ok(page.map(|r| r.to_dto()))))
 }
 
-/// `GET /api/log/self`.
+/// `GET /api/log/self`: the caller's rows, sanitised, as `{items, total, page, page_size}`.
 pub async fn list_self(
     State(state): State<AppState>,
     Active(user): Active,
     Query(q): Query<LogQuery>,
-) -> Result<Rows, ControlError> {
-    let (page, size) = q.page()?;
-    let rows = db::logs::page(state.db(), &q.filter(Some(user.id))?, page, size).await?;
-    Ok(Json(Envelope::ok(rows.iter().map(LogRow::to_self_dto).collect())))
+) -> Result<Json<Envelope<Page<LogEntry>>>, ControlError> {
+    let page = paged(&state, &q, Some(user.id)).await?;
+    Ok(Json(Envelope::ok(page.map(|r| r.to_self_dto()))))
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -12,14 +12,17 @@ mod model_mapping;
 mod models;
 mod oauth;
 mod options;
+mod paging;
 pub mod rate_limit;
 mod redemptions;
 mod register;
 pub mod session;
 mod setup;
+mod site;
 mod status;
 pub(crate) mod tokens;
 mod topup;
+mod trailing_slash;
 mod ui;
 mod user_admin;
 mod users;
@@ -56,7 +59,7 @@ where
 
 /// `/api/*` (behind the per-address limits) plus the UI at every other path.
 pub fn router(state: AppState, ui_dir: &Path, limits: Arc<ApiLimits>) -> Router {
-    let api = Router::new()
+    let routes = Router::new()
         .route("/status", get(status::status))
         .route("/status/test", get(status::test))
         .route("/notice", get(status::notice))
@@ -137,8 +140,18 @@ pub fn router(state: AppState, ui_dir: &Path, limits: Arc<ApiLimits>) -> Router 
         )
         .route("/redemption/delete-by-name", axum::routing::delete(redemptions::delete_by_name))
         .route("/redemption/delete-disabled", axum::routing::delete(redemptions::delete_disabled))
-        .route("/redemption/{id}", get(redemptions::get_one).delete(redemptions::delete))
-        .fallback(|| async { ControlError::NotFound("no such API route".into()) })
+        .route("/redemption/{id}", get(redemptions::get_one).delete(redemptions::delete));
+    // A path no route matches is tried once more with its trailing slash toggled (Gin's leniency, which
+    // Veloera's UI relies on); only then is it "no such API route".
+    let unrouted = || async { ControlError::NotFound("no such API route".into()) };
+    let other_form = routes.clone().fallback(unrouted).with_state(state.clone());
+    let api = routes
+        .fallback(move |req: Request| trailing_slash::retry(other_form.clone(), req))
         .layer(axum::middleware::from_fn_with_state(limits, rate_limit::enforce));
-    Router::new().nest("/api", api).fallback_service(ui::service(ui_dir)).with_state(state)
+    status::record_start();
+    Router::new()
+        .nest("/api", api)
+        .merge(site::custom_files())
+        .fallback_service(ui::service(ui_dir))
+        .with_state(state)
 }

@@ -11,6 +11,7 @@ use veloera_admin_types::{Envelope, OptionItem, OptionUpdate};
 
 use super::JsonBody;
 use super::session::Root;
+use super::site;
 use crate::billing::PriceTable;
 use crate::db;
 use crate::error::ControlError;
@@ -18,12 +19,18 @@ use crate::health::Policy;
 use crate::settings;
 use crate::state::AppState;
 
-/// Every registered key (stored value, or empty when the built-in default applies), then any other stored key.
-/// Secrets come back with an empty value and `set`.
+/// Every registered key with its value in force, as Veloera lists its options: the stored value, or for an unset
+/// key its built-in default (the price tables as JSON, `QuotaPerUnit`, the UI's switches; empty for keys without
+/// one). Then any other stored key. Secrets come back with an empty value and `set`.
 pub async fn list(State(state): State<AppState>, _root: Root) -> Result<Json<Envelope<Vec<OptionItem>>>, ControlError> {
     let mut stored = db::options::all(state.db()).await?;
-    let mut items: Vec<OptionItem> =
-        settings::all().map(|s| item(s.key, stored.remove(s.key).unwrap_or_default())).collect();
+    let prices = state.prices();
+    let in_force = |key: &str| {
+        prices.option_value(key).or_else(|| site::default_of(key).map(str::to_string)).unwrap_or_default()
+    };
+    let mut items: Vec<OptionItem> = settings::all()
+        .map(|s| item(s.key, stored.remove(s.key).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| in_force(s.key))))
+        .collect();
     let mut rest: Vec<(String, String)> = stored.into_iter().collect();
     rest.sort();
     items.extend(rest.into_iter().map(|(k, v)| item(&k, v)));

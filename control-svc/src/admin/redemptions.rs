@@ -6,9 +6,10 @@ use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
-use veloera_admin_types::{Envelope, Redemption, RedemptionCreate, RedemptionIds, RedemptionName, RedemptionUpdate};
+use veloera_admin_types::{Envelope, Page, Redemption, RedemptionCreate, RedemptionIds, RedemptionName, RedemptionUpdate};
 
 use super::JsonBody;
+use super::paging::{FirstPage, PageQuery};
 use super::session::Admin;
 use crate::db::redemptions::{NewRedemption, RedemptionEdit, RedemptionRow};
 use crate::db::{self, now_secs};
@@ -25,42 +26,37 @@ const RANDOM_KEY_LEN: usize = 32;
 const KEY_LEN: std::ops::RangeInclusive<usize> = 32..=64;
 const NAME_LEN: std::ops::RangeInclusive<usize> = 1..=20;
 
-#[derive(Deserialize)]
-pub struct PageQuery {
-    #[serde(default)]
-    p: Option<i64>,
-    #[serde(default)]
-    page_size: Option<i64>,
-}
-
-/// `GET /api/redemption/?p=&page_size=`: newest first; pages count from 1.
+/// `GET /api/redemption/?p=&page_size=`: newest first, as `{items, total, page, page_size}`; pages count from 1
+/// (0 is the first page too, as older Veloera builds sent).
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
     q: Result<Query<PageQuery>, QueryRejection>,
-) -> Result<Json<Envelope<Vec<Redemption>>>, ControlError> {
-    let q = query(q)?;
-    // Veloera pages from 1 (older builds from 0); treat both as the first page.
-    let page = (q.p.unwrap_or(1) - 1).max(0);
-    let size = q.page_size.unwrap_or(10).clamp(1, 100);
-    let rows = db::redemptions::page(state.db(), page, size).await?;
-    Ok(Json(Envelope::ok(rows.iter().map(RedemptionRow::to_dto).collect())))
+) -> Result<Json<Envelope<Page<Redemption>>>, ControlError> {
+    let page = query(q)?.request(FirstPage::One);
+    let rows = db::redemptions::page(state.db(), page.offset(), page.size).await?;
+    let total = db::redemptions::count(state.db()).await?;
+    Ok(Json(Envelope::ok(page.answer(rows, total).map(|r| r.to_dto()))))
 }
 
 #[derive(Deserialize)]
 pub struct SearchQuery {
     #[serde(default)]
     keyword: String,
+    #[serde(flatten)]
+    paging: PageQuery,
 }
 
-/// `GET /api/redemption/search?keyword=`: by id, or by a part of the name (case-insensitive).
+/// `GET /api/redemption/search?keyword=&p=&page_size=`: by id, or by a part of the name (case-insensitive);
+/// one page of the matches (at most 1000 are counted).
 pub async fn search(
     State(state): State<AppState>,
     _admin: Admin,
     q: Result<Query<SearchQuery>, QueryRejection>,
-) -> Result<Json<Envelope<Vec<Redemption>>>, ControlError> {
-    let rows = db::redemptions::search(state.db(), &query(q)?.keyword).await?;
-    Ok(Json(Envelope::ok(rows.iter().map(RedemptionRow::to_dto).collect())))
+) -> Result<Json<Envelope<Page<Redemption>>>, ControlError> {
+    let q = query(q)?;
+    let rows = db::redemptions::search(state.db(), &q.keyword).await?;
+    Ok(Json(Envelope::ok(q.paging.request(FirstPage::One).slice(rows).map(|r| r.to_dto()))))
 }
 
 #[derive(Deserialize)]

@@ -3,9 +3,10 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
-use veloera_admin_types::{Envelope, Token, TokenCreate, TokenUpdate, status};
+use veloera_admin_types::{Envelope, Page, Token, TokenCreate, TokenUpdate, status};
 
 use super::JsonBody;
+use super::paging::{FirstPage, PageQuery};
 use super::session::Active;
 use crate::db::{self, now_secs, tokens::NewToken, tokens::RateLimit, tokens::TokenRow};
 use crate::error::ControlError;
@@ -14,11 +15,16 @@ use crate::routing::split_list;
 use crate::secrets::{generate_token_key, key_digest, mask_token_key};
 use crate::state::AppState;
 
+/// `GET /api/token/?p=&size=` (or `page_size`): one page of the caller's tokens, newest first, as `{items, total,
+/// page, page_size}`. Pages count from 0, as Veloera's token list does (`offset = p * size`).
 pub async fn list(
     State(state): State<AppState>,
     Active(user): Active,
-) -> Result<Json<Envelope<Vec<Token>>>, ControlError> {
-    let rows = db::tokens::list_by_user(state.db(), user.id).await?;
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Envelope<Page<Token>>>, ControlError> {
+    let page = q.request(FirstPage::Zero);
+    let rows = db::tokens::page_by_user(state.db(), user.id, page.offset(), page.size).await?;
+    let total = db::tokens::count_by_user(state.db(), user.id).await?;
     let leased = db::leases::outstanding_by_token(state.db(), user.id).await?;
     let dtos = rows
         .iter()
@@ -28,7 +34,7 @@ pub async fn list(
             dto
         })
         .collect();
-    Ok(Json(Envelope::ok(dtos)))
+    Ok(Json(Envelope::ok(page.answer(dtos, total))))
 }
 
 #[derive(Deserialize)]

@@ -6,9 +6,10 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
-use veloera_admin_types::{Envelope, UserCreate, UserManage, UserSelf, UserUpdate, role, status};
+use veloera_admin_types::{Envelope, Page, UserCreate, UserManage, UserSelf, UserUpdate, role, status};
 
 use super::JsonBody;
+use super::paging::{FirstPage, PageQuery};
 use super::session::Admin;
 use crate::db::{self, user_admin::Balance, users::UserRow};
 use crate::error::ControlError;
@@ -17,19 +18,13 @@ use crate::secrets::hash_password;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
-pub struct PageQuery {
-    #[serde(default)]
-    p: Option<i64>,
-    #[serde(default)]
-    page_size: Option<i64>,
-}
-
-#[derive(Deserialize)]
 pub struct SearchQuery {
     #[serde(default)]
     keyword: String,
     #[serde(default)]
     group: String,
+    #[serde(flatten)]
+    paging: PageQuery,
 }
 
 /// A user as administrators see it: balances include quota held in relays' leases.
@@ -49,24 +44,28 @@ async fn shown_all(state: &AppState, users: &[UserRow]) -> Result<Vec<UserSelf>,
     Ok(out)
 }
 
+/// `GET /api/user/?p=&page_size=`: live users, newest first, as `{items, total, page, page_size}` (pages from 1).
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
     Query(q): Query<PageQuery>,
-) -> Result<Json<Envelope<Vec<UserSelf>>>, ControlError> {
-    let size = q.page_size.unwrap_or(10).clamp(1, 100);
-    let page = (q.p.unwrap_or(1) - 1).max(0);
-    let users = db::user_admin::page(state.db(), page, size).await?;
-    Ok(Json(Envelope::ok(shown_all(&state, &users).await?)))
+) -> Result<Json<Envelope<Page<UserSelf>>>, ControlError> {
+    let page = q.request(FirstPage::One);
+    let users = db::user_admin::page(state.db(), page.offset(), page.size).await?;
+    let total = db::user_admin::count(state.db()).await?;
+    Ok(Json(Envelope::ok(page.answer(shown_all(&state, &users).await?, total))))
 }
 
+/// `GET /api/user/search?keyword=&group=&p=&page_size=`: one page of the matches (at most 1000 are counted).
 pub async fn search(
     State(state): State<AppState>,
     _admin: Admin,
     Query(q): Query<SearchQuery>,
-) -> Result<Json<Envelope<Vec<UserSelf>>>, ControlError> {
+) -> Result<Json<Envelope<Page<UserSelf>>>, ControlError> {
     let users = db::user_admin::search(state.db(), q.keyword.trim(), q.group.trim()).await?;
-    Ok(Json(Envelope::ok(shown_all(&state, &users).await?)))
+    let page = q.paging.request(FirstPage::One).slice(users);
+    let items = shown_all(&state, &page.items).await?;
+    Ok(Json(Envelope::ok(Page { items, total: page.total, page: page.page, page_size: page.page_size })))
 }
 
 /// A user the administrator may act on: it exists and has a lower role (root may act on anyone).

@@ -219,6 +219,28 @@ impl PriceTable {
         self.quota_per_unit
     }
 
+    /// The value in force of a price option, as the JSON (or number) `/api/option/` shows: for an unset option
+    /// that is the built-in default. The per-model maps whose missing entries fall back to a rule
+    /// (`CompletionRatio`, `CacheRatio`, `CreateCacheRatio`) list the value every priced model gets. `None` for
+    /// keys that are not price options.
+    pub fn option_value(&self, key: &str) -> Option<String> {
+        let per_model = |value: &dyn Fn(&ModelPricing) -> f64| -> BTreeMap<&str, f64> {
+            self.priced_models().into_iter().filter_map(|m| Some((m, value(&self.lookup(m, "default")?)))).collect()
+        };
+        let json = match key {
+            "ModelRatio" => serde_json::to_string(&sorted(&self.model_ratio)),
+            "ModelPrice" => serde_json::to_string(&sorted(&self.model_price)),
+            "GroupRatio" => serde_json::to_string(&sorted(&self.group_ratio)),
+            "UserUsableGroups" => serde_json::to_string(&self.usable_groups),
+            "CompletionRatio" => serde_json::to_string(&per_model(&|p| p.completion_ratio)),
+            "CacheRatio" => serde_json::to_string(&per_model(&|p| p.cache_ratio)),
+            "CreateCacheRatio" => serde_json::to_string(&per_model(&|p| p.cache_creation_ratio)),
+            "QuotaPerUnit" => return Some(self.quota_per_unit.to_string()),
+            _ => return None,
+        };
+        json.ok()
+    }
+
     /// Every model with a ratio or a per-call price, sorted and unique.
     pub fn priced_models(&self) -> BTreeSet<&str> {
         self.model_ratio.keys().chain(self.model_price.keys()).map(String::as_str).collect()
@@ -325,6 +347,11 @@ impl PriceTable {
     }
 }
 
+/// A map in name order, so the JSON `/api/option/` shows is stable.
+fn sorted(map: &HashMap<String, f64>) -> BTreeMap<&str, f64> {
+    map.iter().map(|(k, v)| (k.as_str(), *v)).collect()
+}
+
 /// A group a user may pick, as `GET /api/user/groups` shows it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct UsableGroup {
@@ -375,6 +402,29 @@ mod tests {
         assert_eq!(t.lookup("claude-sonnet-4-5-thinking", "default").unwrap().model_ratio, base);
         assert_eq!(t.lookup("gemini-2.5-flash-thinking-2048", "default").unwrap().model_ratio, 0.15);
         assert!(t.lookup("no-such-model-thinking", "default").is_none());
+    }
+
+    #[test]
+    fn unset_price_options_show_the_values_in_force() {
+        let t = PriceTable::default();
+        let ratios: HashMap<String, f64> = serde_json::from_str(&t.option_value("ModelRatio").unwrap()).unwrap();
+        assert_eq!(ratios["gpt-4o-mini"], 0.075);
+        let completion: HashMap<String, f64> =
+            serde_json::from_str(&t.option_value("CompletionRatio").unwrap()).unwrap();
+        assert_eq!((completion["gpt-4o"], completion["claude-opus-4-5"], completion["dall-e-3"]), (4.0, 5.0, 1.0));
+        let cache: HashMap<String, f64> = serde_json::from_str(&t.option_value("CacheRatio").unwrap()).unwrap();
+        assert_eq!((cache["gpt-4o"], cache["claude-haiku-4-5"]), (0.5, 0.1));
+        let groups: HashMap<String, String> =
+            serde_json::from_str(&t.option_value("UserUsableGroups").unwrap()).unwrap();
+        assert!(groups.contains_key("default"));
+        assert_eq!(t.option_value("QuotaPerUnit").as_deref(), Some("500000"));
+        assert_eq!(t.option_value("SystemName"), None);
+        // Shown values are accepted back unchanged, and price the same.
+        for key in ["ModelRatio", "ModelPrice", "GroupRatio", "UserUsableGroups", "CompletionRatio", "CacheRatio"] {
+            let options = HashMap::from([(key.to_string(), t.option_value(key).unwrap())]);
+            let again = PriceTable::from_options(&options).unwrap();
+            assert_eq!(again.lookup("gpt-4o", "default"), t.lookup("gpt-4o", "default"), "{key}");
+        }
     }
 
     #[test]

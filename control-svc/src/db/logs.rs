@@ -190,12 +190,27 @@ async fn select(db: &Db, filter_sql: &str, binds: Vec<Bind>, tail: &str) -> Resu
     Ok(query.fetch_all(db.pool()).await?)
 }
 
-/// Matching rows, newest first, one page (`page` counts from 0).
-pub async fn page(db: &Db, filter: &LogFilter, page: i64, page_size: i64) -> Result<Vec<LogRow>, ControlError> {
+/// Matching rows, newest first: `limit` of them after skipping `offset`.
+pub async fn page(db: &Db, filter: &LogFilter, offset: i64, limit: i64) -> Result<Vec<LogRow>, ControlError> {
     let (sql, mut binds) = filter.where_clause();
-    binds.push(Bind::Int(page_size));
-    binds.push(Bind::Int(page * page_size));
+    binds.push(Bind::Int(limit));
+    binds.push(Bind::Int(offset));
     select(db, &sql, binds, " ORDER BY l.id DESC LIMIT ? OFFSET ?").await
+}
+
+/// How many rows match (the `total` of a paged list).
+pub async fn count(db: &Db, filter: &LogFilter) -> Result<i64, ControlError> {
+    let (filter_sql, binds) = filter.where_clause();
+    let sql = format!("SELECT COUNT(*) FROM logs l{filter_sql}");
+    let sql = db.sql(&sql);
+    let mut query = sqlx::query_scalar::<_, i64>(&sql);
+    for b in binds {
+        query = match b {
+            Bind::Int(v) => query.bind(v),
+            Bind::Text(v) => query.bind(v),
+        };
+    }
+    Ok(query.fetch_one(db.pool()).await?)
 }
 
 /// Rows of `/api/log/search`, newest first, at most `limit`: of that type when `keyword` is a number, and (for

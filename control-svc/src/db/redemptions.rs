@@ -126,10 +126,15 @@ pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<RedemptionRow>, Contr
     Ok(sqlx::query_as(&db.sql(&q)).bind(id).fetch_optional(db.pool()).await?)
 }
 
-/// Newest first; `page` counts from 0.
-pub async fn page(db: &Db, page: i64, page_size: i64) -> Result<Vec<RedemptionRow>, ControlError> {
+/// Newest first: `limit` codes after skipping `offset`.
+pub async fn page(db: &Db, offset: i64, limit: i64) -> Result<Vec<RedemptionRow>, ControlError> {
     let q = format!("SELECT {COLUMNS} FROM redemptions ORDER BY id DESC LIMIT ? OFFSET ?");
-    Ok(sqlx::query_as(&db.sql(&q)).bind(page_size).bind(page * page_size).fetch_all(db.pool()).await?)
+    Ok(sqlx::query_as(&db.sql(&q)).bind(limit).bind(offset).fetch_all(db.pool()).await?)
+}
+
+/// How many codes there are (the `total` of the paged list).
+pub async fn count(db: &Db) -> Result<i64, ControlError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM redemptions").fetch_one(db.pool()).await?)
 }
 
 /// Codes whose id is `keyword`, or whose name contains it (case-insensitive; `%` and `_` taken literally),

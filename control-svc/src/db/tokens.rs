@@ -147,6 +147,20 @@ pub async fn list_by_user(db: &Db, user_id: i64) -> Result<Vec<TokenRow>, Contro
     Ok(sqlx::query_as(&db.sql(&q)).bind(user_id).fetch_all(db.pool()).await?)
 }
 
+/// One page of the user's live tokens, newest first: `limit` of them after skipping `offset`.
+pub async fn page_by_user(db: &Db, user_id: i64, offset: i64, limit: i64) -> Result<Vec<TokenRow>, ControlError> {
+    let q = format!(
+        "SELECT {COLUMNS} FROM tokens WHERE user_id = ? AND deleted_at IS NULL ORDER BY id DESC LIMIT ? OFFSET ?"
+    );
+    Ok(sqlx::query_as(&db.sql(&q)).bind(user_id).bind(limit).bind(offset).fetch_all(db.pool()).await?)
+}
+
+/// How many live tokens the user has (the `total` of the paged list).
+pub async fn count_by_user(db: &Db, user_id: i64) -> Result<i64, ControlError> {
+    let q = "SELECT COUNT(*) FROM tokens WHERE user_id = ? AND deleted_at IS NULL";
+    Ok(sqlx::query_scalar(&db.sql(q)).bind(user_id).fetch_one(db.pool()).await?)
+}
+
 pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<TokenRow>, ControlError> {
     let q = format!("SELECT {COLUMNS} FROM tokens WHERE id = ? AND deleted_at IS NULL");
     Ok(sqlx::query_as(&db.sql(&q)).bind(id).fetch_optional(db.pool()).await?)

@@ -5,10 +5,15 @@ use super::users::{COLUMNS, UserRow};
 use super::{Db, logs, now_secs};
 use crate::error::ControlError;
 
-/// Live users, newest first, one page (pages from 0).
-pub async fn page(db: &Db, page: i64, size: i64) -> Result<Vec<UserRow>, ControlError> {
+/// Live users, newest first: `limit` of them after skipping `offset`.
+pub async fn page(db: &Db, offset: i64, limit: i64) -> Result<Vec<UserRow>, ControlError> {
     let q = format!("SELECT {COLUMNS} FROM users WHERE deleted_at IS NULL ORDER BY id DESC LIMIT ? OFFSET ?");
-    Ok(sqlx::query_as(&db.sql(&q)).bind(size).bind(page * size).fetch_all(db.pool()).await?)
+    Ok(sqlx::query_as(&db.sql(&q)).bind(limit).bind(offset).fetch_all(db.pool()).await?)
+}
+
+/// How many live users there are (the `total` of the paged list).
+pub async fn count(db: &Db) -> Result<i64, ControlError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE deleted_at IS NULL").fetch_one(db.pool()).await?)
 }
 
 /// Live users whose id, username, display name or email matches `keyword`, optionally in `group`.

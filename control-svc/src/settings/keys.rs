@@ -12,7 +12,7 @@ const QUOTA_MAX: i64 = 1_000_000_000_000_000;
 
 /// Every table `/api/option/` accepts keys from.
 pub(super) const TABLES: &[&[Setting]] =
-    &[BILLING, ROUTING, HEALTH, LOGS, ACCOUNTS, OAUTH, MAIL, REWARDS, BLOCKED_WORDS, RATE_LIMITS, SITE];
+    &[BILLING, ROUTING, HEALTH, LOGS, ACCOUNTS, OAUTH, MAIL, REWARDS, BLOCKED_WORDS, RATE_LIMITS, SITE, UI];
 
 /// Prices and groups (`billing::PriceTable`); `DemoSiteEnabled` is recorded by first-run setup.
 const BILLING: &[Setting] = &[
@@ -152,3 +152,50 @@ const SITE: &[Setting] = &[
     s("About", Text { max_len: 15_000 }),
     s("HomePageContent", Text { max_len: 15_000 }),
 ];
+
+/// What the UI shows and hides, under Veloera's keys (`admin::site`: `GET /api/status`, `/custom/global.css` and
+/// `/custom/global.js`). Their defaults are Veloera's, listed in `admin::site::DEFAULTS`.
+const UI: &[Setting] = &[
+    s("Logo", Custom(logo_address)),
+    s("Footer", Text { max_len: 15_000 }),
+    s("TopUpLink", Url),
+    s("general_setting.docs_link", Url),
+    s("DisplayInCurrencyEnabled", Flag),
+    s("DataExportEnabled", Flag),
+    s("DataExportDefaultTime", Custom(bucket_name)),
+    s("DefaultCollapseSidebar", Flag),
+    s("Chats", Custom(chat_links)),
+    s("global_css", Text { max_len: 65_536 }),
+    s("global_js", Text { max_len: 65_536 }),
+];
+
+/// A logo is an `http(s)://` URL or a path on this site (`/logo.png`), or empty for the built-in one.
+fn logo_address(value: &str) -> Result<(), String> {
+    let v = value.trim();
+    if v.is_empty() || (v.starts_with('/') && !v.starts_with("//")) {
+        return if v.len() > 1024 { Err("longer than 1024 characters".into()) } else { Ok(()) };
+    }
+    super::check(Url, v).map_err(|_| format!("{v:?} is neither an http(s) URL nor a path starting with /"))
+}
+
+/// The dashboard's default bucket: Veloera's `hour`, `day` or `week`.
+fn bucket_name(value: &str) -> Result<(), String> {
+    match value.trim() {
+        "hour" | "day" | "week" => Ok(()),
+        other => Err(format!("{other:?} is not hour, day or week")),
+    }
+}
+
+/// Veloera's chat-client links: a JSON array of one-entry objects, name → URL template (`{key}` and `{address}`
+/// are filled in by the UI).
+fn chat_links(value: &str) -> Result<(), String> {
+    let links: Vec<serde_json::Map<String, serde_json::Value>> =
+        serde_json::from_str(value.trim()).map_err(|e| format!("not a JSON array of {{name: link}} objects: {e}"))?;
+    for (i, link) in links.iter().enumerate() {
+        match link.iter().next() {
+            Some((name, serde_json::Value::String(_))) if link.len() == 1 && !name.trim().is_empty() => {}
+            _ => return Err(format!("entry {i} must be one non-empty name mapped to a link")),
+        }
+    }
+    Ok(())
+}

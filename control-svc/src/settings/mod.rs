@@ -168,6 +168,19 @@ mod tests {
     }
 
     #[test]
+    fn the_ui_keys_check_their_veloera_shapes() {
+        assert!(validate("Logo", "/logo.png").is_ok() && validate("Logo", "https://cdn.example/l.svg").is_ok());
+        assert!(validate("Logo", "javascript:alert(1)").unwrap_err().contains("neither"));
+        assert!(validate("Logo", "//evil.example/x.png").is_err());
+        assert!(validate("DataExportDefaultTime", "day").is_ok());
+        assert!(validate("DataExportDefaultTime", "month").unwrap_err().contains("hour, day or week"));
+        assert!(validate("Chats", r#"[{"NextChat": "https://app.nextchat.dev/#/?key={key}"}]"#).is_ok());
+        assert!(validate("Chats", r#"[{"a": "x", "b": "y"}]"#).unwrap_err().contains("entry 0"));
+        assert!(validate("Chats", r#"{"a": "x"}"#).unwrap_err().contains("JSON array"));
+        assert!(validate("TopUpLink", "https://shop.example/buy").is_ok() && validate("TopUpLink", "shop").is_err());
+    }
+
+    #[test]
     fn secrets_are_recognised() {
         assert!(is_secret("SMTPToken") && is_secret("GitHubClientSecret") && is_secret("OidcClientSecret"));
         assert!(is_secret("SomeFutureApiKey"));

@@ -239,7 +239,7 @@ async fn registered_users_get_a_default_token_when_configured() {
     let (_, cookie) = login(&gw, "carol", "carol-pass").await;
     let (status, list, _) = call(&gw, "GET", "/api/token/", &[("cookie", &cookie)], None).await;
     assert_eq!(status, 200);
-    let tokens = list["data"].as_array().unwrap();
+    let tokens = list["data"]["items"].as_array().unwrap();
     assert_eq!(tokens.len(), 1);
     assert_eq!(tokens[0]["name"], "carol的初始令牌");
     assert_eq!(tokens[0]["unlimited_quota"], true);

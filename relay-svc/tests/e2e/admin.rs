@@ -117,7 +117,7 @@ async fn tokens_show_their_full_key_once_and_masked_afterwards() {
     let (status, list) = gw.api("GET", "/api/token/", None).await;
     assert_eq!(status, 200);
     assert_eq!(list["success"], true);
-    let listed = &list["data"].as_array().unwrap().iter().find(|t| t["id"] == id).unwrap()["key"];
+    let listed = &list["data"]["items"].as_array().unwrap().iter().find(|t| t["id"] == id).unwrap()["key"];
     let listed = listed.as_str().unwrap();
     assert!(!listed.contains(&key[3..]));
     assert!(listed.starts_with(&key[..7]) && listed.ends_with(&key[key.len() - 4..]), "{listed}");
@@ -184,7 +184,7 @@ async fn a_user_cannot_see_or_change_another_users_token() {
     assert_eq!(call("PUT", "/api/token/", Some(json!({"id": id, "status": 2}))).await.unwrap().status(), 404);
     assert_eq!(call("DELETE", &format!("/api/token/{id}"), None).await.unwrap().status(), 404);
     let list: Value = call("GET", "/api/token/", None).await.unwrap().json().await.unwrap();
-    assert_eq!(list["data"], json!([]));
+    assert_eq!(list["data"]["items"], json!([]));
     // Channels are for administrators only.
     assert_eq!(call("GET", "/api/channel/", None).await.unwrap().status(), 403);
     assert_eq!(
@@ -204,7 +204,7 @@ async fn generate_default_token_gives_root_an_unlimited_token() {
     let mut gw = Gateway::start_bare_with(|c| c.generate_default_token = true).await;
     gw.sign_in_root().await;
     let (_, list) = gw.api("GET", "/api/token/", None).await;
-    let tokens = list["data"].as_array().unwrap();
+    let tokens = list["data"]["items"].as_array().unwrap();
     assert_eq!(tokens.len(), 1);
     assert_eq!(tokens[0]["name"], "root的初始令牌");
     assert_eq!(tokens[0]["unlimited_quota"], true);

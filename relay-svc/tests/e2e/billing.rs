@@ -15,7 +15,7 @@ use crate::mock_upstream::Reply;
 async fn user_id(gw: &Gateway, username: &str) -> i64 {
     let (status, body) = gw.api("GET", &format!("/api/user/search?keyword={username}"), None).await;
     assert_eq!(status, 200, "{body}");
-    body["data"].as_array().unwrap().iter().find(|u| u["username"] == username).unwrap()["id"].as_i64().unwrap()
+    body["data"]["items"].as_array().unwrap().iter().find(|u| u["username"] == username).unwrap()["id"].as_i64().unwrap()
 }
 
 const GROUPS: &[(&str, &str)] = &[
@@ -61,7 +61,7 @@ async fn a_token_group_the_user_may_not_use_is_refused_and_nothing_is_written() 
     let (status, body) = gw.api_as(Some(&alice), "POST", "/api/token/", Some(create("retired"))).await;
     assert_eq!(status, 400, "{body}");
     assert!(body["message"].as_str().unwrap().contains("retired"), "{body}");
-    assert_eq!(gw.api_as(Some(&alice), "GET", "/api/token/", None).await.1["data"], json!([]), "no token was made");
+    assert_eq!(gw.api_as(Some(&alice), "GET", "/api/token/", None).await.1["data"]["items"], json!([]), "no token was made");
 
     let (status, body) = gw.api_as(Some(&alice), "POST", "/api/token/", Some(create("vip"))).await;
     assert_eq!(status, 200, "{body}");
@@ -135,7 +135,7 @@ async fn token_rate_limit_fields_round_trip_and_bad_values_are_refused() {
     let token = gw.token(limited_id).await;
     assert_eq!((fields(&token), &token["name"]), ((json!(true), json!(30), json!(5), json!(2)), &json!("limited")));
     let (_, list) = gw.api("GET", "/api/token/", None).await;
-    assert_eq!(list["data"].as_array().unwrap().len(), 2, "no refused token was created: {list}");
+    assert_eq!(list["data"]["items"].as_array().unwrap().len(), 2, "no refused token was created: {list}");
 
     // 0 means "no limit of that kind"; the full day is the longest period.
     let update = json!({"id": limited_id, "rate_limit_count": 0, "rate_limit_period": 86_400});

@@ -28,8 +28,10 @@ async fn channel(gw: &Gateway, id: i64) -> Value {
     ok(gw, "GET", &format!("/api/channel/{id}"), None).await
 }
 
+/// The ids of a search's array or of a paged list's `items`, in order.
 fn ids_of(list: &Value) -> Vec<i64> {
-    list.as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect()
+    let rows = if list.is_array() { list } else { &list["items"] };
+    rows.as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect()
 }
 
 /// The ids a channel list or search answers with, in order.
@@ -309,7 +311,7 @@ async fn channels_are_deleted_one_at_a_time_in_batches_and_all_disabled_at_once(
 }
 
 #[tokio::test]
-async fn the_channel_list_pages_from_one_and_sorts_by_priority_or_id() {
+async fn the_channel_list_pages_from_zero_with_its_total_and_sorts_by_priority_or_id() {
     let mut gw = Gateway::start_bare().await;
     gw.sign_in_root().await;
     let mut ids = Vec::new();
@@ -322,14 +324,17 @@ async fn the_channel_list_pages_from_one_and_sorts_by_priority_or_id() {
     let [low, high, mid, high_too] = ids[..] else { unreachable!() };
     let list = |q: &str| listed(&gw, format!("/api/channel/{q}"));
     assert_eq!(list("").await, vec![high_too, high, mid, low], "priority first, then newest");
-    assert_eq!(list("?p=1&page_size=2").await, vec![high_too, high]);
-    assert_eq!(list("?p=2&page_size=2").await, vec![mid, low]);
-    assert_eq!(list("?p=3&page_size=2").await, Vec::<i64>::new());
-    assert_eq!(list("?p=0&page_size=2").await, vec![high_too, high], "page 0 is the first page too");
-    assert_eq!(list("?p=1&page_size=3&id_sort=true&tag_mode=false").await, vec![high_too, mid, high]);
-    assert_eq!(list("?p=1").await.len(), 4, "ten rows by default");
-    refused(&gw, "GET", "/api/channel/?p=abc", None, 400, "p must be a whole number").await;
-    refused(&gw, "GET", "/api/channel/?page_size=1.5", None, 400, "page_size must be a whole number").await;
+    // Veloera's channel pages count from 0: its UI's second page is p=1.
+    assert_eq!(list("?p=0&page_size=2").await, vec![high_too, high]);
+    assert_eq!(list("?p=1&page_size=2").await, vec![mid, low]);
+    assert_eq!(list("?p=2&page_size=2").await, Vec::<i64>::new());
+    assert_eq!(list("?p=0&page_size=3&id_sort=true&tag_mode=false").await, vec![high_too, mid, high]);
+    assert_eq!(list("?p=0").await.len(), 4, "ten rows by default");
+    let page = ok(&gw, "GET", "/api/channel/?p=1&page_size=2", None).await;
+    assert_eq!((page["total"].clone(), page["page"].clone(), page["page_size"].clone()), (json!(4), json!(1), json!(2)));
+    // Unreadable numbers are the first page and the default size, as Veloera's `strconv.Atoi` makes them.
+    assert_eq!(list("?p=NaN&page_size=abc").await, vec![high_too, high, mid, low]);
+    assert_eq!(list("?p=-3&page_size=1.5").await.len(), 4);
 }
 
 #[tokio::test]

@@ -181,7 +181,7 @@ async fn a_user_sees_the_content_of_their_own_rows_only() {
     // Bob sees his own prompt and answer, and nothing of root's, in every self view.
     let (status, own) = gw.api_as(Some(&bob), "GET", "/api/log/self?p=1&page_size=100", None).await;
     assert_eq!(status, 200, "{own}");
-    let own_rows = own["data"].as_array().unwrap();
+    let own_rows = own["data"]["items"].as_array().unwrap();
     assert_eq!(own_rows.len(), 1, "{own}");
     assert_eq!(own_rows[0]["chat_content"], json!({"prompt": "bob asks", "answer": "Hello world"}));
     let (_, searched) = gw.api_as(Some(&bob), "GET", "/api/log/self/search?keyword=2", None).await;

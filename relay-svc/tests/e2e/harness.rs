@@ -260,7 +260,7 @@ impl Gateway {
     pub async fn wait_for_logs(&self, n: usize) -> Vec<Value> {
         for _ in 0..100 {
             let (_, body) = self.api("GET", "/api/log/?p=1&page_size=100", None).await;
-            let rows = body["data"].as_array().cloned().unwrap_or_default();
+            let rows = body["data"]["items"].as_array().cloned().unwrap_or_default();
             if rows.len() >= n {
                 return rows;
             }

@@ -24,3 +24,4 @@ mod redemptions;
 mod surface;
 mod ui_files;
 mod users_admin;
+mod veloera_ui_compat;

@@ -141,7 +141,7 @@ async fn a_token_limit_refuses_the_request_after_the_count_with_retry_after() {
         gw.wait_for_logs(3).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         let (_, logs) = gw.api("GET", "/api/log/?p=1&page_size=100", None).await;
-        assert_eq!(logs["data"].as_array().unwrap().len(), 3, "{logs}");
+        assert_eq!(logs["data"]["items"].as_array().unwrap().len(), 3, "{logs}");
         // Another token of the same user is not limited.
         let (_, other) = gw.create_token(json!({"name": "free", "unlimited_quota": true})).await;
         assert_eq!(gw.chat("/v1", &other, chat_body("gpt-4o-mini")).await.status(), 200);

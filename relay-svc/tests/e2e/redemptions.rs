@@ -45,7 +45,7 @@ async fn create(gw: &Gateway, spec: Value) -> Vec<String> {
 /// The id of the code with `key`, found through the admin list.
 async fn id_of(gw: &Gateway, key: &str) -> i64 {
     let list = ok(gw, "GET", "/api/redemption/?p=1&page_size=100", None).await;
-    list.as_array().unwrap().iter().find(|c| c["key"] == key).expect("the code is listed")["id"].as_i64().unwrap()
+    list["items"].as_array().unwrap().iter().find(|c| c["key"] == key).expect("the code is listed")["id"].as_i64().unwrap()
 }
 
 async fn redeem(gw: &Gateway, cookie: &str, key: &str) -> (u16, Value) {
@@ -65,7 +65,7 @@ async fn user_id(gw: &Gateway, cookie: &str) -> i64 {
 /// The log rows of `user` of a log type, newest first.
 async fn logs_of(gw: &Gateway, user: i64, log_type: i64) -> Vec<Value> {
     let rows = ok(gw, "GET", "/api/log/?p=1&page_size=100", None).await;
-    rows.as_array().unwrap().iter().filter(|r| r["user_id"] == user && r["type"] == log_type).cloned().collect()
+    rows["items"].as_array().unwrap().iter().filter(|r| r["user_id"] == user && r["type"] == log_type).cloned().collect()
 }
 
 async fn can_check_in(gw: &Gateway, cookie: &str) -> Value {
@@ -121,14 +121,17 @@ async fn administrators_create_random_and_custom_codes_and_duplicates_are_refuse
     let ordinary = ok(&gw, "GET", &format!("/api/redemption/{}", id_of(&gw, &keys[0]).await), None).await;
     assert_eq!((ordinary["is_gift"].clone(), ordinary["max_uses"].clone()), (json!(false), json!(1)));
 
-    // Newest first, paged from 1; search by part of the name or by id.
+    // Newest first, paged from 1 with the total; search by part of the name or by id, paged the same way.
     let page = ok(&gw, "GET", "/api/redemption/?p=1&page_size=2", None).await;
-    assert_eq!(page.as_array().unwrap().len(), 2);
-    assert_eq!(page[0]["id"], id);
+    assert_eq!((page["items"].as_array().unwrap().len(), page["page"].clone(), page["page_size"].clone()), (2, json!(1), json!(2)));
+    assert_eq!(page["total"], 4, "three batch codes and the custom one");
+    assert_eq!(page["items"][0]["id"], id);
     let found = ok(&gw, "GET", "/api/redemption/search?keyword=BAT", None).await;
-    assert_eq!(found.as_array().unwrap().len(), 3);
+    assert_eq!((found["items"].as_array().unwrap().len(), found["total"].clone()), (3, json!(3)));
+    let second = ok(&gw, "GET", "/api/redemption/search?keyword=BAT&p=2&page_size=2", None).await;
+    assert_eq!((second["items"].as_array().unwrap().len(), second["total"].clone()), (1, json!(3)));
     let found = ok(&gw, "GET", &format!("/api/redemption/search?keyword={id}"), None).await;
-    assert_eq!(found[0]["key"], custom);
+    assert_eq!(found["items"][0]["key"], custom);
 }
 
 #[tokio::test]
@@ -330,7 +333,7 @@ async fn codes_are_edited_disabled_in_batches_counted_and_deleted_by_name() {
     ok(&gw, "DELETE", &format!("/api/redemption/{}", spring_ids[2]), None).await;
     refused(&gw, "DELETE", &format!("/api/redemption/{}", spring_ids[2]), None, 404, "not found").await;
     refused(&gw, "GET", "/api/redemption/abc", None, 400, "must be a number").await;
-    assert_eq!(ok(&gw, "GET", "/api/redemption/", None).await, json!([]));
+    assert_eq!(ok(&gw, "GET", "/api/redemption/", None).await["items"], json!([]));
 }
 
 #[tokio::test]
@@ -355,7 +358,7 @@ async fn bad_code_definitions_are_refused_with_a_clear_message() {
     ] {
         refused(&gw, "POST", "/api/redemption/", Some(body), 400, words).await;
     }
-    assert_eq!(ok(&gw, "GET", "/api/redemption/", None).await, json!([]));
+    assert_eq!(ok(&gw, "GET", "/api/redemption/", None).await["items"], json!([]));
     let key = create(&gw, json!({"name": "ok", "quota": 1, "valid_from": future})).await.remove(0);
     let id = id_of(&gw, &key).await;
     refused(

@@ -51,7 +51,7 @@ async fn quota_changes_are_relative_and_logged() {
     assert_eq!(status, 200, "{body}");
     assert_eq!((body["data"]["quota"].as_i64(), body["data"]["group"].as_str()), (Some(5000), Some("vip")));
     let (_, logs) = gw.api("GET", "/api/log/?p=1&page_size=50", None).await;
-    let manage: Vec<&Value> = logs["data"].as_array().unwrap().iter().filter(|l| l["type"] == 3).collect();
+    let manage: Vec<&Value> = logs["data"]["items"].as_array().unwrap().iter().filter(|l| l["type"] == 3).collect();
     assert_eq!(manage.len(), 1, "{logs}");
     assert!(manage[0]["content"].as_str().unwrap().contains("to 5000"), "{}", manage[0]);
     for (body, word) in [
@@ -74,7 +74,8 @@ async fn quota_changes_are_relative_and_logged() {
         gw.api("POST", "/api/user/", Some(json!({"username": "dave", "password": "a-long-password"}))).await;
     assert_eq!((status, body["data"]["role"].as_i64()), (200, Some(1)), "{body}");
     let (_, found) = gw.api("GET", "/api/user/search?keyword=dav", None).await;
-    assert_eq!(found["data"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["data"]["items"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["data"]["total"], 1, "{found}");
 }
 
 /// Owned resources: another user's token is "not found" (never "forbidden", which would confirm it exists); to

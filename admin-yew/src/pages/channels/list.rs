@@ -211,7 +211,7 @@ pub fn channel_list() -> Html {
             </form>
             { table }
             if let Some(Ok(Rows::Page(p))) = &*rows {
-                <Pager page={p.page.max(1)} page_size={PAGE_SIZE} total={p.total}
+                <Pager page={*page} page_size={PAGE_SIZE} total={p.total}
                     on_page={{ let page = page.clone(); Callback::from(move |n| page.set(n)) }} />
             }
             if let Some(c) = &*testing {

@@ -4,9 +4,10 @@ use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use serde::Deserialize;
-use veloera_admin_types::{Channel, Envelope};
+use veloera_admin_types::{Channel, Envelope, Page};
 
 use super::query;
+use crate::admin::paging::{FirstPage, PageQuery};
 use crate::admin::session::Admin;
 use crate::db::channels::{ChannelOrder, ChannelRow, ChannelSearch};
 use crate::db::{self};
@@ -17,10 +18,8 @@ use crate::state::AppState;
 /// unknown parameter: the list is always one row per channel.
 #[derive(Deserialize)]
 pub struct ListQuery {
-    #[serde(default)]
-    p: Option<String>,
-    #[serde(default)]
-    page_size: Option<String>,
+    #[serde(flatten)]
+    paging: PageQuery,
     #[serde(default)]
     id_sort: Option<String>,
 }
@@ -32,39 +31,22 @@ fn order(id_sort: Option<&str>) -> ChannelOrder {
     }
 }
 
-/// An optional integer parameter; empty counts as absent.
-fn number(name: &str, value: Option<&str>) -> Result<Option<i64>, ControlError> {
-    match value.map(str::trim).filter(|v| !v.is_empty()) {
-        None => Ok(None),
-        Some(v) => v.parse().map(Some).map_err(|_| ControlError::BadRequest(format!("{name} must be a whole number"))),
-    }
-}
-
 fn dtos(rows: &[ChannelRow]) -> Vec<Channel> {
     rows.iter().map(ChannelRow::to_dto).collect()
 }
 
-/// `GET /api/channel/?p=&page_size=&id_sort=`: one page, numbered from 1 as in `/api/log/` (0 is also the
-/// first page, as older Veloera builds counted), 10 rows by default and at most 100. Without `p` and
-/// `page_size` every channel is listed, as the bundled admin UI expects.
+/// `GET /api/channel/?p=&page_size=&id_sort=`: one page as `{items, total, page, page_size}`. Pages count from
+/// 0, as Veloera's channel list does (`offset = p * page_size`); 10 rows by default and at most 100.
 pub async fn list(
     State(state): State<AppState>,
     _admin: Admin,
     q: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<Envelope<Vec<Channel>>>, ControlError> {
+) -> Result<Json<Envelope<Page<Channel>>>, ControlError> {
     let q = query(q)?;
-    let page = number("p", q.p.as_deref())?;
-    let size = number("page_size", q.page_size.as_deref())?;
-    let window = match (page, size) {
-        (None, None) => None,
-        (page, size) => {
-            let page = (page.unwrap_or(1) - 1).max(0);
-            let size = size.unwrap_or(10).clamp(1, 100);
-            Some((page * size, size))
-        }
-    };
-    let rows = db::channels::page(state.db(), order(q.id_sort.as_deref()), window).await?;
-    Ok(Json(Envelope::ok(dtos(&rows))))
+    let page = q.paging.request(FirstPage::Zero);
+    let rows = db::channels::page(state.db(), order(q.id_sort.as_deref()), Some((page.offset(), page.size))).await?;
+    let total = db::channels::count(state.db()).await?;
+    Ok(Json(Envelope::ok(page.answer(dtos(&rows), total))))
 }
 
 #[derive(Deserialize)]

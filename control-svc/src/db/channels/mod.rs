@@ -141,6 +141,11 @@ pub async fn page(db: &Db, order: ChannelOrder, window: Option<(i64, i64)>) -> R
     }
 }
 
+/// How many channels there are (the `total` of the paged list).
+pub async fn count(db: &Db) -> Result<i64, ControlError> {
+    Ok(sqlx::query_scalar("SELECT COUNT(*) FROM channels").fetch_one(db.pool()).await?)
+}
+
 pub async fn find_by_id(db: &Db, id: i64) -> Result<Option<ChannelRow>, ControlError> {
     let q = format!("SELECT {COLUMNS} FROM channels WHERE id = ?");
     Ok(sqlx::query_as(&db.sql(&q)).bind(id).fetch_optional(db.pool()).await?)
