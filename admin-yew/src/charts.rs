@@ -46,11 +46,12 @@ fn nice_max(v: f64) -> f64 {
 pub fn stacked_bars(props: &StackedProps) -> Html {
     let n = props.labels.len().max(1);
     let totals: Vec<f64> = (0..n).map(|i| props.series.iter().map(|s| s.values.get(i).copied().unwrap_or(0.0)).sum()).collect();
-    let max = nice_max(totals.iter().copied().fold(0.0, f64::max));
+    // Values are whole quota units or counts: at least 4 keeps the five gridlines on distinct labels.
+    let max = nice_max(totals.iter().copied().fold(0.0, f64::max)).max(4.0);
     let plot_w = W - LEFT - 8.0;
     let plot_h = H - TOP - BOTTOM;
     let slot = plot_w / n as f64;
-    let bar = (slot * 0.7).max(1.0);
+    let bar = (slot * 0.7).clamp(1.0, 48.0);
     let y = |v: f64| TOP + plot_h - v / max * plot_h;
     // Label every k-th bucket so labels never overlap.
     let every = (n as f64 / 8.0).ceil().max(1.0) as usize;

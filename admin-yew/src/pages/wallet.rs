@@ -20,7 +20,8 @@ pub fn wallet() -> Html {
     let transfer_amount = use_state(String::new);
     {
         let (ctx, check_in, aff) = (ctx.clone(), check_in.clone(), aff.clone());
-        use_effect_with((), move |_| {
+        // Keyed on the option: on a reload the site status may arrive after the page mounts.
+        use_effect_with(ctx.status.check_in_enabled, move |_| {
             ctx.refresh_user.emit(());
             spawn_local(async move {
                 if ctx.status.check_in_enabled {

@@ -19,7 +19,7 @@ fn entries() -> [Entry; 6] {
     [
         Entry { route: Route::Dashboard, key: "nav.dashboard", icon: "▤", min_role: role::COMMON },
         Entry { route: Route::Channels, key: "nav.channels", icon: "⇄", min_role: role::ADMIN },
-        Entry { route: Route::Tokens, key: "nav.tokens", icon: "⚿", min_role: role::COMMON },
+        Entry { route: Route::Tokens, key: "nav.tokens", icon: "✦", min_role: role::COMMON },
         Entry { route: Route::Logs, key: "nav.logs", icon: "☰", min_role: role::COMMON },
         Entry { route: Route::Wallet, key: "nav.wallet", icon: "◈", min_role: role::COMMON },
         Entry { route: Route::Profile, key: "nav.profile", icon: "☺", min_role: role::COMMON },
