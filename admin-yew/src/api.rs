@@ -7,10 +7,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use veloera_admin_types::{
-    AffTransferRequest, AffTransferResult, Channel, ChannelCreate, ChannelKey, ChannelUsage, ChannelKeyStatus, ChannelIds, ChannelUpdate, CheckInResult,
-    CheckInStatus, Envelope, LogEntry, LogStat, LoginRequest, Page, PasswordReset, QuotaData,
-    RegisterRequest, SetupRequest, SetupStatus, SiteStatus, Token, TokenCreate, TokenUpdate, TopUpRequest,
-    TopUpResult, UpdateSelf, UserSelf, UserSetting,
+    AffTransferRequest, AffTransferResult, Channel, ChannelCreate, ChannelIds, ChannelKey, ChannelKeyStatus,
+    ChannelUpdate, ChannelUsage, CheckInResult, CheckInStatus, Envelope, LogEntry, LogStat, LoginRequest, Page,
+    PasswordReset, QuotaData, RegisterRequest, SetupRequest, SetupStatus, SiteStatus, Token, TokenCreate, TokenUpdate,
+    TopUpRequest, TopUpResult, UpdateSelf, UserSelf, UserSetting,
 };
 use web_sys::RequestCredentials;
 
@@ -394,8 +394,11 @@ pub async fn delete_logs_before(timestamp: i64) -> ApiResult<Value> {
 /// (`hour`, `day`, `week`) and model.
 pub async fn quota_data(admin: bool, username: &str, start: i64, end: i64, bucket: &str) -> ApiResult<Vec<QuotaData>> {
     let path = if admin { "/api/data/" } else { "/api/data/self" };
-    let mut params =
-        vec![("start_timestamp", start.to_string()), ("end_timestamp", end.to_string()), ("default_time", bucket.to_string())];
+    let mut params = vec![
+        ("start_timestamp", start.to_string()),
+        ("end_timestamp", end.to_string()),
+        ("default_time", bucket.to_string()),
+    ];
     if admin {
         params.push(("username", username.to_string()));
     }

@@ -45,7 +45,8 @@ fn nice_max(v: f64) -> f64 {
 #[function_component(StackedBars)]
 pub fn stacked_bars(props: &StackedProps) -> Html {
     let n = props.labels.len().max(1);
-    let totals: Vec<f64> = (0..n).map(|i| props.series.iter().map(|s| s.values.get(i).copied().unwrap_or(0.0)).sum()).collect();
+    let totals: Vec<f64> =
+        (0..n).map(|i| props.series.iter().map(|s| s.values.get(i).copied().unwrap_or(0.0)).sum()).collect();
     // Values are whole quota units or counts: at least 4 keeps the five gridlines on distinct labels.
     let max = nice_max(totals.iter().copied().fold(0.0, f64::max)).max(4.0);
     let plot_w = W - LEFT - 8.0;

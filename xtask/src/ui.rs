@@ -39,11 +39,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let dist = crate_dir.join("dist");
 
     ensure_target()?;
-    run_cmd(
-        cargo()
-            .args(["build", "-p", "admin-yew", "--target", TARGET, "--profile", PROFILE])
-            .current_dir(&root),
-    )?;
+    run_cmd(cargo().args(["build", "-p", "admin-yew", "--target", TARGET, "--profile", PROFILE]).current_dir(&root))?;
     let wasm = target_dir()?.join(TARGET).join(PROFILE).join("admin-yew.wasm");
     if !wasm.is_file() {
         bail!("build finished but {} is missing", wasm.display());

@@ -24,7 +24,10 @@ pub const TEXT: &[(&str, &str)] = &[
     ("channel.group", "Groups"),
     ("channel.headers", "Extra headers"),
     ("channel.headers_hint", "A JSON object, e.g. {\"X-Org\": \"demo\"}"),
-    ("channel.hint.azure", "The Azure OpenAI API key; the base URL is the resource endpoint, the api-version goes in “Other”."),
+    (
+        "channel.hint.azure",
+        "The Azure OpenAI API key; the base URL is the resource endpoint, the api-version goes in “Other”.",
+    ),
     ("channel.hint.bedrock", "Format AK|SK|region, e.g. AKIA…|secret|us-east-1."),
     ("channel.hint.claude", "An Anthropic API key (sk-ant-…)."),
     ("channel.hint.default", "One key per line or comma-separated; several keys are fine."),
@@ -212,7 +215,10 @@ pub const TEXT: &[(&str, &str)] = &[
     ("privacy.content_logged", "Note: this site records the content of requests and answers."),
     ("profile.accept_unpriced", "Allow models that have no price"),
     ("profile.access_token", "Personal access token"),
-    ("profile.access_token_hint", "For calling the admin API (Authorization header). A new token replaces the old one at once."),
+    (
+        "profile.access_token_hint",
+        "For calling the admin API (Authorization header). A new token replaces the old one at once.",
+    ),
     ("profile.access_token_new", "Generate a new token"),
     ("profile.delete", "Delete account"),
     ("profile.delete_confirm", "Delete this account for good? All its tokens stop working."),

@@ -121,7 +121,10 @@ mod tests {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 out.extend(sources(&path));
-            } else if path.extension().is_some_and(|e| e == "rs") && !path.ends_with("i18n/zh.rs") && !path.ends_with("i18n/en.rs") {
+            } else if path.extension().is_some_and(|e| e == "rs")
+                && !path.ends_with("i18n/zh.rs")
+                && !path.ends_with("i18n/en.rs")
+            {
                 out.push(path);
             }
         }

@@ -46,7 +46,8 @@ pub fn change_password(props: &ChangePasswordProps) -> Html {
                 ..Default::default()
             };
             busy.set(true);
-            let (ctx, original, new, error, busy) = (ctx.clone(), original.clone(), new.clone(), error.clone(), busy.clone());
+            let (ctx, original, new, error, busy) =
+                (ctx.clone(), original.clone(), new.clone(), error.clone(), busy.clone());
             spawn_local(async move {
                 let result = api::update_self(&body).await;
                 busy.set(false);

@@ -120,7 +120,8 @@ fn charts(ctx: &AppCtx, d: &Data, bucket: &str) -> Html {
         let i = buckets.binary_search(&r.created_at).unwrap_or(0);
         per_model.entry(r.model_name.as_str()).or_insert_with(|| vec![0.0; buckets.len()])[i] += r.quota as f64;
     }
-    let series: Vec<Series> = per_model.iter().map(|(m, v)| Series { name: m.to_string(), values: v.clone() }).collect();
+    let series: Vec<Series> =
+        per_model.iter().map(|(m, v)| Series { name: m.to_string(), values: v.clone() }).collect();
     let labels: Vec<String> = buckets
         .iter()
         .map(|b| {

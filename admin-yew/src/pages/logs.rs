@@ -63,8 +63,15 @@ pub fn logs() -> Html {
     }
 
     let filter_now = {
-        let (start, end, token, model, username, channel, group) =
-            (start.clone(), end.clone(), token.clone(), model.clone(), username.clone(), channel.clone(), group.clone());
+        let (start, end, token, model, username, channel, group) = (
+            start.clone(),
+            end.clone(),
+            token.clone(),
+            model.clone(),
+            username.clone(),
+            channel.clone(),
+            group.clone(),
+        );
         move |log_type: i32| LogFilter {
             log_type,
             start: format::parse_local(&start).unwrap_or(0),
@@ -219,7 +226,9 @@ pub fn logs() -> Html {
 fn duration(ctx: &AppCtx, l: &LogEntry) -> String {
     let other: serde_json::Value = serde_json::from_str(&l.other).unwrap_or_default();
     match other.get("frt").and_then(|v| v.as_f64()) {
-        Some(frt) if l.is_stream => ctx.tf("log.duration_frt", &[("s", l.use_time.to_string()), ("frt", format!("{:.2}", frt / 1000.0))]),
+        Some(frt) if l.is_stream => {
+            ctx.tf("log.duration_frt", &[("s", l.use_time.to_string()), ("frt", format!("{:.2}", frt / 1000.0))])
+        }
         _ => ctx.tf("log.duration_s", &[("s", l.use_time.to_string())]),
     }
 }

@@ -110,7 +110,9 @@ pub fn profile() -> Html {
         let (ctx, delete_confirm, username) = (ctx.clone(), delete_confirm.clone(), user.username.clone());
         Callback::from(move |_: MouseEvent| {
             if *delete_confirm != username {
-                return ctx.toast.emit(crate::ctx::Toast { error: true, text: ctx.t("profile.delete_type_name").into() });
+                return ctx
+                    .toast
+                    .emit(crate::ctx::Toast { error: true, text: ctx.t("profile.delete_type_name").into() });
             }
             let (ctx2, navigator) = (ctx.clone(), navigator.clone());
             ctx.ask(ctx.t("profile.delete_confirm").into(), move || {

@@ -93,7 +93,10 @@ pub fn wallet() -> Html {
             spawn_local(async move {
                 match api::aff_transfer(units).await {
                     Ok(r) => {
-                        ctx.notify(ctx.tf("wallet.transferred", &[("amount", ctx.quota(units)), ("left", ctx.quota(r.aff_quota))]));
+                        ctx.notify(ctx.tf(
+                            "wallet.transferred",
+                            &[("amount", ctx.quota(units)), ("left", ctx.quota(r.aff_quota))],
+                        ));
                         ctx.refresh_user.emit(());
                     }
                     Err(e) => ctx.error(&e),

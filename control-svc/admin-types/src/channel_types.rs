@@ -77,4 +77,3 @@ pub fn find(id: i32) -> Option<&'static ChannelType> {
 pub fn all() -> &'static [ChannelType] {
     TYPES
 }
-

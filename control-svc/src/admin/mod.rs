@@ -149,9 +149,5 @@ pub fn router(state: AppState, ui_dir: &Path, limits: Arc<ApiLimits>) -> Router 
         .fallback(move |req: Request| trailing_slash::retry(other_form.clone(), req))
         .layer(axum::middleware::from_fn_with_state(limits, rate_limit::enforce));
     status::record_start();
-    Router::new()
-        .nest("/api", api)
-        .merge(site::custom_files())
-        .fallback_service(ui::service(ui_dir))
-        .with_state(state)
+    Router::new().nest("/api", api).merge(site::custom_files()).fallback_service(ui::service(ui_dir)).with_state(state)
 }

@@ -25,9 +25,8 @@ use crate::state::AppState;
 pub async fn list(State(state): State<AppState>, _root: Root) -> Result<Json<Envelope<Vec<OptionItem>>>, ControlError> {
     let mut stored = db::options::all(state.db()).await?;
     let prices = state.prices();
-    let in_force = |key: &str| {
-        prices.option_value(key).or_else(|| site::default_of(key).map(str::to_string)).unwrap_or_default()
-    };
+    let in_force =
+        |key: &str| prices.option_value(key).or_else(|| site::default_of(key).map(str::to_string)).unwrap_or_default();
     let mut items: Vec<OptionItem> = settings::all()
         .map(|s| item(s.key, stored.remove(s.key).filter(|v| !v.trim().is_empty()).unwrap_or_else(|| in_force(s.key))))
         .collect();

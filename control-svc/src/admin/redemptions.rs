@@ -6,7 +6,9 @@ use axum::body::Bytes;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
-use veloera_admin_types::{Envelope, Page, Redemption, RedemptionCreate, RedemptionIds, RedemptionName, RedemptionUpdate};
+use veloera_admin_types::{
+    Envelope, Page, Redemption, RedemptionCreate, RedemptionIds, RedemptionName, RedemptionUpdate,
+};
 
 use super::JsonBody;
 use super::paging::{FirstPage, PageQuery};

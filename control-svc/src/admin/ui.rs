@@ -32,7 +32,11 @@ pub fn service(ui_dir: &Path) -> MethodRouter {
     }
     // The fallback marks its own answer, so a missing hashed name (a stale page asking for an old build) gets
     // index.html revalidated, never cached for a year.
-    let fallback = SetResponseHeader::overriding(ServeFile::new(index), header::CACHE_CONTROL, HeaderValue::from_static(REVALIDATE));
+    let fallback = SetResponseHeader::overriding(
+        ServeFile::new(index),
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(REVALIDATE),
+    );
     get_service(ServeDir::new(ui_dir).fallback(fallback))
         .layer::<_, std::convert::Infallible>(axum::middleware::from_fn(cache_control))
         .layer::<_, std::convert::Infallible>(CompressionLayer::new())

@@ -15,7 +15,9 @@ use crate::mock_upstream::Reply;
 async fn user_id(gw: &Gateway, username: &str) -> i64 {
     let (status, body) = gw.api("GET", &format!("/api/user/search?keyword={username}"), None).await;
     assert_eq!(status, 200, "{body}");
-    body["data"]["items"].as_array().unwrap().iter().find(|u| u["username"] == username).unwrap()["id"].as_i64().unwrap()
+    body["data"]["items"].as_array().unwrap().iter().find(|u| u["username"] == username).unwrap()["id"]
+        .as_i64()
+        .unwrap()
 }
 
 const GROUPS: &[(&str, &str)] = &[
@@ -61,7 +63,11 @@ async fn a_token_group_the_user_may_not_use_is_refused_and_nothing_is_written() 
     let (status, body) = gw.api_as(Some(&alice), "POST", "/api/token/", Some(create("retired"))).await;
     assert_eq!(status, 400, "{body}");
     assert!(body["message"].as_str().unwrap().contains("retired"), "{body}");
-    assert_eq!(gw.api_as(Some(&alice), "GET", "/api/token/", None).await.1["data"]["items"], json!([]), "no token was made");
+    assert_eq!(
+        gw.api_as(Some(&alice), "GET", "/api/token/", None).await.1["data"]["items"],
+        json!([]),
+        "no token was made"
+    );
 
     let (status, body) = gw.api_as(Some(&alice), "POST", "/api/token/", Some(create("vip"))).await;
     assert_eq!(status, 200, "{body}");

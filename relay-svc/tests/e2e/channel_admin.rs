@@ -331,7 +331,10 @@ async fn the_channel_list_pages_from_zero_with_its_total_and_sorts_by_priority_o
     assert_eq!(list("?p=0&page_size=3&id_sort=true&tag_mode=false").await, vec![high_too, mid, high]);
     assert_eq!(list("?p=0").await.len(), 4, "ten rows by default");
     let page = ok(&gw, "GET", "/api/channel/?p=1&page_size=2", None).await;
-    assert_eq!((page["total"].clone(), page["page"].clone(), page["page_size"].clone()), (json!(4), json!(1), json!(2)));
+    assert_eq!(
+        (page["total"].clone(), page["page"].clone(), page["page_size"].clone()),
+        (json!(4), json!(1), json!(2))
+    );
     // Unreadable numbers are the first page and the default size, as Veloera's `strconv.Atoi` makes them.
     assert_eq!(list("?p=NaN&page_size=abc").await, vec![high_too, high, mid, low]);
     assert_eq!(list("?p=-3&page_size=1.5").await.len(), 4);

@@ -140,7 +140,8 @@ async fn a_saved_model_ratio_changes_the_next_charge_without_a_restart() {
     assert_eq!(other["model_ratio"], 7.5);
     // An empty value clears the option: the built-in ratios apply again.
     assert_eq!(put_option(&gw, "ModelRatio", json!("")).await.0, 200);
-    let shown: Value = serde_json::from_str(option(&options(&gw).await, "ModelRatio")["value"].as_str().unwrap()).unwrap();
+    let shown: Value =
+        serde_json::from_str(option(&options(&gw).await, "ModelRatio")["value"].as_str().unwrap()).unwrap();
     assert_eq!(shown["gpt-4o-mini"], 0.075, "the built-in ratios are listed again: {shown}");
     ask(&gw, &key, "gpt-4o-mini").await;
     assert_eq!(gw.wait_for_logs(3).await[0]["quota"], MINI);
@@ -366,7 +367,10 @@ async fn dashboard_data_sums_per_hour_model_user_and_channel() {
     let past = rows(&gw, Some(&gw.cookie), "/api/data/?start_timestamp=0&end_timestamp=1000").await;
     assert!(past.is_empty(), "{past:?}");
     // An unknown bucket is the hourly default, as Veloera reads it (its UI sends `undefined` at first).
-    assert_eq!(rows(&gw, Some(&gw.cookie), "/api/data/?default_time=month").await, rows(&gw, Some(&gw.cookie), "/api/data/").await);
+    assert_eq!(
+        rows(&gw, Some(&gw.cookie), "/api/data/?default_time=month").await,
+        rows(&gw, Some(&gw.cookie), "/api/data/").await
+    );
 }
 
 #[tokio::test]

@@ -45,7 +45,9 @@ async fn create(gw: &Gateway, spec: Value) -> Vec<String> {
 /// The id of the code with `key`, found through the admin list.
 async fn id_of(gw: &Gateway, key: &str) -> i64 {
     let list = ok(gw, "GET", "/api/redemption/?p=1&page_size=100", None).await;
-    list["items"].as_array().unwrap().iter().find(|c| c["key"] == key).expect("the code is listed")["id"].as_i64().unwrap()
+    list["items"].as_array().unwrap().iter().find(|c| c["key"] == key).expect("the code is listed")["id"]
+        .as_i64()
+        .unwrap()
 }
 
 async fn redeem(gw: &Gateway, cookie: &str, key: &str) -> (u16, Value) {
@@ -65,7 +67,13 @@ async fn user_id(gw: &Gateway, cookie: &str) -> i64 {
 /// The log rows of `user` of a log type, newest first.
 async fn logs_of(gw: &Gateway, user: i64, log_type: i64) -> Vec<Value> {
     let rows = ok(gw, "GET", "/api/log/?p=1&page_size=100", None).await;
-    rows["items"].as_array().unwrap().iter().filter(|r| r["user_id"] == user && r["type"] == log_type).cloned().collect()
+    rows["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["user_id"] == user && r["type"] == log_type)
+        .cloned()
+        .collect()
 }
 
 async fn can_check_in(gw: &Gateway, cookie: &str) -> Value {
@@ -123,7 +131,10 @@ async fn administrators_create_random_and_custom_codes_and_duplicates_are_refuse
 
     // Newest first, paged from 1 with the total; search by part of the name or by id, paged the same way.
     let page = ok(&gw, "GET", "/api/redemption/?p=1&page_size=2", None).await;
-    assert_eq!((page["items"].as_array().unwrap().len(), page["page"].clone(), page["page_size"].clone()), (2, json!(1), json!(2)));
+    assert_eq!(
+        (page["items"].as_array().unwrap().len(), page["page"].clone(), page["page_size"].clone()),
+        (2, json!(1), json!(2))
+    );
     assert_eq!(page["total"], 4, "three batch codes and the custom one");
     assert_eq!(page["items"][0]["id"], id);
     let found = ok(&gw, "GET", "/api/redemption/search?keyword=BAT", None).await;

@@ -21,7 +21,9 @@ async fn the_trailing_slash_paths_veloeras_ui_calls_reach_their_routes() {
     let gw = Gateway::start().await;
     let bob = gw.create_user("bob", "bob-password-1").await;
     let channel = gw
-        .create_channel(json!({"name": "spare", "type": 1, "key": "sk-spare", "base_url": gw.mock.base_url(), "models": "gpt-4o"}))
+        .create_channel(
+            json!({"name": "spare", "type": 1, "key": "sk-spare", "base_url": gw.mock.base_url(), "models": "gpt-4o"}),
+        )
         .await;
     let (token, _) = gw.create_token(json!({"name": "doomed"})).await;
     root(&gw, "POST", "/api/redemption/", Some(json!({"name": "slash", "quota": 5, "count": 1}))).await;
@@ -184,17 +186,27 @@ async fn status_carries_every_field_veloeras_ui_reads_from_the_options() {
     let status = ok(&gw, None, "GET", "/api/status", None).await;
     assert_eq!(
         (&status["logo"], &status["footer_html"], &status["top_up_link"], &status["docs_link"]),
-        (&json!("/brand.svg"), &json!("<p>Run by us</p>"), &json!("https://shop.example/buy"), &json!("https://docs.example"))
+        (
+            &json!("/brand.svg"),
+            &json!("<p>Run by us</p>"),
+            &json!("https://shop.example/buy"),
+            &json!("https://docs.example")
+        )
     );
     assert_eq!((&status["display_in_currency"], &status["enable_data_export"]), (&json!(false), &json!(false)));
     assert_eq!((&status["data_export_default_time"], &status["check_in_enabled"]), (&json!("week"), &json!(true)));
-    assert_eq!((&status["self_use_mode_enabled"], &status["server_address"]), (&json!(true), &json!("https://gw.example")));
+    assert_eq!(
+        (&status["self_use_mode_enabled"], &status["server_address"]),
+        (&json!(true), &json!("https://gw.example"))
+    );
     assert_eq!(status["chats"], json!([{"NextChat": "https://app.nextchat.dev/#/?key={key}&url={address}"}]));
     assert_eq!(status["start_time"].as_i64(), Some(started), "the start time is the process's, not the request's");
 
-    let (code, body) = gw.api("PUT", "/api/option/", Some(json!({"key": "DataExportDefaultTime", "value": "month"}))).await;
+    let (code, body) =
+        gw.api("PUT", "/api/option/", Some(json!({"key": "DataExportDefaultTime", "value": "month"}))).await;
     assert_eq!(code, 400, "{body}");
-    let (code, body) = gw.api("PUT", "/api/option/", Some(json!({"key": "Logo", "value": "javascript:alert(1)"}))).await;
+    let (code, body) =
+        gw.api("PUT", "/api/option/", Some(json!({"key": "Logo", "value": "javascript:alert(1)"}))).await;
     assert_eq!(code, 400, "{body}");
 }
 

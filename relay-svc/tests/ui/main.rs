@@ -127,8 +127,11 @@ async fn js(c: &Client, script: &str) -> Value {
 
 /// Navigates inside the app (history API), so the page and its error hooks stay loaded.
 async fn go(c: &Client, path: &str) {
-    js(c, &format!("history.pushState(null, '', {path:?}); dispatchEvent(new PopStateEvent('popstate')); return true;"))
-        .await;
+    js(
+        c,
+        &format!("history.pushState(null, '', {path:?}); dispatchEvent(new PopStateEvent('popstate')); return true;"),
+    )
+    .await;
 }
 
 /// Records script errors (console.error, uncaught errors and rejections) from now until the next full load.
@@ -159,7 +162,9 @@ async fn untranslated(c: &Client) -> Vec<String> {
     text.split(|ch: char| ch.is_whitespace() || "()（）:：,，".contains(ch))
         .filter(|w| {
             w.split_once('.').is_some_and(|(ns, rest)| {
-                NAMESPACES.contains(&ns) && !rest.is_empty() && rest.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
+                NAMESPACES.contains(&ns)
+                    && !rest.is_empty()
+                    && rest.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '.')
             })
         })
         .map(str::to_string)
@@ -211,8 +216,13 @@ fn dist_dir() -> PathBuf {
 }
 
 async fn sign_in(gw: &Gateway, user: &str, password: &str) -> String {
-    let resp =
-        gw.http.post(gw.url("/api/user/login")).json(&json!({"username": user, "password": password})).send().await.unwrap();
+    let resp = gw
+        .http
+        .post(gw.url("/api/user/login"))
+        .json(&json!({"username": user, "password": password}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     harness::session_cookie(&resp)
 }
@@ -351,7 +361,10 @@ async fn root_sets_up_channels_and_a_token_uses_it_and_finds_the_request_in_logs
     go(&c, "/log").await;
     let logs = text_when(&c, "#logs", |t| t.contains("gpt-4o-mini")).await;
     assert!(logs.contains('$'), "the cost is shown in currency: {logs}");
-    assert!(logs.contains(&format!("{} / {}", mock_upstream::PROMPT_TOKENS, mock_upstream::COMPLETION_TOKENS)), "{logs}");
+    assert!(
+        logs.contains(&format!("{} / {}", mock_upstream::PROMPT_TOKENS, mock_upstream::COMPLETION_TOKENS)),
+        "{logs}"
+    );
     text_when(&c, "#log-stat", |t| t.contains('$')).await;
     go(&c, "/dashboard").await;
     text_when(&c, "#chart-consumption", |t| t.contains("gpt-4o-mini")).await;
@@ -399,10 +412,12 @@ async fn root_sets_up_channels_and_a_token_uses_it_and_finds_the_request_in_logs
     go(&c, "/channel").await;
     wait_css(&c, "#channels").await;
     assert!(!scrolls_sideways(&c).await, "the channel list makes the page scroll sideways at 390 px");
-    assert!(!wait_css(&c, "#nav-channels").await.is_displayed().await.unwrap_or(true) || {
-        let left = js(&c, "return document.getElementById('side-nav').getBoundingClientRect().right;").await;
-        left.as_f64().unwrap() <= 0.0
-    });
+    assert!(
+        !wait_css(&c, "#nav-channels").await.is_displayed().await.unwrap_or(true) || {
+            let left = js(&c, "return document.getElementById('side-nav').getBoundingClientRect().right;").await;
+            left.as_f64().unwrap() <= 0.0
+        }
+    );
     shot(&c, "phone-channels-light").await;
     click(&c, "#nav-toggle").await;
     tokio::time::sleep(Duration::from_millis(400)).await;

@@ -26,8 +26,23 @@ pub struct EditProps {
 
 /// The form's text fields, by the API's field names.
 const TEXT_FIELDS: &[&str] = &[
-    "name", "base_url", "key", "other", "openai_organization", "models", "model_mapping", "model_prefix", "tag",
-    "priority", "weight", "test_model", "system_prompt", "param_override", "headers", "status_code_mapping", "setting",
+    "name",
+    "base_url",
+    "key",
+    "other",
+    "openai_organization",
+    "models",
+    "model_mapping",
+    "model_prefix",
+    "tag",
+    "priority",
+    "weight",
+    "test_model",
+    "system_prompt",
+    "param_override",
+    "headers",
+    "status_code_mapping",
+    "setting",
 ];
 
 /// Fields holding a JSON object (or nothing).
@@ -73,10 +88,7 @@ fn blank() -> Fields {
 fn field_of(message: &str) -> Option<&'static str> {
     let mut names: Vec<&'static str> = TEXT_FIELDS.to_vec();
     names.sort_by_key(|n| std::cmp::Reverse(n.len()));
-    names
-        .iter()
-        .find(|n| message.starts_with(&format!("{n} ")) || message.contains(&format!(" {n} ")))
-        .copied()
+    names.iter().find(|n| message.starts_with(&format!("{n} ")) || message.contains(&format!(" {n} "))).copied()
 }
 
 fn split_models(text: &str) -> Vec<String> {
@@ -172,7 +184,10 @@ pub fn channel_edit(props: &EditProps) -> Html {
             let mut f = (*fields).clone();
             // Only a base URL the operator has not typed follows the type.
             if f.get("base_url").is_none_or(|u| u.is_empty() || u == old_default) {
-                f.insert("base_url", channel_types::find(id).map(|t| t.default_base_url.to_string()).unwrap_or_default());
+                f.insert(
+                    "base_url",
+                    channel_types::find(id).map(|t| t.default_base_url.to_string()).unwrap_or_default(),
+                );
             }
             fields.set(f);
             channel_type.set(id);
@@ -563,6 +578,10 @@ fn key_status(ctx: &AppCtx, k: &ChannelKey) -> Html {
         2 => ("status.disabled", "off"),
         _ => ("status.auto_disabled", "bad"),
     };
-    let title = if k.status_reason.is_empty() { String::new() } else { format!("{} · {}", k.status_reason, ctx.time(k.status_time)) };
+    let title = if k.status_reason.is_empty() {
+        String::new()
+    } else {
+        format!("{} · {}", k.status_reason, ctx.time(k.status_time))
+    };
     html! { <span class={classes!("pill", class)} title={title}>{ ctx.t(key) }</span> }
 }

@@ -147,7 +147,9 @@ pub fn channel_list() -> Html {
     let table = match &*rows {
         None => html! { <Loading /> },
         Some(Err(e)) => html! { <p id="channels-error" class="error" role="alert">{ e.text(ctx.lang) }</p> },
-        Some(Ok(r)) if r.items().is_empty() => html! { <p class="muted" id="channels-empty">{ ctx.t("common.empty") }</p> },
+        Some(Ok(r)) if r.items().is_empty() => {
+            html! { <p class="muted" id="channels-empty">{ ctx.t("common.empty") }</p> }
+        }
         Some(Ok(r)) => html! {
             <div class="table-wrap">
                 <table id="channels" class="data">
@@ -295,7 +297,11 @@ fn channel_row(props: &RowProps) -> Html {
             match text.trim().parse::<i64>() {
                 Ok(n) if n != value => {
                     let mut body = ChannelUpdate { id, ..Default::default() };
-                    if field == "priority" { body.priority = Some(n) } else { body.weight = Some(n) }
+                    if field == "priority" {
+                        body.priority = Some(n)
+                    } else {
+                        body.weight = Some(n)
+                    }
                     update(body);
                 }
                 Ok(_) => {}
@@ -351,9 +357,7 @@ fn channel_row(props: &RowProps) -> Html {
         status::CHANNEL_AUTO_DISABLED => ("status.auto_disabled", "bad"),
         _ => ("status.unknown", "off"),
     };
-    let reason = disable_reason(c)
-        .filter(|(r, _)| !r.is_empty())
-        .map(|(r, t)| format!("{r} · {}", ctx.time(t)));
+    let reason = disable_reason(c).filter(|(r, _)| !r.is_empty()).map(|(r, t)| format!("{r} · {}", ctx.time(t)));
     let response = if c.test_time == 0 {
         html! { <span class="muted">{ ctx.t("channel.untested") }</span> }
     } else {
@@ -411,7 +415,8 @@ fn test_dialog(props: &TestProps) -> Html {
     let c = &props.channel;
     let models: Vec<String> =
         c.models.split(',').map(str::trim).filter(|m| !m.is_empty()).map(str::to_string).collect();
-    let default = if c.test_model.is_empty() { models.first().cloned().unwrap_or_default() } else { c.test_model.clone() };
+    let default =
+        if c.test_model.is_empty() { models.first().cloned().unwrap_or_default() } else { c.test_model.clone() };
     let model = use_state(|| default);
     let result = use_state(|| None::<Result<TestOutcome, ApiError>>);
     let running = use_state(|| false);

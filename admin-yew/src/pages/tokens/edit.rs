@@ -167,7 +167,9 @@ pub fn token_edit(props: &EditProps) -> Html {
                 None => return fail("token.expiry_invalid"),
             };
             let num = |s: &str| s.trim().parse::<i64>().ok();
-            let (Some(period), Some(rcount), Some(rsuccess)) = (num(&rate_period), num(&rate_count), num(&rate_success)) else {
+            let (Some(period), Some(rcount), Some(rsuccess)) =
+                (num(&rate_period), num(&rate_count), num(&rate_success))
+            else {
                 return fail("form.not_a_number");
             };
             let n = match num(&count) {
@@ -252,11 +254,16 @@ pub fn token_edit(props: &EditProps) -> Html {
         let (limits, m) = (limits.clone(), m.clone());
         Callback::from(move |_: Event| {
             let mut l = (*limits).clone();
-            if l.contains(&m) { l.retain(|x| *x != m) } else { l.push(m.clone()) }
+            if l.contains(&m) {
+                l.retain(|x| *x != m)
+            } else {
+                l.push(m.clone())
+            }
             limits.set(l);
         })
     };
-    let quota_label = if ctx.status.display_in_currency { ctx.t("token.quota_usd") } else { ctx.t("token.quota_units") };
+    let quota_label =
+        if ctx.status.display_in_currency { ctx.t("token.quota_usd") } else { ctx.t("token.quota_units") };
     let title = match props.id {
         None => ctx.t("token.add").to_string(),
         Some(id) => ctx.tf("token.edit_title", &[("id", id.to_string())]),

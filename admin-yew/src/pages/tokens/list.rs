@@ -64,7 +64,8 @@ pub fn token_list() -> Html {
         });
     }
     let on_search = {
-        let (searching, reload, keyword, fragment) = (searching.clone(), reload.clone(), keyword.clone(), fragment.clone());
+        let (searching, reload, keyword, fragment) =
+            (searching.clone(), reload.clone(), keyword.clone(), fragment.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             searching.set(!(keyword.is_empty() && fragment.is_empty()));
@@ -213,7 +214,14 @@ fn token_row(props: &RowProps) -> Html {
     let remaining = if t.unlimited_quota { ctx.t("token.unlimited").to_string() } else { ctx.quota(t.remain_quota) };
     let limit = |n: i64| if n == 0 { "∞".to_string() } else { n.to_string() };
     let rate = if t.rate_limit_enabled {
-        ctx.tf("token.rate_limit_value", &[("count", limit(t.rate_limit_count)), ("success", limit(t.rate_limit_success)), ("period", t.rate_limit_period.to_string())])
+        ctx.tf(
+            "token.rate_limit_value",
+            &[
+                ("count", limit(t.rate_limit_count)),
+                ("success", limit(t.rate_limit_success)),
+                ("period", t.rate_limit_period.to_string()),
+            ],
+        )
     } else {
         ctx.t("common.off").to_string()
     };
