@@ -137,10 +137,10 @@ pub fn app() -> Html {
 }
 
 fn set_title(status: &SiteStatus) {
-    if let Some(doc) = web_sys::window().and_then(|w| w.document()) {
-        if !status.system_name.is_empty() {
-            doc.set_title(&status.system_name);
-        }
+    if let Some(doc) = web_sys::window().and_then(|w| w.document())
+        && !status.system_name.is_empty()
+    {
+        doc.set_title(&status.system_name);
     }
 }
 

@@ -365,12 +365,12 @@ pub fn channel_edit(props: &EditProps) -> Html {
                     }
                     Err(e) => {
                         let text = e.text(ctx.lang);
-                        if let api::ApiError::Server { message, .. } = &e {
-                            if let Some(field) = field_of(message) {
-                                let mut er = BTreeMap::new();
-                                er.insert(field, message.clone());
-                                errors.set(er);
-                            }
+                        if let api::ApiError::Server { message, .. } = &e
+                            && let Some(field) = field_of(message)
+                        {
+                            let mut er = BTreeMap::new();
+                            er.insert(field, message.clone());
+                            errors.set(er);
                         }
                         form_error.set(Some(text));
                     }
