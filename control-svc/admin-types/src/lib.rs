@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod channel_types;
+
 /// Veloera's response envelope. `data` is omitted when there is nothing to return.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Envelope<T> {
@@ -94,6 +96,9 @@ pub struct UserSelf {
     pub request_count: i64,
     /// Set for the default root account until its password is changed; nothing else works until then.
     pub must_change_password: bool,
+    /// The user's own settings (`PUT /api/user/setting`), webhook secret left out; only `/api/user/self` sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setting: Option<UserSetting>,
 }
 
 /// `PUT /api/user/self`: profile and password change. Quota fields are not accepted here.
@@ -788,4 +793,87 @@ pub struct ModelInfo {
 pub struct ChannelFixResult {
     pub success: usize,
     pub fails: usize,
+}
+
+/// `GET /api/status`: what the UI needs before anyone signs in. Every field has a default so a UI keeps working
+/// against a server that sends fewer (or more) of Veloera's keys.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteStatus {
+    #[serde(default)]
+    pub system_name: String,
+    /// URL of the site logo (option `Logo`); empty for none.
+    #[serde(default)]
+    pub logo: String,
+    #[serde(default)]
+    pub footer_html: String,
+    #[serde(default)]
+    pub version: String,
+    /// Quota units per US dollar (`QuotaPerUnit`, 500 000 by default).
+    #[serde(default = "default_quota_per_unit")]
+    pub quota_per_unit: f64,
+    /// `DisplayInCurrencyEnabled`: show quota as dollars (quota / `quota_per_unit`) instead of units.
+    #[serde(default = "default_true")]
+    pub display_in_currency: bool,
+    /// False until an account exists: the UI sends everyone to the setup page.
+    #[serde(default = "default_true")]
+    pub setup: bool,
+    #[serde(default)]
+    pub email_verification: bool,
+    #[serde(default)]
+    pub github_oauth: bool,
+    #[serde(default)]
+    pub github_client_id: String,
+    #[serde(default)]
+    pub oidc_enabled: bool,
+    #[serde(default)]
+    pub oidc_client_id: String,
+    #[serde(default)]
+    pub oidc_authorization_endpoint: String,
+    /// Prompts and answers are being recorded (`LogChatContentEnabled`): the UI warns its users.
+    #[serde(default)]
+    pub log_chat_content_enabled: bool,
+    #[serde(default)]
+    pub top_up_link: String,
+    #[serde(default)]
+    pub check_in_enabled: bool,
+    /// The site's public address (`ServerAddress`), used in example calls; empty means the browser's origin.
+    #[serde(default)]
+    pub server_address: String,
+}
+
+fn default_quota_per_unit() -> f64 {
+    500_000.0
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for SiteStatus {
+    fn default() -> Self {
+        serde_json::from_str("{}").expect("every SiteStatus field has a default")
+    }
+}
+
+/// One key of a multi-key channel with its health (`GET /api/channel/{id}/keys`), the key itself masked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelKey {
+    /// Position in the channel's key list; what `PUT /api/channel/{id}/keys` names.
+    pub slot: usize,
+    pub key: String,
+    /// 1 enabled, 2 disabled by an administrator, 3 disabled automatically.
+    pub status: i64,
+    pub status_reason: String,
+    pub status_time: i64,
+    pub last_error: String,
+    pub last_error_time: i64,
+    pub request_count: i64,
+    pub error_count: i64,
+}
+
+/// `PUT /api/channel/{id}/keys` body: enables (1) or disables (2) the key at `slot` by hand.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelKeyStatus {
+    pub slot: usize,
+    pub status: i64,
 }

@@ -3,9 +3,9 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
-use veloera_admin_types::Envelope;
+use veloera_admin_types::{ChannelKey as KeyView, ChannelKeyStatus as KeyStatus, Envelope};
 
 use super::JsonBody;
 use super::session::Admin;
@@ -152,21 +152,6 @@ async fn list_models(state: &AppState, channel: &RoutableChannel) -> Result<Json
     Ok(Json(Envelope::ok(outcome.models)))
 }
 
-/// One key's health as admins see it (the key itself masked).
-#[derive(Serialize)]
-pub struct KeyView {
-    slot: usize,
-    key: String,
-    /// 1 enabled, 2 disabled by an administrator, 3 disabled automatically.
-    status: i64,
-    status_reason: String,
-    status_time: i64,
-    last_error: String,
-    last_error_time: i64,
-    request_count: i64,
-    error_count: i64,
-}
-
 /// `GET /api/channel/{id}/keys`: every key of the channel with its health.
 pub async fn keys(
     State(state): State<AppState>,
@@ -197,13 +182,6 @@ pub async fn keys(
         })
         .collect();
     Ok(Json(Envelope::ok(views)))
-}
-
-#[derive(Deserialize)]
-pub struct KeyStatus {
-    slot: usize,
-    /// 1 to enable, 2 to disable.
-    status: i64,
 }
 
 /// `PUT /api/channel/{id}/keys {slot, status}`: enables or disables one key by hand.

@@ -23,6 +23,7 @@ mod status;
 pub(crate) mod tokens;
 mod topup;
 mod trailing_slash;
+mod ui;
 mod user_admin;
 mod users;
 
@@ -32,10 +33,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
 use axum::routing::get;
-use tower_http::services::{ServeDir, ServeFile};
 
 use crate::error::ControlError;
 use crate::state::AppState;
@@ -153,21 +151,5 @@ pub fn router(state: AppState, ui_dir: &Path, limits: Arc<ApiLimits>) -> Router 
         .fallback(move |req: Request| trailing_slash::retry(other_form.clone(), req))
         .layer(axum::middleware::from_fn_with_state(limits, rate_limit::enforce));
     status::record_start();
-    Router::new().nest("/api", api).merge(site::custom_files()).fallback_service(ui_service(ui_dir)).with_state(state)
-}
-
-fn ui_service(ui_dir: &Path) -> axum::routing::MethodRouter {
-    let index = ui_dir.join("index.html");
-    if index.is_file() {
-        axum::routing::get_service(ServeDir::new(ui_dir).fallback(ServeFile::new(index)))
-    } else {
-        let dir = ui_dir.display().to_string();
-        get(move || async move {
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("The admin UI is not built (no index.html in {dir}). Build it with `cargo xtask ui`.\n"),
-            )
-                .into_response()
-        })
-    }
+    Router::new().nest("/api", api).merge(site::custom_files()).fallback_service(ui::service(ui_dir)).with_state(state)
 }

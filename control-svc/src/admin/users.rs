@@ -144,6 +144,11 @@ pub async fn get_self(
     let held = db::leases::outstanding_for_user(state.db(), user.id).await?;
     shown.quota += held.quota;
     shown.subscription_quota += held.subscription;
+    // The profile page edits these; a stored text that no longer parses shows as the defaults.
+    let stored = db::users::setting(state.db(), user.id).await?;
+    let mut setting: UserSetting = serde_json::from_str(&stored).unwrap_or_default();
+    setting.webhook_secret = None;
+    shown.setting = Some(setting);
     Ok(Json(Envelope::ok(shown)))
 }
 

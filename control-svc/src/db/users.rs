@@ -41,6 +41,7 @@ impl UserRow {
             used_quota: self.used_quota,
             request_count: self.request_count,
             must_change_password: self.must_change_password != 0,
+            setting: None,
         }
     }
 }

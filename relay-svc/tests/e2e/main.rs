@@ -26,5 +26,6 @@ mod quota;
 mod rate_limits;
 mod redemptions;
 mod surface;
+mod ui_files;
 mod users_admin;
 mod veloera_ui_compat;

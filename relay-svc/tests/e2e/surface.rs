@@ -185,6 +185,11 @@ async fn user_settings_are_checked_stored_and_the_webhook_secret_never_returned(
             serde_json::from_str(&control_svc::db::users::setting(gw.control.state.db(), id).await.unwrap()).unwrap();
         assert_eq!((&stored["show_ip_in_logs"], &stored["webhook_secret"]), (&json!(true), &json!("hush-hush")), "{stored}");
         assert_eq!(stored["accept_unset_model_ratio_model"], true);
+        // The profile page reads them back from `/api/user/self`, the secret left out.
+        let (_, me) = gw.api_as(Some(&alice), "GET", "/api/user/self", None).await;
+        assert_eq!(me["data"]["setting"]["webhook_url"], "https://hooks.example.com/q", "{me}");
+        assert_eq!(me["data"]["setting"]["quota_warning_threshold"], 5000.0, "{me}");
+        assert!(!me.to_string().contains("hush-hush"), "{me}");
         // Leaving the secret out keeps it; an empty one clears it.
         put(json!({"notify_type": "webhook", "quota_warning_threshold": 10, "webhook_url": "https://hooks.example.com/q"})).await;
         let stored = control_svc::db::users::setting(gw.control.state.db(), id).await.unwrap();
