@@ -24,17 +24,46 @@ pub struct CostHint {
     pub input_bytes: usize,
     /// The client's output cap, when it set one.
     pub max_output: Option<u64>,
+    /// Answers asked for at once (OpenAI `n` or `best_of`, image `n`, Gemini `candidateCount`); 0 means one.
+    pub copies: u64,
+}
+
+impl CostHint {
+    /// A request of `input_bytes` capped at `max_output`, asking for one answer.
+    pub fn new(input_bytes: usize, max_output: Option<u64>) -> Self {
+        CostHint { input_bytes, max_output, copies: 1 }
+    }
+
+    /// The same request asking for `copies` answers.
+    pub fn times(self, copies: Option<u64>) -> Self {
+        CostHint { copies: copies.unwrap_or(1), ..self }
+    }
+
+    fn copies(&self) -> i64 {
+        self.copies.clamp(1, MAX_COPIES) as i64
+    }
+
+    /// The output tokens all answers together may take (the cap per answer times the answers), when capped.
+    fn output_cap(&self) -> Option<i64> {
+        self.max_output.map(|m| (m.min(MAX_OUTPUT) as i64).saturating_mul(self.copies()))
+    }
 }
 
 /// Output tokens assumed when the client sets no cap (Veloera's `PreConsumedQuota` default).
 const DEFAULT_OUTPUT_TOKENS: i64 = 500;
+/// Bounds that keep the estimate's arithmetic finite; a request near them is refused as too costly anyway.
+const MAX_OUTPUT: u64 = 1 << 24;
+const MAX_COPIES: u64 = 1 << 16;
 
 /// The quota to reserve for a request: its prompt estimated generously from its size (about three bytes a
-/// token; CJK text runs closer to three bytes a token, English to four) plus its output cap.
+/// token; CJK text runs closer to three bytes a token, English to four) plus its output cap for every answer
+/// asked for. A price per call is reserved once per answer too (an image request's `n` images).
 pub fn estimate(pricing: &Pricing, hint: CostHint) -> i64 {
     let prompt = (hint.input_bytes / 3) as i64 + 1;
-    let output = hint.max_output.map_or(DEFAULT_OUTPUT_TOKENS, |m| m.min(1 << 20) as i64);
-    quota_for(pricing, prompt, output, 0, 0).max(1)
+    let output = hint.output_cap().unwrap_or(DEFAULT_OUTPUT_TOKENS.saturating_mul(hint.copies()));
+    let quota = quota_for(pricing, prompt, output, 0, 0);
+    let quota = if pricing.model_price.is_some() { quota.saturating_mul(hint.copies()) } else { quota };
+    quota.max(1)
 }
 
 pub struct Metering {
@@ -251,7 +280,7 @@ impl Drop for Metering {
             // its size) and what was delivered (about four bytes of JSON text a token), never more than its cap.
             record.prompt_tokens = (self.hint.input_bytes / 4) as i64;
             let said = (self.said_bytes / 4).max(1) as i64;
-            record.completion_tokens = self.hint.max_output.map_or(said, |cap| said.min(cap as i64));
+            record.completion_tokens = self.hint.output_cap().map_or(said, |cap| said.min(cap));
         }
         let quota = if self.outcome == Outcome::UpstreamError {
             0
