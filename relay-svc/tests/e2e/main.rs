@@ -21,5 +21,7 @@ mod logs;
 mod quota;
 mod rate_limits;
 mod redemptions;
+mod relay_log;
 mod surface;
+mod upstream_secrets;
 mod users_admin;
