@@ -18,8 +18,10 @@ const KEY_PREFIXES: &[&str] =
 const MIN_KEY_TAIL: usize = 16;
 /// Words after which the next token is a credential, whatever its shape.
 const CREDENTIAL_LABELS: &[&str] = &["bearer ", "x-api-key: ", "api-key: ", "x-goog-api-key: "];
-/// A stored key (or a part of a composite key) shorter than this is not searched for: it would match ordinary text.
+/// A stored key shorter than this is not searched for: it would match ordinary text.
 const MIN_STORED_SECRET: usize = 8;
+/// The same for a part of a composite key, whose other parts (a region, a project id) are no secrets.
+const MIN_KEY_PART: usize = 16;
 
 fn key_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
@@ -31,8 +33,10 @@ pub fn redact<'a>(text: &'a str, keys: &[ChannelKey]) -> Cow<'a, str> {
     let mut out = Cow::Borrowed(text);
     for key in keys {
         let whole = key.key.trim();
-        for secret in std::iter::once(whole).chain(whole.split('|').map(str::trim)) {
-            if secret.len() >= MIN_STORED_SECRET && out.contains(secret) {
+        let parts = whole.split('|').map(str::trim).filter(|part| part.len() >= MIN_KEY_PART);
+        let secrets = std::iter::once(whole).filter(|w| w.len() >= MIN_STORED_SECRET).chain(parts);
+        for secret in secrets {
+            if out.contains(secret) {
                 out = Cow::Owned(out.replace(secret, REDACTED));
             }
         }
@@ -51,7 +55,8 @@ fn scrub_shapes(text: &str) -> Option<String> {
     let mut copied = 0;
     let mut i = 0;
     while i < bytes.len() {
-        let at_boundary = i == 0 || !key_char(bytes[i - 1]);
+        // Secrets are ASCII: they start on a character (never inside a multi-byte one) after a non-key byte.
+        let at_boundary = text.is_char_boundary(i) && (i == 0 || !key_char(bytes[i - 1]));
         let secret_end = if at_boundary { secret_at(text, &lower, i) } else { None };
         match secret_end {
             Some((start, end)) => {
@@ -109,11 +114,12 @@ mod tests {
 
     #[test]
     fn stored_keys_are_removed_whole_and_by_part() {
-        let k = keys(&["sk-upstream-1", "AKIAEXAMPLE|secretpart123|us-east-1"]);
-        let said = "bad key sk-upstream-1; signature for secretpart123 in us-east-1 did not match";
+        let k = keys(&["sk-upstream-1", "AKIAIOSFODNN7EXAMPLE|wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY|us-east-1"]);
+        let said = "bad key sk-upstream-1; signature for wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY by \
+                    AKIAIOSFODNN7EXAMPLE in us-east-1 did not match";
         assert_eq!(
             redact(said, &k),
-            "bad key [redacted]; signature for [redacted] in us-east-1 did not match",
+            "bad key [redacted]; signature for [redacted] by [redacted] in us-east-1 did not match",
             "a region is shorter than a secret and stays"
         );
     }
@@ -137,5 +143,11 @@ mod tests {
         }
         // A key-shaped word inside another word is not a key.
         assert_eq!(redact("risk-0123456789abcdefghij", &[]), "risk-0123456789abcdefghij");
+    }
+
+    #[test]
+    fn text_in_any_script_is_scanned_safely() {
+        let said = "密钥无效：sk-proj-0123456789abcdefXYZ，请检查 Bearer 令牌令牌令牌";
+        assert_eq!(redact(said, &[]), "密钥无效：[redacted]，请检查 Bearer [redacted]");
     }
 }
