@@ -299,3 +299,42 @@ impl Drop for Metering {
         self.outbox.send(record);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn per_token() -> Pricing {
+        Pricing {
+            model_ratio: 1.0,
+            completion_ratio: 1.0,
+            group_ratio: 1.0,
+            quota_per_unit: 500_000,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn every_answer_asked_for_is_reserved() {
+        // 30 bytes: 11 prompt tokens; 10 output tokens per answer.
+        let one = CostHint::new(30, Some(10));
+        assert_eq!(estimate(&per_token(), one), 21);
+        assert_eq!(estimate(&per_token(), one.times(Some(4))), 11 + 40);
+        assert_eq!(estimate(&per_token(), one.times(Some(0))), 21, "n = 0 asks for one answer");
+        // No cap: the default 500 tokens, per answer.
+        assert_eq!(estimate(&per_token(), CostHint::new(30, None).times(Some(2))), 11 + 1000);
+    }
+
+    #[test]
+    fn a_price_per_call_is_reserved_once_per_answer() {
+        let priced = Pricing { model_price: Some(0.04), ..per_token() };
+        assert_eq!(estimate(&priced, CostHint::default()), 20_000);
+        assert_eq!(estimate(&priced, CostHint::default().times(Some(3))), 60_000);
+    }
+
+    #[test]
+    fn absurd_caps_and_counts_stay_finite() {
+        let huge = CostHint::new(usize::MAX / 2, Some(u64::MAX)).times(Some(u64::MAX));
+        assert!(estimate(&per_token(), huge) > 1 << 40);
+    }
+}
