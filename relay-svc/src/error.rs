@@ -52,6 +52,28 @@ impl RelayError {
         RelayError::UpstreamRejected { status, message: self.public_message(), code: Some(code) }
     }
 
+    /// The same error with every text it carries passed through `f` (secrets scrubbed from upstream text).
+    pub fn map_text(self, f: impl Fn(String) -> String) -> RelayError {
+        match self {
+            RelayError::InvalidRequest(t) => RelayError::InvalidRequest(f(t)),
+            RelayError::Denied { reason, message } => RelayError::Denied { reason, message: f(message) },
+            RelayError::UpstreamRejected { status, message, code } => {
+                RelayError::UpstreamRejected { status, message: f(message), code: code.map(&f) }
+            }
+            RelayError::UpstreamFailed(t) => RelayError::UpstreamFailed(f(t)),
+            RelayError::ControlUnavailable(t) => RelayError::ControlUnavailable(f(t)),
+            RelayError::NotFound(t) => RelayError::NotFound(f(t)),
+            RelayError::RateLimited { retry_after, message } => {
+                RelayError::RateLimited { retry_after, message: f(message) }
+            }
+            RelayError::LimitsUnavailable(t) => RelayError::LimitsUnavailable(f(t)),
+            other @ (RelayError::BodyTooLarge
+            | RelayError::MissingKey
+            | RelayError::SensitiveWords { .. }
+            | RelayError::NotImplemented) => other,
+        }
+    }
+
     /// The HTTP status as a number, for usage records.
     pub fn status_code(&self) -> u16 {
         self.status().as_u16()
@@ -72,7 +94,9 @@ impl RelayError {
                 | DenialReason::ModelNotAllowed
                 | DenialReason::IpNotAllowed
                 | DenialReason::ChannelPinForbidden
-                | DenialReason::ModelUnpriced => StatusCode::FORBIDDEN,
+                | DenialReason::ModelUnpriced
+                | DenialReason::TokenQuotaNotEnough
+                | DenialReason::UserQuotaNotEnough => StatusCode::FORBIDDEN,
             },
             RelayError::UpstreamRejected { status, .. } => *status,
             RelayError::UpstreamFailed(_) => StatusCode::BAD_GATEWAY,
@@ -102,6 +126,9 @@ impl RelayError {
                     DenialReason::NoChannel => "model_not_found",
                     DenialReason::ChannelPinForbidden => "channel_pin_forbidden",
                     DenialReason::ModelUnpriced => "model_price_error",
+                    // Veloera's codes for a reservation the balance cannot cover.
+                    DenialReason::TokenQuotaNotEnough => "pre_consume_token_quota_failed",
+                    DenialReason::UserQuotaNotEnough => "insufficient_user_quota",
                 };
                 ("veloera_error", code.into())
             }
@@ -153,7 +180,8 @@ impl RelayError {
     pub fn respond_with(&self, body: serde_json::Value) -> Response {
         let status = self.status();
         if status.is_server_error() {
-            tracing::warn!(error = %self, "relay request failed");
+            // Escaped (`?`): the text may carry what the client sent, such as a model name with line breaks.
+            tracing::warn!(error = ?self.to_string(), "relay request failed");
         }
         let mut response = (status, Json(body)).into_response();
         if let Some(secs) = self.retry_after_secs() {

@@ -1,11 +1,13 @@
 //! The public front door: every path the relay does not serve itself goes to control's HTTP listener,
-//! so one public port serves the API, the admin API and the UI.
+//! so one public port serves the API, the admin API and the UI. A body larger than control accepts is answered
+//! here (413) and never forwarded.
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::response::{IntoResponse, Response};
 use futures::TryStreamExt;
 use http::{HeaderName, StatusCode};
+use http_body_util::BodyExt;
 
 use crate::routes::RelayState;
 
@@ -25,6 +27,10 @@ const HOP_BY_HOP: &[&str] = &[
 /// sends under this name is dropped, so the address cannot be forged through the front door.
 const CLIENT_IP: &str = "x-veloera-client-ip";
 
+/// The largest body forwarded: control's own limit on a request body (axum's default for the extractors its
+/// handlers use, 2 MiB). Admin API bodies are small JSON documents; nothing there takes uploads.
+pub const ADMIN_BODY_LIMIT: usize = 2 * 1024 * 1024;
+
 fn forwardable(name: &HeaderName) -> bool {
     !HOP_BY_HOP.contains(&name.as_str()) && name != http::header::HOST
 }
@@ -35,6 +41,19 @@ pub async fn forward(
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
+    let declared = parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > ADMIN_BODY_LIMIT as u64) {
+        return too_large();
+    }
+    // Read whole (bounded) before anything is sent: a body cut off at the limit is never half-forwarded.
+    let body = match http_body_util::Limited::new(body, ADMIN_BODY_LIMIT).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return too_large(),
+        Err(e) => {
+            tracing::debug!(error = ?e.to_string(), "request body not received");
+            return envelope(StatusCode::BAD_REQUEST, "the request body could not be read");
+        }
+    };
     let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let url = format!("{}{}", state.control_http_url, path);
     let mut upstream = state.frontdoor.request(parts.method.clone(), &url);
@@ -42,7 +61,6 @@ pub async fn forward(
         upstream = upstream.header(name, value);
     }
     upstream = upstream.header("x-forwarded-for", peer.ip().to_string()).header(CLIENT_IP, peer.ip().to_string());
-    let body = reqwest::Body::wrap_stream(body.into_data_stream());
     match upstream.body(body).send().await {
         Ok(resp) => {
             let mut builder = Response::builder().status(resp.status().as_u16());
@@ -53,8 +71,18 @@ pub async fn forward(
             builder.body(Body::from_stream(stream)).unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
         }
         Err(e) => {
-            tracing::warn!(error = %e, "control-svc HTTP is unreachable");
+            tracing::warn!(error = ?e.to_string(), "control-svc HTTP is unreachable");
             (StatusCode::BAD_GATEWAY, "the admin service is unreachable; try again shortly\n").into_response()
         }
     }
+}
+
+fn too_large() -> Response {
+    let message = format!("the request body is larger than {} MiB", ADMIN_BODY_LIMIT / (1024 * 1024));
+    envelope(StatusCode::PAYLOAD_TOO_LARGE, &message)
+}
+
+/// Veloera's `{success: false, message}` answer, which the admin UI shows.
+fn envelope(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "success": false, "message": message }))).into_response()
 }

@@ -24,17 +24,46 @@ pub struct CostHint {
     pub input_bytes: usize,
     /// The client's output cap, when it set one.
     pub max_output: Option<u64>,
+    /// Answers asked for at once (OpenAI `n` or `best_of`, image `n`, Gemini `candidateCount`); 0 means one.
+    pub copies: u64,
+}
+
+impl CostHint {
+    /// A request of `input_bytes` capped at `max_output`, asking for one answer.
+    pub fn new(input_bytes: usize, max_output: Option<u64>) -> Self {
+        CostHint { input_bytes, max_output, copies: 1 }
+    }
+
+    /// The same request asking for `copies` answers.
+    pub fn times(self, copies: Option<u64>) -> Self {
+        CostHint { copies: copies.unwrap_or(1), ..self }
+    }
+
+    fn copies(&self) -> i64 {
+        self.copies.clamp(1, MAX_COPIES) as i64
+    }
+
+    /// The output tokens all answers together may take (the cap per answer times the answers), when capped.
+    fn output_cap(&self) -> Option<i64> {
+        self.max_output.map(|m| (m.min(MAX_OUTPUT) as i64).saturating_mul(self.copies()))
+    }
 }
 
 /// Output tokens assumed when the client sets no cap (Veloera's `PreConsumedQuota` default).
 const DEFAULT_OUTPUT_TOKENS: i64 = 500;
+/// Bounds that keep the estimate's arithmetic finite; a request near them is refused as too costly anyway.
+const MAX_OUTPUT: u64 = 1 << 24;
+const MAX_COPIES: u64 = 1 << 16;
 
 /// The quota to reserve for a request: its prompt estimated generously from its size (about three bytes a
-/// token; CJK text runs closer to three bytes a token, English to four) plus its output cap.
+/// token; CJK text runs closer to three bytes a token, English to four) plus its output cap for every answer
+/// asked for. A price per call is reserved once per answer too (an image request's `n` images).
 pub fn estimate(pricing: &Pricing, hint: CostHint) -> i64 {
     let prompt = (hint.input_bytes / 3) as i64 + 1;
-    let output = hint.max_output.map_or(DEFAULT_OUTPUT_TOKENS, |m| m.min(1 << 20) as i64);
-    quota_for(pricing, prompt, output, 0, 0).max(1)
+    let output = hint.output_cap().unwrap_or(DEFAULT_OUTPUT_TOKENS.saturating_mul(hint.copies()));
+    let quota = quota_for(pricing, prompt, output, 0, 0);
+    let quota = if pricing.model_price.is_some() { quota.saturating_mul(hint.copies()) } else { quota };
+    quota.max(1)
 }
 
 pub struct Metering {
@@ -251,7 +280,7 @@ impl Drop for Metering {
             // its size) and what was delivered (about four bytes of JSON text a token), never more than its cap.
             record.prompt_tokens = (self.hint.input_bytes / 4) as i64;
             let said = (self.said_bytes / 4).max(1) as i64;
-            record.completion_tokens = self.hint.max_output.map_or(said, |cap| said.min(cap as i64));
+            record.completion_tokens = self.hint.output_cap().map_or(said, |cap| said.min(cap));
         }
         let quota = if self.outcome == Outcome::UpstreamError {
             0
@@ -268,5 +297,44 @@ impl Drop for Metering {
             admission.finish(self.outcome == Outcome::Success, record.prompt_tokens + record.completion_tokens);
         }
         self.outbox.send(record);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn per_token() -> Pricing {
+        Pricing {
+            model_ratio: 1.0,
+            completion_ratio: 1.0,
+            group_ratio: 1.0,
+            quota_per_unit: 500_000,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn every_answer_asked_for_is_reserved() {
+        // 30 bytes: 11 prompt tokens; 10 output tokens per answer.
+        let one = CostHint::new(30, Some(10));
+        assert_eq!(estimate(&per_token(), one), 21);
+        assert_eq!(estimate(&per_token(), one.times(Some(4))), 11 + 40);
+        assert_eq!(estimate(&per_token(), one.times(Some(0))), 21, "n = 0 asks for one answer");
+        // No cap: the default 500 tokens, per answer.
+        assert_eq!(estimate(&per_token(), CostHint::new(30, None).times(Some(2))), 11 + 1000);
+    }
+
+    #[test]
+    fn a_price_per_call_is_reserved_once_per_answer() {
+        let priced = Pricing { model_price: Some(0.04), ..per_token() };
+        assert_eq!(estimate(&priced, CostHint::default()), 20_000);
+        assert_eq!(estimate(&priced, CostHint::default().times(Some(3))), 60_000);
+    }
+
+    #[test]
+    fn absurd_caps_and_counts_stay_finite() {
+        let huge = CostHint::new(usize::MAX / 2, Some(u64::MAX)).times(Some(u64::MAX));
+        assert!(estimate(&per_token(), huge) > 1 << 40);
     }
 }

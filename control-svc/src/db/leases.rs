@@ -28,23 +28,46 @@ pub struct Granted {
 pub enum Refused {
     TokenExhausted,
     UserExhausted,
+    /// Quota is left, but less than the request needs (`available` is what could have been leased).
+    TokenNotEnough {
+        available: i64,
+        needed: i64,
+    },
+    UserNotEnough {
+        available: i64,
+        needed: i64,
+    },
     /// The token or user no longer exists.
     Unknown,
 }
 
-/// Moves up to `wanted` (at least `needed`, or all that is left when less) quota into a new lease: at most half
-/// of what is available, so leases shrink as the balance does and, near zero, cover a single request.
-pub async fn grant(
-    db: &Db,
-    relay_id: &str,
-    user_id: i64,
-    token_id: i64,
-    wanted: i64,
-    needed: i64,
-) -> Result<Result<Granted, Refused>, ControlError> {
-    let needed = needed.max(1);
+/// What a relay asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted<'a> {
+    pub relay_id: &'a str,
+    pub user_id: i64,
+    pub token_id: i64,
+    /// What the relay would like to hold.
+    pub wanted: i64,
+    /// The least it can use: one request's estimate. Nothing less is ever granted.
+    pub needed: i64,
+    /// The rest of the relay's current lease for the token, given back first: `(lease id, amount)`.
+    pub surrender: Option<(&'a str, i64)>,
+}
+
+/// Moves up to `wanted` (at least `needed`) quota into a new lease: at most half of what is available, so leases
+/// shrink as the balance does and, near zero, cover a single request. A balance smaller than `needed` is
+/// refused: the request it was for is never sent. A surrendered rest goes back to the balances first, and stays
+/// back even when the grant is refused.
+pub async fn grant(db: &Db, ask: Wanted<'_>) -> Result<Result<Granted, Refused>, ControlError> {
+    let Wanted { relay_id, user_id, token_id, wanted, .. } = ask;
+    let needed = ask.needed.max(1);
     let mut tx = db.begin_write().await?;
-    // Locks in the order settlement writes (token, then user), so the two never wait on each other in a cycle.
+    // Locks in the order settlement writes (lease, token, then user), so the two never wait on each other in a
+    // cycle. The surrender comes first: it may add to both balances read below.
+    if let Some((id, amount)) = ask.surrender {
+        give_back_part(db, &mut tx, id, token_id, Shrink::By(amount)).await?;
+    }
     let token: Option<(i64, i64)> = sqlx::query_as(&db.sql(&format!(
         "SELECT remain_quota, unlimited_quota FROM tokens WHERE id = ? AND user_id = ?{}",
         db.for_update()
@@ -63,17 +86,25 @@ pub async fn grant(
         return Ok(Err(Refused::Unknown));
     };
     let limited = unlimited == 0;
-    if limited && token_remain <= 0 {
-        return Ok(Err(Refused::TokenExhausted));
-    }
     let user_available = user_quota + subscription;
-    if user_available <= 0 {
-        return Ok(Err(Refused::UserExhausted));
+    let refusal = if limited && token_remain <= 0 {
+        Some(Refused::TokenExhausted)
+    } else if user_available <= 0 {
+        Some(Refused::UserExhausted)
+    } else if limited && token_remain < needed {
+        Some(Refused::TokenNotEnough { available: token_remain, needed })
+    } else if user_available < needed {
+        Some(Refused::UserNotEnough { available: user_available, needed })
+    } else {
+        None
+    };
+    if let Some(refused) = refusal {
+        // What was surrendered stays given back.
+        tx.commit().await?;
+        return Ok(Err(refused));
     }
     let available = if limited { user_available.min(token_remain) } else { user_available };
-    // A balance smaller than one request's estimate still admits that one request (all of it is leased): the
-    // balance can then go below zero by at most what that request costs beyond its reservation.
-    let amount = if available < needed { available } else { wanted.max(needed).min((available / 2).max(needed)) };
+    let amount = wanted.min(available / 2).max(needed);
     if limited {
         let took_token = sqlx::query(
             &db.sql("UPDATE tokens SET remain_quota = remain_quota - ? WHERE id = ? AND remain_quota >= ?"),
@@ -127,39 +158,60 @@ pub async fn grant(
     Ok(Ok(Granted { id, amount }))
 }
 
-/// Closes a lease: it keeps what was spent under it (`spent` as the relay counted it, all its requests
-/// finished; else what control has settled) and gives the rest back. Usage reports arriving later are covered by
-/// what it kept. Returns the quota given back (0 when it was already closed).
-pub async fn close(db: &Db, id: &str, spent: Option<i64>) -> Result<i64, ControlError> {
-    let mut tx = db.begin_write().await?;
+/// How much of an open lease goes back to the balances.
+#[derive(Debug, Clone, Copy)]
+enum Shrink {
+    /// It closes, keeping what was spent under it.
+    Close { spent: Option<i64> },
+    /// It stays open, smaller by (at most) this much: what its relay no longer means to reserve.
+    By(i64),
+}
+
+/// Gives back part of lease `id` inside `tx` (never below what settled requests used), to the token (when the
+/// lease took from it) and to the user's two balances where the lease took them from. Returns what went back;
+/// 0 when the lease is closed, unknown, or (`token_id` given) another token's.
+async fn give_back_part(
+    db: &Db,
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    id: &str,
+    token_of: i64,
+    shrink: Shrink,
+) -> Result<i64, ControlError> {
     let lease: Option<(i64, i64, i64, i64, i64, i64, i64)> = sqlx::query_as(&db.sql(&format!(
         "SELECT user_id, token_id, token_limited, amount, subscription_amount, used, closed FROM quota_leases \
          WHERE id = ?{}",
         db.for_update()
     )))
     .bind(id)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await?;
     let Some((user_id, token_id, limited, amount, subscription_amount, used, 0)) = lease else {
         return Ok(0);
     };
-    let kept = spent.unwrap_or(used).max(used).clamp(0, amount);
+    if token_of != 0 && token_id != token_of {
+        return Ok(0);
+    }
+    let (kept, closed) = match shrink {
+        Shrink::Close { spent } => (spent.unwrap_or(used).max(used).clamp(0, amount), 1),
+        Shrink::By(by) => ((amount - by.max(0)).max(used).clamp(0, amount), 0),
+    };
     let unused = amount - kept;
     let back = Split::returning(unused, amount, subscription_amount);
     sqlx::query(
-        &db.sql("UPDATE quota_leases SET closed = 1, amount = ?, subscription_amount = ? WHERE id = ? AND closed = 0"),
+        &db.sql("UPDATE quota_leases SET closed = ?, amount = ?, subscription_amount = ? WHERE id = ? AND closed = 0"),
     )
+    .bind(closed)
     .bind(kept)
     .bind(subscription_amount - back.subscription)
     .bind(id)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     if unused > 0 {
         if limited != 0 {
             sqlx::query(&db.sql("UPDATE tokens SET remain_quota = remain_quota + ? WHERE id = ?"))
                 .bind(unused)
                 .bind(token_id)
-                .execute(&mut *tx)
+                .execute(&mut **tx)
                 .await?;
         }
         sqlx::query(
@@ -168,9 +220,18 @@ pub async fn close(db: &Db, id: &str, spent: Option<i64>) -> Result<i64, Control
         .bind(back.subscription)
         .bind(back.quota)
         .bind(user_id)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
     }
+    Ok(unused)
+}
+
+/// Closes a lease: it keeps what was spent under it (`spent` as the relay counted it, all its requests
+/// finished; else what control has settled) and gives the rest back. Usage reports arriving later are covered by
+/// what it kept. Returns the quota given back (0 when it was already closed).
+pub async fn close(db: &Db, id: &str, spent: Option<i64>) -> Result<i64, ControlError> {
+    let mut tx = db.begin_write().await?;
+    let unused = give_back_part(db, &mut tx, id, 0, Shrink::Close { spent }).await?;
     tx.commit().await?;
     Ok(unused)
 }

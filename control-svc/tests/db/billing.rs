@@ -60,6 +60,11 @@ async fn account(db: &Db, name: &str, quota: i64, subscription: i64, token_quota
     (user, token)
 }
 
+/// A lease for relay `r`, surrendering nothing.
+fn wanted(user: i64, token: i64, wanted: i64, needed: i64) -> leases::Wanted<'static> {
+    leases::Wanted { relay_id: "r", user_id: user, token_id: token, wanted, needed, surrender: None }
+}
+
 /// `(subscription_quota, quota)` of a user.
 async fn balances(db: &Db, user: i64) -> (i64, i64) {
     sqlx::query_as(&db.sql("SELECT subscription_quota, quota FROM users WHERE id = ?"))
@@ -109,7 +114,7 @@ async fn exercise_subscription(url: DatabaseUrl) {
 
     // A lease takes the subscription first and records it.
     adjust_quota(&db, user, "root", QuotaChange { balance: Balance::Subscription, shown: 0, delta: 60 }).await.unwrap();
-    let lease = leases::grant(&db, "r", user, token, 100, 10).await.unwrap().unwrap();
+    let lease = leases::grant(&db, wanted(user, token, 100, 10)).await.unwrap().unwrap();
     assert_eq!(lease.amount, 70, "half of the 140 available");
     assert_eq!(balances(&db, user).await, (0, 70));
     assert_eq!(leases::outstanding_for_user(&db, user).await.unwrap(), Split { subscription: 60, quota: 10 });
@@ -123,13 +128,13 @@ async fn exercise_subscription(url: DatabaseUrl) {
     assert_eq!(balances(&db, user).await, (35, 80));
 
     // Nothing spent: everything back where it came from.
-    let lease = leases::grant(&db, "r", user, token, 100, 10).await.unwrap().unwrap();
+    let lease = leases::grant(&db, wanted(user, token, 100, 10)).await.unwrap().unwrap();
     assert_eq!(balances(&db, user).await, (0, 58), "57 leased: 35 of subscription, 22 of quota");
     leases::close(&db, &lease.id, Some(0)).await.unwrap();
     assert_eq!(balances(&db, user).await, (35, 80));
 
     // A request that overran its lease: the excess is debited, the subscription first.
-    let lease = leases::grant(&db, "r", user, token, 10, 10).await.unwrap().unwrap();
+    let lease = leases::grant(&db, wanted(user, token, 10, 10)).await.unwrap().unwrap();
     assert_eq!((lease.amount, balances(&db, user).await), (10, (25, 80)));
     settle_all(&db, &[report("o-1", user, token, 40, &lease.id)]).await;
     assert_eq!(balances(&db, user).await, (0, 75), "30 over the lease: 25 of subscription, 5 of quota");
@@ -139,13 +144,14 @@ async fn exercise_subscription(url: DatabaseUrl) {
     let (user2, token2) = account(&db, "sub_only", 0, 20, None).await;
     let settled = settle_all(&db, &[report("x-1", user2, token2, 15, "")]).await;
     assert!(!settled.exhausted_users.contains(&user2));
-    let lease = leases::grant(&db, "r", user2, token2, 100, 5).await.unwrap().unwrap();
+    let lease = leases::grant(&db, wanted(user2, token2, 100, 5)).await.unwrap().unwrap();
     assert_eq!((lease.amount, balances(&db, user2).await), (5, (0, 0)));
-    assert_eq!(leases::grant(&db, "r", user2, token2, 100, 1).await.unwrap(), Err(leases::Refused::UserExhausted));
+    assert_eq!(leases::grant(&db, wanted(user2, token2, 100, 1)).await.unwrap(), Err(leases::Refused::UserExhausted));
     let settled = settle_all(&db, &[report("x-2", user2, token2, 5, &lease.id)]).await;
     assert!(settled.exhausted_users.contains(&user2));
 
     exercise_racing(&db).await;
+    exercise_not_enough_and_surrender(&db).await;
     exercise_token_rate_limit(&db).await;
     db.pool().close().await;
 }
@@ -156,7 +162,10 @@ async fn exercise_racing(db: &Db) {
     let (user, token) = account(db, "racer", 30, 30, None).await;
     let grants = (0..20).map(|i| {
         let db = db.clone();
-        tokio::spawn(async move { leases::grant(&db, &format!("relay-{i}"), user, token, 10, 7).await.unwrap() })
+        tokio::spawn(async move {
+            let relay_id = format!("relay-{i}");
+            leases::grant(&db, leases::Wanted { relay_id: &relay_id, ..wanted(user, token, 10, 7) }).await.unwrap()
+        })
     });
     let settles = (0..10).map(|i| {
         let db = db.clone();
@@ -190,6 +199,53 @@ async fn exercise_racing(db: &Db) {
     assert!((0..=30).contains(&subscription), "{subscription}");
     assert_eq!(subscription + quota, 60 - 10 - spent);
     assert_eq!(leases::outstanding_for_user(db, user).await.unwrap(), Split { subscription: 0, quota: 0 });
+}
+
+/// A balance smaller than one request's estimate is refused, never leased whole; a relay's rest of a lease given
+/// back with its next call counts towards that call (and stays given back when it is refused anyway).
+async fn exercise_not_enough_and_surrender(db: &Db) {
+    let (user, token) = account(db, "scarce", 100, 0, Some(20)).await;
+    assert_eq!(
+        leases::grant(db, wanted(user, token, 1000, 30)).await.unwrap(),
+        Err(leases::Refused::TokenNotEnough { available: 20, needed: 30 })
+    );
+    let first = leases::grant(db, wanted(user, token, 1000, 6)).await.unwrap().unwrap();
+    assert_eq!(first.amount, 10, "half of the 20");
+    // The relay reserved 6 of it; the other 4 are too few for a request of 12, and the token holds 10 more.
+    let with_rest = leases::Wanted { surrender: Some((&first.id, 4)), ..wanted(user, token, 1000, 12) };
+    let second = leases::grant(db, with_rest).await.unwrap().unwrap();
+    assert_eq!(second.amount, 12, "10 left plus the 4 given back; half of 14 is less than one request");
+    assert_eq!(leases::outstanding(db, token, user).await.unwrap(), (6 + 12, 6 + 12));
+    let (remain,): (i64,) = sqlx::query_as(&db.sql("SELECT remain_quota FROM tokens WHERE id = ?"))
+        .bind(token)
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(remain, 2);
+    // Refused, and the 2 given back with the call stay given back; a lease of another token gives nothing.
+    let refused = leases::Wanted { surrender: Some((&second.id, 2)), ..wanted(user, token, 1000, 5) };
+    assert_eq!(
+        leases::grant(db, refused).await.unwrap(),
+        Err(leases::Refused::TokenNotEnough { available: 4, needed: 5 })
+    );
+    assert_eq!(leases::outstanding(db, token, user).await.unwrap(), (6 + 10, 6 + 10));
+    let (other_user, other_token) = account(db, "other", 100, 0, Some(20)).await;
+    let foreign = leases::Wanted { surrender: Some((&first.id, 6)), ..wanted(other_user, other_token, 1000, 5) };
+    assert_eq!(leases::grant(db, foreign).await.unwrap().unwrap().amount, 10);
+    assert_eq!(leases::outstanding(db, token, user).await.unwrap(), (16, 16), "untouched by another token's call");
+    // Closing keeps what was spent: 6 of the first (4 of it surrendered), 10 of the second.
+    assert_eq!(leases::close(db, &first.id, Some(6)).await.unwrap(), 0);
+    assert_eq!(leases::close(db, &second.id, Some(10)).await.unwrap(), 0);
+    let (remain, used): (i64, i64) =
+        sqlx::query_as(&db.sql("SELECT remain_quota, used_quota FROM tokens WHERE id = ?"))
+            .bind(token)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+    assert_eq!((remain, used), (4, 0), "20 minus the 16 kept (settlement would record them as used)");
+    let user_available: (i64,) =
+        sqlx::query_as(&db.sql("SELECT quota FROM users WHERE id = ?")).bind(user).fetch_one(db.pool()).await.unwrap();
+    assert_eq!(user_available.0, 100 - 16);
 }
 
 /// The token's rate-limit fields are stored and read back as written.

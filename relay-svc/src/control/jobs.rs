@@ -30,7 +30,7 @@ pub async fn run(link: Arc<ControlLink>, dispatcher: Dispatcher, relay_id: Strin
                 tokio::spawn(async move {
                     let result = perform(&dispatcher, job).await;
                     if let Err(e) = link.client().report_job(result).await {
-                        tracing::warn!(error = %e.message(), "could not report a channel job's result");
+                        tracing::warn!(error = ?e.message(), "could not report a channel job's result");
                     }
                 });
             }
@@ -41,7 +41,7 @@ pub async fn run(link: Arc<ControlLink>, dispatcher: Dispatcher, relay_id: Strin
             _ = shutdown.cancelled() => return,
         };
         if let Err(e) = outcome {
-            tracing::debug!(error = %e.message(), "job stream to control failed; reconnecting");
+            tracing::debug!(error = ?e.message(), "job stream to control failed; reconnecting");
         }
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}
@@ -106,7 +106,7 @@ async fn test(dispatcher: &Dispatcher, target: &Target<'_>, model: &str) -> Resu
         let url = openai::endpoint_url(target, "/v1/embeddings");
         let headers = openai::auth_headers(target).map_err(local)?;
         let call = UpstreamCall::to_channel(target, wire, url, headers, Bytes::from(body));
-        let body = dispatcher.send(call).await?.body().await.map_err(local)?;
+        let body = dispatcher.send(call, &target.channel.keys).await?.body().await.map_err(local)?;
         let usage = openai::usage_from_body(&body).unwrap_or_default();
         return Ok(chat::Usage { input: usage.prompt_tokens, ..chat::Usage::default() });
     }
@@ -120,7 +120,7 @@ async fn test(dispatcher: &Dispatcher, target: &Target<'_>, model: &str) -> Resu
     let mut request = request;
     adjust.apply(&mut request);
     let call = providers::chat_call(target, &request, &upstream_model).map_err(local)?;
-    let body = dispatcher.send(call).await?.body().await.map_err(local)?;
+    let body = dispatcher.send(call, &target.channel.keys).await?.body().await.map_err(local)?;
     let reply = providers::parse_reply(wire, &body, &upstream_model).map_err(local)?;
     Ok(reply.usage)
 }
@@ -136,7 +136,7 @@ async fn get_json(dispatcher: &Dispatcher, target: &Target<'_>, url: String) -> 
     .map_err(local)?;
     let mut call = UpstreamCall::to_channel(target, wire, url, headers, Bytes::new());
     call.method = http::Method::GET;
-    let body = dispatcher.send(call).await?.body().await.map_err(local)?;
+    let body = dispatcher.send(call, &target.channel.keys).await?.body().await.map_err(local)?;
     serde_json::from_slice(&body)
         .map_err(|e| local(RelayError::UpstreamFailed(format!("the upstream's answer is not JSON: {e}"))))
 }

@@ -2,7 +2,9 @@
 //! balance into a lease; requests are admitted against it locally, so a warm request makes no call. Each
 //! request reserves its estimated cost before the upstream call and gives back the difference when its actual
 //! cost is known. When a lease runs out (or expires) one request per token fetches the next; what was left of
-//! the old one is returned. Near the end of a balance, leases shrink to a single request's estimate.
+//! the old one is returned. Near the end of a balance, leases shrink to a single request's estimate. A request
+//! is never admitted against less than its estimate: when neither the lease nor control can cover it, it is
+//! refused before anything is sent.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
@@ -29,6 +31,9 @@ pub struct Held {
     amount: i64,
     /// Quota not yet reserved by a request; negative when requests cost more than estimated.
     remaining: AtomicI64,
+    /// What was handed back to control early (the rest, too small for a request, offered with the next lease
+    /// call). Counted as not spent whether or not control applied it, so the final return is right either way.
+    surrendered: AtomicI64,
     usable_until: Instant,
     in_flight: AtomicUsize,
     retired: AtomicBool,
@@ -57,18 +62,31 @@ impl Held {
         }
     }
 
+    /// What its requests reserved or cost so far.
+    fn spent(&self) -> i64 {
+        let unspent = self.remaining.load(Ordering::SeqCst) + self.surrendered.load(Ordering::SeqCst);
+        (self.amount - unspent).max(0)
+    }
+
+    /// Takes all of what is not reserved (when positive), to hand back to control.
+    fn surrender(&self) -> i64 {
+        let taken = self.remaining.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |r| (r > 0).then_some(0));
+        let rest = taken.unwrap_or(0);
+        self.surrendered.fetch_add(rest, Ordering::SeqCst);
+        rest
+    }
+
     /// Returns the lease (once) with what its requests cost; control keeps that and gives back the rest.
     fn give_back(self: &Arc<Self>) {
         if self.returned.swap(true, Ordering::SeqCst) {
             return;
         }
-        let spent = self.amount - self.remaining.load(Ordering::SeqCst);
-        let request = ReturnLeaseRequest { lease_id: self.id.clone(), spent: spent.max(0) };
+        let request = ReturnLeaseRequest { lease_id: self.id.clone(), spent: self.spent() };
         let mut client = self.client.clone();
         let id = self.id.clone();
         let returning = async move {
             if let Err(e) = client.return_lease(request).await {
-                tracing::debug!(lease = %id, error = %e.message(), "lease not returned; control reclaims it");
+                tracing::debug!(lease = %id, error = ?e.message(), "lease not returned; control reclaims it");
             }
         };
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
@@ -111,7 +129,8 @@ impl Leases {
         Leases { client, relay_id, held: DashMap::default(), gates: DashMap::default() }
     }
 
-    /// Reserves `estimate` for one request of `caller`: from the lease held, or from a new one.
+    /// Reserves `estimate` for one request of `caller`: from the lease held, or from a new one. Refused (403,
+    /// "quota not enough") when the balance left cannot cover all of it.
     pub async fn reserve(&self, caller: &Caller, estimate: i64) -> Result<Reservation, RelayError> {
         let estimate = estimate.max(1);
         if let Some(r) = self.take_local(caller.token_id, estimate) {
@@ -122,12 +141,24 @@ impl Leases {
         if let Some(r) = self.take_local(caller.token_id, estimate) {
             return Ok(r);
         }
+        // The rest of the current lease is too small for this request: it goes back with the call, so that with
+        // what the balance still has it may cover the request.
+        let current = self.held.get(&caller.token_id).map(|h| h.clone()).filter(|h| h.usable_until > Instant::now());
+        let (surrender_lease_id, surrender_amount) = match &current {
+            Some(held) => match held.surrender() {
+                0 => (String::new(), 0),
+                rest => (held.id.clone(), rest),
+            },
+            None => (String::new(), 0),
+        };
         let request = LeaseRequest {
             relay_id: self.relay_id.clone(),
             user_id: caller.user_id,
             token_id: caller.token_id,
             wanted: estimate.saturating_mul(REQUESTS_PER_LEASE),
             needed: estimate,
+            surrender_lease_id,
+            surrender_amount,
         };
         let reply = self
             .client
@@ -139,35 +170,30 @@ impl Leases {
         match reply.outcome {
             Some(Outcome::Grant(g)) => {
                 let ttl = Duration::from_millis(g.ttl_ms.max(0) as u64).saturating_sub(EXPIRY_MARGIN);
-                // A grant smaller than the estimate (the last of a balance) is reserved whole.
-                let amount = estimate.min(g.amount);
+                let covers = g.amount >= estimate;
                 let held = Arc::new(Held {
                     id: g.lease_id,
                     amount: g.amount,
-                    remaining: AtomicI64::new(g.amount - amount),
+                    remaining: AtomicI64::new(if covers { g.amount - estimate } else { g.amount }),
+                    surrendered: AtomicI64::new(0),
                     usable_until: Instant::now() + ttl,
                     in_flight: AtomicUsize::new(0),
                     retired: AtomicBool::new(false),
                     returned: AtomicBool::new(false),
                     client: self.client.clone(),
                 });
-                let reservation = held.reservation(amount);
+                let reservation = covers.then(|| held.reservation(estimate));
                 if let Some(old) = self.held.insert(caller.token_id, held) {
                     old.retire();
                 }
-                Ok(reservation)
+                // Control grants at least what is needed; a smaller grant (a control that predates that rule)
+                // still serves smaller requests, never this one.
+                reservation.ok_or_else(|| not_enough(caller, g.amount, estimate))
             }
-            Some(Outcome::Denial(d)) => {
-                // The balance is spent, but what this relay still holds may cover part of one more request
-                // (its overrun is the bounded overdraft).
-                if let Some(r) = self.take_rest(caller.token_id) {
-                    return Ok(r);
-                }
-                Err(RelayError::Denied {
-                    reason: DenialReason::try_from(d.reason).unwrap_or(DenialReason::Unspecified),
-                    message: d.message,
-                })
-            }
+            Some(Outcome::Denial(d)) => Err(RelayError::Denied {
+                reason: DenialReason::try_from(d.reason).unwrap_or(DenialReason::Unspecified),
+                message: d.message,
+            }),
             None => Err(RelayError::ControlUnavailable("empty lease answer".into())),
         }
     }
@@ -194,24 +220,6 @@ impl Leases {
         }
     }
 
-    /// Everything left in the held lease (when it is positive), for a last request.
-    fn take_rest(&self, token_id: i64) -> Option<Reservation> {
-        let held = self.held.get(&token_id)?.clone();
-        if held.usable_until <= Instant::now() {
-            return None;
-        }
-        let mut current = held.remaining.load(Ordering::Relaxed);
-        loop {
-            if current <= 0 {
-                return None;
-            }
-            match held.remaining.compare_exchange_weak(current, 0, Ordering::Relaxed, Ordering::Relaxed) {
-                Ok(_) => return Some(held.reservation(current)),
-                Err(seen) => current = seen,
-            }
-        }
-    }
-
     /// Drops what is held for `token_id` (its token or user changed: the next request leases afresh).
     pub fn forget(&self, token_id: i64) {
         if let Some((_, old)) = self.held.remove(&token_id) {
@@ -227,9 +235,22 @@ impl Leases {
             if lease.returned.swap(true, Ordering::SeqCst) {
                 continue;
             }
-            let spent = (lease.amount - lease.remaining.load(Ordering::SeqCst)).max(0);
-            let request = ReturnLeaseRequest { lease_id: lease.id.clone(), spent };
+            let request = ReturnLeaseRequest { lease_id: lease.id.clone(), spent: lease.spent() };
             let _ = self.client.clone().return_lease(request).await;
         }
+    }
+}
+
+/// The refusal of a request larger than what could be leased for it.
+fn not_enough(caller: &Caller, available: i64, needed: i64) -> RelayError {
+    if caller.unlimited_quota {
+        return RelayError::Denied {
+            reason: DenialReason::UserQuotaNotEnough,
+            message: format!("user quota is not enough, user quota: {available}, need quota: {needed}"),
+        };
+    }
+    RelayError::Denied {
+        reason: DenialReason::TokenQuotaNotEnough,
+        message: format!("token quota is not enough, token remain quota: {available}, need quota: {needed}"),
     }
 }

@@ -73,7 +73,7 @@ pub async fn run(client: Client, mut rx: mpsc::UnboundedReceiver<UsageRecord>, s
         let mut acks = match client.clone().report_usage(tokio_stream::wrappers::ReceiverStream::new(batch_rx)).await {
             Ok(r) => r.into_inner(),
             Err(e) => {
-                tracing::warn!(error = %e.message(), pending = pending.len(), "cannot open the usage stream; retrying");
+                tracing::warn!(error = ?e.message(), pending = pending.len(), "cannot open the usage stream; retrying");
                 draining |= shutdown.is_cancelled();
                 if !wait_or_give_up(&mut backoff, draining, &shutdown, &pending).await {
                     return;
@@ -123,7 +123,7 @@ pub async fn run(client: Client, mut rx: mpsc::UnboundedReceiver<UsageRecord>, s
                         for id in ack.request_ids { pending.remove(&id); }
                         backoff = Duration::from_millis(100);
                     }
-                    Some(Err(e)) => { tracing::warn!(error = %e.message(), "usage stream failed"); break true; }
+                    Some(Err(e)) => { tracing::warn!(error = ?e.message(), "usage stream failed"); break true; }
                     None => break true,
                 },
                 _ = shutdown.cancelled(), if !draining => {

@@ -55,7 +55,7 @@ pub async fn run(link: Arc<ControlLink>, limiter: Arc<Limiter>, relay_id: String
         link.cache.set_watch_connected(false);
         match outcome {
             Ok(()) => tracing::warn!("control closed the config stream; reconnecting"),
-            Err(e) => tracing::warn!(error = %e.message(), "config stream to control failed; reconnecting"),
+            Err(e) => tracing::warn!(error = ?e.message(), "config stream to control failed; reconnecting"),
         }
         tokio::select! {
             _ = tokio::time::sleep(backoff) => {}

@@ -3,7 +3,8 @@
 //!
 //! The client is hyper-util's pooled client with rustls (HTTP/1.1 and HTTP/2 by ALPN) rather than reqwest: on the
 //! hot path reqwest's URL re-parsing and redirect layer cost about a tenth of the relay's instructions per request.
-//! Redirects are never followed (they would carry our key to wherever they point).
+//! Redirects are never followed (they would carry our key to wherever they point). Every failure leaves through
+//! [`Dispatcher::send`] with the channel's secrets scrubbed from what the upstream said (`redact`).
 
 use std::pin::Pin;
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ use hyper_util::rt::TokioExecutor;
 use crate::error::RelayError;
 use crate::providers::openai::UpstreamCall;
 use crate::providers::upstream_error;
-use veloera_proto::v1::Timeouts;
+use veloera_proto::v1::{ChannelKey, Timeouts};
 
 /// Most of an upstream error body we read (enough for any JSON error object).
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -32,6 +33,7 @@ type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 pub mod eventstream;
 mod google_token;
 mod proxy;
+pub mod redact;
 
 #[derive(Clone)]
 pub struct Dispatcher {
@@ -85,6 +87,13 @@ impl Failure {
         let detail = error.to_string();
         Failure { error, status: 0, retry_after: None, detail }
     }
+
+    /// The failure with `keys` (and anything shaped like a key) removed from everything it says.
+    fn redacted(self, keys: &[ChannelKey]) -> Failure {
+        let Failure { error, status, retry_after, detail } = self;
+        let error = error.map_text(|text| redact::redact(&text, keys).into_owned());
+        Failure { error, status, retry_after, detail: redact::redact(&detail, keys).into_owned() }
+    }
 }
 
 /// SSE events of an upstream stream, each bounded by the idle timeout.
@@ -122,8 +131,13 @@ impl Dispatcher {
     }
 
     /// Sends the call and reads the answer up to its first byte: a non-2xx answer is read (bounded) and
-    /// turned into our error; a stream's first event and a JSON body are read before this returns.
-    pub async fn send(&self, call: UpstreamCall) -> Result<Upstream, Failure> {
+    /// turned into our error; a stream's first event and a JSON body are read before this returns. `keys` are
+    /// the channel's stored keys, never repeated by what a failure says.
+    pub async fn send(&self, call: UpstreamCall, keys: &[ChannelKey]) -> Result<Upstream, Failure> {
+        self.send_unredacted(call).await.map_err(|failure| failure.redacted(keys))
+    }
+
+    async fn send_unredacted(&self, call: UpstreamCall) -> Result<Upstream, Failure> {
         let limits = self.defaults.with(&call.timeouts);
         let started = Instant::now();
         let first_byte_by = started + limits.total.map_or(limits.first_byte, |t| t.min(limits.first_byte));

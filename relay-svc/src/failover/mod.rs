@@ -117,7 +117,7 @@ impl<'a> Failover<'a> {
                     return Err(e);
                 }
             };
-            let failure = match self.dispatcher.send(call).await {
+            let failure = match self.dispatcher.send(call, &target.channel.keys).await {
                 Ok(upstream) => return Ok((upstream, target)),
                 Err(f) => f,
             };
@@ -130,7 +130,7 @@ impl<'a> Failover<'a> {
                 channel = target.channel_id,
                 slot = target.key.slot,
                 status = failure.status,
-                error = %failure.error,
+                error = ?failure.error.to_string(),
                 "upstream attempt failed"
             );
             let retry = verdict.scope != Scope::Request

@@ -41,7 +41,7 @@ impl Guard {
         let words = match BlockedWords::compile(&settings.blocked_words) {
             Ok(words) => words,
             Err(e) => {
-                tracing::error!(error = %e, "the stored blocked-word list does not compile; keeping the previous one");
+                tracing::error!(error = ?e.to_string(), "the stored blocked-word list does not compile; keeping the previous one");
                 self.active.load().words.clone()
             }
         };
@@ -64,7 +64,7 @@ impl Guard {
         match active.words.find(&text) {
             None => Ok(()),
             Some(word) => {
-                tracing::warn!(request_id, word = %word, "prompt refused: blocked word");
+                tracing::warn!(request_id, word = ?word, "prompt refused: blocked word");
                 Err(RelayError::SensitiveWords { request_id: request_id.to_string(), in_answer: false })
             }
         }
@@ -93,7 +93,7 @@ impl AnswerCheck {
         match self.scanner.feed(&self.active.words, text) {
             None => Ok(()),
             Some(word) => {
-                tracing::warn!(request_id = %self.request_id, word = %word, "answer stopped: blocked word");
+                tracing::warn!(request_id = %self.request_id, word = ?word, "answer stopped: blocked word");
                 Err(RelayError::SensitiveWords { request_id: self.request_id.clone(), in_answer: true })
             }
         }

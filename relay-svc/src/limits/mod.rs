@@ -211,8 +211,8 @@ impl Limiter {
                 tracing::info!(
                     user = caller.user_id,
                     token = caller.token_id,
-                    model,
-                    reason = %message,
+                    model = ?model,
+                    reason = ?message,
                     "request refused by a rate limit"
                 );
                 Err(RelayError::RateLimited { retry_after: retry_after.unwrap_or(Duration::from_secs(1)), message })
@@ -292,7 +292,7 @@ impl Limiter {
             && self.warned_at_ms.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok()
         {
             let policy = if self.fail_open { "admitted without rate limits" } else { "refused" };
-            tracing::warn!(error = %down, "rate-limit store unreachable; requests are {policy} (RATE_LIMIT_FAIL_OPEN)");
+            tracing::warn!(error = ?down.to_string(), "rate-limit store unreachable; requests are {policy} (RATE_LIMIT_FAIL_OPEN)");
         }
     }
 }

@@ -114,7 +114,7 @@ impl Store {
                 let settling = async move {
                     if let Err(e) = redis.settle(&settles).await {
                         // A lost settlement undercounts a window; a slot it held expires on its own.
-                        tracing::debug!(error = %e, "rate-limit counters not settled");
+                        tracing::debug!(error = ?e.to_string(), "rate-limit counters not settled");
                     }
                 };
                 if let Ok(runtime) = tokio::runtime::Handle::try_current() {

@@ -84,6 +84,11 @@ impl ChatRequest {
             .find_map(|name| self.fields.get(*name).and_then(|raw| raw.get().parse::<u64>().ok()))
     }
 
+    /// How many choices the client asked for (`n`), if it said.
+    pub fn choices(&self) -> Option<u64> {
+        self.fields.get("n").and_then(|raw| raw.get().parse::<u64>().ok())
+    }
+
     /// Whether the client itself asked for the final usage chunk.
     pub fn client_wants_usage(&self) -> bool {
         self.include_usage

@@ -50,7 +50,7 @@ async fn relay(
         endpoint: EndpointKind::Messages,
         request_id,
         stream: request.stream,
-        cost: CostHint { input_bytes: bytes.len(), max_output: request.max_tokens },
+        cost: CostHint::new(bytes.len(), request.max_tokens),
         body: &bytes,
     };
     let admitted = admit(state, asking).await?;

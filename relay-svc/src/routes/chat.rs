@@ -52,7 +52,7 @@ async fn handle(
         endpoint: EndpointKind::ChatCompletions,
         request_id: &request_id,
         stream,
-        cost: CostHint { input_bytes: bytes.len(), max_output: request.max_output() },
+        cost: CostHint::new(bytes.len(), request.max_output()).times(request.choices()),
         body: &bytes,
     };
     let admitted = admit(&state, asking).await?;

@@ -67,7 +67,7 @@ async fn relay(
     let bytes = read_body(body, state.max_body_bytes).await?;
     let mut request = gemini::parse_request(&bytes, model)?;
     request.stream = stream;
-    let cost = CostHint { input_bytes: bytes.len(), max_output: request.max_tokens };
+    let cost = CostHint::new(bytes.len(), request.max_tokens).times(gemini::candidate_count(&bytes));
     let endpoint = EndpointKind::GenerateContent;
     let asking = Asking { key: &key, model, client_ip: ip, endpoint, request_id, stream, cost, body: &bytes };
     let admitted = admit(state, asking).await?;

@@ -58,6 +58,10 @@ pub async fn relay(
         .map(|f| String::from_utf8_lossy(&f.data).trim().to_string())
         .filter(|m| !m.is_empty())
         .unwrap_or_else(|| form.default_model.to_string());
+    let copies = fields
+        .iter()
+        .find(|f| f.name == "n" && f.file_name.is_none())
+        .and_then(|f| std::str::from_utf8(&f.data).ok()?.trim().parse::<u64>().ok());
     let asking = Asking {
         key: &key,
         model: &model,
@@ -65,8 +69,9 @@ pub async fn relay(
         endpoint: form.kind,
         request_id: incoming.request_id,
         stream: false,
-        // Audio and image files say nothing about token counts: only the per-call price (or the floor) is reserved.
-        cost: CostHint::default(),
+        // Audio and image files say nothing about token counts: only the per-call price (or the floor) is
+        // reserved, once per image asked for.
+        cost: CostHint::default().times(copies),
         body: &[],
     };
     let Admitted { auth, mut meter, .. } = admit(state, asking).await?;

@@ -91,7 +91,7 @@ pub async fn relay(
         endpoint: endpoint.kind,
         request_id: incoming.request_id,
         stream,
-        cost: CostHint { input_bytes: bytes.len(), max_output: max_output(&fields) },
+        cost: CostHint::new(bytes.len(), max_output(&fields)).times(copies(&fields)),
         body: &bytes,
     };
     let Admitted { auth, mut meter, .. } = admit(state, asking).await?;
@@ -123,6 +123,12 @@ fn max_output(fields: &BTreeMap<String, Box<RawValue>>) -> Option<u64> {
     ["max_tokens", "max_output_tokens", "max_completion_tokens"]
         .iter()
         .find_map(|name| fields.get(*name).and_then(|raw| raw.get().parse::<u64>().ok()))
+}
+
+/// How many answers the request asks for: completions' `n` and `best_of` (each of the `best_of` is generated
+/// and billed upstream), an image request's `n`.
+fn copies(fields: &BTreeMap<String, Box<RawValue>>) -> Option<u64> {
+    ["n", "best_of"].iter().filter_map(|name| fields.get(*name).and_then(|raw| raw.get().parse::<u64>().ok())).max()
 }
 
 /// Failover over the OpenAI-compatible candidates only (these endpoints exist only in OpenAI's format).
@@ -170,7 +176,7 @@ pub(super) async fn answer(upstream: Upstream, mut meter: Metering, model: &str)
         let bytes = upstream.into_bytes_stream().map(move |piece| {
             let _metering = &meter;
             piece.map_err(|e| {
-                tracing::warn!(error = %e, "binary upstream body failed");
+                tracing::warn!(error = ?e.to_string(), "binary upstream body failed");
                 std::io::Error::other(e.to_string())
             })
         });

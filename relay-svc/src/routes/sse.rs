@@ -103,7 +103,7 @@ fn done(r: &mut Relay) -> Bytes {
 }
 
 fn fail(r: &mut Relay, e: RelayError) -> Bytes {
-    tracing::warn!(error = %e, "upstream stream failed");
+    tracing::warn!(error = ?e.to_string(), "upstream stream failed");
     r.ended = true;
     r.meter.failed(e.status_code(), &e.to_string());
     Bytes::from(format!("data: {}\n\n", e.body()))

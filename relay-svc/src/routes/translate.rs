@@ -226,7 +226,7 @@ async fn next_bytes(t: &mut Translation) -> Bytes {
 }
 
 fn fail(t: &mut Translation, e: RelayError) -> Bytes {
-    tracing::warn!(error = %e, "upstream stream failed");
+    tracing::warn!(error = ?e.to_string(), "upstream stream failed");
     t.ended = true;
     t.meter.failed(e.status_code(), &e.to_string());
     join(t.encoder.fail(&e.public_message()).iter().map(|f| f.to_bytes()))
@@ -294,7 +294,7 @@ pub fn reply_as_stream(
                         frames
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "upstream failed behind a non-streaming channel");
+                        tracing::warn!(error = ?e.to_string(), "upstream failed behind a non-streaming channel");
                         meter.failed(e.status_code(), &e.to_string());
                         encoder.fail(&e.public_message())
                     }

@@ -238,3 +238,50 @@ async fn only_its_owner_can_reveal_a_tokens_key() {
     let anonymous = gw.http.post(gw.url(&format!("/api/token/{id}/key"))).send().await.unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+/// A 50 MB body on `/api` is control's to refuse, but the front door refuses it first: 413 in Veloera's envelope,
+/// and nothing reaches control (the change it carries is not applied), whether its size is declared or not.
+#[tokio::test]
+async fn an_oversized_api_body_is_answered_413_and_not_forwarded() {
+    let gw = Gateway::start().await;
+    let padded = |name: &str| {
+        let mut body = format!(r#"{{"display_name": "{name}", "pad": ""#).into_bytes();
+        body.resize(body.len() + 50 * 1024 * 1024, b'x');
+        body.extend_from_slice(br#""}"#);
+        body
+    };
+    let declared = gw
+        .http
+        .put(gw.url("/api/user/self"))
+        .header("cookie", &gw.cookie)
+        .header("content-type", "application/json")
+        .body(padded("declared"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(declared.status(), 413);
+    let body: Value = declared.json().await.unwrap();
+    assert_eq!(body["success"], false, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("larger than 2 MiB"), "{body}");
+
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+        padded("streamed").chunks(1024 * 1024).map(|c| Ok(c.to_vec())).collect();
+    let streamed = gw
+        .http
+        .put(gw.url("/api/user/self"))
+        .header("cookie", &gw.cookie)
+        .header("content-type", "application/json")
+        .body(reqwest::Body::wrap_stream(futures::stream::iter(pieces)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streamed.status(), 413);
+    assert_eq!(streamed.json::<Value>().await.unwrap()["success"], false);
+
+    let me = gw.root_self().await;
+    assert_ne!(me["display_name"], "declared", "{me}");
+    assert_ne!(me["display_name"], "streamed", "{me}");
+    // A body within the limit still goes through.
+    let (status, body) = gw.api("PUT", "/api/user/self", Some(json!({"display_name": "Root"}))).await;
+    assert_eq!(status, 200, "{body}");
+}

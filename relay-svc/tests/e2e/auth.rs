@@ -93,15 +93,17 @@ async fn a_model_no_channel_serves_is_503() {
 #[tokio::test]
 async fn an_exhausted_token_is_429() {
     let gw = Gateway::start().await;
-    let (id, key) = gw.create_token(json!({"name": "t", "remain_quota": 3})).await;
-    // First request costs 2 of 3; the second spends the rest; the third must be refused.
-    assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 200);
-    assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 200);
-    let (status, body) = error_of(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await).await;
+    let (id, key) = gw.create_token(json!({"name": "t", "remain_quota": 4})).await;
+    // Reserved at 2 (28 prompt tokens estimated from the body, 1 output token) and charged 2 (the mock's usage):
+    // two requests spend the token exactly; the third finds nothing left.
+    let tiny = || json!({"model": "gpt-4o-mini", "max_tokens": 1, "messages": [{"role": "user", "content": "x"}]});
+    assert_eq!(gw.chat("/v1", &key, tiny()).await.status(), 200);
+    assert_eq!(gw.chat("/v1", &key, tiny()).await.status(), 200);
+    let (status, body) = error_of(gw.chat("/v1", &key, tiny()).await).await;
     assert_eq!(status, 429);
     assert_eq!(body["error"]["code"], "insufficient_quota");
     gw.wait_for_logs(2).await;
-    assert_eq!(gw.token(id).await["remain_quota"], -1);
+    assert_eq!(gw.token(id).await["remain_quota"], 0);
     assert_eq!(gw.mock.received().len(), 2);
 }
 

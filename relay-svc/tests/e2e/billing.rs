@@ -212,12 +212,12 @@ async fn subscription_quota_is_spent_first_and_unused_leases_give_it_back() {
 }
 
 #[tokio::test]
-async fn a_subscription_alone_admits_requests_until_it_is_spent() {
+async fn a_subscription_alone_admits_requests_while_it_covers_their_reservation() {
     let gw = Gateway::start().await;
     let alice = gw.create_user("alice", "alice-password").await;
     let id = user_id(&gw, "alice").await;
-    // Exactly one request's cost (2), and no quota.
-    gw.sql(&format!("UPDATE users SET quota = 0, subscription_quota = 2 WHERE id = {id}")).await;
+    // Exactly one request's reservation (4; it costs 2), and no quota.
+    gw.sql(&format!("UPDATE users SET quota = 0, subscription_quota = 4 WHERE id = {id}")).await;
     let (_, body) =
         gw.api_as(Some(&alice), "POST", "/api/token/", Some(json!({"name": "t", "unlimited_quota": true}))).await;
     let key = body["data"]["key"].as_str().unwrap().to_string();
@@ -225,11 +225,12 @@ async fn a_subscription_alone_admits_requests_until_it_is_spent() {
     gw.wait_for_logs(1).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let resp = gw.chat("/v1", &key, capped()).await;
-    assert_eq!(resp.status(), 429, "no quota of either kind is left");
+    assert_eq!(resp.status(), 403, "the 2 left do not cover another reservation of 4");
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["error"]["code"], "insufficient_user_quota", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("user quota: 2, need quota: 4"), "{body}");
     let (_, shown) = gw.api("GET", &format!("/api/user/{id}"), None).await;
-    assert_eq!((shown["data"]["subscription_quota"].as_i64(), shown["data"]["quota"].as_i64()), (Some(0), Some(0)));
+    assert_eq!((shown["data"]["subscription_quota"].as_i64(), shown["data"]["quota"].as_i64()), (Some(2), Some(0)));
 }
 
 fn anthropic_reply(cache_write: i64) -> Reply {

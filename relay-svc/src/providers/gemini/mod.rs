@@ -15,7 +15,7 @@ mod request;
 mod stream;
 
 pub use reply::{parse_reply, render_reply};
-pub use request::{build_request, parse_request};
+pub use request::{build_request, candidate_count, parse_request};
 pub use stream::{Decoder, Encoder};
 
 use http::{HeaderName, HeaderValue, StatusCode};

@@ -140,6 +140,22 @@ impl CallLedger {
     }
 }
 
+/// How many candidates a Gemini body asks for (`generationConfig.candidateCount`), for the reservation: a
+/// Gemini channel gets the client's body as it is, and generates (and bills) every candidate.
+pub fn candidate_count(body: &[u8]) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Counted {
+        #[serde(default, rename = "generationConfig", alias = "generation_config")]
+        config: Option<CandidateCount>,
+    }
+    #[derive(Deserialize)]
+    struct CandidateCount {
+        #[serde(default, rename = "candidateCount", alias = "candidate_count")]
+        count: Option<u64>,
+    }
+    serde_json::from_slice::<Counted>(body).ok()?.config?.count
+}
+
 /// A Gemini request body (the model comes from the URL path) → the shared representation. `stream` is left to the
 /// caller: it comes from the URL action, not the body.
 ///
