@@ -92,7 +92,13 @@ async fn exercise_crossings(url: DatabaseUrl) {
 
     // Top-up to 1010, then a lease: the 100 it holds still counts as remaining.
     top_up(&db, user, 30).await;
-    let lease = leases::grant(&db, "r", user, token, 100, 10).await.unwrap().unwrap();
+    let lease = leases::grant(
+        &db,
+        leases::Wanted { relay_id: "r", user_id: user, token_id: token, wanted: 100, needed: 10, surrender: None },
+    )
+    .await
+    .unwrap()
+    .unwrap();
     assert_eq!(lease.amount, 100);
     assert!(warnings(&db, report("l1", user, token, 5, &lease.id)).await.is_empty(), "1005 left");
     assert_eq!(warnings(&db, report("l2", user, token, 10, &lease.id)).await, crossing(995));

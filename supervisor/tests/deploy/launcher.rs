@@ -146,7 +146,8 @@ async fn the_image_serves_ui_api_and_both_v1_prefixes_on_one_port_and_stops_clea
     let new_password = json!({"original_password": "123456", "password": "a-long-new-password"});
     assert_eq!(gateway.json("PUT", "/api/user/self", &cookie, Some(new_password)).await.0, 200);
     let (_, tokens) = gateway.json("GET", "/api/token/", &cookie, None).await;
-    let token_id = tokens["data"]["items"][0]["id"].as_i64().unwrap_or_else(|| panic!("root has a default token: {tokens}"));
+    let token_id =
+        tokens["data"]["items"][0]["id"].as_i64().unwrap_or_else(|| panic!("root has a default token: {tokens}"));
     let (_, key) = gateway.json("POST", &format!("/api/token/{token_id}/key"), &cookie, None).await;
     let key = key["data"].as_str().unwrap().to_string();
     for prefix in ["/v1", "/hf/v1"] {
