@@ -111,7 +111,13 @@ impl Application {
             let _ = tcp.set_nodelay(true);
         });
         let link = state.link.clone();
-        let app = routes::router(state);
+        let mut app = routes::router(state);
+        if config.trusted_proxy_hops > 0 {
+            let hops = config.trusted_proxy_hops;
+            app = app.layer(axum::middleware::from_fn(move |request, next| {
+                crate::client_addr::from_forwarded(hops, request, next)
+            }));
+        }
         let trigger = cancel.clone();
         let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {

@@ -44,6 +44,10 @@ pub struct Config {
     /// `RATE_LIMIT_KEY_PREFIX` (default `veloera:rl:`): the start of every rate-limit key in Redis, so several
     /// deployments can share one Redis.
     pub rate_limit_key_prefix: String,
+    /// `TRUSTED_PROXY_HOPS` (default 0): how many reverse proxies in front of the relay append to
+    /// `X-Forwarded-For`; with N > 0 the client's address is the N-th entry from the right (see `client_addr`).
+    /// Set it only when the relay's port is reachable through those proxies alone.
+    pub trusted_proxy_hops: usize,
 }
 
 impl Config {
@@ -88,6 +92,10 @@ impl Config {
             redis_url: var("REDIS_CONN_STRING"),
             rate_limit_fail_open: flag("RATE_LIMIT_FAIL_OPEN", true)?,
             rate_limit_key_prefix: var("RATE_LIMIT_KEY_PREFIX").unwrap_or_else(|| "veloera:rl:".into()),
+            trusted_proxy_hops: var("TRUSTED_PROXY_HOPS")
+                .map(|v| v.trim().parse::<usize>().map_err(|_| format!("TRUSTED_PROXY_HOPS: {v:?} is not a number")))
+                .transpose()?
+                .unwrap_or(0),
         })
     }
 

@@ -23,6 +23,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod client_addr;
 pub mod config;
 pub mod content;
 pub mod control;

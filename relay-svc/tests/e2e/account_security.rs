@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::fake_smtp::FakeSmtp;
+use crate::fake_smtp::{FakeSmtp, send_site_mail_to};
 use crate::harness::{Gateway, session_cookie};
 
 /// Signs in; returns the status and the session cookie (empty when refused).
@@ -135,7 +135,7 @@ async fn log_out_everywhere_keeps_only_the_calling_session() {
 async fn a_password_reset_by_mail_ends_every_session() {
     let gw = Gateway::start().await;
     let smtp = FakeSmtp::start().await;
-    with_smtp(&gw, smtp.port).await;
+    send_site_mail_to(&gw, smtp.port).await;
     let cookie = gw.create_user("alice", "a-long-password").await;
     gw.sql("UPDATE users SET email = 'alice@example.com' WHERE username = 'alice'").await;
     assert_eq!(gw.api_as(None, "GET", "/api/reset_password?email=alice@example.com", None).await.0, 200);
@@ -232,26 +232,6 @@ async fn unknown_names_are_locked_alike_and_a_right_password_clears_the_count() 
 // ---------------------------------------------------------------------------------------------------------------
 // Email changes
 
-async fn with_smtp(gw: &Gateway, port: u16) {
-    let port = port.to_string();
-    gw.set_options(&[
-        ("SMTPServer", "127.0.0.1"),
-        ("SMTPPort", &port),
-        ("SMTPAccount", "mailer@site.test"),
-        ("SMTPToken", "smtp-password"),
-        ("SystemName", "TestSite"),
-        ("ServerAddress", "https://gw.test/"),
-    ])
-    .await;
-}
-
-fn code_in(smtp: &FakeSmtp, to: &str) -> String {
-    let message = smtp.messages().into_iter().rev().find(|m| m.to.iter().any(|t| t.contains(to))).expect("a message");
-    let body = message.body();
-    let start = body.find(": ").unwrap() + 2;
-    body[start..start + 6].to_string()
-}
-
 async fn email_of(gw: &Gateway, username: &str) -> String {
     let db = gw.control.state.db();
     sqlx::query_scalar(&db.sql("SELECT email FROM users WHERE username = ?"))
@@ -283,14 +263,14 @@ async fn a_session_alone_cannot_change_the_email_address() {
 async fn binding_an_email_needs_the_code_sent_to_it_and_the_current_password() {
     let gw = Gateway::start().await;
     let smtp = FakeSmtp::start().await;
-    with_smtp(&gw, smtp.port).await;
+    send_site_mail_to(&gw, smtp.port).await;
     let cookie = gw.create_user("alice", "a-long-password").await;
     let bind = |email: &str, code: &str, password: &str| {
         format!("/api/oauth/email/bind?email={email}&code={code}&password={password}")
     };
 
     assert_eq!(gw.api_as(None, "GET", "/api/verification?email=new@example.com", None).await.0, 200);
-    let code = code_in(&smtp, "new@example.com");
+    let code = smtp.code_sent_to("new@example.com");
     // No password, a wrong password, a wrong code: refused, nothing changes.
     for (path, words) in [
         (format!("/api/oauth/email/bind?email=new@example.com&code={code}"), "password"),
@@ -318,7 +298,7 @@ async fn binding_an_email_needs_the_code_sent_to_it_and_the_current_password() {
 
     // POST with a JSON body keeps the password out of the URL.
     assert_eq!(gw.api_as(None, "GET", "/api/verification?email=newer@example.com", None).await.0, 200);
-    let code = code_in(&smtp, "newer@example.com");
+    let code = smtp.code_sent_to("newer@example.com");
     let body = json!({"email": "newer@example.com", "code": code, "password": "a-long-password"});
     let (status, reply) = gw.api_as(Some(&cookie), "POST", "/api/oauth/email/bind", Some(body)).await;
     assert_eq!(status, 200, "{reply}");
@@ -329,7 +309,7 @@ async fn binding_an_email_needs_the_code_sent_to_it_and_the_current_password() {
 async fn wrong_passwords_at_the_email_bind_count_towards_the_account_lock() {
     let gw = Gateway::start().await;
     let smtp = FakeSmtp::start().await;
-    with_smtp(&gw, smtp.port).await;
+    send_site_mail_to(&gw, smtp.port).await;
     let cookie = gw.create_user("alice", "a-long-password").await;
     let path = "/api/oauth/email/bind?email=new@example.com&code=AAAAAA&password=guess";
     for _ in 0..4 {
@@ -349,7 +329,7 @@ async fn the_reset_mail_answers_alike_for_every_address_even_when_the_mail_serve
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = closed.local_addr().unwrap().port();
     drop(closed);
-    with_smtp(&gw, port).await;
+    send_site_mail_to(&gw, port).await;
     gw.create_user("alice", "a-long-password").await;
     gw.sql("UPDATE users SET email = 'alice@example.com' WHERE username = 'alice'").await;
 

@@ -6,7 +6,7 @@ use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 use crate::fake_oauth::{CLIENT_ID, CLIENT_SECRET, FakeOAuth};
-use crate::fake_smtp::FakeSmtp;
+use crate::fake_smtp::{FakeSmtp, send_site_mail_to};
 use crate::harness::{Gateway, control_config, session_cookie, start_control};
 
 /// One admin API call with the given headers (no cookie unless given): status, body and response headers.
@@ -248,32 +248,11 @@ async fn registered_users_get_a_default_token_when_configured() {
 // ---------------------------------------------------------------------------------------------------------------
 // Email
 
-async fn with_smtp(gw: &Gateway, smtp: &FakeSmtp) {
-    let port = smtp.port.to_string();
-    gw.set_options(&[
-        ("SMTPServer", "127.0.0.1"),
-        ("SMTPPort", &port),
-        ("SMTPAccount", "mailer@site.test"),
-        ("SMTPToken", "smtp-password"),
-        ("SystemName", "TestSite"),
-        ("ServerAddress", "https://gw.test/"),
-    ])
-    .await;
-}
-
-/// The 6-character code in the latest message to `to`.
-fn code_sent_to(smtp: &FakeSmtp, to: &str) -> String {
-    let message = smtp.messages().into_iter().rev().find(|m| m.to.iter().any(|t| t.contains(to))).expect("a message");
-    let body = message.body();
-    let start = body.find(": ").unwrap() + 2;
-    body[start..start + 6].to_string()
-}
-
 #[tokio::test]
 async fn registration_with_email_verification_needs_the_code_that_was_mailed() {
     let gw = Gateway::start_bare().await;
     let smtp = FakeSmtp::start().await;
-    with_smtp(&gw, &smtp).await;
+    send_site_mail_to(&gw, smtp.port).await;
     gw.set_options(&[
         ("EmailVerificationEnabled", "true"),
         ("EmailDomainRestrictionEnabled", "true"),
@@ -298,7 +277,7 @@ async fn registration_with_email_verification_needs_the_code_that_was_mailed() {
     assert!(messages[0].from.starts_with("<mailer@site.test>"), "{}", messages[0].from);
     assert_eq!(messages[0].to, vec!["<dave@Example.com>"]);
     assert!(messages[0].data.contains("Subject: TestSite email verification"), "{}", messages[0].data);
-    let code = code_sent_to(&smtp, "dave@Example.com");
+    let code = smtp.code_sent_to("dave@Example.com");
     assert_eq!(code.len(), 6);
     assert!(code.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()), "{code}");
     // The database holds a digest, not the code.
@@ -334,10 +313,10 @@ async fn registration_with_email_verification_needs_the_code_that_was_mailed() {
 async fn a_verification_code_dies_after_five_wrong_guesses() {
     let gw = Gateway::start_bare().await;
     let smtp = FakeSmtp::start().await;
-    with_smtp(&gw, &smtp).await;
+    send_site_mail_to(&gw, smtp.port).await;
     gw.set_options(&[("EmailVerificationEnabled", "true")]).await;
     assert_eq!(call(&gw, "GET", "/api/verification?email=erin@example.com", &[], None).await.0, 200);
-    let code = code_sent_to(&smtp, "erin@example.com");
+    let code = smtp.code_sent_to("erin@example.com");
     let attempt = |c: &str| json!({"username": "erin", "password": "erin-pass-1", "email": "erin@example.com", "verification_code": c});
     for _ in 0..5 {
         assert_eq!(register(&gw, attempt("ZZZZZZ")).await.0, 400);
@@ -360,7 +339,7 @@ async fn mail_routes_without_a_mail_server_answer_400() {
 async fn a_password_reset_by_mail_hands_out_a_new_random_password_once() {
     let gw = Gateway::start_bare().await;
     let smtp = FakeSmtp::start().await;
-    with_smtp(&gw, &smtp).await;
+    send_site_mail_to(&gw, smtp.port).await;
     assert_eq!(
         register(&gw, json!({"username": "frank", "password": "frank-pass-1", "email": "frank@example.com"})).await.0,
         200

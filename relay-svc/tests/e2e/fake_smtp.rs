@@ -7,6 +7,8 @@ use base64::Engine;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
+use crate::harness::Gateway;
+
 #[derive(Clone, Debug, Default)]
 pub struct Captured {
     /// `user:password` from AUTH PLAIN, if the client authenticated.
@@ -51,7 +53,31 @@ pub struct FakeSmtp {
     messages: Arc<Mutex<Vec<Captured>>>,
 }
 
+/// Points `gw`'s mail options at an SMTP server on `port` (this catcher's, or a closed one), as site "TestSite"
+/// at https://gw.test/.
+pub async fn send_site_mail_to(gw: &Gateway, port: u16) {
+    let port = port.to_string();
+    gw.set_options(&[
+        ("SMTPServer", "127.0.0.1"),
+        ("SMTPPort", &port),
+        ("SMTPAccount", "mailer@site.test"),
+        ("SMTPToken", "smtp-password"),
+        ("SystemName", "TestSite"),
+        ("ServerAddress", "https://gw.test/"),
+    ])
+    .await;
+}
+
 impl FakeSmtp {
+    /// The 6-character code in the latest message to `to`.
+    pub fn code_sent_to(&self, to: &str) -> String {
+        let message =
+            self.messages().into_iter().rev().find(|m| m.to.iter().any(|t| t.contains(to))).expect("a message");
+        let body = message.body();
+        let start = body.find(": ").unwrap() + 2;
+        body[start..start + 6].to_string()
+    }
+
     pub async fn start() -> FakeSmtp {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();

@@ -143,6 +143,7 @@ pub fn relay_config(control: &ControlHandle) -> relay_svc::Config {
         redis_url: None,
         rate_limit_fail_open: true,
         rate_limit_key_prefix: "veloera:rl:".into(),
+        trusted_proxy_hops: 0,
     }
 }
 

@@ -27,6 +27,7 @@ mod rate_limits;
 mod redemptions;
 mod relay_log;
 mod surface;
+mod trusted_proxies;
 mod ui_files;
 mod upstream_secrets;
 mod users_admin;

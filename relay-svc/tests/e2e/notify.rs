@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::fake_smtp::FakeSmtp;
+use crate::fake_smtp::{FakeSmtp, send_site_mail_to};
 use crate::harness::Gateway;
 use crate::mock_upstream::Reply;
 use crate::webhook_receiver::{Answer, Receiver};
@@ -22,19 +22,6 @@ async fn gateway(loopback: bool) -> Gateway {
     gw.create_channel(json!({"name": "mock", "type": 1, "key": "sk-upstream-1", "base_url": gw.mock.base_url(), "models": "gpt-4o-mini"}))
         .await;
     gw
-}
-
-async fn with_smtp(gw: &Gateway, smtp: &FakeSmtp) {
-    let port = smtp.port.to_string();
-    gw.set_options(&[
-        ("SMTPServer", "127.0.0.1"),
-        ("SMTPPort", &port),
-        ("SMTPAccount", "mailer@site.test"),
-        ("SMTPToken", "smtp-password"),
-        ("SystemName", "TestSite"),
-        ("ServerAddress", "https://gw.test/"),
-    ])
-    .await;
 }
 
 async fn set_setting(gw: &Gateway, setting: Value) -> (u16, Value) {
@@ -79,7 +66,7 @@ async fn root_near_the_threshold(gw: &Gateway) -> String {
 async fn a_quota_warning_is_mailed_once_per_crossing_and_again_after_a_top_up() {
     let gw = gateway(false).await;
     let smtp = FakeSmtp::start().await;
-    with_smtp(&gw, &smtp).await;
+    send_site_mail_to(&gw, smtp.port).await;
     let (status, body) = set_setting(
         &gw,
         json!({"notify_type": "email", "quota_warning_threshold": 1000, "notification_email": "alerts@example.com"}),
@@ -121,7 +108,7 @@ async fn a_quota_warning_is_mailed_once_per_crossing_and_again_after_a_top_up() 
 async fn the_site_threshold_applies_to_users_who_set_none() {
     let gw = gateway(false).await;
     let smtp = FakeSmtp::start().await;
-    with_smtp(&gw, &smtp).await;
+    send_site_mail_to(&gw, smtp.port).await;
     gw.set_options(&[("QuotaRemindThreshold", "1000")]).await;
     gw.sql("UPDATE users SET email = 'root@example.com' WHERE username = 'root'").await;
     let key = root_near_the_threshold(&gw).await;
@@ -291,7 +278,7 @@ async fn root_is_notified_when_a_key_is_disabled_automatically_and_when_it_comes
 async fn root_is_notified_when_channel_tests_disable_and_restore_a_channel() {
     let gw = gateway(true).await;
     let smtp = FakeSmtp::start().await;
-    with_smtp(&gw, &smtp).await;
+    send_site_mail_to(&gw, smtp.port).await;
     let (status, body) = set_setting(
         &gw,
         json!({"notify_type": "email", "quota_warning_threshold": 1, "notification_email": "ops@example.com"}),
