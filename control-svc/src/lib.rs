@@ -10,8 +10,10 @@
 //! - `admin`     the admin REST API (`/api/*`) and the UI's static files
 //! - `probes`    `/healthz` and `/readyz`
 //! - `grpc`      the relay-facing gRPC service
+//! - `health`    fault classification, what failed attempts change (`assess`), the prober
 //! - `routing`   channel snapshot and candidate selection
 //! - `billing`   prices and the quota formula
+//! - `settlement` usage reports and the pure plan of what a batch charges and logs (`db::usage` applies it)
 //! - `settings`  the registry of option keys `/api/option/` accepts: value checks, write-only secrets
 //! - `events`    invalidations published to relays
 //! - `notify`    quota warnings and channel notices by mail or signed webhook; the egress client for webhooks
@@ -34,6 +36,7 @@ pub mod probes;
 pub mod routing;
 pub mod secrets;
 pub mod settings;
+pub mod settlement;
 pub mod state;
 
 pub use app::Application;

@@ -5,15 +5,15 @@ use tonic::Streaming;
 use veloera_proto::v1::{Outcome, UsageAck, UsageBatch, UsageRecord};
 
 use super::BoxStream;
-use crate::db::usage::{ChatContent, Context, FailedAttempt, UsageReport, settle};
+use crate::db::usage::{Context, settle};
 use crate::events::Change;
+use crate::settlement::{ChatContent, FailedAttempt, UsageReport};
 use crate::state::AppState;
 
 impl From<UsageRecord> for UsageReport {
     fn from(r: UsageRecord) -> Self {
         UsageReport {
-            // A client that hung up still pays for what the upstream produced (as far as it was reported).
-            billable: r.outcome == Outcome::Success as i32 || r.outcome == Outcome::ClientCancelled as i32,
+            outcome: outcome_of(r.outcome),
             request_id: r.request_id,
             user_id: r.user_id,
             token_id: r.token_id,
@@ -33,7 +33,6 @@ impl From<UsageRecord> for UsageReport {
             created_at_secs: r.created_at_ms / 1000,
             key_slot: r.key_slot,
             lease_id: r.lease_id,
-            failed: r.outcome == Outcome::UpstreamError as i32,
             content: r.content.map(|c| ChatContent { prompt: c.prompt, answer: c.answer }),
             failed_attempts: r
                 .failed_attempts
@@ -46,6 +45,16 @@ impl From<UsageRecord> for UsageReport {
                 })
                 .collect(),
         }
+    }
+}
+
+fn outcome_of(wire: i32) -> crate::settlement::Outcome {
+    use crate::settlement::Outcome as Ended;
+    match Outcome::try_from(wire) {
+        Ok(Outcome::Success) => Ended::Answered,
+        Ok(Outcome::ClientCancelled) => Ended::Cancelled,
+        Ok(Outcome::UpstreamError) => Ended::Failed,
+        Ok(Outcome::Unspecified) | Err(_) => Ended::Unknown,
     }
 }
 
@@ -78,10 +87,8 @@ pub fn acknowledge(state: AppState, inbound: Streaming<UsageBatch>) -> BoxStream
             if settled.health_changed {
                 state.reload_channels().await?;
             }
-            for token_id in settled.exhausted_tokens {
-                if let Ok(Some(digest)) = crate::db::tokens::digest_of(state.db(), token_id).await {
-                    state.events().publish(Change::Token { token_id, key_digest_hex: digest });
-                }
+            for (token_id, key_digest_hex) in settled.exhausted_tokens {
+                state.events().publish(Change::Token { token_id, key_digest_hex });
             }
             for user_id in settled.exhausted_users {
                 state.events().publish(Change::User { user_id });

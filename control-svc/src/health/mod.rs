@@ -1,5 +1,5 @@
 //! Channel and key health: what the relays' failed attempts say about a key or a channel, applied once per
-//! usage record inside the settlement transaction; automatic disabling with a reason; half-open probes with
+//! usage record (`assess`, pure; the settlement transaction applies its `HealthDeltas`); automatic disabling with a reason; half-open probes with
 //! exponential back-off that re-enable what recovered.
 //!
 //! - A key whose upstream refuses it (401/402/403, an account-level error code, or one of the configured
@@ -15,14 +15,10 @@ pub mod prober;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::db::usage::{FailedAttempt, UsageReport};
-use crate::db::{Db, now_secs};
-use crate::error::ControlError;
 pub use crate::notify::channel_notice::HealthChange;
 use crate::routing::{ChannelSnapshot, key_digest};
+use crate::settlement::{Outcome, UsageReport};
 pub use policy::Policy;
-
-use crate::routing::ALL_KEYS_DISABLED_REASON as ALL_KEYS_DISABLED;
 
 /// What a failed attempt says about where the fault lies.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,23 +56,65 @@ pub fn classify(policy: &Policy, status: i32, error: &str) -> Fault {
     }
 }
 
-/// Applies the health facts of freshly settled reports inside the settlement transaction. Returns the keys and
-/// channels it disabled (the routing snapshot must then be rebuilt, and root told once the batch committed).
-pub async fn record(
-    db: &Db,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    policy: &Policy,
-    channels: &ChannelSnapshot,
-    reports: &[&UsageReport],
-) -> Result<Vec<HealthChange>, ControlError> {
-    let now = now_secs();
+/// What a batch's attempts change in the health tables; `db::usage::apply` writes it in the settlement
+/// transaction.
+#[derive(Debug, Default)]
+pub struct HealthDeltas {
+    /// Request and error counts per key.
+    pub keys: Vec<KeyTally>,
+    /// Channels that answered a request: their failure window closes.
+    pub answered: Vec<i64>,
+    /// Disabling steps, in the order of the attempts that call for them (empty while automatic disabling is off).
+    pub actions: Vec<Action>,
+    /// The policy numbers the steps need.
+    pub probe_initial_secs: i64,
+    pub failure_window_secs: i64,
+    pub failure_threshold: i64,
+}
+
+/// One key's share of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyTally {
+    pub channel_id: i64,
+    pub key_digest: String,
+    pub requests: i64,
+    pub errors: i64,
+    /// The last failure's message, cut to 500 characters.
+    pub last_error: Option<String>,
+}
+
+/// A step that may disable something, decided by one failed attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// The upstream refused the key: disable it, and the channel when none of `all_keys` is left enabled.
+    DisableKey {
+        channel_id: i64,
+        channel_name: String,
+        key_slot: i32,
+        key_digest: String,
+        reason: String,
+        all_keys: Vec<String>,
+    },
+    /// A transient failure counted against the channel's circuit (`status` 0: no answer).
+    CountFailure { channel_id: i64, channel_name: String, status: i32, error: String },
+}
+
+/// Decides what freshly settled reports change in key and channel health. Pure: the counts that need the
+/// database (the failure window, whether sibling keys are still enabled) are left to the apply step.
+pub fn assess(policy: &Policy, channels: &ChannelSnapshot, reports: &[&UsageReport]) -> HealthDeltas {
+    let mut deltas = HealthDeltas {
+        probe_initial_secs: policy.probe_initial_secs,
+        failure_window_secs: policy.failure_window_secs,
+        failure_threshold: policy.failure_threshold,
+        ..HealthDeltas::default()
+    };
     // (channel, slot) → (requests, errors, last error)
     let mut counts: BTreeMap<(i64, i32), (i64, i64, Option<&str>)> = BTreeMap::new();
-    let mut succeeded = BTreeSet::new();
+    let mut answered = BTreeSet::new();
     for r in reports {
-        if r.channel_id != 0 && !r.failed {
+        if r.channel_id != 0 && r.outcome != Outcome::Failed {
             counts.entry((r.channel_id, r.key_slot)).or_default().0 += 1;
-            succeeded.insert(r.channel_id);
+            answered.insert(r.channel_id);
         }
         for a in &r.failed_attempts {
             let c = counts.entry((a.channel_id, a.key_slot)).or_default();
@@ -85,175 +123,118 @@ pub async fn record(
             c.2 = Some(&a.error);
         }
     }
-    for ((channel_id, slot), (requests, errors, last_error)) in &counts {
-        let Some(digest) =
-            channels.channel(*channel_id).and_then(|c| c.keys.get(*slot as usize)).map(|k| key_digest(k))
+    for ((channel_id, slot), (requests, errors, last_error)) in counts {
+        let Some(digest) = channels.channel(channel_id).and_then(|c| c.keys.get(slot as usize)).map(|k| key_digest(k))
         else {
             continue;
         };
-        let mut sql =
-            String::from("UPDATE channel_keys SET request_count = request_count + ?, error_count = error_count + ?");
-        if last_error.is_some() {
-            sql.push_str(", last_error = ?, last_error_time = ?");
-        }
-        sql.push_str(" WHERE channel_id = ? AND key_digest = ?");
-        let sql = db.sql(&sql);
-        let mut q = sqlx::query(&sql).bind(requests).bind(errors);
-        if let Some(e) = last_error {
-            q = q.bind(e.chars().take(500).collect::<String>()).bind(now);
-        }
-        q.bind(channel_id).bind(digest).execute(&mut **tx).await?;
+        let last_error = last_error.map(|e| e.chars().take(500).collect());
+        deltas.keys.push(KeyTally { channel_id, key_digest: digest, requests, errors, last_error });
     }
-    for channel_id in &succeeded {
-        sqlx::query(&db.sql("UPDATE channels SET fail_count = 0 WHERE id = ? AND fail_count <> 0"))
-            .bind(channel_id)
-            .execute(&mut **tx)
-            .await?;
-    }
-    let mut changes = Vec::new();
+    deltas.answered = answered.into_iter().collect();
     if !policy.auto_disable {
-        return Ok(changes);
+        return deltas;
     }
     for a in reports.iter().flat_map(|r| &r.failed_attempts) {
         let Some(channel) = channels.channel(a.channel_id).filter(|c| c.auto_ban) else { continue };
-        let change = |key_slot: Option<i32>, reason: &str| HealthChange {
-            channel_id: a.channel_id,
-            channel_name: channel.name.clone(),
-            key_slot,
-            disabled: true,
-            reason: reason.to_string(),
-        };
         match classify(policy, a.status_code, &a.error) {
             Fault::Request => {}
             Fault::Key(reason) => {
                 let Some(key) = channel.keys.get(a.key_slot as usize) else { continue };
-                if disable_key(db, tx, policy, a.channel_id, &key_digest(key), &reason, now).await? {
-                    changes.push(change(Some(a.key_slot), &reason));
-                }
-                let digests: Vec<String> = channel.keys.iter().map(|k| key_digest(k)).collect();
-                if !any_key_enabled(db, tx, a.channel_id, &digests).await?
-                    && disable_channel(db, tx, policy, a.channel_id, ALL_KEYS_DISABLED, now).await?
-                {
-                    changes.push(change(None, ALL_KEYS_DISABLED));
-                }
+                deltas.actions.push(Action::DisableKey {
+                    channel_id: a.channel_id,
+                    channel_name: channel.name.clone(),
+                    key_slot: a.key_slot,
+                    key_digest: key_digest(key),
+                    reason,
+                    all_keys: channel.keys.iter().map(|k| key_digest(k)).collect(),
+                });
             }
-            Fault::Transient => {
-                if let Some(reason) = count_failure(db, tx, policy, a, now).await? {
-                    changes.push(change(None, &reason));
-                }
-            }
+            Fault::Transient => deltas.actions.push(Action::CountFailure {
+                channel_id: a.channel_id,
+                channel_name: channel.name.clone(),
+                status: a.status_code,
+                error: a.error.clone(),
+            }),
         }
     }
-    Ok(changes)
+    deltas
 }
 
-async fn disable_key(
-    db: &Db,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    policy: &Policy,
-    channel_id: i64,
-    digest: &str,
-    reason: &str,
-    now: i64,
-) -> Result<bool, ControlError> {
-    let done = sqlx::query(&db.sql(
-        "UPDATE channel_keys SET status = 3, status_reason = ?, status_time = ?, probe_at = ?, backoff_secs = ? \
-         WHERE channel_id = ? AND key_digest = ? AND status = 1",
-    ))
-    .bind(reason)
-    .bind(now)
-    .bind(now + policy.probe_initial_secs)
-    .bind(policy.probe_initial_secs)
-    .bind(channel_id)
-    .bind(digest)
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() > 0 {
-        tracing::warn!(channel = channel_id, reason, "channel key disabled automatically");
-    }
-    Ok(done.rows_affected() > 0)
-}
-
-async fn any_key_enabled(
-    db: &Db,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    channel_id: i64,
-    digests: &[String],
-) -> Result<bool, ControlError> {
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as(&db.sql("SELECT key_digest, status FROM channel_keys WHERE channel_id = ?"))
-            .bind(channel_id)
-            .fetch_all(&mut **tx)
-            .await?;
-    Ok(digests.iter().any(|d| rows.iter().find(|(k, _)| k == d).is_none_or(|(_, s)| *s == 1)))
-}
-
-/// Opens a channel's circuit (status 3) with a reason and a first probe time.
-async fn disable_channel(
-    db: &Db,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    policy: &Policy,
-    channel_id: i64,
-    reason: &str,
-    now: i64,
-) -> Result<bool, ControlError> {
-    let done = sqlx::query(&db.sql(
-        "UPDATE channels SET status = 3, status_reason = ?, status_time = ?, probe_at = ?, backoff_secs = ? \
-         WHERE id = ? AND status = 1 AND auto_ban = 1",
-    ))
-    .bind(reason.chars().take(500).collect::<String>())
-    .bind(now)
-    .bind(now + policy.probe_initial_secs)
-    .bind(policy.probe_initial_secs)
-    .bind(channel_id)
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() > 0 {
-        tracing::warn!(channel = channel_id, reason, "channel disabled automatically");
-    }
-    Ok(done.rows_affected() > 0)
-}
-
-/// Counts a transient failure in the channel's window; opens the circuit at the threshold (and then says why).
-async fn count_failure(
-    db: &Db,
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    policy: &Policy,
-    a: &FailedAttempt,
-    now: i64,
-) -> Result<Option<String>, ControlError> {
-    let window_open_since = now - policy.failure_window_secs;
-    sqlx::query(&db.sql(
-        "UPDATE channels SET \
-         fail_count = CASE WHEN fail_window_start < ? THEN 1 ELSE fail_count + 1 END, \
-         fail_window_start = CASE WHEN fail_window_start < ? THEN ? ELSE fail_window_start END \
-         WHERE id = ?",
-    ))
-    .bind(window_open_since)
-    .bind(window_open_since)
-    .bind(now)
-    .bind(a.channel_id)
-    .execute(&mut **tx)
-    .await?;
-    let (count,): (i64,) = sqlx::query_as(&db.sql("SELECT fail_count FROM channels WHERE id = ?"))
-        .bind(a.channel_id)
-        .fetch_one(&mut **tx)
-        .await?;
-    if count < policy.failure_threshold {
-        return Ok(None);
-    }
-    let status = if a.status_code == 0 { "no answer".to_string() } else { format!("status {}", a.status_code) };
-    let reason = format!(
-        "{count} failures within {}s, the last: {status}: {}",
-        policy.failure_window_secs,
-        a.error.chars().take(200).collect::<String>()
-    );
-    Ok(disable_channel(db, tx, policy, a.channel_id, &reason, now).await?.then_some(reason))
+/// Why a channel's circuit opened after `count` failures within `window_secs`, the last one `status`/`error`.
+pub fn circuit_reason(count: i64, window_secs: i64, status: i32, error: &str) -> String {
+    let status = if status == 0 { "no answer".to_string() } else { format!("status {status}") };
+    format!(
+        "{count} failures within {window_secs}s, the last: {status}: {}",
+        error.chars().take(200).collect::<String>()
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::routing::RoutableChannel;
+    use crate::settlement::FailedAttempt;
+
+    fn channel(id: i64, keys: &[&str], auto_ban: bool) -> RoutableChannel {
+        RoutableChannel {
+            id,
+            name: format!("c{id}"),
+            channel_type: 1,
+            base_url: String::new(),
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+            key_enabled: vec![true; keys.len()],
+            models: vec![],
+            groups: vec![],
+            model_mapping: Default::default(),
+            priority: 0,
+            weight: 0,
+            auto_ban,
+            organization: String::new(),
+            model_prefix: String::new(),
+            settings: Default::default(),
+        }
+    }
+
+    fn failing(channel_id: i64, key_slot: i32, status_code: i32, error: &str) -> UsageReport {
+        let attempt = FailedAttempt { channel_id, key_slot, status_code, error: error.into() };
+        UsageReport { outcome: Outcome::Failed, failed_attempts: vec![attempt], ..Default::default() }
+    }
+
+    #[test]
+    fn a_refused_key_is_disabled_and_a_transient_failure_counts_against_the_channel() {
+        let snapshot = ChannelSnapshot::of(vec![channel(1, &["k0", "k1"], true), channel(2, &["k"], true)]);
+        let (refused, busy) = (failing(1, 1, 401, "bad key"), failing(2, 0, 503, "busy"));
+        let d = assess(&Policy::default(), &snapshot, &[&refused, &busy]);
+        let Action::DisableKey { channel_id, key_slot, key_digest: digest, all_keys, .. } = &d.actions[0] else {
+            panic!("{:?}", d.actions)
+        };
+        assert_eq!((*channel_id, *key_slot, digest.as_str()), (1, 1, key_digest("k1").as_str()));
+        assert_eq!(all_keys.len(), 2);
+        assert!(matches!(&d.actions[1], Action::CountFailure { channel_id: 2, status: 503, .. }));
+        let tally = d.keys.iter().find(|k| k.channel_id == 2).unwrap();
+        assert_eq!((tally.requests, tally.errors, tally.last_error.as_deref()), (1, 1, Some("busy")));
+    }
+
+    #[test]
+    fn answered_requests_close_the_window_and_request_faults_change_nothing() {
+        let snapshot = ChannelSnapshot::of(vec![channel(1, &["k"], true)]);
+        let ok = UsageReport { channel_id: 1, outcome: Outcome::Answered, ..Default::default() };
+        let bad_request = failing(1, 0, 400, "context_length_exceeded");
+        let d = assess(&Policy::default(), &snapshot, &[&ok, &bad_request]);
+        assert_eq!(d.answered, vec![1]);
+        assert!(d.actions.is_empty());
+        assert_eq!((d.keys[0].requests, d.keys[0].errors), (2, 1));
+    }
+
+    #[test]
+    fn nothing_is_disabled_without_auto_ban_or_with_automatic_disabling_off() {
+        let snapshot = ChannelSnapshot::of(vec![channel(1, &["k"], false), channel(2, &["k"], true)]);
+        let (a, b) = (failing(1, 0, 401, "x"), failing(2, 0, 401, "x"));
+        assert_eq!(assess(&Policy::default(), &snapshot, &[&a, &b]).actions.len(), 1);
+        let off = Policy { auto_disable: false, ..Policy::default() };
+        assert!(assess(&off, &snapshot, &[&a, &b]).actions.is_empty());
+    }
 
     #[test]
     fn faults_are_placed_on_the_key_the_channel_or_the_request() {

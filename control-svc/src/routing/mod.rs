@@ -161,6 +161,12 @@ impl ChannelSnapshot {
         ChannelSnapshot { channels, virtual_models }
     }
 
+    /// A snapshot of exactly `channels` (unit tests of what reads the snapshot).
+    #[cfg(test)]
+    pub fn of(channels: Vec<RoutableChannel>) -> Self {
+        ChannelSnapshot { channels, virtual_models: VirtualModels::default() }
+    }
+
     /// An enabled channel by id.
     pub fn channel(&self, id: i64) -> Option<&RoutableChannel> {
         self.channels.iter().find(|c| c.id == id)

@@ -5,13 +5,14 @@
 
 use control_svc::billing::PriceTable;
 use control_svc::db::channels::{ChannelOrder, ChannelSearch, StatusChange, TagEdit};
-use control_svc::db::usage::{ChatContent, Context, FailedAttempt, UsageReport, settle};
+use control_svc::db::usage::{Context, settle};
 use control_svc::db::{self, DatabaseUrl, Db, channels::NewChannel, tokens::NewToken, users::NewUser};
 use control_svc::error::ControlError;
 use control_svc::health::Policy;
 use control_svc::routing::ChannelSnapshot;
 use control_svc::routing::virtual_models::VirtualModels;
 use control_svc::secrets::Cipher;
+use control_svc::settlement::{ChatContent, FailedAttempt, Outcome, UsageReport};
 use sqlx::{AnyPool, Executor};
 
 mod accounts;
@@ -214,7 +215,7 @@ async fn exercise(url: DatabaseUrl) {
         upstream_model: "gpt-4o".into(),
         prompt_tokens: 40,
         completion_tokens: 5,
-        billable: true,
+        outcome: Outcome::Answered,
         group: "default".into(),
         created_at_secs: 10,
         ..Default::default()
@@ -238,10 +239,10 @@ async fn exercise(url: DatabaseUrl) {
     // Spending the rest marks the token as exhausted for invalidation.
     let more = UsageReport { request_id: "req-2".into(), ..report.clone() };
     let settled = settle(&db, &cx, &[more]).await.unwrap();
-    assert!(settled.exhausted_tokens.contains(&token_id));
+    assert!(settled.exhausted_tokens.contains_key(&token_id));
 
     // A failed upstream call is recorded for idempotency but charges nothing.
-    let failed = UsageReport { request_id: "req-3".into(), billable: false, ..report.clone() };
+    let failed = UsageReport { request_id: "req-3".into(), outcome: Outcome::Failed, ..report.clone() };
     settle(&db, &cx, &[failed]).await.unwrap();
     assert_eq!(db::logs::page(&db, &Default::default(), 0, 10).await.unwrap().len(), 2);
 
@@ -498,7 +499,7 @@ async fn exercise_health(db: &Db) {
         request_id: request_id.into(),
         channel_id: id,
         key_slot: slot,
-        failed: true,
+        outcome: Outcome::Failed,
         failed_attempts: vec![FailedAttempt {
             channel_id: id,
             key_slot: slot,
@@ -522,13 +523,14 @@ async fn exercise_health(db: &Db) {
     let transient = |request_id: String| UsageReport {
         request_id,
         channel_id: flaky,
-        failed: true,
+        outcome: Outcome::Failed,
         failed_attempts: vec![FailedAttempt { channel_id: flaky, key_slot: 0, status_code: 503, error: "busy".into() }],
         ..Default::default()
     };
     settle(db, &cx, &[transient("f-1".into()), transient("f-2".into())]).await.unwrap();
     // A success closes the window: two more failures do not reach the threshold of three.
-    let ok = UsageReport { request_id: "f-ok".into(), channel_id: flaky, billable: true, ..Default::default() };
+    let ok =
+        UsageReport { request_id: "f-ok".into(), channel_id: flaky, outcome: Outcome::Answered, ..Default::default() };
     settle(db, &cx, &[ok]).await.unwrap();
     settle(db, &cx, &[transient("f-3".into()), transient("f-4".into())]).await.unwrap();
     assert_eq!(db::channels::find_by_id(db, flaky).await.unwrap().unwrap().status, 1);

@@ -7,12 +7,13 @@ use std::collections::HashMap;
 use control_svc::billing::PriceTable;
 use control_svc::db::leases;
 use control_svc::db::tokens::NewToken;
-use control_svc::db::usage::{Context, UsageReport, settle};
+use control_svc::db::usage::{Context, settle};
 use control_svc::db::users::NewUser;
 use control_svc::db::{self, DatabaseUrl, Db};
 use control_svc::health::Policy;
 use control_svc::notify::quota_warning::Crossing;
 use control_svc::routing::ChannelSnapshot;
+use control_svc::settlement::{Outcome, UsageReport};
 
 use super::{on_mysql, on_postgres, on_sqlite};
 
@@ -30,7 +31,7 @@ fn report(id: &str, user: i64, token: i64, cost: i64, lease_id: &str) -> UsageRe
         model: "m".into(),
         upstream_model: "m".into(),
         prompt_tokens: cost,
-        billable: true,
+        outcome: Outcome::Answered,
         group: "default".into(),
         lease_id: lease_id.into(),
         ..Default::default()
