@@ -44,6 +44,8 @@ struct Inner {
     notifier: Notifier,
     /// `QuotaRemindThreshold`, as last loaded from the options.
     quota_remind_threshold: AtomicI64,
+    /// Usage records applied since start (each once), counted after their batch committed.
+    settled: tokio::sync::watch::Sender<u64>,
 }
 
 impl AppState {
@@ -73,6 +75,7 @@ impl AppState {
                 oauth: OAuthClient::new(github)?,
                 notifier: Notifier::new(egress)?,
                 quota_remind_threshold: AtomicI64::new(quota_warning::DEFAULT_SITE_THRESHOLD),
+                settled: tokio::sync::watch::Sender::new(0),
             }),
         };
         state.reload_channels().await?;
@@ -131,6 +134,19 @@ impl AppState {
     /// `QuotaRemindThreshold` (default 1000): the quota warning threshold of users who set none; 0 for none.
     pub fn quota_remind_threshold(&self) -> i64 {
         self.inner.quota_remind_threshold.load(Ordering::Relaxed)
+    }
+
+    /// Counts `n` more usage records applied (their batch has committed).
+    pub fn count_settled(&self, n: usize) {
+        if n > 0 {
+            self.inner.settled.send_modify(|total| *total += n as u64);
+        }
+    }
+
+    /// Watches the number of usage records applied since start: tests and operators wait on it instead of
+    /// polling the logs.
+    pub fn settled_records(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.settled.subscribe()
     }
 
     /// Cancelled when the service shuts down, so long-lived streams end.

@@ -9,4 +9,5 @@ pub mod v1 {
 }
 
 pub mod blocked_words;
+pub mod fault;
 pub mod rules;

@@ -207,6 +207,7 @@ impl Metering {
             status_code: i32::from(failure.status),
             error: detail.chars().take(500).collect(),
             latency_ms: self.started.elapsed().as_millis() as i64,
+            fault: veloera_proto::v1::Fault::from(crate::failover::fault_of(failure)) as i32,
         });
         self.attempt_open = false;
     }
@@ -261,6 +262,7 @@ impl Metering {
                 status_code: 0,
                 error: message.chars().take(500).collect(),
                 latency_ms: self.started.elapsed().as_millis() as i64,
+                fault: veloera_proto::v1::Fault::from(veloera_proto::fault::classify(0, message)) as i32,
             });
         }
         self.outcome = Outcome::UpstreamError;

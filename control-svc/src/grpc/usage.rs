@@ -2,6 +2,7 @@
 
 use futures::StreamExt;
 use tonic::Streaming;
+use veloera_proto::fault::Fault;
 use veloera_proto::v1::{Outcome, UsageAck, UsageBatch, UsageRecord};
 
 use super::BoxStream;
@@ -42,6 +43,7 @@ impl From<UsageRecord> for UsageReport {
                     key_slot: a.key_slot,
                     status_code: a.status_code,
                     error: a.error,
+                    fault: Fault::from_wire(a.fault),
                 })
                 .collect(),
         }
@@ -93,6 +95,8 @@ pub fn acknowledge(state: AppState, inbound: Streaming<UsageBatch>) -> BoxStream
             for user_id in settled.exhausted_users {
                 state.events().publish(Change::User { user_id });
             }
+            // Last: whoever waits on the count sees the batch's health changes in the routing snapshot too.
+            state.count_settled(settled.newly_applied);
             Ok(UsageAck { request_ids: ids })
         }
     });

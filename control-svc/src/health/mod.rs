@@ -5,8 +5,11 @@
 //! - A key whose upstream refuses it (401/402/403, an account-level error code, or one of the configured
 //!   keywords) is disabled on its own; its siblings and the channel keep serving. A channel whose every key
 //!   is disabled is disabled too.
-//! - Transient failures (5xx, 429, no answer) count against the channel in a window; reaching the threshold
-//!   opens its circuit (status 3). A success closes the window.
+//! - Failures of the upstream itself (5xx, 408, no answer) count against the channel in a window; reaching the
+//!   threshold opens its circuit (status 3). A success closes the window.
+//! - A rate-limited key (429) is the key's fault, as the relay that retried on another key saw it: counted on
+//!   the key, never against the channel. Where a fault lies is `veloera_proto::fault::classify`, the relay's
+//!   call sent with each attempt.
 //! - Channels with `auto_ban` off, and everything when `AutomaticDisableChannelEnabled` is off, are never
 //!   disabled automatically.
 
@@ -17,42 +20,36 @@ use std::collections::{BTreeMap, BTreeSet};
 
 pub use crate::notify::channel_notice::HealthChange;
 use crate::routing::{ChannelSnapshot, key_digest};
-use crate::settlement::{Outcome, UsageReport};
+use crate::settlement::{FailedAttempt, Outcome, UsageReport};
 pub use policy::Policy;
+use veloera_proto::fault::{Fault, account_code, classify};
 
-/// What a failed attempt says about where the fault lies.
+/// What health does about one failed attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Fault {
-    /// The key (its account) is refused: disable this key.
-    Key(String),
+pub enum Effect {
+    /// The key (its account) is refused: disable this key, saying why.
+    DisableKey(String),
     /// The upstream is unwell: counts against the channel's circuit.
-    Transient,
-    /// The request itself was at fault (400, 404, …): says nothing about the channel.
-    Request,
+    CountAgainstChannel,
+    /// The request was at fault, or the key only rate-limited: counted on the key, nothing else.
+    Nothing,
 }
 
-/// Account-level error codes and types (Veloera's list) that appear in upstream error messages.
-const KEY_ERROR_CODES: &[&str] = &[
-    "invalid_api_key",
-    "account_deactivated",
-    "billing_not_active",
-    "insufficient_quota",
-    "authentication_error",
-    "permission_error",
-];
-
-pub fn classify(policy: &Policy, status: i32, error: &str) -> Fault {
-    let lower = error.to_lowercase();
+/// The attempt's effect: the configured keywords first (control's own list, which relays do not see), then
+/// the fault the relay reported, else the shared classification of its status and message (an older relay).
+pub fn effect(policy: &Policy, a: &FailedAttempt) -> Effect {
+    let lower = a.error.to_lowercase();
     if let Some(k) = policy.keywords.iter().find(|k| lower.contains(k.as_str())) {
-        return Fault::Key(format!("upstream said \"{k}\""));
+        return Effect::DisableKey(format!("upstream said \"{k}\""));
     }
-    if let Some(code) = KEY_ERROR_CODES.iter().find(|c| lower.contains(*c)) {
-        return Fault::Key(format!("upstream error {code}"));
-    }
-    match status {
-        401..=403 => Fault::Key(format!("upstream answered {status}")),
-        0 | 408 | 429 | 500..=599 => Fault::Transient,
-        _ => Fault::Request,
+    let status = u16::try_from(a.status_code).unwrap_or(0);
+    match a.fault.unwrap_or_else(|| classify(status, &a.error)) {
+        Fault::Key { refused: true } => Effect::DisableKey(match account_code(&a.error) {
+            Some(code) => format!("upstream error {code}"),
+            None => format!("upstream answered {status}"),
+        }),
+        Fault::Channel => Effect::CountAgainstChannel,
+        Fault::Key { refused: false } | Fault::Request => Effect::Nothing,
     }
 }
 
@@ -137,9 +134,9 @@ pub fn assess(policy: &Policy, channels: &ChannelSnapshot, reports: &[&UsageRepo
     }
     for a in reports.iter().flat_map(|r| &r.failed_attempts) {
         let Some(channel) = channels.channel(a.channel_id).filter(|c| c.auto_ban) else { continue };
-        match classify(policy, a.status_code, &a.error) {
-            Fault::Request => {}
-            Fault::Key(reason) => {
+        match effect(policy, a) {
+            Effect::Nothing => {}
+            Effect::DisableKey(reason) => {
                 let Some(key) = channel.keys.get(a.key_slot as usize) else { continue };
                 deltas.actions.push(Action::DisableKey {
                     channel_id: a.channel_id,
@@ -150,7 +147,7 @@ pub fn assess(policy: &Policy, channels: &ChannelSnapshot, reports: &[&UsageRepo
                     all_keys: channel.keys.iter().map(|k| key_digest(k)).collect(),
                 });
             }
-            Fault::Transient => deltas.actions.push(Action::CountFailure {
+            Effect::CountAgainstChannel => deltas.actions.push(Action::CountFailure {
                 channel_id: a.channel_id,
                 channel_name: channel.name.clone(),
                 status: a.status_code,
@@ -197,7 +194,7 @@ mod tests {
     }
 
     fn failing(channel_id: i64, key_slot: i32, status_code: i32, error: &str) -> UsageReport {
-        let attempt = FailedAttempt { channel_id, key_slot, status_code, error: error.into() };
+        let attempt = FailedAttempt { channel_id, key_slot, status_code, error: error.into(), fault: None };
         UsageReport { outcome: Outcome::Failed, failed_attempts: vec![attempt], ..Default::default() }
     }
 
@@ -236,16 +233,39 @@ mod tests {
         assert!(assess(&off, &snapshot, &[&a, &b]).actions.is_empty());
     }
 
+    fn attempt(status_code: i32, error: &str, fault: Option<Fault>) -> FailedAttempt {
+        FailedAttempt { channel_id: 1, key_slot: 0, status_code, error: error.into(), fault }
+    }
+
     #[test]
     fn faults_are_placed_on_the_key_the_channel_or_the_request() {
         let p = Policy::default();
-        assert!(matches!(classify(&p, 401, "bad key"), Fault::Key(_)));
-        assert!(matches!(classify(&p, 429, "insufficient_quota: You exceeded your current quota"), Fault::Key(_)));
-        assert!(matches!(classify(&p, 400, "Your credit balance is too low to access the API"), Fault::Key(_)));
-        assert_eq!(classify(&p, 503, "overloaded"), Fault::Transient);
-        assert_eq!(classify(&p, 0, "connection reset"), Fault::Transient);
-        assert_eq!(classify(&p, 429, "rate_limit_exceeded: slow down"), Fault::Transient);
-        assert_eq!(classify(&p, 400, "context_length_exceeded: too long"), Fault::Request);
-        assert_eq!(classify(&p, 404, "model_not_found"), Fault::Request);
+        let of = |status, error| effect(&p, &attempt(status, error, None));
+        assert_eq!(of(401, "bad key"), Effect::DisableKey("upstream answered 401".into()));
+        let quota = of(429, "insufficient_quota: You exceeded your current quota");
+        assert!(matches!(quota, Effect::DisableKey(_)), "{quota:?}");
+        assert!(matches!(of(400, "Your credit balance is too low to access the API"), Effect::DisableKey(_)));
+        assert_eq!(of(503, "overloaded"), Effect::CountAgainstChannel);
+        assert_eq!(of(0, "connection reset"), Effect::CountAgainstChannel);
+        assert_eq!(of(400, "context_length_exceeded: too long"), Effect::Nothing);
+        assert_eq!(of(404, "model_not_found"), Effect::Nothing);
+    }
+
+    #[test]
+    fn a_429_is_the_keys_fault_for_health_as_for_the_relays_retry() {
+        let p = Policy::default();
+        let limited = attempt(429, "rate_limit_exceeded: slow down", None);
+        assert_eq!(classify(429, &limited.error), Fault::Key { refused: false });
+        assert_eq!(effect(&p, &limited), Effect::Nothing, "counted on the key, not against the channel");
+    }
+
+    #[test]
+    fn the_reported_fault_wins_over_the_status_but_not_over_the_keywords() {
+        let p = Policy::default();
+        assert_eq!(effect(&p, &attempt(500, "odd", Some(Fault::Request))), Effect::Nothing);
+        let reported = effect(&p, &attempt(0, "stream cut", Some(Fault::Key { refused: true })));
+        assert_eq!(reported, Effect::DisableKey("upstream answered 0".into()));
+        let keyword = effect(&p, &attempt(400, "Permission denied", Some(Fault::Request)));
+        assert_eq!(keyword, Effect::DisableKey("upstream said \"permission denied\"".into()));
     }
 }

@@ -2,6 +2,10 @@
 //! `grpc::jobs`). The prober re-tests what was disabled automatically once its back-off has passed: a pass
 //! re-enables it, a failure doubles the back-off.
 
+use veloera_proto::fault::{Fault, classify};
+
+use super::Effect;
+use crate::settlement::FailedAttempt;
 use std::time::Duration;
 
 use crate::db::channels::ChannelRow;
@@ -144,10 +148,17 @@ pub async fn test_all(state: &AppState) -> Result<(), ControlError> {
                 Some(format!("the test took {} ms, over the {} s threshold", o.latency_ms, policy.slow_test_secs))
             }
             Ok(o) if o.ok => None,
-            Ok(o) => match super::classify(&policy, o.status_code, &o.message) {
-                super::Fault::Request => None,
-                _ => Some(format!("test failed: {}", o.message.chars().take(300).collect::<String>())),
-            },
+            Ok(o) => {
+                // A test the upstream found invalid says nothing about the channel; any other failure (a
+                // rate-limited key too: the channel cannot answer its own test) disables it.
+                let attempt =
+                    FailedAttempt { status_code: o.status_code, error: o.message.clone(), ..Default::default() };
+                let status = u16::try_from(o.status_code).unwrap_or(0);
+                match super::effect(&policy, &attempt) {
+                    Effect::Nothing if classify(status, &o.message) == Fault::Request => None,
+                    _ => Some(format!("test failed: {}", o.message.chars().take(300).collect::<String>())),
+                }
+            }
             Err(e) => {
                 tracing::warn!(channel = row.id, error = %e, "channel test could not run");
                 continue;

@@ -75,4 +75,6 @@ pub struct FailedAttempt {
     /// 0 when no answer came.
     pub status_code: i32,
     pub error: String,
+    /// Where the relay placed the fault; `None` from a relay that did not say (health then classifies).
+    pub fault: Option<veloera_proto::fault::Fault>,
 }

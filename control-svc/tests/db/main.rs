@@ -505,6 +505,7 @@ async fn exercise_health(db: &Db) {
             key_slot: slot,
             status_code: 401,
             error: "invalid_api_key: Incorrect API key".into(),
+            fault: None,
         }],
         ..Default::default()
     };
@@ -524,7 +525,13 @@ async fn exercise_health(db: &Db) {
         request_id,
         channel_id: flaky,
         outcome: Outcome::Failed,
-        failed_attempts: vec![FailedAttempt { channel_id: flaky, key_slot: 0, status_code: 503, error: "busy".into() }],
+        failed_attempts: vec![FailedAttempt {
+            channel_id: flaky,
+            key_slot: 0,
+            status_code: 503,
+            error: "busy".into(),
+            fault: None,
+        }],
         ..Default::default()
     };
     settle(db, &cx, &[transient("f-1".into()), transient("f-2".into())]).await.unwrap();

@@ -8,6 +8,8 @@ pub mod cooldown;
 mod plan;
 mod verdict;
 
+pub(crate) use verdict::fault_of;
+
 use std::time::{Duration, Instant};
 
 use veloera_proto::v1::Candidate;

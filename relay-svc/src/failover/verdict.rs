@@ -1,8 +1,12 @@
 //! Whether a failed attempt may be retried, and where: never what cannot succeed elsewhere (a request the
 //! upstream found invalid, too long, filtered, or for an unknown model); another key of the same channel when
-//! the key itself was refused or rate-limited; another channel when the upstream is unwell.
+//! the key itself was refused or rate-limited; another channel when the upstream is unwell. Where the fault
+//! lies is `veloera_proto::fault::classify`'s call, shared with control's health, which receives it with the
+//! attempt.
 
 use std::time::Duration;
+
+use veloera_proto::fault::{Fault, classify};
 
 use crate::dispatch::Failure;
 
@@ -31,15 +35,21 @@ const MAX_COOL_DOWN: Duration = Duration::from_secs(120);
 /// A refused key is left alone this long here (control disables it meanwhile, shared by every relay).
 const REFUSED_KEY_PAUSE: Duration = Duration::from_secs(60);
 
+/// Where `failure`'s fault lies, by its status and what the upstream said (its error body, or the transport
+/// error).
+pub fn fault_of(failure: &Failure) -> Fault {
+    classify(failure.status, &failure.detail)
+}
+
 pub fn of(failure: &Failure) -> Verdict {
     let retry_after = failure.retry_after.map(|d| d.min(MAX_COOL_DOWN));
-    let scope = match failure.status {
-        401..=403 => {
+    let scope = match fault_of(failure) {
+        Fault::Key { refused: true } => {
             return Verdict { scope: Scope::Key, cool_down: Some(REFUSED_KEY_PAUSE), asked_to_wait: false };
         }
-        429 => Scope::Key,
-        0 | 408 | 500..=599 => Scope::Channel,
-        _ => Scope::Request,
+        Fault::Key { refused: false } => Scope::Key,
+        Fault::Channel => Scope::Channel,
+        Fault::Request => Scope::Request,
     };
     Verdict { scope, cool_down: retry_after, asked_to_wait: retry_after.is_some() }
 }
@@ -50,12 +60,24 @@ mod tests {
     use crate::error::RelayError;
 
     fn failure(status: u16, retry_after: Option<u64>) -> Failure {
+        said(status, retry_after, "")
+    }
+
+    fn said(status: u16, retry_after: Option<u64>, detail: &str) -> Failure {
         Failure {
             error: RelayError::UpstreamFailed("x".into()),
             status,
             retry_after: retry_after.map(Duration::from_secs),
-            detail: String::new(),
+            detail: detail.to_string(),
         }
+    }
+
+    #[test]
+    fn an_account_level_error_code_refuses_the_key_whatever_the_status() {
+        let refused = Verdict { scope: Scope::Key, cool_down: Some(REFUSED_KEY_PAUSE), asked_to_wait: false };
+        let body = r#"{"error":{"message":"You exceeded your current quota","code":"insufficient_quota"}}"#;
+        assert_eq!(of(&said(429, Some(5), body)), refused);
+        assert_eq!(of(&said(400, None, r#"{"error":{"code":"invalid_api_key"}}"#)), refused);
     }
 
     #[test]

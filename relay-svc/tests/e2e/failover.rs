@@ -283,7 +283,7 @@ async fn one_bad_key_among_three_never_fails_a_request_and_is_disabled_alone() {
         }
     }
     assert!(bad_calls(&gw) > 0, "the bad key was never drawn in 100 requests");
-    let keys = wait_for(&gw, &format!("/api/channel/{id}/keys"), |k| k["data"][1]["status"] == 3).await;
+    let keys = gw.wait_for_state(&format!("/api/channel/{id}/keys"), |k| k["data"][1]["status"] == 3).await;
     let statuses: Vec<i64> = keys["data"].as_array().unwrap().iter().map(|k| k["status"].as_i64().unwrap()).collect();
     assert_eq!(statuses, vec![1, 3, 1], "{keys}");
     assert!(keys["data"][1]["status_reason"].as_str().unwrap().contains("invalid_api_key"), "{keys}");
@@ -307,7 +307,36 @@ async fn one_bad_key_among_three_never_fails_a_request_and_is_disabled_alone() {
     assert!(gw.mock.received()[received..].iter().all(|r| r.authorization.contains("sk-good-3")));
 }
 
-/// Polls an admin GET until `done` holds (bounded), returning the last answer.
+#[tokio::test]
+async fn a_429_is_the_keys_fault_for_the_relays_retry_and_for_controls_health() {
+    let mut gw = Gateway::start_bare().await;
+    gw.sign_in_root().await;
+    // One failure against the channel would open its circuit: a 429 must not count as one.
+    gw.set_options(&[("ChannelFailureThreshold", "1")]).await;
+    let id = gw
+        .create_channel(json!({"name": "keys", "type": 1, "key": "sk-limited-1,sk-fine-2", "base_url": gw.mock.base_url(), "models": MODEL}))
+        .await;
+    gw.mock.on_key("sk-limited", error_reply(429, "rate_limit_exceeded", "Rate limit reached"));
+    let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
+    let limited_calls =
+        |gw: &Gateway| gw.mock.received().iter().filter(|r| r.authorization.contains("sk-limited")).count();
+    let mut sent = 0;
+    while limited_calls(&gw) == 0 && sent < 100 {
+        // The relay's retry scope: another key of the same channel answers.
+        assert_eq!(gw.chat("/v1", &key, ask(false)).await.status(), 200);
+        sent += 1;
+    }
+    assert!(limited_calls(&gw) > 0, "the rate-limited key was never drawn in 100 requests");
+    gw.wait_settled(sent).await;
+    // Control's health effect: counted on the key, neither disabling it nor opening the channel's circuit.
+    let keys = gw.api("GET", &format!("/api/channel/{id}/keys"), None).await.1;
+    assert_eq!(keys["data"][0]["status"], 1, "{keys}");
+    assert!(keys["data"][0]["error_count"].as_i64().unwrap() >= 1, "{keys}");
+    assert_eq!(channel(&gw, id).await["status"], 1, "the channel is well");
+}
+
+/// Polls an admin GET until `done` holds (bounded), returning the last answer: for states that a timer of
+/// control's changes (probes, channel tests), not settlement (`Gateway::wait_for_state`).
 async fn wait_for(gw: &Gateway, path: &str, done: impl Fn(&Value) -> bool) -> Value {
     let mut last = Value::Null;
     for _ in 0..100 {
@@ -328,7 +357,7 @@ async fn a_primary_that_goes_down_opens_its_circuit_and_a_probe_brings_it_back()
     for _ in 0..2 {
         assert_eq!(gw.chat("/v1", &key, ask(false)).await.status(), 200);
     }
-    let opened = wait_for(&gw, &format!("/api/channel/{primary}"), |c| c["data"]["status"] == 3).await;
+    let opened = gw.wait_for_state(&format!("/api/channel/{primary}"), |c| c["data"]["status"] == 3).await;
     let info: Value = serde_json::from_str(opened["data"]["other_info"].as_str().unwrap()).unwrap();
     assert!(info["status_reason"].as_str().unwrap().contains("2 failures"), "{info}");
     // While open, client traffic goes to the fallback only (the primary sees only the probes, which cap
@@ -499,7 +528,7 @@ async fn a_key_disabled_through_one_relay_is_avoided_by_another() {
     for _ in 0..8 {
         assert_eq!(gw.chat("/v1", &key, ask(false)).await.status(), 200);
     }
-    wait_for(&gw, &format!("/api/channel/{id}/keys"), |k| k["data"][1]["status"] == 3).await;
+    gw.wait_for_state(&format!("/api/channel/{id}/keys"), |k| k["data"][1]["status"] == 3).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let before = gw.mock.received().len();
     for _ in 0..8 {

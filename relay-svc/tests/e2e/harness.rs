@@ -53,6 +53,9 @@ impl RelayHandle {
     }
 }
 
+/// How long a test waits for settlement before it fails (an event that never comes, not a clock to race).
+const SETTLE_BOUND: Duration = Duration::from_secs(10);
+
 pub struct Gateway {
     pub mock: MockUpstream,
     pub control: ControlHandle,
@@ -259,17 +262,52 @@ impl Gateway {
             .unwrap()
     }
 
-    /// Waits (bounded) until control has settled `n` consume log rows, and returns them newest first.
+    /// Waits (bounded) until control has settled `n` consume log rows, and returns them newest first. Looks
+    /// again each time control settles more records, never on a timer.
     pub async fn wait_for_logs(&self, n: usize) -> Vec<Value> {
-        for _ in 0..100 {
-            let (_, body) = self.api("GET", "/api/log/?p=1&page_size=100", None).await;
-            let rows = body["data"]["items"].as_array().cloned().unwrap_or_default();
-            if rows.len() >= n {
-                return rows;
+        let mut settled = self.control.state.settled_records();
+        let mut rows = Vec::new();
+        let looked = tokio::time::timeout(SETTLE_BOUND, async {
+            loop {
+                settled.borrow_and_update();
+                let (_, body) = self.api("GET", "/api/log/?p=1&page_size=100", None).await;
+                rows = body["data"]["items"].as_array().cloned().unwrap_or_default();
+                if rows.len() >= n {
+                    return;
+                }
+                settled.changed().await.unwrap();
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("fewer than {n} log rows after 5 s");
+        })
+        .await;
+        assert!(looked.is_ok(), "fewer than {n} log rows after {SETTLE_BOUND:?}: {rows:?}");
+        rows
+    }
+
+    /// Waits (bounded) until control has applied `n` usage records since it started.
+    pub async fn wait_settled(&self, n: u64) {
+        let mut settled = self.control.state.settled_records();
+        let waited = tokio::time::timeout(SETTLE_BOUND, settled.wait_for(|total| *total >= n)).await.is_ok();
+        assert!(waited, "control settled {} of {n} usage records", *settled.borrow());
+    }
+
+    /// Polls an admin GET until `done` holds, looking again each time control settles records (settlement is
+    /// what changes health and balances); bounded. Returns the last answer.
+    pub async fn wait_for_state(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let mut settled = self.control.state.settled_records();
+        let mut last = Value::Null;
+        let looked = tokio::time::timeout(SETTLE_BOUND, async {
+            loop {
+                settled.borrow_and_update();
+                last = self.api("GET", path, None).await.1;
+                if done(&last) {
+                    return;
+                }
+                settled.changed().await.unwrap();
+            }
+        })
+        .await;
+        assert!(looked.is_ok(), "{path} never reached the expected state: {last}");
+        last
     }
 
     pub async fn token(&self, id: i64) -> Value {

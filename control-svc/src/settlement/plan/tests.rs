@@ -41,7 +41,8 @@ fn answered_requests_are_charged_to_token_user_and_channel_once_per_row() {
 
 #[test]
 fn failed_and_unknown_outcomes_charge_nothing_but_count_their_attempts_as_errors() {
-    let attempt = FailedAttempt { channel_id: 6, key_slot: 0, status_code: 502, error: "bad gateway".into() };
+    let attempt =
+        FailedAttempt { channel_id: 6, key_slot: 0, status_code: 502, error: "bad gateway".into(), fault: None };
     let failed = UsageReport { outcome: Outcome::Failed, failed_attempts: vec![attempt], ..answered("f") };
     let unknown = UsageReport { outcome: Outcome::Unknown, ..answered("u") };
     let s = planned(&[&failed, &unknown], LogSwitches::default(), &Known::default());
