@@ -1,7 +1,6 @@
 //! Shared state of control-svc: a few cheap-clone handles; read-mostly data is swapped whole.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
 use arc_swap::ArcSwap;
 use axum::extract::FromRef;
@@ -16,11 +15,12 @@ use crate::error::ControlError;
 use crate::events::{Change, EventHub};
 use crate::grpc::jobs::JobHub;
 use crate::health::Policy;
+use crate::notify::Notifier;
 use crate::notify::egress::EgressPolicy;
-use crate::notify::{Notifier, quota_warning};
 use crate::routing::ChannelSnapshot;
 use crate::routing::virtual_models::{self, VirtualModels};
 use crate::secrets::Cipher;
+use crate::settings::Options;
 use veloera_proto::v1::RelaySettings;
 
 #[derive(Clone)]
@@ -34,16 +34,13 @@ struct Inner {
     cookie_key: Key,
     events: EventHub,
     channels: ArcSwap<ChannelSnapshot>,
-    prices: ArcSwap<PriceTable>,
-    policy: ArcSwap<Policy>,
-    relay_settings: ArcSwap<RelaySettings>,
+    /// The options in force, parsed once per change and swapped whole.
+    options: ArcSwap<Options>,
     jobs: JobHub,
     generate_default_token: bool,
     shutdown: CancellationToken,
     oauth: OAuthClient,
     notifier: Notifier,
-    /// `QuotaRemindThreshold`, as last loaded from the options.
-    quota_remind_threshold: AtomicI64,
     /// Usage records applied since start (each once), counted after their batch committed.
     settled: tokio::sync::watch::Sender<u64>,
 }
@@ -66,15 +63,12 @@ impl AppState {
                 cookie_key,
                 events: EventHub::default(),
                 channels: ArcSwap::from_pointee(ChannelSnapshot::default()),
-                prices: ArcSwap::from_pointee(PriceTable::default()),
-                policy: ArcSwap::from_pointee(Policy::default()),
-                relay_settings: ArcSwap::from_pointee(RelaySettings::default()),
+                options: ArcSwap::from_pointee(Options::default()),
                 jobs: JobHub::default(),
                 generate_default_token,
                 shutdown: CancellationToken::new(),
                 oauth: OAuthClient::new(github)?,
                 notifier: Notifier::new(egress)?,
-                quota_remind_threshold: AtomicI64::new(quota_warning::DEFAULT_SITE_THRESHOLD),
                 settled: tokio::sync::watch::Sender::new(0),
             }),
         };
@@ -99,17 +93,22 @@ impl AppState {
         self.inner.channels.load()
     }
 
-    pub fn prices(&self) -> arc_swap::Guard<Arc<PriceTable>> {
-        self.inner.prices.load()
+    /// The options in force (one snapshot: its parts agree with each other).
+    pub fn options(&self) -> Arc<Options> {
+        self.inner.options.load_full()
     }
 
-    pub fn policy(&self) -> arc_swap::Guard<Arc<Policy>> {
-        self.inner.policy.load()
+    pub fn prices(&self) -> Part<PriceTable> {
+        Part { options: self.options(), get: |o| &o.prices }
+    }
+
+    pub fn policy(&self) -> Part<Policy> {
+        Part { options: self.options(), get: |o| &o.policy }
     }
 
     /// What relays apply to requests themselves, as last loaded from the options.
-    pub fn relay_settings(&self) -> Arc<RelaySettings> {
-        self.inner.relay_settings.load_full()
+    pub fn relay_settings(&self) -> Part<RelaySettings> {
+        Part { options: self.options(), get: |o| &o.relay }
     }
 
     /// Channel jobs (tests, model lists, balances) handed to connected relays.
@@ -133,7 +132,7 @@ impl AppState {
 
     /// `QuotaRemindThreshold` (default 1000): the quota warning threshold of users who set none; 0 for none.
     pub fn quota_remind_threshold(&self) -> i64 {
-        self.inner.quota_remind_threshold.load(Ordering::Relaxed)
+        self.options().quota_remind_threshold
     }
 
     /// Counts `n` more usage records applied (their batch has committed).
@@ -174,25 +173,26 @@ impl AppState {
         Ok(())
     }
 
-    /// Rebuilds prices from the options table and tells relays.
+    /// Parses the options table into a new snapshot, swaps it in whole and tells relays.
     pub async fn reload_prices(&self) -> Result<(), ControlError> {
-        let options = db::options::all(self.db()).await?;
-        let table = PriceTable::from_options(&options).map_err(ControlError::Internal)?;
-        self.inner.prices.store(Arc::new(table));
-        let policy = Policy::from_options(&options).map_err(ControlError::Internal)?;
-        self.inner.policy.store(Arc::new(policy));
-        let relay_settings = crate::grpc::relay_settings::from_options(&options).map_err(ControlError::Internal)?;
-        let remind = options.get("QuotaRemindThreshold").map(|v| v.trim()).filter(|v| !v.is_empty());
-        let remind = match remind {
-            None => quota_warning::DEFAULT_SITE_THRESHOLD,
-            Some(v) => v.parse::<i64>().map_err(|_| {
-                ControlError::Internal(format!("option QuotaRemindThreshold: {v:?} is not a whole number"))
-            })?,
-        };
-        self.inner.quota_remind_threshold.store(remind.max(0), Ordering::Relaxed);
-        self.inner.relay_settings.store(Arc::new(relay_settings));
+        let stored = db::options::all(self.db()).await?;
+        let options = Options::parse(&stored).map_err(|e| ControlError::Internal(e.to_string()))?;
+        self.inner.options.store(Arc::new(options));
         self.inner.events.publish(Change::Options);
         Ok(())
+    }
+}
+
+/// One part of an options snapshot, holding the snapshot it belongs to.
+pub struct Part<T> {
+    options: Arc<Options>,
+    get: fn(&Options) -> &T,
+}
+
+impl<T> std::ops::Deref for Part<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        (self.get)(&self.options)
     }
 }
 

@@ -211,9 +211,7 @@ impl PriceTable {
             let q: f64 = q.trim().parse().map_err(|_| format!("option QuotaPerUnit: {q:?} is not a number"))?;
             t.quota_per_unit = q.round() as i64;
         }
-        if let Some(v) = options.get("SelfUseModeEnabled") {
-            t.self_use_mode = v.trim() == "true";
-        }
+        t.self_use_mode = crate::settings::snapshot::flag(options, "SelfUseModeEnabled", t.self_use_mode);
         t.fallback = FallbackPricing::from_options(options)?;
         Ok(t)
     }

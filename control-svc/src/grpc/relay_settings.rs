@@ -39,7 +39,7 @@ struct ModelLimitOption {
 
 /// Builds the relay settings from `options`; a malformed rate-limit value is an error naming the option.
 pub fn from_options(options: &HashMap<String, String>) -> Result<RelaySettings, String> {
-    let flag = |(name, default): (&str, bool)| options.get(name).map_or(default, |v| v.trim() == "true");
+    let flag = |(name, default): (&str, bool)| crate::settings::snapshot::flag(options, name, default);
     let text = |name: &str| options.get(name).map(|v| v.trim().to_string()).unwrap_or_default();
     let checking = flag(CHECK_ENABLED);
     let mut settings = RelaySettings {

@@ -75,15 +75,9 @@ pub fn acknowledge(state: AppState, inbound: Streaming<UsageBatch>) -> BoxStream
                 ));
             }
             let reports: Vec<UsageReport> = batch.records.into_iter().map(UsageReport::from).collect();
-            let (prices, policy, channels) = (state.prices(), state.policy(), state.channels());
-            let cx = Context {
-                prices: &prices,
-                policy: &policy,
-                channels: &channels,
-                quota_remind_threshold: state.quota_remind_threshold(),
-            };
-            let settled = settle(state.db(), &cx, &reports).await?;
-            drop((prices, policy, channels));
+            let (options, channels) = (state.options(), state.channels());
+            let settled = settle(state.db(), &Context { options: &options, channels: &channels }, &reports).await?;
+            drop((options, channels));
             crate::notify::channel_notice::send(&state, &settled.health_changes);
             crate::notify::quota_warning::send(&state, &settled.quota_warnings).await;
             if settled.health_changed {

@@ -3,6 +3,9 @@
 //! (or a new table listed in [`keys::TABLES`]), with a [`Kind`] that says how a value is checked.
 
 mod keys;
+pub mod snapshot;
+
+pub use snapshot::{Options, OptionsError};
 
 use std::collections::BTreeMap;
 

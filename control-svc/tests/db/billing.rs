@@ -11,8 +11,8 @@ use control_svc::db::usage::{Context, settle};
 use control_svc::db::user_admin::{Balance, QuotaChange, adjust_quota};
 use control_svc::db::users::NewUser;
 use control_svc::db::{self, DatabaseUrl, Db};
-use control_svc::health::Policy;
 use control_svc::routing::ChannelSnapshot;
+use control_svc::settings::Options;
 use control_svc::settlement::{Outcome, UsageReport};
 
 use super::{on_mysql, on_postgres, on_sqlite};
@@ -91,8 +91,9 @@ fn report(id: &str, user: i64, token: i64, cost: i64, lease_id: &str) -> UsageRe
 }
 
 async fn settle_all(db: &Db, reports: &[UsageReport]) -> control_svc::db::usage::Settled {
-    let (prices, policy, channels) = (prices(), Policy::default(), ChannelSnapshot::default());
-    let cx = Context { prices: &prices, policy: &policy, channels: &channels, quota_remind_threshold: 0 };
+    let (options, channels) =
+        (Options { prices: prices(), quota_remind_threshold: 0, ..Options::default() }, ChannelSnapshot::default());
+    let cx = Context { options: &options, channels: &channels };
     settle(db, &cx, reports).await.unwrap()
 }
 

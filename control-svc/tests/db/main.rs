@@ -3,7 +3,6 @@
 //! Server URLs: `TEST_POSTGRES_URL` (default postgres://postgres@127.0.0.1:5432/postgres) and
 //! `TEST_MYSQL_URL` (default mysql://root@127.0.0.1:3306/test).
 
-use control_svc::billing::PriceTable;
 use control_svc::db::channels::{ChannelOrder, ChannelSearch, StatusChange, TagEdit};
 use control_svc::db::usage::{Context, settle};
 use control_svc::db::{self, DatabaseUrl, Db, channels::NewChannel, tokens::NewToken, users::NewUser};
@@ -12,6 +11,7 @@ use control_svc::health::Policy;
 use control_svc::routing::ChannelSnapshot;
 use control_svc::routing::virtual_models::VirtualModels;
 use control_svc::secrets::Cipher;
+use control_svc::settings::Options;
 use control_svc::settlement::{ChatContent, FailedAttempt, Outcome, UsageReport};
 use sqlx::{AnyPool, Executor};
 
@@ -220,9 +220,9 @@ async fn exercise(url: DatabaseUrl) {
         created_at_secs: 10,
         ..Default::default()
     };
-    let prices = PriceTable::default();
-    let (policy, snapshot) = (Policy::default(), ChannelSnapshot::default());
-    let cx = Context { prices: &prices, policy: &policy, channels: &snapshot, quota_remind_threshold: 0 };
+    let options = Options { quota_remind_threshold: 0, ..Options::default() };
+    let snapshot = ChannelSnapshot::default();
+    let cx = Context { options: &options, channels: &snapshot };
     // (40 + 5×4) × 1.25 = 75, applied once although delivered three times in two batches.
     let first = settle(&db, &cx, &[report.clone(), report.clone()]).await.unwrap();
     assert_eq!(first.newly_applied, 1);
@@ -493,8 +493,8 @@ async fn exercise_health(db: &Db) {
     let keys: Vec<(i64, String)> = snapshot.all_keys().collect();
     db::channel_keys::ensure(db, &keys).await.unwrap();
     let policy = Policy { failure_threshold: 3, ..Policy::default() };
-    let prices = PriceTable::default();
-    let cx = Context { prices: &prices, policy: &policy, channels: &snapshot, quota_remind_threshold: 0 };
+    let options = Options { policy: policy.clone(), quota_remind_threshold: 0, ..Options::default() };
+    let cx = Context { options: &options, channels: &snapshot };
     let refused = |request_id: &str, slot: i32| UsageReport {
         request_id: request_id.into(),
         channel_id: id,
@@ -688,10 +688,12 @@ async fn exercise_chat_content(db: &Db, cx: &Context<'_>, report: &UsageReport) 
         ..report.clone()
     };
     settle(db, cx, &[recorded("chat-off")]).await.unwrap();
-    db::options::set(db, "LogChatContentEnabled", "true").await.unwrap();
-    settle(db, cx, &[recorded("chat-on")]).await.unwrap();
+    let mut on = cx.options.clone();
+    on.logs.content = true;
+    let cx = Context { options: &on, channels: cx.channels };
+    settle(db, &cx, &[recorded("chat-on")]).await.unwrap();
     let plain = UsageReport { request_id: "chat-none".into(), created_at_secs: 90_000, ..report.clone() };
-    settle(db, cx, &[plain]).await.unwrap();
+    settle(db, &cx, &[plain]).await.unwrap();
 
     let recent = LogFilter { start_timestamp: Some(90_000), ..Default::default() };
     let rows = db::logs::page(db, &recent, 0, 10).await.unwrap();
@@ -703,5 +705,4 @@ async fn exercise_chat_content(db: &Db, cx: &Context<'_>, report: &UsageReport) 
     assert_eq!(kept.answer, answer);
     let own = rows.iter().find(|r| r.request_id == "chat-on").unwrap().to_self_dto();
     assert_eq!(own.chat_content.map(|c| c.prompt), Some("Say hello".to_string()));
-    db::options::set(db, "LogChatContentEnabled", "false").await.unwrap();
 }

@@ -10,9 +10,9 @@ use control_svc::db::tokens::NewToken;
 use control_svc::db::usage::{Context, settle};
 use control_svc::db::users::NewUser;
 use control_svc::db::{self, DatabaseUrl, Db};
-use control_svc::health::Policy;
 use control_svc::notify::quota_warning::Crossing;
 use control_svc::routing::ChannelSnapshot;
+use control_svc::settings::Options;
 use control_svc::settlement::{Outcome, UsageReport};
 
 use super::{on_mysql, on_postgres, on_sqlite};
@@ -40,8 +40,9 @@ fn report(id: &str, user: i64, token: i64, cost: i64, lease_id: &str) -> UsageRe
 
 /// Settles one report and returns the warnings it raised (site threshold 0: only the user's own counts).
 async fn warnings(db: &Db, r: UsageReport) -> Vec<Crossing> {
-    let (prices, policy, channels) = (prices(), Policy::default(), ChannelSnapshot::default());
-    let cx = Context { prices: &prices, policy: &policy, channels: &channels, quota_remind_threshold: 0 };
+    let (options, channels) =
+        (Options { prices: prices(), quota_remind_threshold: 0, ..Options::default() }, ChannelSnapshot::default());
+    let cx = Context { options: &options, channels: &channels };
     settle(db, &cx, &[r]).await.unwrap().quota_warnings
 }
 

@@ -7,19 +7,17 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::leases::Split;
 use super::{Backend, Db, now_secs, quota_data};
-use crate::billing::PriceTable;
 use crate::error::ControlError;
 use crate::health::HealthDeltas;
 use crate::notify::{Preferences, quota_warning};
-use crate::settlement::{Known, LeaseState, LogRow, LogSwitches, LogUser, SettleOptions, Settlement, UsageReport};
+use crate::settings::Options;
+use crate::settlement::{Known, LeaseState, LogRow, LogUser, SettleOptions, Settlement, UsageReport};
 
-/// What settling needs besides the reports: prices, and the health policy and channels for failed attempts.
+/// What settling needs besides the reports: the options in force (prices, health policy, log switches, the
+/// quota warning threshold) and the channels of failed attempts.
 pub struct Context<'a> {
-    pub prices: &'a PriceTable,
-    pub policy: &'a crate::health::Policy,
+    pub options: &'a Options,
     pub channels: &'a crate::routing::ChannelSnapshot,
-    /// `QuotaRemindThreshold`: the quota warning threshold of users who set none.
-    pub quota_remind_threshold: i64,
 }
 
 /// What a committed batch changed, so the caller can push cache invalidations.
@@ -49,13 +47,13 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
         tx.commit().await?;
         return Ok(Settled::default());
     }
-    let logs = load_log_switches(db, &mut tx).await?;
     let users = log_users(db, &mut tx, fresh.iter().map(|r| r.user_id)).await?;
     let leases = lock_leases(db, &mut tx, fresh.iter().map(|r| r.lease_id.as_str())).await?;
     let known = Known { users, leases };
-    let options = SettleOptions { logs, quota_remind_threshold: cx.quota_remind_threshold };
-    let settlement = crate::settlement::plan(&fresh, cx.prices, options, &known)?;
-    let health = crate::health::assess(cx.policy, cx.channels, &fresh);
+    let o = cx.options;
+    let options = SettleOptions { logs: o.logs, quota_remind_threshold: o.quota_remind_threshold };
+    let settlement = crate::settlement::plan(&fresh, &o.prices, options, &known)?;
+    let health = crate::health::assess(&o.policy, cx.channels, &fresh);
     let mut settled = apply(db, &mut tx, &settlement, &health).await?;
     tx.commit().await?;
     settled.newly_applied = fresh.len();
@@ -162,26 +160,6 @@ pub async fn apply(
         }
     }
     Ok(settled)
-}
-
-/// The log switches, read once per batch in the settlement transaction.
-async fn load_log_switches(db: &Db, tx: &mut Tx<'_>) -> Result<LogSwitches, ControlError> {
-    let set: Vec<(String, String)> = sqlx::query_as(&db.sql("SELECT name, value FROM options WHERE name IN (?, ?, ?)"))
-        .bind("LogConsumeEnabled")
-        .bind("LogErrorEnabled")
-        .bind("LogChatContentEnabled")
-        .fetch_all(&mut **tx)
-        .await?;
-    let mut switches = LogSwitches::default();
-    for (name, value) in set {
-        let on = value.trim() == "true";
-        match name.as_str() {
-            "LogConsumeEnabled" => switches.consume = on,
-            "LogErrorEnabled" => switches.error = on,
-            _ => switches.content = on,
-        }
-    }
-    Ok(switches)
 }
 
 /// The batch's leases, locked: a concurrent close must not shrink a lease between this read and the update.
