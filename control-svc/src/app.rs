@@ -8,7 +8,7 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::config::Config;
 use crate::db::Db;
-use crate::error::ControlError;
+use crate::error::{ControlError, StartupError};
 use crate::secrets::configured_or_persisted;
 use crate::state::AppState;
 use crate::{admin, bootstrap, grpc};
@@ -27,9 +27,9 @@ pub struct Application {
 
 impl Application {
     /// Binds the configured addresses and builds.
-    pub async fn build(config: Config) -> Result<Self, ControlError> {
+    pub async fn build(config: Config) -> Result<Self, StartupError> {
         let bind = |addr: SocketAddr| async move {
-            TcpListener::bind(addr).await.map_err(|e| ControlError::Internal(format!("cannot listen on {addr}: {e}")))
+            TcpListener::bind(addr).await.map_err(|source| StartupError::Listen { addr, source })
         };
         let http = bind(config.http_addr).await?;
         let grpc = bind(config.grpc_addr).await?;
@@ -41,8 +41,8 @@ impl Application {
         config: Config,
         http: TcpListener,
         grpc: TcpListener,
-    ) -> Result<Self, ControlError> {
-        config.check_secrets().map_err(ControlError::Internal)?;
+    ) -> Result<Self, StartupError> {
+        config.check_secrets().map_err(StartupError::Config)?;
         let session_secret =
             configured_or_persisted(config.session_secret.as_deref(), &config.data_dir, "session_secret")?;
         let crypto_secret =

@@ -27,8 +27,9 @@ pub enum ControlError {
     /// only logged.
     #[error("{public}: {detail}")]
     Upstream { public: String, detail: String },
+    /// The database failed; the driver's error is kept as the source (only logged).
     #[error("database error: {0}")]
-    Database(String),
+    Database(#[from] sqlx::Error),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -62,10 +63,36 @@ impl ControlError {
     }
 }
 
-impl From<sqlx::Error> for ControlError {
-    fn from(e: sqlx::Error) -> Self {
-        ControlError::Database(e.to_string())
+impl ControlError {
+    /// A unique index refused the write (two writers raced past a check); the driver's message names the index
+    /// or column.
+    pub fn unique_violation(&self) -> Option<String> {
+        let ControlError::Database(sqlx::Error::Database(e)) = self else { return None };
+        // SQLite "UNIQUE constraint failed", PostgreSQL "duplicate key value violates unique constraint", MySQL
+        // "Duplicate entry": through `sqlx::Any` the kind is not always set, so the message decides too.
+        let message = e.message().to_string();
+        let lower = message.to_ascii_lowercase();
+        (e.is_unique_violation() || ["unique", "duplicate"].iter().any(|w| lower.contains(w))).then_some(message)
     }
+}
+
+/// Why control-svc could not start. Shown to the operator as is.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// A setting is missing or malformed (the message names the environment variable).
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: std::net::SocketAddr, source: std::io::Error },
+    #[error("cannot create {}: {source}", path.display())]
+    DataDir { path: std::path::PathBuf, source: std::io::Error },
+    #[error("cannot connect to the {backend} database: {source}")]
+    Connect { backend: crate::db::Backend, source: sqlx::Error },
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// Preparing the state (secrets, snapshots, the root account) failed.
+    #[error("{0}")]
+    Control(#[from] ControlError),
 }
 
 impl IntoResponse for ControlError {

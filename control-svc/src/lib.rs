@@ -41,4 +41,4 @@ pub mod state;
 
 pub use app::Application;
 pub use config::Config;
-pub use error::ControlError;
+pub use error::{ControlError, StartupError};

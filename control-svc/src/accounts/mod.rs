@@ -98,18 +98,16 @@ pub async fn create_in(
         github_id: reg.github_id,
         oidc_id: reg.oidc_id,
     };
-    let id = db::users::insert_account(db, tx, &account).await.map_err(|e| match e {
-        // Two sign-ups racing past the checks: the unique indexes decide (SQLite "UNIQUE constraint failed",
-        // PostgreSQL "duplicate key value violates unique constraint", MySQL "Duplicate entry"); the message names
-        // the index or column.
-        ControlError::Database(msg) if ["unique", "duplicate"].iter().any(|w| msg.to_ascii_lowercase().contains(w)) => {
+    // Two sign-ups racing past the checks: the unique indexes decide.
+    let id = db::users::insert_account(db, tx, &account).await.map_err(|e| match e.unique_violation() {
+        Some(msg) => {
             if msg.contains("github_id") || msg.contains("oidc_id") {
                 ControlError::Conflict("this external account is already linked to another user".into())
             } else {
                 ControlError::Conflict(format!("the username {:?} is already taken", reg.username))
             }
         }
-        other => other,
+        None => e,
     })?;
     if settings.quota_for_new_user > 0 {
         let event = AccountEvent {

@@ -30,7 +30,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use dsn::{Backend, DatabaseUrl};
 
-use crate::error::ControlError;
+use crate::error::{ControlError, StartupError};
 
 /// A connected, migrated database.
 #[derive(Clone)]
@@ -41,7 +41,7 @@ pub struct Db {
 
 impl Db {
     /// Connects (creating the SQLite file and its directory when missing) and runs the backend's migrations.
-    pub async fn connect(url: &DatabaseUrl) -> Result<Self, ControlError> {
+    pub async fn connect(url: &DatabaseUrl) -> Result<Self, StartupError> {
         sqlx::any::install_default_drivers();
         let backend = url.backend;
         if backend == Backend::Sqlite {
@@ -67,19 +67,19 @@ impl Db {
             })
             .connect(&url.url)
             .await
-            .map_err(|e| ControlError::Database(format!("cannot connect to the {backend} database: {e}")))?;
+            .map_err(|source| StartupError::Connect { backend, source })?;
         let db = Db { pool, backend };
         db.migrate().await?;
         Ok(db)
     }
 
-    async fn migrate(&self) -> Result<(), ControlError> {
+    async fn migrate(&self) -> Result<(), StartupError> {
         let result = match self.backend {
             Backend::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&self.pool).await,
             Backend::Postgres => sqlx::migrate!("./migrations/postgres").run(&self.pool).await,
             Backend::MySql => sqlx::migrate!("./migrations/mysql").run(&self.pool).await,
         };
-        result.map_err(|e| ControlError::Database(format!("migration failed: {e}")))
+        Ok(result?)
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -172,19 +172,18 @@ where
         Ok(row.try_get::<i64, _>(0)?)
     } else {
         let res: AnyQueryResult = query.execute(exec).await?;
-        res.last_insert_id().ok_or_else(|| ControlError::Database("the driver returned no insert id".into()))
+        res.last_insert_id().ok_or_else(|| ControlError::Internal("the database driver returned no insert id".into()))
     }
 }
 
-fn prepare_sqlite_file(url: &str) -> Result<(), ControlError> {
+fn prepare_sqlite_file(url: &str) -> Result<(), StartupError> {
     let path = url.trim_start_matches("sqlite://").split('?').next().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
         return Ok(());
     }
     let path = std::path::Path::new(path);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| ControlError::Database(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(|source| StartupError::DataDir { path: dir.to_path_buf(), source })?;
     }
     Ok(())
 }

@@ -262,9 +262,6 @@ async fn exercise(url: DatabaseUrl) {
     assert_eq!(settle(&db, &cx, &redelivered).await.unwrap().newly_applied, 3);
     assert_eq!(db::logs::page(&db, &Default::default(), 0, 500).await.unwrap().len(), 2 + 153);
     exercise_logs_and_quota_data(&db, &cx, &report).await;
-    exercise_channel_admin(&db).await;
-    exercise_health(&db).await;
-    exercise_leases(&db).await;
     exercise_chat_content(&db, &cx, &report).await;
     db.pool().close().await;
     db2.pool().close().await;
@@ -440,6 +437,45 @@ async fn exercise_channel_admin(db: &Db) {
     assert_eq!(number(db, "SELECT COUNT(*) FROM channel_keys").await, 0);
     assert!(channels::list(db).await.unwrap().is_empty());
     assert_eq!(channels::delete_disabled(db).await.unwrap(), 0);
+}
+
+/// One named test per behaviour per backend (`<behaviour>::sqlite`, `::postgres`, `::mysql`), each on a fresh
+/// database, so the first failure on one backend hides nothing else.
+macro_rules! on_every_backend {
+    ($($(#[$doc:meta])* $behaviour:ident => $exercise:path;)*) => {$(
+        $(#[$doc])*
+        mod $behaviour {
+            async fn run(url: control_svc::db::DatabaseUrl) {
+                let db = control_svc::db::Db::connect(&url).await.expect("connect and migrate");
+                $exercise(&db).await;
+                db.pool().close().await;
+            }
+
+            #[tokio::test]
+            async fn sqlite() {
+                super::on_sqlite(run).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::on_postgres(run).await;
+            }
+
+            #[tokio::test]
+            async fn mysql() {
+                super::on_mysql(run).await;
+            }
+        }
+    )*};
+}
+
+on_every_backend! {
+    /// Channel administration: search, order, tags, status changes, deletion.
+    channel_admin => super::exercise_channel_admin;
+    /// Failed attempts settle into per-key and per-channel health, exactly once.
+    channel_health => super::exercise_health;
+    /// Quota leases under parallel grants.
+    quota_leases => super::exercise_leases;
 }
 
 #[tokio::test]

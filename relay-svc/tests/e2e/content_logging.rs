@@ -144,8 +144,15 @@ async fn control_keeps_no_content_once_the_option_is_off_even_if_a_relay_still_r
     let gw = Gateway::start().await;
     let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
     set_content_logging(&gw, &[("LogChatContentEnabled", "true")], Some(16 * 1024)).await;
-    // Off in the database, not yet announced to the relay (as in the moment between saving and the push).
-    gw.sql("UPDATE options SET value = 'false' WHERE name = 'LogChatContentEnabled'").await;
+    // Saved off: control's options snapshot changes at once, the relay with the push that follows. A relay that
+    // has not applied the push yet still records (as in the moment between saving and the push):
+    set_content_logging(&gw, &[("LogChatContentEnabled", "false")], None).await;
+    let late = veloera_proto::v1::RelaySettings {
+        log_chat_content_enabled: true,
+        log_content_max_bytes: 16 * 1024,
+        ..Default::default()
+    };
+    gw.relay.link.content.apply(&late);
     assert!(gw.relay.link.content.limit().is_some());
     chat(&gw, &key, ask("too late", false)).await;
     let rows = gw.wait_for_logs(1).await;

@@ -1,8 +1,6 @@
 //! Upstream errors that quote credentials: the channel's keys (and anything shaped like a provider key) never
 //! reach the client, the usage record's error log or the failed-attempt trail.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::harness::Gateway;
@@ -11,7 +9,7 @@ use crate::mock_upstream::Reply;
 #[tokio::test]
 async fn an_upstream_error_quoting_the_channel_key_is_redacted_everywhere() {
     let gw = Gateway::start().await;
-    control_svc::db::options::set(gw.control.state.db(), "LogErrorEnabled", "true").await.unwrap();
+    gw.set_options(&[("LogErrorEnabled", "true")]).await;
     let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
     let foreign = "sk-ant-api03-AbCdEfGhIjKlMnOpQrStUvWx";
     let echo = format!(
@@ -30,18 +28,10 @@ async fn an_upstream_error_quoting_the_channel_key_is_redacted_everywhere() {
 
     // The error row (and its failed-attempt trail) is written from the same scrubbed text.
     let db = gw.control.state.db();
-    let mut written = String::new();
-    for _ in 0..100 {
-        let rows: Vec<(String, String)> = sqlx::query_as(&db.sql("SELECT content, other FROM logs WHERE type = 6"))
-            .fetch_all(db.pool())
-            .await
-            .unwrap();
-        if !rows.is_empty() {
-            written = rows.iter().map(|(c, o)| format!("{c} {o}")).collect();
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    gw.wait_settled(1).await;
+    let rows: Vec<(String, String)> =
+        sqlx::query_as(&db.sql("SELECT content, other FROM logs WHERE type = 6")).fetch_all(db.pool()).await.unwrap();
+    let written: String = rows.iter().map(|(c, o)| format!("{c} {o}")).collect();
     assert!(written.contains("[redacted]"), "an error row with the upstream's words: {written}");
     for secret in ["sk-upstream-1", foreign, "AIzaSyA1234567890"] {
         assert!(!written.contains(secret), "{secret} reached the log: {written}");
