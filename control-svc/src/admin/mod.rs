@@ -16,6 +16,7 @@ mod paging;
 pub mod rate_limit;
 mod redemptions;
 mod register;
+pub mod routes;
 pub mod session;
 mod setup;
 mod site;
@@ -33,7 +34,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::routing::get;
 
 use crate::error::ControlError;
 use crate::state::AppState;
@@ -59,90 +59,7 @@ where
 
 /// `/api/*` (behind the per-address limits) plus the UI at every other path.
 pub fn router(state: AppState, ui_dir: &Path, limits: Arc<ApiLimits>) -> Router {
-    let routes = Router::new()
-        .route("/status", get(status::status))
-        .route("/status/test", get(status::test))
-        .route("/notice", get(status::notice))
-        .route("/about", get(status::about))
-        .route("/home_page_content", get(status::home_page_content))
-        .route("/models", get(models::by_channel_type))
-        .route("/pricing", get(models::pricing))
-        .route("/user/models", get(models::usable))
-        .route("/user/setting", axum::routing::put(users::update_setting))
-        .route("/user/login", axum::routing::post(users::login))
-        .route("/user/logout", get(users::logout))
-        .route("/user/logout_all", axum::routing::post(users::logout_everywhere))
-        .route("/user/self", get(users::get_self).put(users::update_self).delete(users::delete_self))
-        .route("/user/register", axum::routing::post(register::register))
-        .route("/user/token", get(users::access_token))
-        .route("/user/groups", get(groups::usable))
-        .route("/user/self/groups", get(groups::usable))
-        .route("/group/", get(groups::names))
-        .route("/user/reset", axum::routing::post(email::reset_password))
-        .route("/verification", get(email::send_verification))
-        .route("/reset_password", get(email::send_password_reset))
-        .route("/oauth/state", get(oauth::issue_state))
-        .route("/oauth/github", get(oauth::github))
-        .route("/oauth/oidc", get(oauth::oidc))
-        .route("/oauth/email/bind", get(email::bind_email).post(email::bind_email_json))
-        .route("/setup", get(setup::get).post(setup::post))
-        .route("/channel/", get(channels::list).post(channels::create).put(channels::update))
-        .route("/channel/search", get(channels::search))
-        .route("/channel/models", get(models::all_known))
-        .route("/channel/models_enabled", get(channels::models_enabled))
-        .route("/channel/fix", axum::routing::post(channels::fix))
-        .route("/channel/tags", get(channels::list_tags))
-        .route("/channel/tag", axum::routing::put(channels::edit_tag))
-        .route("/channel/tag/disabled", axum::routing::post(channels::disable_by_tag))
-        .route("/channel/tag/enabled", axum::routing::post(channels::enable_by_tag))
-        .route("/channel/batch", axum::routing::post(channels::delete_batch))
-        .route("/channel/batch/tag", axum::routing::post(channels::set_tag_batch))
-        .route("/channel/disabled", axum::routing::delete(channels::delete_disabled))
-        .route("/channel/{id}", get(channels::get_one).delete(channels::delete))
-        .route("/channel/test", get(channel_health::test_all))
-        .route("/channel/test/{id}", get(channel_health::test_one))
-        .route("/channel/update_balance", get(channel_health::update_balance_all))
-        .route("/channel/update_balance/{id}", get(channel_health::update_balance_one))
-        .route("/channel/fetch_models", axum::routing::post(channel_health::fetch_models_for))
-        .route("/channel/fetch_models/{id}", get(channel_health::fetch_models_of))
-        .route("/channel/{id}/keys", get(channel_health::keys).put(channel_health::set_key_status))
-        .route("/model_mapping/", get(model_mapping::get).put(model_mapping::put))
-        .route("/model_mapping/reload", axum::routing::post(model_mapping::reload))
-        .route("/token/", get(tokens::list).post(tokens::create).put(tokens::update))
-        .route("/token/search", get(tokens::search))
-        .route("/token/{id}", get(tokens::get_one).delete(tokens::delete))
-        .route("/token/{id}/key", axum::routing::post(tokens::reveal_key))
-        .route("/log/", get(logs::list).delete(logs::delete_before))
-        .route("/log/search", get(logs::search))
-        .route("/log/stat", get(logs::stat))
-        .route("/log/export", get(logs::export))
-        .route("/log/self", get(logs::list_self))
-        .route("/log/self/search", get(logs::search_self))
-        .route("/log/self/stat", get(logs::stat_self))
-        .route("/log/self/export", get(logs::export_self))
-        .route("/data/", get(data::all))
-        .route("/data/self", get(data::own))
-        .route("/data/channels", get(data::channels))
-        .route("/option/", get(options::list).put(options::update))
-        .route("/user/topup", axum::routing::post(topup::redeem))
-        .route("/user/", get(user_admin::list).post(user_admin::create).put(user_admin::update))
-        .route("/user/search", get(user_admin::search))
-        .route("/user/manage", axum::routing::post(user_admin::manage))
-        .route("/user/{id}", get(user_admin::get_one).delete(user_admin::delete))
-        .route("/user/check_in_status", get(check_in::status))
-        .route("/user/check_in", axum::routing::post(check_in::check_in))
-        .route("/user/aff", get(invitations::aff_code))
-        .route("/user/aff_transfer", axum::routing::post(invitations::transfer))
-        .route("/redemption/", get(redemptions::list).post(redemptions::create).put(redemptions::update))
-        .route("/redemption/search", get(redemptions::search))
-        .route("/redemption/count-by-name", get(redemptions::count_by_name))
-        .route(
-            "/redemption/batch-disable",
-            axum::routing::post(redemptions::disable_batch).put(redemptions::disable_batch),
-        )
-        .route("/redemption/delete-by-name", axum::routing::delete(redemptions::delete_by_name))
-        .route("/redemption/delete-disabled", axum::routing::delete(redemptions::delete_disabled))
-        .route("/redemption/{id}", get(redemptions::get_one).delete(redemptions::delete));
+    let routes = routes::router();
     // A path no route matches is tried once more with its trailing slash toggled (Gin's leniency, which
     // Veloera's UI relies on); only then is it "no such API route".
     let unrouted = || async { ControlError::NotFound("no such API route".into()) };

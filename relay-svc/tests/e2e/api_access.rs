@@ -39,24 +39,10 @@ impl Access {
     }
 }
 
-/// The `(METHOD, path)` pairs control's router registers under `/api`, read from its source.
+/// The `(METHOD, path)` pairs control's router is built from (its route table).
 fn registered_routes() -> Vec<(String, String)> {
-    let source = include_str!("../../../control-svc/src/admin/mod.rs");
-    let mut routes = Vec::new();
-    for piece in source.split(".route(").skip(1) {
-        let Some(path) = piece.trim_start().strip_prefix('"').and_then(|p| p.split('"').next()) else { continue };
-        // The handlers of this route end where the next builder call starts.
-        let handlers = piece.split("\n        .").next().unwrap_or(piece);
-        for method in ["get", "post", "put", "delete"] {
-            let registered = handlers.match_indices(&format!("{method}(")).any(|(i, _)| {
-                i == 0 || !handlers.as_bytes()[i - 1].is_ascii_alphanumeric() && handlers.as_bytes()[i - 1] != b'_'
-            });
-            if registered {
-                routes.push((method.to_uppercase(), format!("/api{path}")));
-            }
-        }
-    }
-    routes
+    let table = control_svc::admin::routes::list();
+    table.into_iter().map(|(verb, path)| (verb.as_str().to_string(), format!("/api{path}"))).collect()
 }
 
 async fn id_of(gw: &Gateway, cookie: &str) -> i64 {
