@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::accounts::oauth::GitHubEndpoints;
 use crate::db::DatabaseUrl;
+use crate::error::StartupError;
 
 /// Everything control-svc needs to start. Tests build this directly.
 #[derive(Debug, Clone)]
@@ -89,7 +90,12 @@ impl RateLimit {
 }
 
 impl Config {
-    pub fn from_env() -> Result<Self, String> {
+    /// Reads the environment; the error names the variable.
+    pub fn from_env() -> Result<Self, StartupError> {
+        Self::read_env().map_err(StartupError::Config)
+    }
+
+    fn read_env() -> Result<Self, String> {
         let data_dir = PathBuf::from(var("DATA_DIR").unwrap_or_else(|| "data".into()));
         let default_sqlite = var("SQLITE_PATH")
             .map(|p| p.split('?').next().unwrap_or_default().to_string())
