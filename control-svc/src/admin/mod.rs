@@ -1,7 +1,7 @@
 //! The admin REST API in Veloera's shapes, plus the admin UI's static files.
 
 mod channel_health;
-mod channels;
+pub(crate) mod channels;
 mod check_in;
 mod data;
 mod email;
@@ -98,6 +98,8 @@ pub fn router(state: AppState, ui_dir: &Path, limits: Arc<ApiLimits>) -> Router 
         .route("/channel/batch", axum::routing::post(channels::delete_batch))
         .route("/channel/batch/tag", axum::routing::post(channels::set_tag_batch))
         .route("/channel/disabled", axum::routing::delete(channels::delete_disabled))
+        .route("/channel/export", get(channels::export))
+        .route("/channel/import", axum::routing::post(channels::import))
         .route("/channel/{id}", get(channels::get_one).delete(channels::delete))
         .route("/channel/test", get(channel_health::test_all))
         .route("/channel/test/{id}", get(channel_health::test_one))

@@ -33,7 +33,7 @@ pub async fn create(
     if let Some(setting) = &body.setting {
         body.setting = Some(proxy_secret::restore(setting, "").map_err(ControlError::BadRequest)?);
     }
-    let new = validate(&state, body)?;
+    let new = validate(state.cipher(), body)?;
     let id = db::channels::insert(state.db(), &new).await?;
     state.reload_channels().await?;
     Ok(Json(Envelope::ok(find(&state, id).await?.to_dto())))
@@ -51,7 +51,7 @@ pub async fn update(
     let row = find(&state, body.id).await?;
     let requested_status = body.status;
     let keys_entered = body.key.as_deref().is_some_and(|k| !k.trim().is_empty());
-    let new = validate(&state, merge(&state, &row, body)?)?;
+    let new = validate(state.cipher(), merge(&state, &row, body)?)?;
     let moved = destination_changes(&row, &new);
     if !moved.is_empty() && !keys_entered && admin.role < role::ROOT as i64 {
         return Err(ControlError::Forbidden(format!(
