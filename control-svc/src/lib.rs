@@ -17,6 +17,7 @@
 //! - `notify`    quota warnings and channel notices by mail or signed webhook; the egress client for webhooks
 //! - `secrets`   key generation, digests, encryption at rest, password hashing
 //! - `bootstrap` the first-start root account
+//! - `import`    `control-svc import`: migrating in from a Veloera, new-api or one-api database
 
 pub mod accounts;
 pub mod admin;
@@ -29,6 +30,7 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod health;
+pub mod import;
 pub mod notify;
 pub mod probes;
 pub mod routing;
