@@ -45,8 +45,9 @@ const CHANNEL_COLUMNS: &[(&str, Col)] = &[
     ("header_override", Col::Text),
 ];
 
-/// What abilities are checked against: each imported channel's models and groups.
-type Coverage = HashMap<i64, (HashSet<String>, HashSet<String>)>;
+/// What abilities are checked against: each channel's models and groups, and whether this run wrote it (an
+/// ability of a channel that was already here is already here too).
+type Coverage = HashMap<i64, (HashSet<String>, HashSet<String>, bool)>;
 
 pub(super) async fn import_channels(source: &Source, run: &mut Run<'_>) -> Result<(), ControlError> {
     let mut existing: HashMap<(String, i64, String), i64> = HashMap::new();
@@ -74,7 +75,7 @@ pub(super) async fn import_channels(source: &Source, run: &mut Run<'_>) -> Resul
             }
             if let Some(id) = existing.get(&key) {
                 run.channels.insert(after, *id);
-                coverage.insert(after, (models, groups));
+                coverage.insert(after, (models, groups, false));
                 run.report.table(CHANNELS).existing += 1;
                 continue;
             }
@@ -100,7 +101,7 @@ pub(super) async fn import_channels(source: &Source, run: &mut Run<'_>) -> Resul
             .await?;
             existing.insert(key, id);
             run.channels.insert(after, id);
-            coverage.insert(after, (models, groups));
+            coverage.insert(after, (models, groups, true));
             run.report.table(CHANNELS).imported += 1;
         }
         if !full_page {
@@ -152,8 +153,12 @@ async fn import_abilities(source: &Source, run: &mut Run<'_>, coverage: &Coverag
         let label = format!("({group}, {model}, channel #{channel})");
         match coverage.get(&channel) {
             None => run.report.unmapped(ABILITIES, label, format!("its channel #{channel} was not imported")),
-            Some((models, groups)) if models.contains(model.trim()) && groups.contains(group.trim()) => {
-                run.report.table(ABILITIES).imported += 1;
+            Some((models, groups, fresh)) if models.contains(model.trim()) && groups.contains(group.trim()) => {
+                if *fresh {
+                    run.report.table(ABILITIES).imported += 1;
+                } else {
+                    run.report.table(ABILITIES).existing += 1;
+                }
             }
             Some(_) => run.report.unmapped(
                 ABILITIES,

@@ -23,8 +23,8 @@ pub(super) async fn import_options(source: &Source, run: &mut Run<'_>) -> Result
             continue;
         }
         if value.trim().is_empty() {
-            // Veloera saves cleared options as empty text; unset here means the same default.
-            run.report.table(OPTIONS).imported += 1;
+            // Veloera saves a cleared option as empty text: the default, which this site already has.
+            run.report.table(OPTIONS).existing += 1;
             continue;
         }
         if let Err(reason) = settings::validate(&name, &value) {

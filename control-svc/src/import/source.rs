@@ -172,7 +172,7 @@ impl Source {
             let mut values = HashMap::with_capacity(cols.len());
             for (i, (name, col)) in cols.iter().enumerate() {
                 let value = match col {
-                    Col::Text => row.try_get::<Option<String>, _>(i).map(|v| v.map(Value::Text)),
+                    Col::Text => text_at(&row, i).map(|v| v.map(Value::Text)),
                     Col::Int | Col::Flag | Col::IsSet => row.try_get::<Option<i64>, _>(i).map(|v| v.map(Value::Int)),
                 }
                 .map_err(|e| source_error(table, e))?;
@@ -208,6 +208,15 @@ impl Source {
 
     pub async fn close(self) {
         self.pool.close().await;
+    }
+}
+
+/// A text column. MySQL reports `TEXT` columns as `BLOB`s of a text character set, which the `Any` driver hands
+/// over as bytes.
+fn text_at(row: &sqlx::any::AnyRow, i: usize) -> Result<Option<String>, sqlx::Error> {
+    match row.try_get::<Option<String>, _>(i) {
+        Ok(v) => Ok(v),
+        Err(_) => Ok(row.try_get::<Option<Vec<u8>>, _>(i)?.map(|b| String::from_utf8_lossy(&b).into_owned())),
     }
 }
 

@@ -19,6 +19,7 @@ mod content_logging;
 mod failover;
 mod formats;
 mod lifecycle;
+mod migration;
 mod logs;
 mod notify;
 mod probes;
