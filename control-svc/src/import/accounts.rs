@@ -59,7 +59,11 @@ pub(super) async fn import_users(source: &Source, run: &mut Run<'_>) -> Result<(
             }
             let username = row.text("username").trim().to_string();
             if username.is_empty() || username.chars().count() > 64 {
-                run.report.unmapped(USERS, format!("#{source_id}"), "the username is empty or longer than 64 characters");
+                run.report.unmapped(
+                    USERS,
+                    format!("#{source_id}"),
+                    "the username is empty or longer than 64 characters",
+                );
                 continue;
             }
             if let Some(existing) = user_id_by_name(run, &username).await? {
@@ -88,8 +92,11 @@ pub(super) async fn import_users(source: &Source, run: &mut Run<'_>) -> Result<(
                 }
             }
             let access_token = row.text("access_token");
-            let access_digest =
-                if access_token.trim().is_empty() { String::new() } else { hex::encode(key_digest(access_token.trim())) };
+            let access_digest = if access_token.trim().is_empty() {
+                String::new()
+            } else {
+                hex::encode(key_digest(access_token.trim()))
+            };
             let group = non_empty_or(row.text("group"), "default");
             let created_at = match row.int("created_at") {
                 0 => crate::db::now_secs(),

@@ -43,7 +43,7 @@ pub fn parse(args: &[String]) -> Result<Args, String> {
         }
     }
     let from = from.ok_or("--from <DSN> is required")?;
-    Ok(Args { from, with_logs: with_logs, dry_run })
+    Ok(Args { from, with_logs, dry_run })
 }
 
 /// Runs the command; the exit code is 0 on success, 1 when the import failed, 2 for bad arguments.

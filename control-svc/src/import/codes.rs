@@ -124,7 +124,11 @@ pub(super) async fn import_redemption_logs(source: &Source, run: &mut Run<'_>) -
                 continue;
             };
             let Some(user) = run.users.get(&row.int("user_id")).copied() else {
-                run.report.unmapped(REDEMPTION_LOGS, label, format!("its user #{} was not imported", row.int("user_id")));
+                run.report.unmapped(
+                    REDEMPTION_LOGS,
+                    label,
+                    format!("its user #{} was not imported", row.int("user_id")),
+                );
                 continue;
             };
             // (redemption_id, user_id) is unique: a record already here is left as it is.

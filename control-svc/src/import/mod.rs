@@ -67,7 +67,12 @@ pub async fn run(
     result
 }
 
-async fn run_from(source: &Source, target: &Db, cipher: &Cipher, options: ImportOptions) -> Result<Report, ControlError> {
+async fn run_from(
+    source: &Source,
+    target: &Db,
+    cipher: &Cipher,
+    options: ImportOptions,
+) -> Result<Report, ControlError> {
     if source.columns("users").await?.is_empty() || source.columns("channels").await?.is_empty() {
         return Err(ControlError::BadRequest(format!(
             "the source {} database has no users or channels table: is it a Veloera, new-api or one-api database?",

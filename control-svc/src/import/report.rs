@@ -67,7 +67,11 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mode = if self.dry_run { "dry run: nothing was written" } else { "committed" };
         writeln!(f, "Import from a {} database ({mode})", self.flavour)?;
-        writeln!(f, "{:<18} {:>8} {:>9} {:>9} {:>8} {:>9}", "table", "read", "imported", "existing", "deleted", "unmapped")?;
+        writeln!(
+            f,
+            "{:<18} {:>8} {:>9} {:>9} {:>8} {:>9}",
+            "table", "read", "imported", "existing", "deleted", "unmapped"
+        )?;
         for (name, c) in &self.tables {
             if !c.present {
                 writeln!(f, "{name:<18} (not in the source)")?;

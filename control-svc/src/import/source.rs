@@ -104,7 +104,9 @@ impl Source {
             .acquire_timeout(Duration::from_secs(10))
             .connect(&url.url)
             .await
-            .map_err(|e| ControlError::Database(format!("cannot connect to the source {} database: {e}", url.backend)))?;
+            .map_err(|e| {
+                ControlError::Database(format!("cannot connect to the source {} database: {e}", url.backend))
+            })?;
         Ok(Source { pool, backend: url.backend })
     }
 

@@ -102,13 +102,14 @@ async fn check_common(target: &Db, cipher: &Cipher) {
     assert_eq!(alice.try_get::<String, _>(4).unwrap(), hex::encode(key_digest(ALICE_ACCESS_TOKEN)));
     assert_eq!(alice.try_get::<i64, _>(5).unwrap(), 0);
 
-    let token = sqlx::query(&target.sql(
-        "SELECT key_ciphertext, status, unlimited_quota, used_quota, key_hint FROM tokens WHERE key_digest = ?",
-    ))
-    .bind(hex::encode(key_digest(ALICE_KEY)))
-    .fetch_one(target.pool())
-    .await
-    .expect("alice's key is found by its digest");
+    let token =
+        sqlx::query(&target.sql(
+            "SELECT key_ciphertext, status, unlimited_quota, used_quota, key_hint FROM tokens WHERE key_digest = ?",
+        ))
+        .bind(hex::encode(key_digest(ALICE_KEY)))
+        .fetch_one(target.pool())
+        .await
+        .expect("alice's key is found by its digest");
     assert_eq!(cipher.decrypt(&token.try_get::<String, _>(0).unwrap()).unwrap(), ALICE_KEY);
     assert_eq!((token.try_get::<i64, _>(1).unwrap(), token.try_get::<i64, _>(2).unwrap()), (1, 1));
     assert_eq!(token.try_get::<i64, _>(3).unwrap(), 42);
@@ -159,9 +160,10 @@ async fn veloera_imports_once(source: DatabaseUrl, target: DatabaseUrl) {
     assert_eq!(imported(&report, "logs"), 1, "{text}");
     check_common(&target, &cipher).await;
 
-    let gift = sqlx::query(&target.sql(
-        "SELECT id, is_gift, max_uses, used_count, valid_until, used_user_id FROM redemptions WHERE code = ?",
-    ))
+    let gift = sqlx::query(
+        &target
+            .sql("SELECT id, is_gift, max_uses, used_count, valid_until, used_user_id FROM redemptions WHERE code = ?"),
+    )
     .bind("gift0123456789abcdef0123456789ab")
     .fetch_one(target.pool())
     .await
@@ -174,12 +176,13 @@ async fn veloera_imports_once(source: DatabaseUrl, target: DatabaseUrl) {
     let gift_id: i64 = gift.try_get(0).unwrap();
     let fields: Vec<i64> = (1..=5).map(|i| gift.try_get::<i64, _>(i).unwrap()).collect();
     assert_eq!(fields, vec![1, 10, 1, 1_900_000_000, alice]);
-    let uses: i64 = sqlx::query_scalar(&target.sql("SELECT COUNT(*) FROM redemption_logs WHERE redemption_id = ? AND user_id = ?"))
-        .bind(gift_id)
-        .bind(alice)
-        .fetch_one(target.pool())
-        .await
-        .unwrap();
+    let uses: i64 =
+        sqlx::query_scalar(&target.sql("SELECT COUNT(*) FROM redemption_logs WHERE redemption_id = ? AND user_id = ?"))
+            .bind(gift_id)
+            .bind(alice)
+            .fetch_one(target.pool())
+            .await
+            .unwrap();
     assert_eq!(uses, 1, "alice's use of the gift code came over, so she cannot redeem it again");
     let log = sqlx::query(&target.sql("SELECT user_id, token_id, quota, request_id FROM logs WHERE username = ?"))
         .bind("alice")
@@ -266,7 +269,8 @@ async fn a_source_that_is_not_a_veloera_database_is_refused_and_nothing_is_writt
     let pool = AnyPool::connect(&source.url).await.unwrap();
     pool.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)").await.unwrap();
     pool.close().await;
-    let target = Db::connect(&DatabaseUrl::sqlite_file(&dir.path().join("veloera.db").to_string_lossy())).await.unwrap();
+    let target =
+        Db::connect(&DatabaseUrl::sqlite_file(&dir.path().join("veloera.db").to_string_lossy())).await.unwrap();
     let err = import::run(&as_source(&source), &target, &Cipher::new("s"), ImportOptions::default())
         .await
         .err()

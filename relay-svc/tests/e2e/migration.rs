@@ -7,6 +7,8 @@ use serde_json::{Value, json};
 
 use crate::harness::{Gateway, chat_body, restart_control, session_cookie};
 
+// Shared with control-svc's database tests, which use the new-api schema and the rest of it too.
+#[allow(dead_code)]
 #[path = "../../../control-svc/tests/fixtures/import/render.rs"]
 mod render;
 

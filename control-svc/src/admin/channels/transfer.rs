@@ -78,7 +78,10 @@ fn parse_ids(raw: &str) -> Result<Option<Vec<i64>>, ControlError> {
 
 fn to_export(state: &AppState, row: &ChannelRow) -> Result<ChannelExport, ControlError> {
     let key = state.cipher().decrypt(&row.key_ciphertext).map_err(|_| {
-        ControlError::Internal(format!("the keys of channel #{} cannot be decrypted (was CRYPTO_SECRET changed?)", row.id))
+        ControlError::Internal(format!(
+            "the keys of channel #{} cannot be decrypted (was CRYPTO_SECRET changed?)",
+            row.id
+        ))
     })?;
     let s = &row.settings;
     Ok(ChannelExport {
