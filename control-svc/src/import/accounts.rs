@@ -34,6 +34,7 @@ const USER_COLUMNS: &[(&str, Col)] = &[
     ("inviter_id", Col::Int),
     ("setting", Col::Text),
     ("created_at", Col::Int),
+    ("last_check_in_time", Col::UnixTime),
     ("deleted_at", Col::IsSet),
 ];
 
@@ -105,8 +106,8 @@ pub(super) async fn import_users(source: &Source, run: &mut Run<'_>) -> Result<(
             let q = format!(
                 "INSERT INTO users (username, password_hash, display_name, role, status, email, group_name, quota, \
                  used_quota, request_count, must_change_password, created_at, access_token_digest, aff_code, github_id, \
-                 oidc_id, aff_count, aff_quota, aff_history_quota, setting) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?){}",
+                 oidc_id, aff_count, aff_quota, aff_history_quota, setting, last_check_in_time) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?){}",
                 run.db.returning_id()
             );
             let sql = run.db.sql(&q);
@@ -129,7 +130,8 @@ pub(super) async fn import_users(source: &Source, run: &mut Run<'_>) -> Result<(
                 .bind(row.int("aff_count"))
                 .bind(row.int("aff_quota"))
                 .bind(row.int("aff_history"))
-                .bind(row.text("setting"));
+                .bind(row.text("setting"))
+                .bind(row.int("last_check_in_time"));
             let id = insert_returning_id(run.db, &mut *run.tx, query).await?;
             run.users.insert(source_id, id);
             run.report.table(USERS).imported += 1;

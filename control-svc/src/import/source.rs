@@ -3,7 +3,7 @@
 //!
 //! Every value is cast in SQL to a 64-bit integer or to text, so booleans (PostgreSQL `boolean`, MySQL
 //! `tinyint`), JSON columns and soft-delete timestamps reach us in types the `Any` driver decodes on every
-//! backend. Timestamps are only ever asked whether they are set.
+//! backend. Timestamps become unix seconds, or are only asked whether they are set.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -23,6 +23,8 @@ pub enum Col {
     Flag,
     /// Only whether it holds a value (a soft-delete `deleted_at`): 1 or 0.
     IsSet,
+    /// A Go `time.Time` as unix seconds (NULL stays NULL).
+    UnixTime,
 }
 
 /// One value of a source row.
@@ -175,7 +177,9 @@ impl Source {
             for (i, (name, col)) in cols.iter().enumerate() {
                 let value = match col {
                     Col::Text => text_at(&row, i).map(|v| v.map(Value::Text)),
-                    Col::Int | Col::Flag | Col::IsSet => row.try_get::<Option<i64>, _>(i).map(|v| v.map(Value::Int)),
+                    Col::Int | Col::Flag | Col::IsSet | Col::UnixTime => {
+                        row.try_get::<Option<i64>, _>(i).map(|v| v.map(Value::Int))
+                    }
                 }
                 .map_err(|e| source_error(table, e))?;
                 if let Some(v) = value {
@@ -197,6 +201,9 @@ impl Source {
             (Col::Text, _) => format!("CAST({c} AS TEXT)"),
             (Col::Flag, _) => format!("CASE WHEN {c} THEN 1 ELSE 0 END"),
             (Col::IsSet, _) => format!("CASE WHEN {c} IS NULL THEN 0 ELSE 1 END"),
+            (Col::UnixTime, Backend::Sqlite) => format!("CAST(strftime('%s', {c}) AS INTEGER)"),
+            (Col::UnixTime, Backend::Postgres) => format!("CAST(EXTRACT(EPOCH FROM {c}) AS BIGINT)"),
+            (Col::UnixTime, Backend::MySql) => format!("CAST(UNIX_TIMESTAMP({c}) AS SIGNED)"),
         }
     }
 

@@ -160,6 +160,14 @@ async fn veloera_imports_once(source: DatabaseUrl, target: DatabaseUrl) {
     assert_eq!(imported(&report, "logs"), 1, "{text}");
     check_common(&target, &cipher).await;
 
+    let checked_in: i64 = sqlx::query_scalar(&target.sql("SELECT last_check_in_time FROM users WHERE username = ?"))
+        .bind("alice")
+        .fetch_one(target.pool())
+        .await
+        .unwrap();
+    // 2025-06-01 08:00 in the source server's time zone (MySQL's DATETIME has none of its own).
+    assert!((checked_in - 1_748_764_800).abs() <= 14 * 3600, "last check-in {checked_in}");
+
     let gift = sqlx::query(
         &target
             .sql("SELECT id, is_gift, max_uses, used_count, valid_until, used_user_id FROM redemptions WHERE code = ?"),
