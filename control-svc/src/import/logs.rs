@@ -1,6 +1,7 @@
-//! The log (`--with-logs`): request and account entries, with user, token and channel ids translated. Each
-//! imported entry's `request_id` is `imported:<source id>`, the natural key that keeps a second run from adding it
-//! again; entries of users that were not imported are reported.
+//! The log (`--with-logs`): request and account entries, with user, token and channel ids translated, and the
+//! dashboard's hourly sums (`quota_data`). Each imported entry's `request_id` is `imported:<source id>`, the natural
+//! key that keeps a second run from adding it again; a sum is matched on user, model and hour. Rows of users that
+//! were not imported are reported.
 
 use std::collections::HashSet;
 
@@ -90,6 +91,64 @@ pub(super) async fn import_logs(source: &Source, run: &mut Run<'_>) -> Result<()
             .execute(&mut *run.tx)
             .await?;
             run.report.table(LOGS).imported += 1;
+        }
+        if !full_page {
+            break;
+        }
+    }
+    Ok(())
+}
+
+const QUOTA_DATA: &str = "quota_data";
+const QUOTA_DATA_COLUMNS: &[(&str, Col)] = &[
+    ("id", Col::Int),
+    ("user_id", Col::Int),
+    ("username", Col::Text),
+    ("model_name", Col::Text),
+    ("created_at", Col::Int),
+    ("token_used", Col::Int),
+    ("count", Col::Int),
+    ("quota", Col::Int),
+];
+
+pub(super) async fn import_quota_data(source: &Source, run: &mut Run<'_>) -> Result<(), ControlError> {
+    let mut after = i64::MIN;
+    loop {
+        let Some(rows) = source.read(QUOTA_DATA, QUOTA_DATA_COLUMNS, Some((after, PAGE))).await? else {
+            run.report.absent(QUOTA_DATA);
+            return Ok(());
+        };
+        let full_page = rows.len() as i64 == PAGE;
+        for row in rows {
+            after = row.int("id");
+            run.report.table(QUOTA_DATA).read += 1;
+            let Some(user_id) = run.users.get(&row.int("user_id")).copied() else {
+                let reason = format!("its user #{} was not imported", row.int("user_id"));
+                run.report.unmapped(QUOTA_DATA, format!("#{after}"), reason);
+                continue;
+            };
+            // Veloera's sums are per user, model and hour, not per channel: channel 0 here.
+            let sql = run.db.insert_ignore(
+                "quota_data (user_id, username, model_name, channel_id, created_at, request_count, error_count, \
+                 token_used, quota)",
+                "(?, ?, ?, 0, ?, ?, 0, ?, ?)",
+            );
+            let written = sqlx::query(&run.db.sql(&sql))
+                .bind(user_id)
+                .bind(row.text("username"))
+                .bind(row.text("model_name"))
+                .bind(row.int("created_at"))
+                .bind(row.int("count"))
+                .bind(row.int("token_used"))
+                .bind(row.int("quota"))
+                .execute(&mut *run.tx)
+                .await?
+                .rows_affected();
+            if written > 0 {
+                run.report.table(QUOTA_DATA).imported += 1;
+            } else {
+                run.report.table(QUOTA_DATA).existing += 1;
+            }
         }
         if !full_page {
             break;

@@ -3,7 +3,7 @@
 //!
 //! Layout: `cli.rs` is the command line; `source.rs` reads the old database whatever its backend and schema version; `accounts.rs` maps
 //! users and tokens, `channels.rs` channels and abilities, `codes.rs` redemption and gift codes, `settings.rs`
-//! options and `logs.rs` the log; `report.rs` is what the run says it did.
+//! options and `logs.rs` the log and the dashboard's hourly sums; `report.rs` is what the run says it did.
 //!
 //! Everything is written in one transaction, committed at the end or (on a dry run) rolled back, so a dry run
 //! reports exactly what a real run would do and a failed run leaves nothing half-imported. Rows are matched on
@@ -98,6 +98,7 @@ async fn run_from(
     settings::import_options(source, &mut run).await?;
     if options.with_logs {
         logs::import_logs(source, &mut run).await?;
+        logs::import_quota_data(source, &mut run).await?;
     }
     let Run { tx, report, .. } = run;
     if options.dry_run {

@@ -42,7 +42,7 @@ fn as_source(url: &DatabaseUrl) -> DatabaseUrl {
 /// Rows per table of ours the import writes to.
 async fn row_counts(db: &Db) -> Vec<(&'static str, i64)> {
     let mut out = Vec::new();
-    for table in ["users", "tokens", "channels", "redemptions", "redemption_logs", "options", "logs"] {
+    for table in ["users", "tokens", "channels", "redemptions", "redemption_logs", "options", "logs", "quota_data"] {
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}")).fetch_one(db.pool()).await.unwrap();
         out.push((table, n));
     }
@@ -158,6 +158,8 @@ async fn veloera_imports_once(source: DatabaseUrl, target: DatabaseUrl) {
     assert_eq!(imported(&report, "options"), 2, "{text}");
     assert!(unmapped(&report, "options")[0].starts_with("SomethingOnlyVeloeraHas"), "{text}");
     assert_eq!(imported(&report, "logs"), 1, "{text}");
+    assert_eq!(imported(&report, "quota_data"), 1, "{text}");
+    assert_eq!(unmapped(&report, "quota_data").len(), 1, "{text}");
     check_common(&target, &cipher).await;
 
     let checked_in: i64 = sqlx::query_scalar(&target.sql("SELECT last_check_in_time FROM users WHERE username = ?"))
