@@ -5,10 +5,11 @@
 use sqlx::Row;
 use veloera_admin_types::role;
 
-use super::source::{Col, Source};
+use super::source::{Col, Source, SourceRow};
 use super::{PAGE, Run};
 use crate::db::insert_returning_id;
 use crate::error::ControlError;
+use crate::routing::split_list;
 use crate::secrets::{key_digest, mask_token_key};
 
 const USERS: &str = "users";
@@ -191,8 +192,30 @@ const TOKEN_COLUMNS: &[(&str, Col)] = &[
     ("allow_ips", Col::Text),
     ("used_quota", Col::Int),
     ("group", Col::Text),
+    // one-api: the models a token may use, and the subnet it may be used from.
+    ("models", Col::Text),
+    ("subnet", Col::Text),
     ("deleted_at", Col::IsSet),
 ];
+
+/// The IP/CIDR allow-list of a source token, one entry per line as ours; entries that are neither are dropped
+/// (Veloera ignores them too) and returned for the report.
+fn allow_list(row: &SourceRow) -> (String, Vec<String>) {
+    let raw = if row.text("allow_ips").trim().is_empty() { row.text("subnet") } else { row.text("allow_ips") };
+    let (valid, invalid): (Vec<String>, Vec<String>) = split_list(&raw)
+        .into_iter()
+        .partition(|e| e.parse::<std::net::IpAddr>().is_ok() || e.parse::<ipnet::IpNet>().is_ok());
+    (valid.join("\n"), invalid)
+}
+
+/// Model limits: Veloera's and new-api's own columns, or one-api's `models` list (limited when not empty).
+fn model_limits(row: &SourceRow) -> (bool, String) {
+    if row.has("model_limits_enabled") {
+        return (row.flag("model_limits_enabled"), row.text("model_limits"));
+    }
+    let models = split_list(&row.text("models")).join(",");
+    (!models.is_empty(), models)
+}
 
 pub(super) async fn import_tokens(source: &Source, run: &mut Run<'_>) -> Result<(), ControlError> {
     let mut after = i64::MIN;
@@ -232,6 +255,12 @@ pub(super) async fn import_tokens(source: &Source, run: &mut Run<'_>) -> Result<
                 continue;
             };
             let name: String = row.text("name").chars().take(64).collect();
+            let (allow_ips, dropped) = allow_list(&row);
+            if !dropped.is_empty() {
+                let reason = format!("imported without the allow-list entries {dropped:?}: not IP addresses or CIDRs");
+                run.report.unmapped(TOKENS, label.clone(), reason);
+            }
+            let (limits_enabled, limits) = model_limits(&row);
             let q = format!(
                 "INSERT INTO tokens (user_id, name, key_digest, key_ciphertext, key_hint, status, created_time, \
                  accessed_time, expired_time, remain_quota, unlimited_quota, used_quota, model_limits_enabled, \
@@ -252,9 +281,9 @@ pub(super) async fn import_tokens(source: &Source, run: &mut Run<'_>) -> Result<
                 .bind(row.int("remain_quota"))
                 .bind(row.flag("unlimited_quota") as i64)
                 .bind(row.int("used_quota"))
-                .bind(row.flag("model_limits_enabled") as i64)
-                .bind(row.text("model_limits"))
-                .bind(row.text("allow_ips"))
+                .bind(limits_enabled as i64)
+                .bind(limits)
+                .bind(allow_ips)
                 .bind(row.text("group").trim().to_string());
             let id = insert_returning_id(run.db, &mut *run.tx, query).await?;
             run.tokens.insert(after, id);

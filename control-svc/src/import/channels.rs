@@ -43,6 +43,8 @@ const CHANNEL_COLUMNS: &[(&str, Col)] = &[
     ("model_prefix", Col::Text),
     // new-api's extra upstream headers, our `headers`.
     ("header_override", Col::Text),
+    // one-api's per-channel system prompt.
+    ("system_prompt", Col::Text),
 ];
 
 /// What abilities are checked against: each channel's models and groups, and whether this run wrote it (an
@@ -132,7 +134,7 @@ fn to_create(row: &SourceRow) -> ChannelCreate {
         other: Some(row.text("other")),
         param_override: Some(row.text("param_override")),
         status_code_mapping: Some(row.text("status_code_mapping")),
-        system_prompt: None,
+        system_prompt: Some(row.text("system_prompt")),
         headers: Some(row.text("header_override")),
         setting: Some(row.text("setting")),
         model_prefix: Some(row.text("model_prefix")),

@@ -81,7 +81,7 @@ impl fmt::Display for Report {
             writeln!(f, "{name:<18} {:>8} {:>9} {:>9} {:>8} {unmapped:>9}", c.read, c.imported, c.existing, c.deleted)?;
         }
         if !self.unmapped.is_empty() {
-            writeln!(f, "\nRows not imported:")?;
+            writeln!(f, "\nRows not imported, or imported without what the reason names:")?;
             for u in &self.unmapped {
                 writeln!(f, "  {} {}: {}", u.table, u.row, u.reason)?;
             }

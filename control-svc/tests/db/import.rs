@@ -247,6 +247,35 @@ async fn new_api_imports_once(source: DatabaseUrl, target: DatabaseUrl) {
 }
 
 #[tokio::test]
+async fn a_one_api_sqlite_database_is_imported_with_its_token_limits_and_system_prompts() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = DatabaseUrl::sqlite_file(&dir.path().join("one-api.db").to_string_lossy());
+    build_source(&source, render::ONE_API).await;
+    let target =
+        Db::connect(&DatabaseUrl::sqlite_file(&dir.path().join("veloera.db").to_string_lossy())).await.unwrap();
+    let cipher = Cipher::new("import-test-secret");
+    let report = import_three_times(&as_source(&source), &target, &cipher).await;
+    let text = report.to_string();
+    assert_eq!(report.flavour, "one-api", "{text}");
+    assert_eq!((imported(&report, "users"), imported(&report, "tokens")), (2, 1), "{text}");
+    assert_eq!(unmapped(&report, "tokens").len(), 1, "the subnet that is not one is reported\n{text}");
+    check_common(&target, &cipher).await;
+    let token = sqlx::query("SELECT model_limits_enabled, model_limits, allow_ips FROM tokens")
+        .fetch_one(target.pool())
+        .await
+        .unwrap();
+    assert_eq!(token.try_get::<i64, _>(0).unwrap(), 1);
+    assert_eq!(token.try_get::<String, _>(1).unwrap(), "gpt-4o-mini,gpt-4o");
+    assert_eq!(token.try_get::<String, _>(2).unwrap(), "10.0.0.0/8");
+    let prompt: String =
+        sqlx::query_scalar("SELECT system_prompt FROM channels").fetch_one(target.pool()).await.unwrap();
+    assert_eq!(prompt, "Answer briefly.");
+    let used: (i64, i64) =
+        sqlx::query_as("SELECT max_uses, used_count FROM redemptions").fetch_one(target.pool()).await.unwrap();
+    assert_eq!(used, (1, 1));
+}
+
+#[tokio::test]
 async fn a_veloera_sqlite_database_is_imported_once_after_a_dry_run_that_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let source = DatabaseUrl::sqlite_file(&dir.path().join("veloera-old.db").to_string_lossy());
