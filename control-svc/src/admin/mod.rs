@@ -99,7 +99,7 @@ pub fn router(state: AppState, ui_dir: &Path, limits: Arc<ApiLimits>) -> Router 
         .route("/channel/batch/tag", axum::routing::post(channels::set_tag_batch))
         .route("/channel/disabled", axum::routing::delete(channels::delete_disabled))
         .route("/channel/export", get(channels::export))
-        .route("/channel/import", axum::routing::post(channels::import))
+        .route("/channel/import", axum::routing::post(channels::import).layer(channels::IMPORT_BODY_LIMIT))
         .route("/channel/{id}", get(channels::get_one).delete(channels::delete))
         .route("/channel/test", get(channel_health::test_all))
         .route("/channel/test/{id}", get(channel_health::test_one))

@@ -20,7 +20,7 @@ pub use crud::{create, delete, delete_batch, delete_disabled, get_one, update};
 pub use listing::{list, models_enabled, search};
 pub use tags::{disable_by_tag, edit_tag, enable_by_tag, list_tags, set_tag_batch};
 pub(crate) use transfer::natural_key;
-pub use transfer::{export, import};
+pub use transfer::{IMPORT_BODY_LIMIT, export, import};
 pub(crate) use validate::validate;
 
 use crate::admin::session::Admin;

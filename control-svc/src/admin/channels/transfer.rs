@@ -141,6 +141,10 @@ pub(crate) fn to_create(entry: ChannelExport) -> ChannelCreate {
     }
 }
 
+/// A channel file may be larger than axum's 2 MiB default for request bodies: a site with a thousand
+/// channels of many keys each exports several megabytes.
+pub const IMPORT_BODY_LIMIT: axum::extract::DefaultBodyLimit = axum::extract::DefaultBodyLimit::max(32 * 1024 * 1024);
+
 #[derive(Debug, Default, Deserialize)]
 pub struct ImportQuery {
     #[serde(default)]
