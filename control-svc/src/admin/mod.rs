@@ -1,7 +1,7 @@
 //! The admin REST API in Veloera's shapes, plus the admin UI's static files.
 
 pub(crate) mod channel_health;
-mod channels;
+pub(crate) mod channels;
 mod check_in;
 mod data;
 mod email;
@@ -12,7 +12,7 @@ mod model_mapping;
 mod models;
 mod oauth;
 mod options;
-mod paging;
+pub(crate) mod paging;
 pub mod rate_limit;
 pub(crate) mod redemptions;
 mod register;

@@ -173,7 +173,7 @@ pub(crate) async fn update_user(state: &AppState, admin: &UserRow, body: UserUpd
     {
         let change =
             db::user_admin::QuotaChange { balance: Balance::Quota, shown: current.quota, delta: q - current.quota };
-        db::user_admin::adjust_quota(state.db(), user.id, &admin.username, change).await?;
+        db::user_admin::adjust_quota(state.db(), user.id, &admin.username, change, "").await?;
     }
     if let Some(q) = body.subscription_quota
         && q != current.subscription_quota
@@ -183,7 +183,7 @@ pub(crate) async fn update_user(state: &AppState, admin: &UserRow, body: UserUpd
             shown: current.subscription_quota,
             delta: q - current.subscription_quota,
         };
-        db::user_admin::adjust_quota(state.db(), user.id, &admin.username, change).await?;
+        db::user_admin::adjust_quota(state.db(), user.id, &admin.username, change, "").await?;
     }
     state.events().publish(Change::User { user_id: user.id });
     let fresh = db::users::find_by_id(state.db(), user.id)

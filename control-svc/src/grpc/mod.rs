@@ -1,5 +1,7 @@
-//! The gRPC service relays call: `Authorize`, `ReportUsage`, `WatchConfig`, `WatchJobs`/`ReportJob`. Generated types stay in this module.
+//! The gRPC service relays call: `Authorize`, `ReportUsage`, `WatchConfig`, `WatchJobs`/`ReportJob`, and (in
+//! `admin/`) the admin service for the operator's own backends. Generated types stay in this module.
 
+pub mod admin;
 mod authorize;
 pub mod jobs;
 mod leases;
