@@ -3,12 +3,14 @@
 //! calls the same cores and database functions the admin REST handlers call. Generated types stay in this module.
 //!
 //! Layout: `caller.rs` (credentials from metadata), `errors.rs` (error details), `users.rs`, `tokens.rs`,
-//! `redemptions.rs`, `usage.rs` (log queries and totals), `watch.rs` (the resumable usage stream), `channels.rs`.
+//! `redemptions.rs`, `usage.rs` (log queries and totals), `watch.rs` (the resumable usage stream), `channels.rs`,
+//! `size_limit.rs` (the status of an oversized request).
 
 mod caller;
 mod channels;
 mod errors;
 mod redemptions;
+mod size_limit;
 mod tokens;
 mod usage;
 mod users;
@@ -22,6 +24,7 @@ use veloera_proto::admin_v1::*;
 use crate::access::Need;
 use crate::state::AppState;
 pub use caller::RefuseInternalSecret;
+pub use size_limit::SizeLimited;
 
 /// The admin service over the shared state.
 pub struct AdminGrpc {
@@ -31,13 +34,13 @@ pub struct AdminGrpc {
 /// The largest request message the admin service decodes; larger ones are RESOURCE_EXHAUSTED.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
 
-/// The service as the server mounts it: the internal secret refused, request size bounded.
+/// The service as the server mounts it: the internal secret refused, request size bounded (RESOURCE_EXHAUSTED).
 pub fn service(
     state: AppState,
     internal_secret: &str,
-) -> InterceptedService<AdminServiceServer<AdminGrpc>, RefuseInternalSecret> {
+) -> SizeLimited<InterceptedService<AdminServiceServer<AdminGrpc>, RefuseInternalSecret>> {
     let server = AdminServiceServer::new(AdminGrpc { state }).max_decoding_message_size(MAX_REQUEST_BYTES);
-    InterceptedService::new(server, RefuseInternalSecret::new(internal_secret))
+    SizeLimited::new(InterceptedService::new(server, RefuseInternalSecret::new(internal_secret)))
 }
 
 type Answer<T> = Result<Response<T>, Status>;
