@@ -14,7 +14,9 @@ pub async fn manageable(state: &AppState, actor: &UserRow, id: i64) -> Result<Us
         .await?
         .ok_or_else(|| ControlError::NotFound(format!("user {id} not found")))?;
     if actor.role != role::ROOT as i64 && user.role >= actor.role {
-        return Err(ControlError::Forbidden("administrators may not manage users of their own or a higher role".into()));
+        return Err(ControlError::Forbidden(
+            "administrators may not manage users of their own or a higher role".into(),
+        ));
     }
     Ok(user)
 }

@@ -4,14 +4,14 @@
 //! extractors that turn either into a signed-in user (checked against the database on every call). What each
 //! extractor requires is decided by `crate::access`, which the gRPC admin service shares.
 
-use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
-use axum::http::request::Parts;
-use axum_extra::extract::cookie::{Cookie, Key, SameSite, SignedCookieJar};
 use crate::access::{self, Need};
 use crate::db::{self, users::UserRow};
 use crate::error::ControlError;
 use crate::state::AppState;
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use axum_extra::extract::cookie::{Cookie, Key, SameSite, SignedCookieJar};
 
 pub const COOKIE_NAME: &str = "session";
 const SESSION_SECONDS: i64 = 30 * 24 * 3600;

@@ -20,7 +20,10 @@ pub fn server_config(tls: &GrpcTls) -> Result<ServerTlsConfig, ControlError> {
         )));
     }
     if !String::from_utf8_lossy(&key).contains("PRIVATE KEY-----") {
-        return Err(ControlError::Internal(format!("CONTROL_GRPC_TLS_KEY: {} holds no PEM private key", tls.key.display())));
+        return Err(ControlError::Internal(format!(
+            "CONTROL_GRPC_TLS_KEY: {} holds no PEM private key",
+            tls.key.display()
+        )));
     }
     Ok(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))
 }

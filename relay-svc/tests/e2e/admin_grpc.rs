@@ -78,9 +78,11 @@ async fn every_role_is_admitted_or_refused_as_the_rest_api_would() {
     let mut admin = client(&gw).await;
     let page = || Some(PageRequest { page: 1, page_size: 10 });
     // Administrator-only methods: anonymous is unauthenticated, a user is denied, admin and root are served.
-    for (token, code) in
-        [("", Code::Unauthenticated), ("not-a-token", Code::Unauthenticated), (who.user.as_str(), Code::PermissionDenied)]
-    {
+    for (token, code) in [
+        ("", Code::Unauthenticated),
+        ("not-a-token", Code::Unauthenticated),
+        (who.user.as_str(), Code::PermissionDenied),
+    ] {
         let got = admin.list_users(with(token, ListUsersRequest { page: page() })).await.unwrap_err();
         assert_eq!(got.code(), code, "{got:?}");
         let got = admin.list_channels(with(token, ListChannelsRequest { page: page() })).await.unwrap_err();
@@ -108,7 +110,7 @@ async fn every_role_is_admitted_or_refused_as_the_rest_api_would() {
     assert_eq!(admin.create_user(with(&who.root, promote)).await.unwrap().into_inner().role, 10);
     // A user manages its own tokens and reads its own logs, nobody else's.
     let mine = ListTokensRequest { user_id: who.user_id, page: page() };
-    admin.list_tokens(with(&who.user, mine.clone())).await.unwrap();
+    admin.list_tokens(with(&who.user, mine)).await.unwrap();
     let theirs = ListTokensRequest { user_id: who.admin_id, page: page() };
     let got = admin.list_tokens(with(&who.user, theirs)).await.unwrap_err();
     assert_eq!(got.code(), Code::PermissionDenied, "{got:?}");
@@ -179,8 +181,12 @@ async fn users_are_created_found_regrouped_credited_with_a_reason_and_disabled()
         balance: Balance::Unspecified as i32,
     };
     assert_eq!(admin.adjust_user_quota(with(&root, credit)).await.unwrap().into_inner().quota, 5000);
-    let overdraw =
-        AdjustUserQuotaRequest { id: bob.id, delta: -6000, reason: "refund".into(), balance: Balance::Unspecified as i32 };
+    let overdraw = AdjustUserQuotaRequest {
+        id: bob.id,
+        delta: -6000,
+        reason: "refund".into(),
+        balance: Balance::Unspecified as i32,
+    };
     assert_eq!(admin.adjust_user_quota(with(&root, overdraw)).await.unwrap_err().code(), Code::FailedPrecondition);
     let manage = UsageFilter { user_id: bob.id, r#type: 3, ..Default::default() };
     let logs = admin
@@ -207,8 +213,11 @@ async fn user_pages_are_disjoint_and_the_total_counts_every_user() {
     let root = personal_token(&gw, &gw.cookie).await;
     let mut admin = client(&gw).await;
     for i in 0..5 {
-        let create =
-            CreateUserRequest { username: format!("pager{i}"), password: "pager-password".into(), ..Default::default() };
+        let create = CreateUserRequest {
+            username: format!("pager{i}"),
+            password: "pager-password".into(),
+            ..Default::default()
+        };
         admin.create_user(with(&root, create)).await.unwrap();
     }
     let mut seen = Vec::new();
@@ -233,12 +242,8 @@ async fn a_token_created_for_a_user_works_once_shown_is_listed_masked_limited_an
     let gw = Gateway::start().await;
     let who = callers(&gw).await;
     let mut admin = client(&gw).await;
-    let create = CreateTokenRequest {
-        user_id: who.user_id,
-        name: "portal".into(),
-        remain_quota: 100_000,
-        ..Default::default()
-    };
+    let create =
+        CreateTokenRequest { user_id: who.user_id, name: "portal".into(), remain_quota: 100_000, ..Default::default() };
     let created = admin.create_token(with(&who.admin, create)).await.unwrap().into_inner();
     assert!(created.key.starts_with("sk-") && created.key.len() > 20, "{}", created.key);
     let token = created.token.unwrap();
@@ -247,7 +252,7 @@ async fn a_token_created_for_a_user_works_once_shown_is_listed_masked_limited_an
     assert_eq!(gw.chat("/v1", &created.key, chat_body("gpt-4o-mini")).await.status(), 200);
 
     let list = ListTokensRequest { user_id: who.user_id, page: None };
-    let listed = admin.list_tokens(with(&who.user, list.clone())).await.unwrap().into_inner();
+    let listed = admin.list_tokens(with(&who.user, list)).await.unwrap().into_inner();
     assert_eq!(listed.total, 1);
     assert!(!listed.tokens[0].key.contains(&created.key[3..]), "listed keys are masked: {}", listed.tokens[0].key);
 
@@ -258,7 +263,10 @@ async fn a_token_created_for_a_user_works_once_shown_is_listed_masked_limited_an
         ..Default::default()
     };
     let limited = admin.update_token_limits(with(&who.user, limits)).await.unwrap().into_inner();
-    assert_eq!((limited.remain_quota, limited.model_limits.as_str(), limited.model_limits_enabled), (42, "gpt-4o", true));
+    assert_eq!(
+        (limited.remain_quota, limited.model_limits.as_str(), limited.model_limits_enabled),
+        (42, "gpt-4o", true)
+    );
     let negative = UpdateTokenLimitsRequest { id: token.id, remain_quota: Some(-1), ..Default::default() };
     assert_eq!(bad_field(&admin.update_token_limits(with(&who.user, negative)).await.unwrap_err()), "remain_quota");
 
@@ -359,7 +367,10 @@ async fn the_usage_stream_follows_relay_requests_and_resumes_from_a_cursor_witho
     assert!(after_ids.windows(2).all(|w| w[0] < w[1]), "{after_ids:?}");
     ids.extend(&after_ids[2..]);
     let total = admin
-        .query_logs(with(&root, QueryLogsRequest { filter: Some(UsageFilter { r#type: 2, ..Default::default() }), page: None }))
+        .query_logs(with(
+            &root,
+            QueryLogsRequest { filter: Some(UsageFilter { r#type: 2, ..Default::default() }), page: None },
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -379,7 +390,8 @@ async fn a_users_usage_stream_and_queries_show_only_its_own_rows() {
     let who = callers(&gw).await;
     let root_key = gw.root_key().await;
     let mut admin = client(&gw).await;
-    let mine = CreateTokenRequest { user_id: who.user_id, name: "own".into(), remain_quota: 500_000, ..Default::default() };
+    let mine =
+        CreateTokenRequest { user_id: who.user_id, name: "own".into(), remain_quota: 500_000, ..Default::default() };
     let user_key = admin.create_token(with(&who.user, mine)).await.unwrap().into_inner().key;
     let mut stream = admin.watch_usage(with(&who.user, WatchUsageRequest { cursor: 0, user_id: 0 })).await.unwrap();
     chats(&gw, &root_key, 2).await;
@@ -439,7 +451,8 @@ async fn bad_input_is_invalid_argument_naming_the_field_and_an_oversized_message
     let mut admin = client(&gw).await;
     let huge_page = ListUsersRequest { page: Some(PageRequest { page: 1, page_size: 1000 }) };
     assert_eq!(bad_field(&admin.list_users(with(&root, huge_page)).await.unwrap_err()), "page.page_size");
-    let bad_name = CreateUserRequest { username: "no spaces!".into(), password: "long-enough".into(), ..Default::default() };
+    let bad_name =
+        CreateUserRequest { username: "no spaces!".into(), password: "long-enough".into(), ..Default::default() };
     assert_eq!(bad_field(&admin.create_user(with(&root, bad_name)).await.unwrap_err()), "username");
     let zero = AdjustUserQuotaRequest { id: 1, delta: 0, reason: "x".into(), balance: 0 };
     assert_eq!(bad_field(&admin.adjust_user_quota(with(&root, zero)).await.unwrap_err()), "delta");
@@ -453,7 +466,8 @@ async fn bad_input_is_invalid_argument_naming_the_field_and_an_oversized_message
     let no_by = FindUserRequest { by: None };
     assert_eq!(bad_field(&admin.find_user(with(&root, no_by)).await.unwrap_err()), "by");
 
-    let oversized = CreateUserRequest { username: "x".repeat(100_000), password: "long-enough".into(), ..Default::default() };
+    let oversized =
+        CreateUserRequest { username: "x".repeat(100_000), password: "long-enough".into(), ..Default::default() };
     let got = admin.create_user(with(&root, oversized)).await.unwrap_err();
     assert_eq!(got.code(), Code::ResourceExhausted, "{got:?}");
 }
@@ -469,12 +483,15 @@ async fn health_reports_serving_and_reflection_lists_the_admin_service() {
         assert_eq!(answer.status, tonic_health::pb::health_check_response::ServingStatus::Serving as i32, "{service}");
     }
 
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
     use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
     use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1::ServerReflectionRequest;
     let mut reflection = ServerReflectionClient::new(channel);
-    let ask = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
+    let ask = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
     let mut answers = reflection.server_reflection_info(futures::stream::iter([ask])).await.unwrap().into_inner();
     let answer = answers.next().await.unwrap().unwrap();
     let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else { panic!("{answer:?}") };

@@ -8,11 +8,7 @@ use crate::error::ControlError;
 
 /// INVALID_ARGUMENT about `field` (a path such as `page.page_size`).
 pub fn invalid(field: &str, message: &str) -> Status {
-    Status::with_error_details(
-        Code::InvalidArgument,
-        message,
-        ErrorDetails::with_bad_request_violation(field, message),
-    )
+    Status::with_error_details(Code::InvalidArgument, message, ErrorDetails::with_bad_request_violation(field, message))
 }
 
 /// FAILED_PRECONDITION: the request is well formed but the target's state does not allow it.

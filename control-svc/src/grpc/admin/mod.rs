@@ -110,7 +110,10 @@ impl AdminService for AdminGrpc {
         Ok(Response::new(RevokeTokenResponse {}))
     }
 
-    async fn create_redemptions(&self, request: Request<CreateRedemptionsRequest>) -> Answer<CreateRedemptionsResponse> {
+    async fn create_redemptions(
+        &self,
+        request: Request<CreateRedemptionsRequest>,
+    ) -> Answer<CreateRedemptionsResponse> {
         let actor = self.caller(&request, Need::Admin).await?;
         Ok(Response::new(redemptions::create(&self.state, &actor, request.into_inner()).await?))
     }

@@ -5,8 +5,8 @@
 use tonic::Status;
 use veloera_admin_types::log_type;
 use veloera_proto::admin_v1::{
-    AggregateUsageRequest, AggregateUsageResponse, GroupBy, LogEntry, QueryLogsRequest, QueryLogsResponse,
-    UsageFilter, UsageTotal,
+    AggregateUsageRequest, AggregateUsageResponse, GroupBy, LogEntry, QueryLogsRequest, QueryLogsResponse, UsageFilter,
+    UsageTotal,
 };
 
 use super::errors::invalid;

@@ -50,7 +50,7 @@ pub async fn create(state: &AppState, actor: &UserRow, r: CreateUserRequest) -> 
         username: r.username,
         password: r.password,
         display_name: Some(r.display_name).filter(|n| !n.is_empty()),
-        role: role.map(i32::from),
+        role,
     };
     let created = user_admin::create_user(state, actor, body)
         .await
@@ -67,8 +67,12 @@ pub async fn get(state: &AppState, actor: &UserRow, id: i64) -> Result<User, Sta
 
 pub async fn find(state: &AppState, actor: &UserRow, r: FindUserRequest) -> Result<User, Status> {
     let found = match r.by {
-        Some(By::Username(name)) if !name.trim().is_empty() => db::users::find_by_username(state.db(), name.trim()).await?,
-        Some(By::Email(email)) if !email.trim().is_empty() => db::users::find_by_email(state.db(), email.trim()).await?,
+        Some(By::Username(name)) if !name.trim().is_empty() => {
+            db::users::find_by_username(state.db(), name.trim()).await?
+        }
+        Some(By::Email(email)) if !email.trim().is_empty() => {
+            db::users::find_by_email(state.db(), email.trim()).await?
+        }
         Some(By::Username(_)) => return Err(invalid("username", "username must not be empty")),
         Some(By::Email(_)) => return Err(invalid("email", "email must not be empty")),
         None => return Err(invalid("by", "give a username or an email")),
@@ -113,7 +117,10 @@ pub async fn adjust_quota(state: &AppState, actor: &UserRow, r: AdjustUserQuotaR
     };
     let after = shown_balance.checked_add(r.delta).ok_or_else(|| invalid("delta", "delta is out of range"))?;
     if after < 0 {
-        return Err(precondition(format!("the balance is {shown_balance}; taking {} would leave it below 0", -r.delta)));
+        return Err(precondition(format!(
+            "the balance is {shown_balance}; taking {} would leave it below 0",
+            -r.delta
+        )));
     }
     let change = QuotaChange { balance, shown: shown_balance, delta: r.delta };
     db::user_admin::adjust_quota(state.db(), target.id, &actor.username, change, reason).await?;
