@@ -119,7 +119,8 @@ mod tests {
         assert_eq!(personal_token("Bearer abc").ok(), Some("abc"));
         assert_eq!(personal_token("abc").ok(), Some("abc"));
         assert!(personal_token("Bearer sk-abc").is_err());
-        assert!(personal_token("bearer  ").is_err());
+        assert!(personal_token("   ").is_err());
+        assert!(personal_token("Bearer  sk-abc").is_err());
         assert!(personal_token(&"a".repeat(MAX_TOKEN_LEN + 1)).is_err());
     }
 }
