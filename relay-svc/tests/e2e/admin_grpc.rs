@@ -385,6 +385,20 @@ async fn the_usage_stream_follows_relay_requests_and_resumes_from_a_cursor_witho
 }
 
 #[tokio::test]
+async fn a_usage_stream_ends_with_deadline_exceeded_when_the_callers_deadline_passes() {
+    let gw = Gateway::start().await;
+    let root = personal_token(&gw, &gw.cookie).await;
+    let mut admin = client(&gw).await;
+    let mut request = with(&root, WatchUsageRequest { cursor: -1, user_id: 0 });
+    // Only the `grpc-timeout` header: the client does not cut the stream itself, the server has to.
+    request.set_timeout(Duration::from_millis(300));
+    let mut stream = admin.watch_usage(request).await.unwrap().into_inner();
+    let end = tokio::time::timeout(Duration::from_secs(10), stream.next()).await.expect("the stream ends");
+    let status = end.expect("an error, not a quiet end").unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+}
+
+#[tokio::test]
 async fn a_users_usage_stream_and_queries_show_only_its_own_rows() {
     let gw = Gateway::start().await;
     let who = callers(&gw).await;

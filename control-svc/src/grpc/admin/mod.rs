@@ -142,7 +142,8 @@ impl AdminService for AdminGrpc {
 
     async fn watch_usage(&self, request: Request<WatchUsageRequest>) -> Answer<Self::WatchUsageStream> {
         let actor = self.caller(&request, Need::Active).await?;
-        Ok(Response::new(watch::follow(&self.state, &actor, request.into_inner()).await?))
+        let timeout = watch::grpc_timeout(request.metadata());
+        Ok(Response::new(watch::follow(&self.state, &actor, request.into_inner(), timeout).await?))
     }
 
     async fn list_channels(&self, request: Request<ListChannelsRequest>) -> Answer<ListChannelsResponse> {

@@ -7,6 +7,9 @@
 //! PostgreSQL and MySQL allow that. So the stream reads every row, of every user and type, and when ids skip it
 //! waits up to [`HOLE_GRACE`] for the hole to fill before going past it (a rolled-back transaction leaves a hole
 //! for ever). Holes before rows older than [`RECENT_SECS`] (deleted old logs) are passed at once.
+//!
+//! The caller's deadline (`grpc-timeout`) ends the stream with DEADLINE_EXCEEDED: tonic applies it to a call's
+//! first answer only, so a stream checks it itself.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -48,11 +51,18 @@ struct Follow {
     wake: watch::Receiver<u64>,
     /// The id after which ids skip, and since when.
     hole: Option<(i64, Instant)>,
+    /// When the caller's deadline passes.
+    deadline: Option<tokio::time::Instant>,
     failed: bool,
 }
 
 /// Starts a stream for `actor`: its own events, or (administrators) everyone's or one user's.
-pub async fn follow(state: &AppState, actor: &UserRow, r: WatchUsageRequest) -> Result<UsageStream, Status> {
+pub async fn follow(
+    state: &AppState,
+    actor: &UserRow,
+    r: WatchUsageRequest,
+    timeout: Option<Duration>,
+) -> Result<UsageStream, Status> {
     let scope = access::log_scope(actor, r.user_id, false)?;
     if r.cursor < -1 {
         return Err(invalid("cursor", "cursor must be a cursor received, 0 (from the start) or -1 (live only)"));
@@ -60,8 +70,17 @@ pub async fn follow(state: &AppState, actor: &UserRow, r: WatchUsageRequest) -> 
     // Subscribed before the first read, so a batch committed in between still wakes the stream.
     let wake = state.watch_usage();
     let scanned = if r.cursor == -1 { db::logs::last_id(state.db()).await? } else { r.cursor };
-    let follow =
-        Follow { state: state.clone(), scope, scanned, ready: VecDeque::new(), wake, hole: None, failed: false };
+    let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+    let follow = Follow {
+        state: state.clone(),
+        scope,
+        scanned,
+        ready: VecDeque::new(),
+        wake,
+        hole: None,
+        deadline,
+        failed: false,
+    };
     let shutdown = state.shutdown().clone();
     let events = futures::stream::unfold(follow, |mut f| async move {
         loop {
@@ -70,6 +89,10 @@ pub async fn follow(state: &AppState, actor: &UserRow, r: WatchUsageRequest) -> 
             }
             if f.failed {
                 return None;
+            }
+            if f.deadline.is_some_and(|d| tokio::time::Instant::now() >= d) {
+                f.failed = true;
+                return Some((Err(Status::deadline_exceeded("the call's deadline passed")), f));
             }
             match f.read().await {
                 Ok(true) => {}
@@ -117,7 +140,52 @@ impl Follow {
 
     /// Waits for the next committed batch, or a poll interval.
     async fn wait(&mut self) {
-        let poll = if self.hole.is_some() { HOLE_POLL } else { IDLE_POLL };
+        let mut poll = if self.hole.is_some() { HOLE_POLL } else { IDLE_POLL };
+        if let Some(deadline) = self.deadline {
+            poll = poll.min(deadline.saturating_duration_since(tokio::time::Instant::now()));
+        }
         let _ = tokio::time::timeout(poll, self.wake.changed()).await;
+    }
+}
+
+/// The `grpc-timeout` a call carries: at most 8 digits and a unit (H, M, S, m, u, n), as the gRPC HTTP/2 protocol
+/// spells it. An unreadable value counts as none, as tonic treats it.
+pub fn grpc_timeout(metadata: &tonic::metadata::MetadataMap) -> Option<Duration> {
+    let value = metadata.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.checked_mul(3600)?),
+        "M" => Duration::from_secs(n.checked_mul(60)?),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timeout_of(value: &str) -> Option<Duration> {
+        let mut metadata = tonic::metadata::MetadataMap::new();
+        metadata.insert("grpc-timeout", value.parse().ok()?);
+        grpc_timeout(&metadata)
+    }
+
+    #[test]
+    fn grpc_timeouts_are_read_in_every_unit_and_bad_ones_are_none() {
+        assert_eq!(timeout_of("300m"), Some(Duration::from_millis(300)));
+        assert_eq!(timeout_of("2S"), Some(Duration::from_secs(2)));
+        assert_eq!(timeout_of("1H"), Some(Duration::from_secs(3600)));
+        assert_eq!(timeout_of("5u"), Some(Duration::from_micros(5)));
+        assert_eq!(timeout_of("m"), None);
+        assert_eq!(timeout_of("123456789S"), None);
+        assert_eq!(timeout_of("10x"), None);
     }
 }
