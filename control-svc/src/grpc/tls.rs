@@ -27,3 +27,19 @@ pub fn server_config(tls: &GrpcTls) -> Result<ServerTlsConfig, ControlError> {
     }
     Ok(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_or_non_pem_file_is_refused_naming_its_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        let missing = GrpcTls { cert: dir.path().join("none.pem"), key: junk.clone() };
+        assert!(server_config(&missing).unwrap_err().to_string().contains("CONTROL_GRPC_TLS_CERT"));
+        let not_pem = GrpcTls { cert: junk.clone(), key: junk };
+        assert!(server_config(&not_pem).unwrap_err().to_string().contains("holds no PEM certificate"));
+    }
+}
