@@ -7,7 +7,8 @@ use axum_extra::extract::cookie::{Key, SignedCookieJar};
 use veloera_admin_types::{Envelope, LoginRequest, UpdateSelf, UserSelf, UserSetting, log_type, role};
 
 use super::JsonBody;
-use super::session::{Active, SignedIn, access_token_digest, cookie_session, removal_cookie, start_session};
+use super::session::{Active, SignedIn, cookie_session, removal_cookie, start_session};
+use crate::access::access_token_digest;
 use crate::accounts::AccountSettings;
 use crate::db::{self, login_throttle::Attempt, users::UserRow};
 use crate::error::ControlError;

@@ -16,6 +16,7 @@ mod webhook_receiver;
 mod account_security;
 mod accounts;
 mod admin;
+mod admin_grpc;
 mod api_access;
 mod auth;
 mod billing;

@@ -121,7 +121,7 @@ fn destination_changes(row: &ChannelRow, new: &NewChannel) -> Vec<DestinationCha
 /// The bookkeeping of a status set by hand: enabling always clears the reason and the circuit breaker (an
 /// administrator asking for the channel to be tried again); disabling records why and when, unless the
 /// channel was already disabled by hand. Only the gateway moves a channel into status 3.
-fn status_change(row: &ChannelRow, requested: Option<i32>) -> Result<Option<StatusChange>, ControlError> {
+pub(crate) fn status_change(row: &ChannelRow, requested: Option<i32>) -> Result<Option<StatusChange>, ControlError> {
     match requested {
         Some(status::ENABLED) => Ok(Some(StatusChange::Enable)),
         Some(status::DISABLED) if row.status != status::DISABLED as i64 => {

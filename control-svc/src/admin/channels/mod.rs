@@ -16,6 +16,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use veloera_admin_types::{ChannelFixResult, Envelope, status};
 
+pub(crate) use crud::status_change;
 pub use crud::{create, delete, delete_batch, delete_disabled, get_one, update};
 pub use listing::{list, models_enabled, search};
 pub use tags::{disable_by_tag, edit_tag, enable_by_tag, list_tags, set_tag_batch};

@@ -135,6 +135,18 @@ pub async fn update(db: &Db, id: i64, c: &NewChannel, change: Option<&StatusChan
     Ok(())
 }
 
+/// Sets one channel's status by hand (the gRPC admin service; `PUT /api/channel/` writes the status together with
+/// the rest of the channel through [`update`]). `NotFound` when the channel does not exist.
+pub async fn set_status(db: &Db, id: i64, change: &StatusChange) -> Result<(), ControlError> {
+    let q = format!("UPDATE channels SET status = ?, {} WHERE id = ?", change.assignments());
+    let sql = db.sql(&q);
+    let done = change.bind(sqlx::query(&sql).bind(change.status())).bind(id).execute(db.pool()).await?;
+    if done.rows_affected() == 0 {
+        return Err(ControlError::NotFound(format!("channel {id} not found")));
+    }
+    Ok(())
+}
+
 /// Deletes the channels `ids` and their per-key health rows, all or nothing: if any id does not exist,
 /// nothing is deleted and the error names the missing ids. Returns how many channels were deleted.
 pub async fn delete(db: &Db, ids: &[i64]) -> Result<u64, ControlError> {
