@@ -30,6 +30,9 @@ pub enum ControlError {
     /// The database failed; the driver's error is kept as the source (only logged).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database failed while doing what `doing` says (another database than ours: an import's source).
+    #[error("{doing}: {source}")]
+    DatabaseWhile { doing: String, source: sqlx::Error },
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -47,7 +50,7 @@ impl ControlError {
             ControlError::Conflict(_) => (StatusCode::CONFLICT, tonic::Code::AlreadyExists),
             ControlError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, tonic::Code::ResourceExhausted),
             ControlError::Upstream { .. } => (StatusCode::BAD_GATEWAY, tonic::Code::Unavailable),
-            ControlError::Database(_) | ControlError::Internal(_) => {
+            ControlError::Database(_) | ControlError::DatabaseWhile { .. } | ControlError::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, tonic::Code::Internal)
             }
         }
@@ -56,7 +59,9 @@ impl ControlError {
     /// What the caller may see: server-side details stay in the log.
     fn public_message(&self) -> String {
         match self {
-            ControlError::Database(_) | ControlError::Internal(_) => "internal server error".to_string(),
+            ControlError::Database(_) | ControlError::DatabaseWhile { .. } | ControlError::Internal(_) => {
+                "internal server error".to_string()
+            }
             ControlError::Upstream { public, .. } => public.clone(),
             other => other.to_string(),
         }

@@ -145,9 +145,10 @@ impl AppState {
         }
     }
 
-    /// Watches the number of usage records applied since start: tests and operators wait on it instead of
-    /// polling the logs.
-    pub fn settled_records(&self) -> tokio::sync::watch::Receiver<u64> {
+    /// Watches the number of usage records applied since start; it moves after each batch that applied some
+    /// (committed, its health changes in the routing snapshot). The admin service's usage streams and the tests
+    /// wait on it instead of polling the logs.
+    pub fn watch_usage(&self) -> tokio::sync::watch::Receiver<u64> {
         self.inner.settled.subscribe()
     }
 

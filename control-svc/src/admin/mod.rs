@@ -1,20 +1,20 @@
 //! The admin REST API in Veloera's shapes, plus the admin UI's static files.
 
-mod channel_health;
-mod channels;
+pub(crate) mod channel_health;
+pub(crate) mod channels;
 mod check_in;
 mod data;
 mod email;
 mod groups;
 mod invitations;
-mod logs;
+pub(crate) mod logs;
 mod model_mapping;
 mod models;
 mod oauth;
 mod options;
-mod paging;
+pub(crate) mod paging;
 pub mod rate_limit;
-mod redemptions;
+pub(crate) mod redemptions;
 mod register;
 pub mod routes;
 pub mod session;
@@ -25,7 +25,7 @@ pub(crate) mod tokens;
 mod topup;
 mod trailing_slash;
 mod ui;
-mod user_admin;
+pub(crate) mod user_admin;
 mod users;
 
 use std::path::Path;

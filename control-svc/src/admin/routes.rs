@@ -103,6 +103,8 @@ fn table() -> Vec<Route> {
         r(Post, "/channel/batch", channels::delete_batch),
         r(Post, "/channel/batch/tag", channels::set_tag_batch),
         r(Delete, "/channel/disabled", channels::delete_disabled),
+        r(Get, "/channel/export", channels::export),
+        r(Post, "/channel/import", channels::import.layer(channels::IMPORT_BODY_LIMIT)),
         r(Get, "/channel/{id}", channels::get_one),
         r(Delete, "/channel/{id}", channels::delete),
         r(Get, "/channel/test", channel_health::test_all),

@@ -88,6 +88,7 @@ pub fn control_config(dir: &std::path::Path) -> control_svc::Config {
         critical_rate_limit: control_svc::config::RateLimit::OFF,
         // Off as in production; the webhook tests (`notify.rs`) switch it on for their local receivers.
         webhook_allow_loopback: false,
+        grpc_tls: None,
     }
 }
 
@@ -265,7 +266,7 @@ impl Gateway {
     /// Waits (bounded) until control has settled `n` consume log rows, and returns them newest first. Looks
     /// again each time control settles more records, never on a timer.
     pub async fn wait_for_logs(&self, n: usize) -> Vec<Value> {
-        let mut settled = self.control.state.settled_records();
+        let mut settled = self.control.state.watch_usage();
         let mut rows = Vec::new();
         let looked = tokio::time::timeout(SETTLE_BOUND, async {
             loop {
@@ -285,7 +286,7 @@ impl Gateway {
 
     /// Waits (bounded) until control has applied `n` usage records since it started.
     pub async fn wait_settled(&self, n: u64) {
-        let mut settled = self.control.state.settled_records();
+        let mut settled = self.control.state.watch_usage();
         let waited = tokio::time::timeout(SETTLE_BOUND, settled.wait_for(|total| *total >= n)).await.is_ok();
         assert!(waited, "control settled {} of {n} usage records", *settled.borrow());
     }
@@ -293,7 +294,7 @@ impl Gateway {
     /// Polls an admin GET until `done` holds, looking again each time control settles records (settlement is
     /// what changes health and balances); bounded. Returns the last answer.
     pub async fn wait_for_state(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-        let mut settled = self.control.state.settled_records();
+        let mut settled = self.control.state.watch_usage();
         let mut last = Value::Null;
         let looked = tokio::time::timeout(SETTLE_BOUND, async {
             loop {
