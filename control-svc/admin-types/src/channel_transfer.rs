@@ -109,8 +109,8 @@ mod tests {
 
     #[test]
     fn an_export_entry_needs_only_type_name_and_keys() {
-        let entry: ChannelExport = serde_json::from_str(r#"{"type":1,"name":"a","keys":["k"]}"#)
-            .unwrap_or_else(|e| panic!("{e}"));
+        let entry: ChannelExport =
+            serde_json::from_str(r#"{"type":1,"name":"a","keys":["k"]}"#).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(entry.keys, vec!["k".to_string()]);
         assert_eq!(entry.models, "");
     }

@@ -3,7 +3,7 @@
 //! "log out everywhere"), or a personal access token in `Authorization` (from `GET /api/user/token`), and the
 //! extractors that turn either into a signed-in user (checked against the database on every call).
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::{Cookie, Key, SameSite, SignedCookieJar};
@@ -55,31 +55,34 @@ impl FromRequestParts<AppState> for SignedIn {
     type Rejection = ControlError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        // An `Authorization` header decides on its own: a bad token is refused even next to a good cookie.
-        let user = match access_token(&parts.headers)? {
-            Some(token) => db::users::find_by_access_token(state.db(), &access_token_digest(token)).await?,
-            None => cookie_user(parts, state).await?,
-        };
-        let user = user.ok_or(ControlError::Unauthenticated)?;
-        // Veloera requires this header; we accept its absence but refuse a mismatch.
-        if let Some(claimed) = parts.headers.get("Veloera-User").or_else(|| parts.headers.get("New-Api-User"))
-            && claimed.to_str().ok().and_then(|s| s.trim().parse::<i64>().ok()) != Some(user.id)
-        {
-            return Err(ControlError::Unauthenticated);
-        }
-        if user.status != status::ENABLED as i64 {
-            return Err(ControlError::Forbidden("this account is disabled".into()));
-        }
-        Ok(SignedIn(user))
+        signed_in(state, &parts.headers).await.map(SignedIn)
     }
 }
 
-/// The account of the live session the request's cookie names.
-async fn cookie_user(parts: &mut Parts, state: &AppState) -> Result<Option<UserRow>, ControlError> {
-    let jar =
-        SignedCookieJar::<Key>::from_request_parts(parts, state).await.map_err(|_| ControlError::Unauthenticated)?;
-    let digest = cookie_session(&jar).ok_or(ControlError::Unauthenticated)?;
-    db::sessions::find_user(state.db(), &digest).await
+/// The enabled user a request's headers sign in: the access token in `Authorization` when there is one, else the
+/// live session of the signed cookie. Shared by the admin API's extractors and the relay's playground
+/// (`grpc/session.rs`), which forwards these headers, so both check a session the same way.
+pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<UserRow, ControlError> {
+    // An `Authorization` header decides on its own: a bad token is refused even next to a good cookie.
+    let user = match access_token(headers)? {
+        Some(token) => db::users::find_by_access_token(state.db(), &access_token_digest(token)).await?,
+        None => {
+            let jar = SignedCookieJar::from_headers(headers, Key::from_ref(state));
+            let digest = cookie_session(&jar).ok_or(ControlError::Unauthenticated)?;
+            db::sessions::find_user(state.db(), &digest).await?
+        }
+    };
+    let user = user.ok_or(ControlError::Unauthenticated)?;
+    // Veloera requires this header; we accept its absence but refuse a mismatch.
+    if let Some(claimed) = headers.get("Veloera-User").or_else(|| headers.get("New-Api-User"))
+        && claimed.to_str().ok().and_then(|s| s.trim().parse::<i64>().ok()) != Some(user.id)
+    {
+        return Err(ControlError::Unauthenticated);
+    }
+    if user.status != status::ENABLED as i64 {
+        return Err(ControlError::Forbidden("this account is disabled".into()));
+    }
+    Ok(user)
 }
 
 /// The personal access token in `Authorization` (`Bearer ` optional), if the header is there. Relay API keys
@@ -110,14 +113,17 @@ impl FromRequestParts<AppState> for Active {
     type Rejection = ControlError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let SignedIn(user) = SignedIn::from_request_parts(parts, state).await?;
-        if user.must_change_password != 0 {
-            return Err(ControlError::Forbidden(
-                "the default password must be changed first (PUT /api/user/self)".into(),
-            ));
-        }
-        Ok(Active(user))
+        active(state, &parts.headers).await.map(Active)
     }
+}
+
+/// [`signed_in`], for a user that has no pending password change.
+pub async fn active(state: &AppState, headers: &HeaderMap) -> Result<UserRow, ControlError> {
+    let user = signed_in(state, headers).await?;
+    if user.must_change_password != 0 {
+        return Err(ControlError::Forbidden("the default password must be changed first (PUT /api/user/self)".into()));
+    }
+    Ok(user)
 }
 
 /// An active user with role admin or root.

@@ -207,12 +207,15 @@ pub async fn settle(db: &Db, cx: &Context<'_>, reports: &[UsageReport]) -> Resul
         if spend.used <= 0 {
             continue;
         }
-        let (remain, unlimited): (i64, i64) =
+        // The playground's token 0 has no row (and nothing to exhaust).
+        let row: Option<(i64, i64)> =
             sqlx::query_as(&db.sql("SELECT remain_quota, unlimited_quota FROM tokens WHERE id = ?"))
                 .bind(token_id)
-                .fetch_one(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
-        if unlimited == 0 && remain <= 0 {
+        if let Some((remain, 0)) = row
+            && remain <= 0
+        {
             settled.exhausted_tokens.insert(*token_id);
         }
     }

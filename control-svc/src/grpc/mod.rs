@@ -1,9 +1,10 @@
-//! The gRPC service relays call: `Authorize`, `ReportUsage`, `WatchConfig`, `WatchJobs`/`ReportJob`. Generated types stay in this module.
+//! The gRPC service relays call: `Authorize` (and `AuthorizeSession` for the playground), `ReportUsage`, `WatchConfig`, `WatchJobs`/`ReportJob`, `Lease`/`ReturnLease`. Generated types stay in this module.
 
 mod authorize;
 pub mod jobs;
 mod leases;
 pub mod relay_settings;
+mod session;
 mod usage;
 mod watch;
 
@@ -16,8 +17,9 @@ use tonic::{Request, Response, Status, Streaming};
 use veloera_proto::INTERNAL_SECRET_HEADER;
 use veloera_proto::v1::control_server::{Control, ControlServer};
 use veloera_proto::v1::{
-    AuthorizeRequest, AuthorizeResponse, ChannelJob, ConfigEvent, JobAck, JobResult, LeaseReply, LeaseRequest,
-    ReturnLeaseReply, ReturnLeaseRequest, UsageAck, UsageBatch, WatchConfigRequest, WatchJobsRequest,
+    AuthorizeRequest, AuthorizeResponse, AuthorizeSessionRequest, ChannelJob, ConfigEvent, JobAck, JobResult,
+    LeaseReply, LeaseRequest, ReturnLeaseReply, ReturnLeaseRequest, UsageAck, UsageBatch, WatchConfigRequest,
+    WatchJobsRequest,
 };
 
 use crate::state::AppState;
@@ -73,6 +75,13 @@ impl Control for ControlGrpc {
 
     async fn return_lease(&self, request: Request<ReturnLeaseRequest>) -> Result<Response<ReturnLeaseReply>, Status> {
         Ok(Response::new(leases::give_back(&self.state, request.into_inner()).await?))
+    }
+
+    async fn authorize_session(
+        &self,
+        request: Request<AuthorizeSessionRequest>,
+    ) -> Result<Response<AuthorizeResponse>, Status> {
+        Ok(Response::new(session::decide(&self.state, request.into_inner()).await?))
     }
 }
 

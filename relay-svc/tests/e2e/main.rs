@@ -21,6 +21,7 @@ mod formats;
 mod lifecycle;
 mod logs;
 mod notify;
+mod playground;
 mod probes;
 mod quota;
 mod rate_limits;
