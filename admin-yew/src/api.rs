@@ -290,6 +290,21 @@ pub async fn groups() -> ApiResult<Vec<String>> {
     Ok(request(Method::GET, "/api/group/", None).await?.unwrap_or_default())
 }
 
+/// `GET /api/channel/export` (root): the channels `ids`, or all of them when empty, keys included.
+pub async fn export_channels(ids: &[i64]) -> ApiResult<veloera_admin_types::channel_transfer::ChannelExportFile> {
+    let ids = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    data(Method::GET, &with_query("/api/channel/export", &[("ids", ids)]), None).await
+}
+
+/// `POST /api/channel/import`: what importing `file` did, or with `dry_run` would do.
+pub async fn import_channels(
+    file: &veloera_admin_types::channel_transfer::ChannelExportFile,
+    dry_run: bool,
+) -> ApiResult<veloera_admin_types::channel_transfer::ChannelImportReport> {
+    let url = if dry_run { "/api/channel/import?dry_run=true" } else { "/api/channel/import" };
+    data(Method::POST, url, json(file)).await
+}
+
 // Tokens.
 
 /// `page` counts from 1 here; Veloera numbers token pages from 0.

@@ -157,7 +157,7 @@ async fn untranslated(c: &Client) -> Vec<String> {
     let text = js(c, "return document.body.innerText;").await.as_str().unwrap_or_default().to_string();
     const NAMESPACES: &[&str] = &[
         "channel", "common", "dash", "error", "form", "header", "log", "login", "nav", "notfound", "oauth", "pager",
-        "password", "pg", "privacy", "profile", "register", "reset", "role", "setup", "status", "theme", "token", "wallet",
+        "password", "pg", "privacy", "profile", "register", "transfer", "reset", "role", "setup", "status", "theme", "token", "wallet",
     ];
     text.split(|ch: char| ch.is_whitespace() || "()（）:：,，".contains(ch))
         .filter(|w| {

@@ -43,6 +43,11 @@ const TEXT_FIELDS: &[&str] = &[
     "headers",
     "status_code_mapping",
     "setting",
+    "proxy",
+    "connect_timeout",
+    "first_byte_timeout",
+    "idle_timeout",
+    "total_timeout",
 ];
 
 /// Fields holding a JSON object (or nothing).
@@ -69,10 +74,12 @@ fn fields_of(c: &Channel) -> Fields {
         ("param_override", c.param_override.clone()),
         ("headers", c.headers.clone()),
         ("status_code_mapping", c.status_code_mapping.clone()),
-        ("setting", c.setting.clone()),
     ] {
         f.insert(k, v);
     }
+    let (rest, carved) = super::setting::split(&c.setting);
+    f.insert("setting", rest);
+    f.extend(carved);
     f
 }
 
@@ -281,6 +288,14 @@ pub fn channel_edit(props: &EditProps) -> Html {
                     0
                 })
             };
+            let setting = super::setting::join(
+                fields.get("setting").map_or("", String::as_str),
+                &super::setting::KEYS.map(|k| (k, fields.get(k).cloned().unwrap_or_default())),
+            )
+            .unwrap_or_else(|bad| {
+                found.insert(bad, ctx.t("channel.timeout_invalid").into());
+                String::new()
+            });
             let priority = number("priority", &mut found);
             let weight = number("weight", &mut found);
             if fields.get("name").is_none_or(|n| n.trim().is_empty()) {
@@ -320,7 +335,7 @@ pub fn channel_edit(props: &EditProps) -> Html {
                 status_code_mapping: Some(f("status_code_mapping")),
                 system_prompt: Some(f("system_prompt")),
                 headers: Some(f("headers")),
-                setting: Some(f("setting")),
+                setting: Some(setting),
                 model_prefix: Some(f("model_prefix")),
             };
             let request = match id {
@@ -476,6 +491,11 @@ pub fn channel_edit(props: &EditProps) -> Html {
                 { field("param_override", "channel.param_override", Some(ctx.t("channel.param_override_hint").into()), true) }
                 { field("headers", "channel.headers", Some(ctx.t("channel.headers_hint").into()), true) }
                 { field("status_code_mapping", "channel.status_code_mapping", Some(ctx.t("channel.status_code_mapping_hint").into()), true) }
+                { field("proxy", "channel.proxy", Some(ctx.t("channel.proxy_hint").into()), false) }
+                { field("connect_timeout", "channel.connect_timeout", Some(ctx.t("channel.timeout_hint").into()), false) }
+                { field("first_byte_timeout", "channel.first_byte_timeout", Some(ctx.t("channel.timeout_hint").into()), false) }
+                { field("idle_timeout", "channel.idle_timeout", Some(ctx.t("channel.timeout_hint").into()), false) }
+                { field("total_timeout", "channel.total_timeout", Some(ctx.t("channel.timeout_hint").into()), false) }
                 { field("setting", "channel.setting", Some(ctx.t("channel.setting_hint").into()), true) }
                 <label class="check field">
                     <input id="ch-auto-ban" type="checkbox" checked={*auto_ban} onchange={bind_check(&auto_ban)} />

@@ -189,6 +189,9 @@ pub fn channel_list() -> Html {
                 <button id="channel-test-all" class="secondary" disabled={busy} onclick={test_all}>{ ctx.t("channel.test_all") }</button>
                 <button class="secondary" disabled={busy} onclick={balances_all}>{ ctx.t("channel.balance_all") }</button>
                 <button class="secondary danger-text" onclick={delete_disabled}>{ ctx.t("channel.delete_disabled") }</button>
+                if ctx.role() >= veloera_admin_types::role::ROOT {
+                    <super::transfer::ChannelTransfer selected={(*selected).clone()} on_imported={reload.clone()} />
+                }
                 if !selected.is_empty() {
                     <button id="channel-delete-selected" class="danger" onclick={delete_selected}>
                         { ctx.tf("channel.delete_selected", &[("n", selected.len().to_string())]) }
