@@ -290,6 +290,17 @@ pub async fn groups() -> ApiResult<Vec<String>> {
     Ok(request(Method::GET, "/api/group/", None).await?.unwrap_or_default())
 }
 
+/// `POST /api/channel/tag/enabled` or `/tag/disabled`: every channel of `tag`.
+pub async fn set_tag_status(tag: &str, enable: bool) -> ApiResult<()> {
+    let url = if enable { "/api/channel/tag/enabled" } else { "/api/channel/tag/disabled" };
+    done(Method::POST, url, json(&veloera_admin_types::ChannelTag { tag: tag.to_string() })).await
+}
+
+/// `PUT /api/channel/tag`: edits every channel of the tag.
+pub async fn edit_tag(body: &veloera_admin_types::ChannelTagEdit) -> ApiResult<()> {
+    done(Method::PUT, "/api/channel/tag", json(body)).await
+}
+
 /// `GET /api/channel/export` (root): the channels `ids`, or all of them when empty, keys included.
 pub async fn export_channels(ids: &[i64]) -> ApiResult<veloera_admin_types::channel_transfer::ChannelExportFile> {
     let ids = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");

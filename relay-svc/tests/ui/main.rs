@@ -227,6 +227,25 @@ async fn sign_in(gw: &Gateway, user: &str, password: &str) -> String {
     harness::session_cookie(&resp)
 }
 
+/// Prints how soon the sign-in page painted (Performance API: first contentful paint, and the largest
+/// contentful paint, which is the sign-in form once the app has rendered). Printed, not asserted: speed targets
+/// belong to the benchmark, not to a timed test.
+async fn report_first_paint(c: &Client) {
+    let timing = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+             let lcp = 0;
+             new PerformanceObserver(list => { for (const e of list.getEntries()) lcp = e.startTime; })
+               .observe({type: 'largest-contentful-paint', buffered: true});
+             setTimeout(() => done({fcp: fcp ? fcp.startTime : null, lcp}), 200);",
+            vec![],
+        )
+        .await
+        .unwrap_or_default();
+    println!("sign-in page paint on loopback: first contentful {} ms, largest contentful {} ms", timing["fcp"], timing["lcp"]);
+}
+
 /// A user's balance as administrators see it.
 async fn balance(gw: &Gateway, username: &str) -> i64 {
     let (_, found) = gw.api("GET", &format!("/api/user/search?keyword={username}"), None).await;
@@ -268,6 +287,7 @@ async fn root_sets_up_channels_and_a_token_uses_it_and_finds_the_request_in_logs
     wait_css(&c, "#login").await;
     assert_eq!(js(&c, "return location.pathname;").await, "/login");
     text_when(&c, "#nav-toggle, h1", |t| t.contains("登录")).await;
+    report_first_paint(&c).await;
     shot(&c, "login-zh-light").await;
 
     type_into(&c, "#username", "root").await;

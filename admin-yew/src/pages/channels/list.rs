@@ -52,6 +52,7 @@ pub fn channel_list() -> Html {
     let group = use_state(String::new);
     let searching = use_state(|| false);
     let selected = use_state(BTreeSet::<i64>::new);
+    let tag_mode = use_state(|| false);
     let progress = use_state(|| None::<Progress>);
     let testing = use_state(|| None::<Channel>);
     let reload_tick = use_state(|| 0u32);
@@ -162,7 +163,11 @@ pub fn channel_list() -> Html {
                         <th>{ ctx.t("channel.weight") }</th><th>{ ctx.t("common.actions") }</th>
                     </tr></thead>
                     <tbody>
-                        { for r.items().iter().map(|c| html! {
+                        { for groups_of(r.items(), *tag_mode).into_iter().map(|(tag, items)| html! { <>
+                        if let Some(tag) = tag {
+                            <super::tags::TagHeader key={format!("tag-{tag}")} count={items.len()} cols={12} on_changed={reload.clone()} tag={tag.clone()} />
+                        }
+                        { for items.into_iter().map(|c| html! {
                             <ChannelRow key={c.id} channel={c.clone()} selected={selected.contains(&c.id)}
                                 on_select={{
                                     let selected = selected.clone();
@@ -175,6 +180,7 @@ pub fn channel_list() -> Html {
                                 on_test={{ let testing = testing.clone(); Callback::from(move |c: Channel| testing.set(Some(c))) }}
                                 on_changed={reload.clone()} />
                         }) }
+                        </> }) }
                     </tbody>
                 </table>
             </div>
@@ -186,6 +192,8 @@ pub fn channel_list() -> Html {
             <PageHead title={ctx.t("nav.channels")}>
                 <Link<Route> to={Route::ChannelAdd} classes="button"><span id="channel-add">{ ctx.t("channel.add") }</span></Link<Route>>
                 <button class="secondary" onclick={{ let r = reload.clone(); Callback::from(move |_: MouseEvent| r.emit(())) }}>{ ctx.t("common.refresh") }</button>
+                <button id="channel-tag-mode" class="secondary" aria-pressed={tag_mode.to_string()}
+                    onclick={{ let t = tag_mode.clone(); Callback::from(move |_: MouseEvent| t.set(!*t)) }}>{ ctx.t("channel.tag_mode") }</button>
                 <button id="channel-test-all" class="secondary" disabled={busy} onclick={test_all}>{ ctx.t("channel.test_all") }</button>
                 <button class="secondary" disabled={busy} onclick={balances_all}>{ ctx.t("channel.balance_all") }</button>
                 <button class="secondary danger-text" onclick={delete_disabled}>{ ctx.t("channel.delete_disabled") }</button>
@@ -226,6 +234,16 @@ pub fn channel_list() -> Html {
                 }} />
             }
         </section>
+    }
+}
+
+/// The rows as the table shows them: in tag view grouped under their tags (`Some(tag)`, empty for untagged),
+/// otherwise as listed.
+fn groups_of(items: &[Channel], tag_mode: bool) -> Vec<(Option<String>, Vec<&Channel>)> {
+    if tag_mode {
+        super::tags::grouped(items).into_iter().map(|(t, cs)| (Some(t), cs)).collect()
+    } else {
+        vec![(None, items.iter().collect())]
     }
 }
 

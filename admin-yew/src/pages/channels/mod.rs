@@ -3,6 +3,7 @@
 pub mod edit;
 pub mod list;
 mod setting;
+pub mod tags;
 pub mod transfer;
 
 use veloera_admin_types::channel_types;
