@@ -465,11 +465,7 @@ pub async fn aff_transfer(quota: i64) -> ApiResult<AffTransferResult> {
 /// `POST /pg/chat/completions` with the session: streams the answer, calling `on_text` with each piece of text
 /// as it arrives, until the stream ends or `signal` aborts it (then `Ok`: what arrived stays). A refusal
 /// (`{error: {message}}`, before or during the stream) is an error with the server's message.
-pub async fn playground(
-    body: &Value,
-    signal: &web_sys::AbortSignal,
-    mut on_text: impl FnMut(&str),
-) -> ApiResult<()> {
+pub async fn playground(body: &Value, signal: &web_sys::AbortSignal, mut on_text: impl FnMut(&str)) -> ApiResult<()> {
     use wasm_bindgen::JsCast;
     use wasm_bindgen_futures::JsFuture;
     let network = |e: wasm_bindgen::JsValue| ApiError::Network(format!("{e:?}"));
@@ -494,11 +490,8 @@ pub async fn playground(
         };
         return Err(ApiError::Server { status, message: error_message(&text).unwrap_or_else(|| short(&text)) });
     }
-    let reader: web_sys::ReadableStreamDefaultReader = resp
-        .body()
-        .ok_or_else(|| ApiError::Decode("the answer has no body".into()))?
-        .get_reader()
-        .unchecked_into();
+    let reader: web_sys::ReadableStreamDefaultReader =
+        resp.body().ok_or_else(|| ApiError::Decode("the answer has no body".into()))?.get_reader().unchecked_into();
     let mut events = SseText::default();
     loop {
         let chunk = match JsFuture::from(reader.read()).await {

@@ -61,7 +61,10 @@ pub const TEXT: &[(&str, &str)] = &[
     ("channel.param_override_hint", "A JSON object merged over the top level of every request body"),
     ("channel.priority", "Priority"),
     ("channel.proxy", "Proxy"),
-    ("channel.proxy_hint", "http://, https:// or socks5:// address (user:password@ allowed; the password is never shown again)"),
+    (
+        "channel.proxy_hint",
+        "http://, https:// or socks5:// address (user:password@ allowed; the password is never shown again)",
+    ),
     ("channel.remove_model", "Remove {model}"),
     ("channel.response_time", "Response time"),
     ("channel.search_keyword", "ID, name or key"),

@@ -164,7 +164,8 @@ async fn untranslated(c: &Client) -> Vec<String> {
     let text = js(c, "return document.body.innerText;").await.as_str().unwrap_or_default().to_string();
     const NAMESPACES: &[&str] = &[
         "channel", "common", "dash", "error", "form", "header", "log", "login", "nav", "notfound", "oauth", "pager",
-        "password", "pg", "privacy", "profile", "register", "transfer", "reset", "role", "setup", "status", "theme", "token", "wallet",
+        "password", "pg", "privacy", "profile", "register", "transfer", "reset", "role", "setup", "status", "theme",
+        "token", "wallet",
     ];
     text.split(|ch: char| ch.is_whitespace() || "()（）:：,，".contains(ch))
         .filter(|w| {
@@ -250,7 +251,10 @@ async fn report_first_paint(c: &Client) {
         )
         .await
         .unwrap_or_default();
-    println!("sign-in page paint on loopback: first contentful {} ms, largest contentful {} ms", timing["fcp"], timing["lcp"]);
+    println!(
+        "sign-in page paint on loopback: first contentful {} ms, largest contentful {} ms",
+        timing["fcp"], timing["lcp"]
+    );
 }
 
 /// A user's balance as administrators see it.

@@ -60,11 +60,7 @@ pub fn tag_header(props: &TagHeaderProps) -> Html {
                     }
                 });
             };
-            if enable {
-                run()
-            } else {
-                ctx.ask(ctx.tf("channel.confirm_disable_tag", &[("tag", tag.clone())]), run)
-            }
+            if enable { run() } else { ctx.ask(ctx.tf("channel.confirm_disable_tag", &[("tag", tag.clone())]), run) }
         })
     };
     let save = {

@@ -143,7 +143,11 @@ pub fn channel_transfer(props: &TransferProps) -> Html {
 fn summary(ctx: &AppCtx, r: &ChannelImportReport) -> String {
     ctx.tf(
         "transfer.summary",
-        &[("created", r.created.to_string()), ("skipped", r.skipped.to_string()), ("failed", r.failed.len().to_string())],
+        &[
+            ("created", r.created.to_string()),
+            ("skipped", r.skipped.to_string()),
+            ("failed", r.failed.len().to_string()),
+        ],
     )
 }
 
