@@ -16,6 +16,8 @@ pub const TEXT: &[(&str, &str)] = &[
     ("channel.confirm_disable", "Disable channel “{name}”?"),
     ("channel.confirm_disable_tag", "Disable every channel tagged “{tag}”?"),
     ("channel.connect_timeout", "Connect timeout (s)"),
+    ("channel.copy", "Copy"),
+    ("channel.copy_name", "{name} (copy)"),
     ("channel.delete_disabled", "Delete disabled"),
     ("channel.delete_selected", "Delete selected ({n})"),
     ("channel.disable_tag", "Disable all"),

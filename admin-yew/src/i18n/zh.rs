@@ -16,6 +16,8 @@ pub const TEXT: &[(&str, &str)] = &[
     ("channel.confirm_disable", "确定禁用渠道「{name}」吗？"),
     ("channel.confirm_disable_tag", "禁用标签为“{tag}”的全部渠道？"),
     ("channel.connect_timeout", "连接超时（秒）"),
+    ("channel.copy", "复制"),
+    ("channel.copy_name", "{name}（副本）"),
     ("channel.delete_disabled", "删除已禁用渠道"),
     ("channel.delete_selected", "删除选中（{n}）"),
     ("channel.disable_tag", "全部禁用"),

@@ -146,7 +146,25 @@ pub fn channel_edit(props: &EditProps) -> Html {
                 if let Ok(c) = api::models_by_type().await {
                     catalogue.set(c);
                 }
-                let Some(id) = id else { return };
+                let Some(id) = id else {
+                    // `/channel/add?copy=12` starts from channel 12's settings under a new name; keys are never
+                    // sent back by the API, so they are entered again.
+                    let Some(source) = crate::pages::query_param("copy").and_then(|v| v.parse::<i64>().ok()) else {
+                        return;
+                    };
+                    match api::get_channel(source).await {
+                        Ok(c) => {
+                            channel_type.set(c.channel_type);
+                            groups.set(split_models(&c.group));
+                            auto_ban.set(c.auto_ban != 0);
+                            let mut f = fields_of(&c);
+                            f.insert("name", ctx.tf("channel.copy_name", &[("name", c.name.clone())]));
+                            fields.set(f);
+                        }
+                        Err(e) => ctx.error(&e),
+                    }
+                    return;
+                };
                 match api::get_channel(id).await {
                     Ok(c) => {
                         channel_type.set(c.channel_type);

@@ -35,6 +35,12 @@ impl Rows {
     }
 }
 
+/// The add form's query when it starts from another channel (`/channel/add?copy=12`).
+#[derive(Clone, PartialEq, serde::Serialize)]
+struct CopyOf {
+    copy: i64,
+}
+
 /// Progress of "test all" or "update all balances": done of total.
 #[derive(Clone, Copy, PartialEq)]
 struct Progress {
@@ -416,6 +422,7 @@ fn channel_row(props: &RowProps) -> Html {
             <td class="actions">
                 <button class="secondary small channel-test" onclick={on_test}>{ ctx.t("channel.test") }</button>
                 <Link<Route> to={Route::ChannelEdit { id: c.id }} classes="button secondary small">{ ctx.t("common.edit") }</Link<Route>>
+                <Link<Route, CopyOf> to={Route::ChannelAdd} query={Some(CopyOf { copy: c.id })} classes="button secondary small channel-copy">{ ctx.t("channel.copy") }</Link<Route, CopyOf>>
                 <button class="secondary small" onclick={toggle}>{ if c.status == status::ENABLED { ctx.t("common.disable") } else { ctx.t("common.enable") } }</button>
                 <button class="danger small" onclick={delete}>{ ctx.t("common.delete") }</button>
             </td>
