@@ -368,6 +368,34 @@ async fn root_sets_up_channels_and_a_token_uses_it_and_finds_the_request_in_logs
     c.forward().await.unwrap();
     wait_css(&c, "#ch-name").await;
 
+    // A timeout and a tag from their own fields; the timeout lands in `setting`.
+    type_into(&c, "#ch-first_byte_timeout", "30").await;
+    type_into(&c, "#ch-tag", "team-a").await;
+    click(&c, "#channel-save").await;
+    text_when(&c, "#channels", |t| t.contains("mock-openai")).await;
+    let (_, saved) = gw.api("GET", &format!("/api/channel/{openai_id}"), None).await;
+    assert_eq!(saved["data"]["tag"], "team-a", "{saved}");
+    let setting: Value = serde_json::from_str(saved["data"]["setting"].as_str().unwrap()).unwrap();
+    assert_eq!(setting["first_byte_timeout"], 30, "{saved}");
+
+    // The tag view heads the tag's rows with its actions; copying opens the add form filled from the channel.
+    click(&c, "#channel-tag-mode").await;
+    text_when(&c, "#channels .tag-row", |t| t.contains("team-a")).await;
+    shot(&c, "channels-tag-view").await;
+    click(&c, "#channel-tag-mode").await;
+    click(&c, &format!("#channel-{openai_id} .channel-copy")).await;
+    let mut copied = String::new();
+    for _ in 0..50 {
+        copied = wait_css(&c, "#ch-name").await.prop("value").await.unwrap().unwrap_or_default();
+        if copied.contains("mock-openai") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(copied.starts_with("mock-openai") && copied != "mock-openai", "{copied}");
+    let timeout = wait_css(&c, "#ch-first_byte_timeout").await.prop("value").await.unwrap().unwrap_or_default();
+    assert_eq!(timeout, "30");
+
     // A token with a quota and a model limit; its key is shown once.
     go(&c, "/token/add").await;
     type_into(&c, "#tk-name", "ui-token").await;
