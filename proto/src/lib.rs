@@ -1,4 +1,5 @@
-//! Generated types and stubs for the `veloera.control.v1` gRPC contract between relay-svc and control-svc.
+//! Generated types and stubs for the `veloera.control.v1` gRPC contract between relay-svc and control-svc, and for
+//! the `veloera.admin.v1` service control-svc offers the operator's own backends.
 
 /// Metadata key carrying the shared internal secret on every relay -> control call.
 pub const INTERNAL_SECRET_HEADER: &str = "x-veloera-internal-secret";
@@ -6,6 +7,15 @@ pub const INTERNAL_SECRET_HEADER: &str = "x-veloera-internal-secret";
 #[allow(clippy::all, missing_docs)]
 pub mod v1 {
     tonic::include_proto!("veloera.control.v1");
+}
+
+/// `veloera.admin.v1`: the admin service (`proto/veloera/admin/v1/admin.proto`).
+#[allow(clippy::all, missing_docs)]
+pub mod admin_v1 {
+    tonic::include_proto!("veloera.admin.v1");
+
+    /// The encoded descriptor set of `admin.proto`, for server reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/admin_descriptor.bin"));
 }
 
 pub mod blocked_words;

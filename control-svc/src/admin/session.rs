@@ -1,17 +1,17 @@
 //! Sessions: a signed, HttpOnly, SameSite=Strict cookie holding a random session id whose digest is a row of
 //! `sessions` (so a session can be ended server-side: logout, a password change or reset, disabling the account,
 //! "log out everywhere"), or a personal access token in `Authorization` (from `GET /api/user/token`), and the
-//! extractors that turn either into a signed-in user (checked against the database on every call).
+//! extractors that turn either into a signed-in user (checked against the database on every call). What each
+//! extractor requires is decided by `crate::access`, which the gRPC admin service shares.
 
+use crate::access::{self, Need};
+use crate::db::{self, users::UserRow};
+use crate::error::ControlError;
+use crate::state::AppState;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::{Cookie, Key, SameSite, SignedCookieJar};
-use veloera_admin_types::{role, status};
-
-use crate::db::{self, users::UserRow};
-use crate::error::ControlError;
-use crate::state::AppState;
 
 pub const COOKIE_NAME: &str = "session";
 const SESSION_SECONDS: i64 = 30 * 24 * 3600;
@@ -60,12 +60,12 @@ impl FromRequestParts<AppState> for SignedIn {
 }
 
 /// The enabled user a request's headers sign in: the access token in `Authorization` when there is one, else the
-/// live session of the signed cookie. Shared by the admin API's extractors and the relay's playground
-/// (`grpc/session.rs`), which forwards these headers, so both check a session the same way.
+/// live session of the signed cookie. Shared by the extractors and the relay's playground (`grpc/session.rs`),
+/// which forwards these headers, so both check a session the same way.
 pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<UserRow, ControlError> {
     // An `Authorization` header decides on its own: a bad token is refused even next to a good cookie.
     let user = match access_token(headers)? {
-        Some(token) => db::users::find_by_access_token(state.db(), &access_token_digest(token)).await?,
+        Some(token) => access::token_owner(state, token).await?,
         None => {
             let jar = SignedCookieJar::from_headers(headers, Key::from_ref(state));
             let digest = cookie_session(&jar).ok_or(ControlError::Unauthenticated)?;
@@ -79,31 +79,15 @@ pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<UserRow,
     {
         return Err(ControlError::Unauthenticated);
     }
-    if user.status != status::ENABLED as i64 {
-        return Err(ControlError::Forbidden("this account is disabled".into()));
-    }
+    access::require(&user, Need::SignedIn)?;
     Ok(user)
 }
 
-/// The personal access token in `Authorization` (`Bearer ` optional), if the header is there. Relay API keys
-/// (`sk-…`) are refused outright: they are never valid on the admin API, and a digest lookup must not even be
-/// attempted with them.
+/// The personal access token in `Authorization`, if the header is there (see [`access::personal_token`]).
 fn access_token(headers: &HeaderMap) -> Result<Option<&str>, ControlError> {
     let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else { return Ok(None) };
-    let value = value.to_str().map_err(|_| ControlError::Unauthenticated)?.trim();
-    let token = match value.get(..7) {
-        Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => value[7..].trim(),
-        _ => value,
-    };
-    if token.is_empty() || token.len() > 256 || token.starts_with("sk-") {
-        return Err(ControlError::Unauthenticated);
-    }
-    Ok(Some(token))
-}
-
-/// What `users.access_token_digest` holds for a token: SHA-256, hex.
-pub fn access_token_digest(token: &str) -> String {
-    hex::encode(crate::secrets::key_digest(token))
+    let value = value.to_str().map_err(|_| ControlError::Unauthenticated)?;
+    access::personal_token(value).map(Some)
 }
 
 /// A signed-in user that has no pending password change.
@@ -120,9 +104,7 @@ impl FromRequestParts<AppState> for Active {
 /// [`signed_in`], for a user that has no pending password change.
 pub async fn active(state: &AppState, headers: &HeaderMap) -> Result<UserRow, ControlError> {
     let user = signed_in(state, headers).await?;
-    if user.must_change_password != 0 {
-        return Err(ControlError::Forbidden("the default password must be changed first (PUT /api/user/self)".into()));
-    }
+    access::require(&user, Need::Active)?;
     Ok(user)
 }
 
@@ -134,9 +116,7 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Active(user) = Active::from_request_parts(parts, state).await?;
-        if user.role < role::ADMIN as i64 {
-            return Err(ControlError::Forbidden("administrator access required".into()));
-        }
+        access::require(&user, Need::Admin)?;
         Ok(Admin(user))
     }
 }
@@ -149,9 +129,7 @@ impl FromRequestParts<AppState> for Root {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Active(user) = Active::from_request_parts(parts, state).await?;
-        if user.role < role::ROOT as i64 {
-            return Err(ControlError::Forbidden("root access required".into()));
-        }
+        access::require(&user, Need::Root)?;
         Ok(Root(user))
     }
 }
