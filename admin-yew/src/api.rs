@@ -220,6 +220,19 @@ pub async fn delete_disabled_channels() -> ApiResult<()> {
     done(Method::DELETE, "/api/channel/disabled", None).await
 }
 
+/// `GET url` for the routes where Veloera puts results beside the envelope's fields (`time`, `balance`): the
+/// status and the whole body, read by the caller.
+async fn get_unwrapped(url: &str) -> ApiResult<(u16, Value)> {
+    let resp = RequestBuilder::new(url)
+        .credentials(RequestCredentials::SameOrigin)
+        .send()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    let status = resp.status();
+    let body = resp.json().await.map_err(|e| ApiError::Decode(e.to_string()))?;
+    Ok((status, body))
+}
+
 /// What a channel test answered: Veloera puts the latency in seconds beside `data`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TestOutcome {
@@ -232,13 +245,7 @@ pub struct TestOutcome {
 /// body itself rather than through the envelope.
 pub async fn test_channel(id: i64, model: &str) -> ApiResult<TestOutcome> {
     let url = with_query(&format!("/api/channel/test/{id}"), &[("model", model.into())]);
-    let resp = RequestBuilder::new(&url)
-        .credentials(RequestCredentials::SameOrigin)
-        .send()
-        .await
-        .map_err(|e| ApiError::Network(e.to_string()))?;
-    let status = resp.status();
-    let body: Value = resp.json().await.map_err(|e| ApiError::Decode(e.to_string()))?;
+    let (status, body) = get_unwrapped(&url).await?;
     let message = body.get("message").and_then(Value::as_str).unwrap_or_default().to_string();
     if status == 401 || status == 403 {
         return Err(ApiError::Server { status, message });
@@ -252,14 +259,7 @@ pub async fn test_channel(id: i64, model: &str) -> ApiResult<TestOutcome> {
 
 /// `GET /api/channel/update_balance/{id}`: the balance in USD.
 pub async fn update_balance(id: i64) -> ApiResult<f64> {
-    let url = format!("/api/channel/update_balance/{id}");
-    let resp = RequestBuilder::new(&url)
-        .credentials(RequestCredentials::SameOrigin)
-        .send()
-        .await
-        .map_err(|e| ApiError::Network(e.to_string()))?;
-    let status = resp.status();
-    let body: Value = resp.json().await.map_err(|e| ApiError::Decode(e.to_string()))?;
+    let (status, body) = get_unwrapped(&format!("/api/channel/update_balance/{id}")).await?;
     let message = body.get("message").and_then(Value::as_str).unwrap_or_default().to_string();
     match body.get("success").and_then(Value::as_bool) {
         Some(true) => Ok(body.get("balance").and_then(Value::as_f64).unwrap_or(0.0)),
@@ -289,6 +289,32 @@ pub async fn set_channel_key_status(id: i64, slot: usize, status: i64) -> ApiRes
 
 pub async fn groups() -> ApiResult<Vec<String>> {
     Ok(request(Method::GET, "/api/group/", None).await?.unwrap_or_default())
+}
+
+/// `POST /api/channel/tag/enabled` or `/tag/disabled`: every channel of `tag`.
+pub async fn set_tag_status(tag: &str, enable: bool) -> ApiResult<()> {
+    let url = if enable { "/api/channel/tag/enabled" } else { "/api/channel/tag/disabled" };
+    done(Method::POST, url, json(&veloera_admin_types::ChannelTag { tag: tag.to_string() })).await
+}
+
+/// `PUT /api/channel/tag`: edits every channel of the tag.
+pub async fn edit_tag(body: &veloera_admin_types::ChannelTagEdit) -> ApiResult<()> {
+    done(Method::PUT, "/api/channel/tag", json(body)).await
+}
+
+/// `GET /api/channel/export` (root): the channels `ids`, or all of them when empty, keys included.
+pub async fn export_channels(ids: &[i64]) -> ApiResult<veloera_admin_types::channel_transfer::ChannelExportFile> {
+    let ids = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+    data(Method::GET, &with_query("/api/channel/export", &[("ids", ids)]), None).await
+}
+
+/// `POST /api/channel/import`: what importing `file` did, or with `dry_run` would do.
+pub async fn import_channels(
+    file: &veloera_admin_types::channel_transfer::ChannelExportFile,
+    dry_run: bool,
+) -> ApiResult<veloera_admin_types::channel_transfer::ChannelImportReport> {
+    let url = if dry_run { "/api/channel/import?dry_run=true" } else { "/api/channel/import" };
+    data(Method::POST, url, json(file)).await
 }
 
 // Tokens.
@@ -432,4 +458,128 @@ pub async fn aff_code() -> ApiResult<String> {
 
 pub async fn aff_transfer(quota: i64) -> ApiResult<AffTransferResult> {
     data(Method::POST, "/api/user/aff_transfer", json(&AffTransferRequest { quota })).await
+}
+
+// Playground.
+
+/// `POST /pg/chat/completions` with the session: streams the answer, calling `on_text` with each piece of text
+/// as it arrives, until the stream ends or `signal` aborts it (then `Ok`: what arrived stays). A refusal
+/// (`{error: {message}}`, before or during the stream) is an error with the server's message.
+pub async fn playground(body: &Value, signal: &web_sys::AbortSignal, mut on_text: impl FnMut(&str)) -> ApiResult<()> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let network = |e: wasm_bindgen::JsValue| ApiError::Network(format!("{e:?}"));
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_credentials(RequestCredentials::SameOrigin);
+    init.set_signal(Some(signal));
+    init.set_body(&wasm_bindgen::JsValue::from_str(&body.to_string()));
+    let request = web_sys::Request::new_with_str_and_init("/pg/chat/completions", &init).map_err(network)?;
+    request.headers().set("Content-Type", "application/json").map_err(network)?;
+    let window = web_sys::window().ok_or_else(|| ApiError::Network("no window".into()))?;
+    let resp: web_sys::Response = match JsFuture::from(window.fetch_with_request(&request)).await {
+        Ok(r) => r.unchecked_into(),
+        Err(_) if signal.aborted() => return Ok(()),
+        Err(e) => return Err(network(e)),
+    };
+    let status = resp.status();
+    if !resp.ok() {
+        let text = match resp.text() {
+            Ok(p) => JsFuture::from(p).await.ok().and_then(|t| t.as_string()).unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        return Err(ApiError::Server { status, message: error_message(&text).unwrap_or_else(|| short(&text)) });
+    }
+    let reader: web_sys::ReadableStreamDefaultReader =
+        resp.body().ok_or_else(|| ApiError::Decode("the answer has no body".into()))?.get_reader().unchecked_into();
+    let mut events = SseText::default();
+    loop {
+        let chunk = match JsFuture::from(reader.read()).await {
+            Ok(c) => c,
+            Err(_) if signal.aborted() => return Ok(()),
+            Err(e) => return Err(network(e)),
+        };
+        let done = js_sys::Reflect::get(&chunk, &"done".into()).map(|d| d.is_truthy()).unwrap_or(true);
+        if done {
+            return Ok(());
+        }
+        let bytes = js_sys::Reflect::get(&chunk, &"value".into())
+            .map(|v| js_sys::Uint8Array::new(&v).to_vec())
+            .unwrap_or_default();
+        for piece in events.feed(&bytes) {
+            match piece {
+                SsePiece::Text(t) => on_text(&t),
+                SsePiece::Error(message) => return Err(ApiError::Server { status: 502, message }),
+            }
+        }
+    }
+}
+
+/// The `error.message` of an OpenAI-shaped error body.
+fn error_message(text: &str) -> Option<String> {
+    let body: Value = serde_json::from_str(text).ok()?;
+    body.get("error")?.get("message")?.as_str().map(str::to_string)
+}
+
+/// What one SSE event of a chat stream carried for the reader.
+#[derive(Debug, PartialEq)]
+pub enum SsePiece {
+    Text(String),
+    Error(String),
+}
+
+/// Splits an OpenAI chat stream into events as bytes arrive (an event, or a UTF-8 character, may be cut
+/// between two reads).
+#[derive(Default)]
+pub struct SseText {
+    pending: Vec<u8>,
+}
+
+impl SseText {
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<SsePiece> {
+        self.pending.extend_from_slice(bytes);
+        let mut pieces = Vec::new();
+        while let Some(end) = self.pending.windows(2).position(|w| w == b"\n\n") {
+            let event: Vec<u8> = self.pending.drain(..end + 2).collect();
+            for line in String::from_utf8_lossy(&event).lines() {
+                let Some(data) = line.strip_prefix("data:").map(str::trim) else { continue };
+                let Ok(chunk) = serde_json::from_str::<Value>(data) else { continue };
+                if let Some(message) = chunk.get("error").and_then(|e| e.get("message")).and_then(Value::as_str) {
+                    pieces.push(SsePiece::Error(message.to_string()));
+                }
+                let text = chunk.pointer("/choices/0/delta/content").and_then(Value::as_str).unwrap_or_default();
+                if !text.is_empty() {
+                    pieces.push(SsePiece::Text(text.to_string()));
+                }
+            }
+        }
+        pieces
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_chat_stream_cut_anywhere_yields_its_text_in_order() {
+        let stream = "data: {\"choices\":[{\"delta\":{\"content\":\"<script>\"}}]}\n\n\
+                      data: {\"choices\":[{\"delta\":{\"content\":\"héllo\"}}]}\n\ndata: [DONE]\n\n";
+        let bytes = stream.as_bytes();
+        for cut in 1..bytes.len() {
+            let mut sse = SseText::default();
+            let mut pieces = sse.feed(&bytes[..cut]);
+            pieces.extend(sse.feed(&bytes[cut..]));
+            let want = vec![SsePiece::Text("<script>".into()), SsePiece::Text("héllo".into())];
+            assert_eq!(pieces, want, "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn an_error_event_in_the_stream_is_reported() {
+        let mut sse = SseText::default();
+        let pieces = sse.feed(b"data: {\"error\":{\"message\":\"upstream failed\"}}\n\n");
+        assert_eq!(pieces, vec![SsePiece::Error("upstream failed".into())]);
+        assert_eq!(error_message(r#"{"error":{"message":"not signed in"}}"#).as_deref(), Some("not signed in"));
+    }
 }

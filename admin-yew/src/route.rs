@@ -39,6 +39,8 @@ pub enum Route {
     TokenEdit { id: i64 },
     #[at("/log")]
     Logs,
+    #[at("/playground")]
+    Playground,
     #[at("/topup")]
     Wallet,
     #[at("/personal")]
@@ -75,6 +77,7 @@ pub fn switch(route: Route) -> Html {
         Route::TokenAdd => html! { <pages::tokens::edit::TokenEdit id={None::<i64>} /> },
         Route::TokenEdit { id } => html! { <pages::tokens::edit::TokenEdit id={Some(id)} /> },
         Route::Logs => html! { <pages::logs::Logs /> },
+        Route::Playground => html! { <pages::playground::Playground /> },
         Route::Wallet => html! { <pages::wallet::Wallet /> },
         Route::Profile => html! { <pages::profile::Profile /> },
         Route::NotFound => html! { <pages::not_found::NotFound /> },

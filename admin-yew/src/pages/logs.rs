@@ -140,7 +140,9 @@ pub fn logs() -> Html {
                         if admin { <th>{ ctx.t("log.user") }</th><th>{ ctx.t("log.channel") }</th> }
                         <th>{ ctx.t("log.token") }</th><th>{ ctx.t("log.group") }</th><th>{ ctx.t("log.type") }</th>
                         <th>{ ctx.t("log.model") }</th><th>{ ctx.t("log.tokens") }</th><th>{ ctx.t("log.cost") }</th>
-                        <th>{ ctx.t("log.duration") }</th><th>{ ctx.t("log.stream") }</th><th></th>
+                        <th>{ ctx.t("log.duration") }</th>
+                        if admin { <th>{ ctx.t("log.retries") }</th> }
+                        <th>{ ctx.t("log.stream") }</th><th></th>
                     </tr></thead>
                     <tbody>
                         { for p.items.iter().map(|l| {
@@ -149,7 +151,7 @@ pub fn logs() -> Html {
                                 let (open, id) = (open.clone(), l.id);
                                 Callback::from(move |_: MouseEvent| open.set(if is_open { None } else { Some(id) }))
                             };
-                            let cols = if admin { 13 } else { 11 };
+                            let cols = if admin { 14 } else { 11 };
                             html! {
                                 <>
                                     <tr class="log-row" id={format!("log-{}", l.id)}>
@@ -165,6 +167,7 @@ pub fn logs() -> Html {
                                         <td class="nowrap log-tokens">{ format!("{} / {}", l.prompt_tokens, l.completion_tokens) }</td>
                                         <td class="log-cost">{ ctx.quota(l.quota) }</td>
                                         <td class="nowrap">{ duration(&ctx, l) }</td>
+                                        if admin { <td class="log-retries">{ retries(l) }</td> }
                                         <td>{ if l.is_stream { ctx.t("log.stream_yes") } else { ctx.t("log.stream_no") } }</td>
                                         <td><button class="secondary small" aria-expanded={is_open.to_string()} onclick={toggle}>{ ctx.t("log.details") }</button></td>
                                     </tr>
@@ -231,6 +234,13 @@ fn duration(ctx: &AppCtx, l: &LogEntry) -> String {
         }
         _ => ctx.tf("log.duration_s", &[("s", l.use_time.to_string())]),
     }
+}
+
+/// How many times the request was tried again: the channels of the retry trail (`other.admin_info.use_channel`,
+/// administrators only) after the first.
+fn retries(l: &LogEntry) -> usize {
+    let other: serde_json::Value = serde_json::from_str(&l.other).unwrap_or_default();
+    other.pointer("/admin_info/use_channel").and_then(|v| v.as_array()).map_or(0, |t| t.len().saturating_sub(1))
 }
 
 fn details(ctx: &AppCtx, l: &LogEntry) -> Html {

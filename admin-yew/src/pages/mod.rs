@@ -6,6 +6,7 @@ pub mod dashboard;
 pub mod login;
 pub mod logs;
 pub mod not_found;
+pub mod playground;
 pub mod profile;
 pub mod register;
 pub mod reset;

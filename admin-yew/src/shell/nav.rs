@@ -1,5 +1,5 @@
-//! The side navigation: each role sees only what it may use (users: dashboard, tokens, logs, wallet,
-//! profile; administrators add channels). On phones it is a drawer opened from the header.
+//! The side navigation: each role sees only what it may use (users: dashboard, tokens, logs, playground,
+//! wallet, profile; administrators add channels). On phones it is a drawer opened from the header.
 
 use veloera_admin_types::role;
 use yew::prelude::*;
@@ -15,12 +15,13 @@ struct Entry {
     min_role: i32,
 }
 
-fn entries() -> [Entry; 6] {
+fn entries() -> [Entry; 7] {
     [
         Entry { route: Route::Dashboard, key: "nav.dashboard", icon: "▤", min_role: role::COMMON },
         Entry { route: Route::Channels, key: "nav.channels", icon: "⇄", min_role: role::ADMIN },
         Entry { route: Route::Tokens, key: "nav.tokens", icon: "✦", min_role: role::COMMON },
         Entry { route: Route::Logs, key: "nav.logs", icon: "☰", min_role: role::COMMON },
+        Entry { route: Route::Playground, key: "nav.playground", icon: "✎", min_role: role::COMMON },
         Entry { route: Route::Wallet, key: "nav.wallet", icon: "◈", min_role: role::COMMON },
         Entry { route: Route::Profile, key: "nav.profile", icon: "☺", min_role: role::COMMON },
     ]

@@ -274,6 +274,37 @@ pub struct ChannelUpdate {
     pub model_prefix: Option<String>,
 }
 
+impl ChannelCreate {
+    /// The same fields as a change of channel `id` (the form that creates a channel also edits one). An empty
+    /// key keeps the stored keys.
+    pub fn into_update(self, id: i64) -> ChannelUpdate {
+        ChannelUpdate {
+            id,
+            channel_type: Some(self.channel_type),
+            name: Some(self.name),
+            key: Some(self.key).filter(|k| !k.is_empty()),
+            base_url: self.base_url,
+            models: Some(self.models),
+            group: self.group,
+            model_mapping: self.model_mapping,
+            priority: self.priority,
+            weight: self.weight,
+            auto_ban: self.auto_ban,
+            test_model: self.test_model,
+            openai_organization: self.openai_organization,
+            tag: self.tag,
+            status: self.status,
+            other: self.other,
+            param_override: self.param_override,
+            status_code_mapping: self.status_code_mapping,
+            system_prompt: self.system_prompt,
+            headers: self.headers,
+            setting: self.setting,
+            model_prefix: self.model_prefix,
+        }
+    }
+}
+
 /// `POST /api/channel/batch` body: the channels to delete.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChannelIds {
@@ -515,6 +546,28 @@ pub struct TokenUpdate {
     pub rate_limit_count: Option<i64>,
     #[serde(default)]
     pub rate_limit_success: Option<i64>,
+}
+
+impl TokenCreate {
+    /// The same fields as a change of token `id` (the form that creates a token also edits one).
+    pub fn into_update(self, id: i64) -> TokenUpdate {
+        TokenUpdate {
+            id,
+            name: Some(self.name),
+            status: None,
+            remain_quota: self.remain_quota,
+            unlimited_quota: self.unlimited_quota,
+            expired_time: self.expired_time,
+            model_limits_enabled: self.model_limits_enabled,
+            model_limits: self.model_limits,
+            allow_ips: self.allow_ips,
+            group: self.group,
+            rate_limit_enabled: self.rate_limit_enabled,
+            rate_limit_period: self.rate_limit_period,
+            rate_limit_count: self.rate_limit_count,
+            rate_limit_success: self.rate_limit_success,
+        }
+    }
 }
 
 /// `POST /api/user/register` body. `email` and `verification_code` are required when the site has

@@ -164,6 +164,7 @@ pub async fn reset_password(
     db::users::set_password_in(state.db(), &mut tx, user_id, &hash).await?;
     db::sessions::end_all_of_in(state.db(), &mut tx, user_id).await?;
     tx.commit().await?;
+    state.events().publish(crate::events::Change::User { user_id });
     Ok(Json(Envelope::ok(password)))
 }
 

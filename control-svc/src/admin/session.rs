@@ -8,7 +8,7 @@ use crate::access::{self, Need};
 use crate::db::{self, users::UserRow};
 use crate::error::ControlError;
 use crate::state::AppState;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::{Cookie, Key, SameSite, SignedCookieJar};
@@ -55,29 +55,32 @@ impl FromRequestParts<AppState> for SignedIn {
     type Rejection = ControlError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        // An `Authorization` header decides on its own: a bad token is refused even next to a good cookie.
-        let user = match access_token(&parts.headers)? {
-            Some(token) => access::token_owner(state, token).await?,
-            None => cookie_user(parts, state).await?,
-        };
-        let user = user.ok_or(ControlError::Unauthenticated)?;
-        // Veloera requires this header; we accept its absence but refuse a mismatch.
-        if let Some(claimed) = parts.headers.get("Veloera-User").or_else(|| parts.headers.get("New-Api-User"))
-            && claimed.to_str().ok().and_then(|s| s.trim().parse::<i64>().ok()) != Some(user.id)
-        {
-            return Err(ControlError::Unauthenticated);
-        }
-        access::require(&user, Need::SignedIn)?;
-        Ok(SignedIn(user))
+        signed_in(state, &parts.headers).await.map(SignedIn)
     }
 }
 
-/// The account of the live session the request's cookie names.
-async fn cookie_user(parts: &mut Parts, state: &AppState) -> Result<Option<UserRow>, ControlError> {
-    let jar =
-        SignedCookieJar::<Key>::from_request_parts(parts, state).await.map_err(|_| ControlError::Unauthenticated)?;
-    let digest = cookie_session(&jar).ok_or(ControlError::Unauthenticated)?;
-    db::sessions::find_user(state.db(), &digest).await
+/// The enabled user a request's headers sign in: the access token in `Authorization` when there is one, else the
+/// live session of the signed cookie. Shared by the extractors and the relay's playground (`grpc/session.rs`),
+/// which forwards these headers, so both check a session the same way.
+pub async fn signed_in(state: &AppState, headers: &HeaderMap) -> Result<UserRow, ControlError> {
+    // An `Authorization` header decides on its own: a bad token is refused even next to a good cookie.
+    let user = match access_token(headers)? {
+        Some(token) => access::token_owner(state, token).await?,
+        None => {
+            let jar = SignedCookieJar::from_headers(headers, Key::from_ref(state));
+            let digest = cookie_session(&jar).ok_or(ControlError::Unauthenticated)?;
+            db::sessions::find_user(state.db(), &digest).await?
+        }
+    };
+    let user = user.ok_or(ControlError::Unauthenticated)?;
+    // Veloera requires this header; we accept its absence but refuse a mismatch.
+    if let Some(claimed) = headers.get("Veloera-User").or_else(|| headers.get("New-Api-User"))
+        && claimed.to_str().ok().and_then(|s| s.trim().parse::<i64>().ok()) != Some(user.id)
+    {
+        return Err(ControlError::Unauthenticated);
+    }
+    access::require(&user, Need::SignedIn)?;
+    Ok(user)
 }
 
 /// The personal access token in `Authorization`, if the header is there (see [`access::personal_token`]).
@@ -94,10 +97,15 @@ impl FromRequestParts<AppState> for Active {
     type Rejection = ControlError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let SignedIn(user) = SignedIn::from_request_parts(parts, state).await?;
-        access::require(&user, Need::Active)?;
-        Ok(Active(user))
+        active(state, &parts.headers).await.map(Active)
     }
+}
+
+/// [`signed_in`], for a user that has no pending password change.
+pub async fn active(state: &AppState, headers: &HeaderMap) -> Result<UserRow, ControlError> {
+    let user = signed_in(state, headers).await?;
+    access::require(&user, Need::Active)?;
+    Ok(user)
 }
 
 /// An active user with role admin or root.

@@ -110,7 +110,12 @@ pub async fn logout(
     jar: SignedCookieJar<Key>,
 ) -> Result<(SignedCookieJar<Key>, Json<Envelope<()>>), ControlError> {
     if let Some(session) = cookie_session(&jar) {
+        let user = db::sessions::find_user(state.db(), &session).await?;
         db::sessions::end(state.db(), &session).await?;
+        // Relays cache a session's playground caller; this drops it.
+        if let Some(user) = user {
+            state.events().publish(Change::User { user_id: user.id });
+        }
     }
     Ok((jar.remove(removal_cookie()), Json(Envelope { success: true, message: String::new(), data: None })))
 }
@@ -123,6 +128,7 @@ pub async fn logout_everywhere(
     SignedIn(user): SignedIn,
 ) -> Result<Json<Envelope<u64>>, ControlError> {
     let ended = db::sessions::end_all_of(state.db(), user.id, cookie_session(&jar).as_deref()).await?;
+    state.events().publish(Change::User { user_id: user.id });
     Ok(Json(Envelope::ok(ended)))
 }
 
@@ -187,6 +193,7 @@ pub async fn update_self(
         }
         db::users::set_password(state.db(), user.id, &hash_password(new_password)?).await?;
         db::sessions::end_all_of(state.db(), user.id, cookie_session(&jar).as_deref()).await?;
+        state.events().publish(Change::User { user_id: user.id });
     } else if user.must_change_password != 0 {
         return Err(ControlError::Forbidden("the default password must be changed first".into()));
     }

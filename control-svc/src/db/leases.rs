@@ -55,6 +55,9 @@ pub struct Wanted<'a> {
     pub surrender: Option<(&'a str, i64)>,
 }
 
+/// The token id of playground requests (`grpc/session.rs`): billed to their user, with no token row.
+pub const PLAYGROUND_TOKEN: i64 = 0;
+
 /// Moves up to `wanted` (at least `needed`) quota into a new lease: at most half of what is available, so leases
 /// shrink as the balance does and, near zero, cover a single request. A balance smaller than `needed` is
 /// refused: the request it was for is never sent. A surrendered rest goes back to the balances first, and stays
@@ -68,14 +71,19 @@ pub async fn grant(db: &Db, ask: Wanted<'_>) -> Result<Result<Granted, Refused>,
     if let Some((id, amount)) = ask.surrender {
         give_back_part(db, &mut tx, id, token_id, Shrink::By(amount)).await?;
     }
-    let token: Option<(i64, i64)> = sqlx::query_as(&db.sql(&format!(
-        "SELECT remain_quota, unlimited_quota FROM tokens WHERE id = ? AND user_id = ?{}",
-        db.for_update()
-    )))
-    .bind(token_id)
-    .bind(user_id)
-    .fetch_optional(&mut *tx)
-    .await?;
+    // Token 0 is the playground's (Veloera's convention): no token row, so the user's balance alone decides.
+    let token: Option<(i64, i64)> = if token_id == PLAYGROUND_TOKEN {
+        Some((0, 1))
+    } else {
+        sqlx::query_as(&db.sql(&format!(
+            "SELECT remain_quota, unlimited_quota FROM tokens WHERE id = ? AND user_id = ?{}",
+            db.for_update()
+        )))
+        .bind(token_id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?
+    };
     let user: Option<(i64, i64)> = sqlx::query_as(
         &db.sql(&format!("SELECT quota, subscription_quota FROM users WHERE id = ?{}", db.for_update())),
     )

@@ -13,7 +13,7 @@ use crate::routing::{RoutableChannel, split_list};
 use crate::state::AppState;
 use veloera_proto::rules::ip_allowed;
 
-fn deny(reason: DenialReason, message: impl Into<String>) -> AuthorizeResponse {
+pub(super) fn deny(reason: DenialReason, message: impl Into<String>) -> AuthorizeResponse {
     AuthorizeResponse { outcome: Some(Outcome::Denial(Denial { reason: reason as i32, message: message.into() })) }
 }
 
@@ -102,20 +102,28 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
     if !ip_allowed(&ip_allowlist, &req.client_ip) {
         return Ok(deny(DenialReason::IpNotAllowed, format!("IP {} is not allowed to use this token", req.client_ip)));
     }
-    if req.model.is_empty() {
-        return Ok(caller_only(caller));
+    Ok(grant(state, caller, &req.model, req.pinned_channel_id))
+}
+
+/// The answer for `caller` (already checked as a caller) asking for `model`: the caller alone when no model is
+/// asked, else its candidates and price, or why there are none.
+pub(super) fn grant(state: &AppState, caller: Caller, model: &str, pinned: Option<i64>) -> AuthorizeResponse {
+    if model.is_empty() {
+        return caller_only(caller);
     }
-    if !model_allowlist.is_empty() && !model_allowlist.contains(&req.model) {
-        return Ok(deny(DenialReason::ModelNotAllowed, format!("this token may not use model {}", req.model)));
+    if !caller.model_allowlist.is_empty() && !caller.model_allowlist.iter().any(|m| m == model) {
+        return deny(DenialReason::ModelNotAllowed, format!("this token may not use model {model}"));
     }
-    if req.pinned_channel_id.is_some() && user_role < veloera_admin_types::role::ADMIN as i64 {
-        return Ok(deny(DenialReason::ChannelPinForbidden, "only administrators may pin a channel"));
+    if pinned.is_some() && caller.user_role < veloera_admin_types::role::ADMIN {
+        return deny(DenialReason::ChannelPinForbidden, "only administrators may pin a channel");
     }
+    let (group, accept_unset) = (caller.group.clone(), caller.accept_unset_model_ratio_model);
+    let channels = state.channels();
     let prices = state.prices();
-    let asked_price = prices.lookup_for(&req.model, &group, accept_unset);
+    let asked_price = prices.lookup_for(model, &group, accept_unset);
     let mut candidates = Vec::new();
-    for choice in channels.candidates(&group, &req.model, req.pinned_channel_id) {
-        let billed = choice.billed_model.as_deref().filter(|b| *b != req.model);
+    for choice in channels.candidates(&group, model, pinned) {
+        let billed = choice.billed_model.as_deref().filter(|b| *b != model);
         let pricing = match billed {
             Some(b) => prices.lookup_for(b, &group, accept_unset).or(asked_price),
             None => asked_price,
@@ -130,28 +138,25 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
         }
     }
     if candidates.is_empty() {
-        if asked_price.is_none() && !channels.candidates(&group, &req.model, req.pinned_channel_id).is_empty() {
-            return Ok(deny(
+        if asked_price.is_none() && !channels.candidates(&group, model, pinned).is_empty() {
+            return deny(
                 DenialReason::ModelUnpriced,
-                format!("model {} has no price configured; ask the administrator to set one", req.model),
-            ));
+                format!("model {model} has no price configured; ask the administrator to set one"),
+            );
         }
-        return Ok(deny(
-            DenialReason::NoChannel,
-            format!("no available channel for model {} in group {group}", req.model),
-        ));
+        return deny(DenialReason::NoChannel, format!("no available channel for model {model} in group {group}"));
     }
-    let pricing = asked_price.or_else(|| candidates[0].pricing);
+    let pricing = asked_price.or_else(|| candidates.first().and_then(|c| c.pricing));
     let retry = RetryPolicy { max_retries: state.policy().retry_times };
-    Ok(AuthorizeResponse {
+    AuthorizeResponse {
         outcome: Some(Outcome::Grant(Grant {
             caller: Some(caller),
             candidates,
             pricing,
             retry: Some(retry),
-            pinned: req.pinned_channel_id.is_some(),
+            pinned: pinned.is_some(),
         })),
-    })
+    }
 }
 
 /// The relay's view of a channel, with the given keys, sending `upstream_model`.

@@ -1,11 +1,13 @@
-//! The gRPC service relays call: `Authorize`, `ReportUsage`, `WatchConfig`, `WatchJobs`/`ReportJob`, and (in
-//! `admin/`) the admin service for the operator's own backends. Generated types stay in this module.
+//! The gRPC service relays call: `Authorize` (and `AuthorizeSession` for the playground), `ReportUsage`,
+//! `WatchConfig`, `WatchJobs`/`ReportJob`, `Lease`/`ReturnLease`, and (in `admin/`) the admin service for the
+//! operator's own backends. Generated types stay in this module.
 
 pub mod admin;
 mod authorize;
 pub mod jobs;
 mod leases;
 pub mod relay_settings;
+mod session;
 pub mod tls;
 mod usage;
 mod watch;
@@ -19,8 +21,9 @@ use tonic::{Request, Response, Status, Streaming};
 use veloera_proto::INTERNAL_SECRET_HEADER;
 use veloera_proto::v1::control_server::{Control, ControlServer};
 use veloera_proto::v1::{
-    AuthorizeRequest, AuthorizeResponse, ChannelJob, ConfigEvent, JobAck, JobResult, LeaseReply, LeaseRequest,
-    ReturnLeaseReply, ReturnLeaseRequest, UsageAck, UsageBatch, WatchConfigRequest, WatchJobsRequest,
+    AuthorizeRequest, AuthorizeResponse, AuthorizeSessionRequest, ChannelJob, ConfigEvent, JobAck, JobResult,
+    LeaseReply, LeaseRequest, ReturnLeaseReply, ReturnLeaseRequest, UsageAck, UsageBatch, WatchConfigRequest,
+    WatchJobsRequest,
 };
 
 use crate::state::AppState;
@@ -76,6 +79,13 @@ impl Control for ControlGrpc {
 
     async fn return_lease(&self, request: Request<ReturnLeaseRequest>) -> Result<Response<ReturnLeaseReply>, Status> {
         Ok(Response::new(leases::give_back(&self.state, request.into_inner()).await?))
+    }
+
+    async fn authorize_session(
+        &self,
+        request: Request<AuthorizeSessionRequest>,
+    ) -> Result<Response<AuthorizeResponse>, Status> {
+        Ok(Response::new(session::decide(&self.state, request.into_inner()).await?))
     }
 }
 

@@ -116,12 +116,19 @@ impl Reservation {
     }
 }
 
+/// Leases are held per (user, token): the playground's callers all have token 0 (`AuthorizeSession`), one per user.
+type LeaseKey = (i64, i64);
+
+fn lease_key(caller: &Caller) -> LeaseKey {
+    (caller.user_id, caller.token_id)
+}
+
 pub struct Leases {
     client: Client,
     relay_id: String,
-    held: DashMap<i64, Arc<Held>, FastState>,
+    held: DashMap<LeaseKey, Arc<Held>, FastState>,
     /// One lease call at a time per token; the others wait and then use its result.
-    gates: DashMap<i64, Arc<tokio::sync::Mutex<()>>, FastState>,
+    gates: DashMap<LeaseKey, Arc<tokio::sync::Mutex<()>>, FastState>,
 }
 
 impl Leases {
@@ -133,17 +140,18 @@ impl Leases {
     /// "quota not enough") when the balance left cannot cover all of it.
     pub async fn reserve(&self, caller: &Caller, estimate: i64) -> Result<Reservation, RelayError> {
         let estimate = estimate.max(1);
-        if let Some(r) = self.take_local(caller.token_id, estimate) {
+        let key = lease_key(caller);
+        if let Some(r) = self.take_local(key, estimate) {
             return Ok(r);
         }
-        let gate = self.gates.entry(caller.token_id).or_default().clone();
+        let gate = self.gates.entry(key).or_default().clone();
         let _turn = gate.lock().await;
-        if let Some(r) = self.take_local(caller.token_id, estimate) {
+        if let Some(r) = self.take_local(key, estimate) {
             return Ok(r);
         }
         // The rest of the current lease is too small for this request: it goes back with the call, so that with
         // what the balance still has it may cover the request.
-        let current = self.held.get(&caller.token_id).map(|h| h.clone()).filter(|h| h.usable_until > Instant::now());
+        let current = self.held.get(&key).map(|h| h.clone()).filter(|h| h.usable_until > Instant::now());
         let (surrender_lease_id, surrender_amount) = match &current {
             Some(held) => match held.surrender() {
                 0 => (String::new(), 0),
@@ -183,7 +191,7 @@ impl Leases {
                     client: self.client.clone(),
                 });
                 let reservation = covers.then(|| held.reservation(estimate));
-                if let Some(old) = self.held.insert(caller.token_id, held) {
+                if let Some(old) = self.held.insert(key, held) {
                     old.retire();
                 }
                 // Control grants at least what is needed; a smaller grant (a control that predates that rule)
@@ -198,8 +206,8 @@ impl Leases {
         }
     }
 
-    fn take_local(&self, token_id: i64, estimate: i64) -> Option<Reservation> {
-        let held = self.held.get(&token_id)?.clone();
+    fn take_local(&self, key: LeaseKey, estimate: i64) -> Option<Reservation> {
+        let held = self.held.get(&key)?.clone();
         if held.usable_until <= Instant::now() {
             return None;
         }
@@ -222,7 +230,16 @@ impl Leases {
 
     /// Drops what is held for `token_id` (its token or user changed: the next request leases afresh).
     pub fn forget(&self, token_id: i64) {
-        if let Some((_, old)) = self.held.remove(&token_id) {
+        // Token changes are rare, and their events name the token alone.
+        let mut gone = Vec::new();
+        self.held.retain(|(_, token), held| {
+            let keep = *token != token_id;
+            if !keep {
+                gone.push(held.clone());
+            }
+            keep
+        });
+        for old in gone {
             old.retire();
         }
     }

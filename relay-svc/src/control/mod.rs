@@ -16,7 +16,7 @@ use veloera_proto::INTERNAL_SECRET_HEADER;
 use veloera_proto::rules::ip_allowed;
 use veloera_proto::v1::authorize_response::Outcome;
 use veloera_proto::v1::control_client::ControlClient;
-use veloera_proto::v1::{AuthorizeRequest, Candidate, DenialReason, EndpointKind, Pricing};
+use veloera_proto::v1::{AuthorizeRequest, AuthorizeSessionRequest, Candidate, DenialReason, EndpointKind, Pricing};
 
 use crate::error::RelayError;
 use cache::{AuthCache, CallerEntry, KeyState, Route, RouteEntry};
@@ -71,6 +71,8 @@ impl Authorized {
 /// What one request asks for.
 pub struct Ask<'a> {
     pub digest: [u8; 32],
+    /// The playground's session, authorized by `AuthorizeSession` instead of a key.
+    pub session: Option<&'a crate::auth::SessionCredential>,
     pub model: &'a str,
     pub client_ip: &'a str,
     pub endpoint: EndpointKind,
@@ -124,20 +126,33 @@ impl ControlLink {
 
     async fn authorize_cold(&self, ask: &Ask<'_>) -> Result<Authorized, RelayError> {
         let generation = self.cache.generation();
-        let request = AuthorizeRequest {
-            key_digest: ask.digest.to_vec(),
-            model: ask.model.to_string(),
-            client_ip: ask.client_ip.to_string(),
-            endpoint: ask.endpoint as i32,
-            pinned_channel_id: ask.pinned_channel,
-        };
-        let answer = self
-            .client
-            .clone()
-            .authorize(request)
-            .await
-            .map_err(|s| RelayError::ControlUnavailable(format!("{}: {}", s.code(), s.message())))?
-            .into_inner();
+        let mut client = self.client.clone();
+        let answer = match ask.session {
+            None => {
+                let request = AuthorizeRequest {
+                    key_digest: ask.digest.to_vec(),
+                    model: ask.model.to_string(),
+                    client_ip: ask.client_ip.to_string(),
+                    endpoint: ask.endpoint as i32,
+                    pinned_channel_id: ask.pinned_channel,
+                };
+                client.authorize(request).await
+            }
+            Some(session) => {
+                let request = AuthorizeSessionRequest {
+                    cookie: session.cookie.clone(),
+                    authorization: session.authorization.clone(),
+                    claimed_user: session.claimed_user.clone(),
+                    group: session.group.clone(),
+                    model: ask.model.to_string(),
+                    client_ip: ask.client_ip.to_string(),
+                    endpoint: ask.endpoint as i32,
+                };
+                client.authorize_session(request).await
+            }
+        }
+        .map_err(|s| RelayError::ControlUnavailable(format!("{}: {}", s.code(), s.message())))?
+        .into_inner();
         match answer.outcome {
             Some(Outcome::Grant(grant)) => {
                 let caller =

@@ -29,18 +29,20 @@ pub async fn chat_completions(
 ) -> Result<Response, RelayError> {
     // The request's whole state machine lives in one allocation: the handler future that the router's layers
     // move around before polling it stays a few words instead of kilobytes copied at every layer.
-    Box::pin(handle(state, peer, request_id, headers, body)).await
+    let key = auth::from_headers(&headers)?;
+    let body = read_body(body, state.max_body_bytes);
+    Box::pin(handle(state, peer, request_id, key, body)).await
 }
 
-async fn handle(
+/// The chat path for a caller presenting `key` (an API key, or the playground's session), with its body.
+pub(super) async fn handle(
     state: RelayState,
     peer: std::net::SocketAddr,
     request_id: RequestId,
-    headers: HeaderMap,
-    body: Body,
+    key: auth::PresentedKey,
+    body: impl std::future::Future<Output = Result<bytes::Bytes, RelayError>>,
 ) -> Result<Response, RelayError> {
-    let key = auth::from_headers(&headers)?;
-    let bytes = read_body(body, state.max_body_bytes).await?;
+    let bytes = body.await?;
     let request = ChatRequest::parse(&bytes)?;
     let ip = peer.ip().to_string();
     let stream = request.is_stream();

@@ -42,6 +42,7 @@ pub struct Asking<'a> {
 pub async fn admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, RelayError> {
     let ask = Ask {
         digest: asking.key.digest,
+        session: asking.key.session.as_deref(),
         model: asking.model,
         client_ip: asking.client_ip,
         endpoint: asking.endpoint,

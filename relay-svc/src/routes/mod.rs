@@ -1,5 +1,5 @@
-//! The relay's HTTP surface: `/v1/*`, the exact alias `/hf/v1/*`, the probes `/healthz` and `/readyz`, and the
-//! front door for everything else.
+//! The relay's HTTP surface: `/v1/*`, the exact alias `/hf/v1/*`, the playground's `/pg/chat/completions`, the
+//! probes `/healthz` and `/readyz`, and the front door for everything else.
 
 mod anthropic;
 mod billing;
@@ -9,6 +9,7 @@ mod gemini;
 mod models;
 mod multipart;
 mod passthrough;
+mod playground;
 mod probes;
 pub mod request_id;
 mod sse;
@@ -87,6 +88,7 @@ pub fn router(state: RelayState) -> Router {
             .route(&format!("{prefix}/dashboard/billing/usage"), get(billing::usage));
     }
     router = router
+        .route("/pg/chat/completions", post(playground::chat_completions))
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
         .route("/v1beta/models", get(gemini::list))

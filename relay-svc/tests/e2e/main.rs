@@ -30,6 +30,7 @@ mod lifecycle;
 mod logs;
 mod migration;
 mod notify;
+mod playground;
 mod probes;
 mod quota;
 mod rate_limits;

@@ -2,8 +2,8 @@
 //! control + relay on port 0), one journey per role: root (forced password change, channels with two keys and
 //! a test, a Claude channel, a token with quota and model limit used through the relay, the request in the
 //! logs and on the dashboard, language and theme, a phone-sized window, deep links), a registered user (no
-//! admin navigation, the server's refusal in words, token, redeem, check-in), and channel names that try to
-//! inject HTML. Every page is checked in both languages for untranslated keys and script errors, and
+//! admin navigation, the server's refusal in words, token, redeem, check-in, the playground), and channel names
+//! and a model answer that try to inject HTML. Every page is checked in both languages for untranslated keys and script errors, and
 //! screenshotted in both themes under `target/ui-shots/`.
 //! Needs the UI built (`cargo xtask ui`) and chromedriver; `cargo xtask test` provides both.
 #![allow(
@@ -164,7 +164,8 @@ async fn untranslated(c: &Client) -> Vec<String> {
     let text = js(c, "return document.body.innerText;").await.as_str().unwrap_or_default().to_string();
     const NAMESPACES: &[&str] = &[
         "channel", "common", "dash", "error", "form", "header", "log", "login", "nav", "notfound", "oauth", "pager",
-        "password", "privacy", "profile", "register", "reset", "role", "setup", "status", "theme", "token", "wallet",
+        "password", "pg", "privacy", "profile", "register", "transfer", "reset", "role", "setup", "status", "theme",
+        "token", "wallet",
     ];
     text.split(|ch: char| ch.is_whitespace() || "()（）:：,，".contains(ch))
         .filter(|w| {
@@ -234,6 +235,35 @@ async fn sign_in(gw: &Gateway, user: &str, password: &str) -> String {
     harness::session_cookie(&resp)
 }
 
+/// Prints how soon the sign-in page painted (Performance API: first contentful paint, and the largest
+/// contentful paint, which is the sign-in form once the app has rendered). Printed, not asserted: speed targets
+/// belong to the benchmark, not to a timed test.
+async fn report_first_paint(c: &Client) {
+    let timing = c
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+             let lcp = 0;
+             new PerformanceObserver(list => { for (const e of list.getEntries()) lcp = e.startTime; })
+               .observe({type: 'largest-contentful-paint', buffered: true});
+             setTimeout(() => done({fcp: fcp ? fcp.startTime : null, lcp}), 200);",
+            vec![],
+        )
+        .await
+        .unwrap_or_default();
+    println!(
+        "sign-in page paint on loopback: first contentful {} ms, largest contentful {} ms",
+        timing["fcp"], timing["lcp"]
+    );
+}
+
+/// A user's balance as administrators see it.
+async fn balance(gw: &Gateway, username: &str) -> i64 {
+    let (_, found) = gw.api("GET", &format!("/api/user/search?keyword={username}"), None).await;
+    let users = found["data"].as_array().cloned().or_else(|| found["data"]["items"].as_array().cloned());
+    users.unwrap_or_default().first().and_then(|u| u["quota"].as_i64()).expect("the user is found")
+}
+
 /// Visits each page in both languages and both themes: no untranslated key, no script error, a screenshot.
 async fn tour(c: &Client, role: &str, pages: &[(&str, &str)]) {
     hook_errors(c).await;
@@ -268,6 +298,7 @@ async fn root_sets_up_channels_and_a_token_uses_it_and_finds_the_request_in_logs
     wait_css(&c, "#login").await;
     assert_eq!(js(&c, "return location.pathname;").await, "/login");
     text_when(&c, "#nav-toggle, h1", |t| t.contains("登录")).await;
+    report_first_paint(&c).await;
     shot(&c, "login-zh-light").await;
 
     type_into(&c, "#username", "root").await;
@@ -336,6 +367,34 @@ async fn root_sets_up_channels_and_a_token_uses_it_and_finds_the_request_in_logs
     c.back().await.unwrap();
     c.forward().await.unwrap();
     wait_css(&c, "#ch-name").await;
+
+    // A timeout and a tag from their own fields; the timeout lands in `setting`.
+    type_into(&c, "#ch-first_byte_timeout", "30").await;
+    type_into(&c, "#ch-tag", "team-a").await;
+    click(&c, "#channel-save").await;
+    text_when(&c, "#channels", |t| t.contains("mock-openai")).await;
+    let (_, saved) = gw.api("GET", &format!("/api/channel/{openai_id}"), None).await;
+    assert_eq!(saved["data"]["tag"], "team-a", "{saved}");
+    let setting: Value = serde_json::from_str(saved["data"]["setting"].as_str().unwrap()).unwrap();
+    assert_eq!(setting["first_byte_timeout"], 30, "{saved}");
+
+    // The tag view heads the tag's rows with its actions; copying opens the add form filled from the channel.
+    click(&c, "#channel-tag-mode").await;
+    text_when(&c, "#channels .tag-row", |t| t.contains("team-a")).await;
+    shot(&c, "channels-tag-view").await;
+    click(&c, "#channel-tag-mode").await;
+    click(&c, &format!("#channel-{openai_id} .channel-copy")).await;
+    let mut copied = String::new();
+    for _ in 0..50 {
+        copied = wait_css(&c, "#ch-name").await.prop("value").await.unwrap().unwrap_or_default();
+        if copied.contains("mock-openai") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(copied.starts_with("mock-openai") && copied != "mock-openai", "{copied}");
+    let timeout = wait_css(&c, "#ch-first_byte_timeout").await.prop("value").await.unwrap().unwrap_or_default();
+    assert_eq!(timeout, "30");
 
     // A token with a quota and a model limit; its key is shown once.
     go(&c, "/token/add").await;
@@ -407,6 +466,7 @@ async fn root_sets_up_channels_and_a_token_uses_it_and_finds_the_request_in_logs
             ("/token", "#tokens"),
             ("/token/add", "#tk-name"),
             ("/log", "#logs"),
+            ("/playground", "#pg-model"),
             ("/topup", "#wallet-balance"),
             ("/personal", "#profile-summary"),
             ("/no-such-page", ".card h1"),
@@ -517,9 +577,35 @@ async fn a_registered_user_sees_no_admin_pages_and_uses_tokens_wallet_and_check_
     let (_, logs) = gw.api("GET", "/api/log/?type=5", None).await;
     assert!(logs.to_string().contains("alice"), "the check-in is logged: {logs}");
 
-    // The user's own log shows the request.
+    // The playground: the answer streams in from the mock, billed to alice as playground-<group> and logged.
+    let before = balance(&gw, "alice").await;
+    go(&c, "/playground").await;
+    choose(&c, "#pg-model", "gpt-4o-mini").await;
+    type_into(&c, "#pg-system", "Be brief.").await;
+    type_into(&c, "#pg-prompt", "Say hello").await;
+    click(&c, "#pg-send").await;
+    text_when(&c, ".pg-chat", |t| t.contains("Hello world")).await;
+    wait_css(&c, "#pg-clear").await;
+    shot(&c, "user-playground-answer").await;
+    let sent = gw.mock.received().into_iter().last().unwrap().body;
+    assert_eq!(sent["messages"][0]["content"], "Be brief.", "the system prompt goes first: {sent}");
+    assert!(sent.get("group").is_none(), "{sent}");
+    let rows = gw.wait_for_logs(2).await;
+    assert_eq!(rows[0]["token_name"], "playground-default", "{}", rows[0]);
+    assert_eq!(rows[0]["username"], "alice");
+    let mut after = before;
+    for _ in 0..100 {
+        after = balance(&gw, "alice").await;
+        if after < before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(after < before, "the playground request is billed: {before} → {after}");
+
+    // The user's own log shows the requests.
     go(&c, "/log").await;
-    text_when(&c, "#logs", |t| t.contains("gpt-4o-mini")).await;
+    text_when(&c, "#logs", |t| t.contains("gpt-4o-mini") && t.contains("playground-default")).await;
 
     tour(
         &c,
@@ -528,6 +614,7 @@ async fn a_registered_user_sees_no_admin_pages_and_uses_tokens_wallet_and_check_
             ("/dashboard", "#dashboard-cards"),
             ("/token", "#tokens"),
             ("/log", "#logs"),
+            ("/playground", "#pg-model"),
             ("/topup", "#wallet-balance"),
             ("/personal", "#profile-summary"),
         ],
@@ -558,6 +645,20 @@ async fn names_that_look_like_html_render_as_text() {
     assert!(table.contains(evil.split('>').next().unwrap()), "{table}");
     go(&c, "/token").await;
     text_when(&c, "#tokens", |t| t.contains("<b id=injected>")).await;
+    // A model answer carrying markup is shown as the text it is.
+    let answer = "<script>window.__xss=3</script><img src=x onerror=\"window.__xss=4\">";
+    gw.mock.script(mock_upstream::Reply::Sse {
+        chunks: mock_upstream::stream_chunks("gpt-4o-mini", &[&answer[..20], &answer[20..]], true),
+        delay: Duration::from_millis(50),
+        done: true,
+    });
+    go(&c, "/playground").await;
+    choose(&c, "#pg-model", "gpt-4o-mini").await;
+    type_into(&c, "#pg-prompt", "Answer with markup").await;
+    click(&c, "#pg-send").await;
+    text_when(&c, ".pg-chat", |t| t.contains(answer)).await;
+    assert_eq!(js(&c, "return document.querySelectorAll('.pg-chat img, .pg-chat script').length;").await, 0);
+    shot(&c, "xss-playground").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(js(&c, "return window.__xss === undefined;").await, true, "an injected handler ran");
     assert_eq!(js(&c, "return document.querySelectorAll('#channels img, #injected, main script').length;").await, 0);

@@ -43,6 +43,11 @@ const TEXT_FIELDS: &[&str] = &[
     "headers",
     "status_code_mapping",
     "setting",
+    "proxy",
+    "connect_timeout",
+    "first_byte_timeout",
+    "idle_timeout",
+    "total_timeout",
 ];
 
 /// Fields holding a JSON object (or nothing).
@@ -69,10 +74,12 @@ fn fields_of(c: &Channel) -> Fields {
         ("param_override", c.param_override.clone()),
         ("headers", c.headers.clone()),
         ("status_code_mapping", c.status_code_mapping.clone()),
-        ("setting", c.setting.clone()),
     ] {
         f.insert(k, v);
     }
+    let (rest, carved) = super::setting::split(&c.setting);
+    f.insert("setting", rest);
+    f.extend(carved);
     f
 }
 
@@ -139,7 +146,25 @@ pub fn channel_edit(props: &EditProps) -> Html {
                 if let Ok(c) = api::models_by_type().await {
                     catalogue.set(c);
                 }
-                let Some(id) = id else { return };
+                let Some(id) = id else {
+                    // `/channel/add?copy=12` starts from channel 12's settings under a new name; keys are never
+                    // sent back by the API, so they are entered again.
+                    let Some(source) = crate::pages::query_param("copy").and_then(|v| v.parse::<i64>().ok()) else {
+                        return;
+                    };
+                    match api::get_channel(source).await {
+                        Ok(c) => {
+                            channel_type.set(c.channel_type);
+                            groups.set(split_models(&c.group));
+                            auto_ban.set(c.auto_ban != 0);
+                            let mut f = fields_of(&c);
+                            f.insert("name", ctx.tf("channel.copy_name", &[("name", c.name.clone())]));
+                            fields.set(f);
+                        }
+                        Err(e) => ctx.error(&e),
+                    }
+                    return;
+                };
                 match api::get_channel(id).await {
                     Ok(c) => {
                         channel_type.set(c.channel_type);
@@ -281,6 +306,14 @@ pub fn channel_edit(props: &EditProps) -> Html {
                     0
                 })
             };
+            let setting = super::setting::join(
+                fields.get("setting").map_or("", String::as_str),
+                &super::setting::KEYS.map(|k| (k, fields.get(k).cloned().unwrap_or_default())),
+            )
+            .unwrap_or_else(|bad| {
+                found.insert(bad, ctx.t("channel.timeout_invalid").into());
+                String::new()
+            });
             let priority = number("priority", &mut found);
             let weight = number("weight", &mut found);
             if fields.get("name").is_none_or(|n| n.trim().is_empty()) {
@@ -300,54 +333,32 @@ pub fn channel_edit(props: &EditProps) -> Html {
             let group = groups.join(",");
             let (ctx, errors, form_error, saving, navigator) =
                 (ctx.clone(), errors.clone(), form_error.clone(), saving.clone(), navigator.clone());
+            let fields = ChannelCreate {
+                channel_type,
+                name: f("name"),
+                key: f("key"),
+                base_url: Some(f("base_url")),
+                models: f("models"),
+                group: Some(group),
+                model_mapping: Some(f("model_mapping")),
+                priority: Some(priority),
+                weight: Some(weight),
+                auto_ban: Some(auto_ban as i32),
+                test_model: Some(f("test_model")),
+                openai_organization: Some(f("openai_organization")),
+                tag: Some(f("tag")),
+                status: None,
+                other: Some(f("other")),
+                param_override: Some(f("param_override")),
+                status_code_mapping: Some(f("status_code_mapping")),
+                system_prompt: Some(f("system_prompt")),
+                headers: Some(f("headers")),
+                setting: Some(setting),
+                model_prefix: Some(f("model_prefix")),
+            };
             let request = match id {
-                None => Save::Create(ChannelCreate {
-                    channel_type,
-                    name: f("name"),
-                    key: f("key"),
-                    base_url: Some(f("base_url")),
-                    models: f("models"),
-                    group: Some(group),
-                    model_mapping: Some(f("model_mapping")),
-                    priority: Some(priority),
-                    weight: Some(weight),
-                    auto_ban: Some(auto_ban as i32),
-                    test_model: Some(f("test_model")),
-                    openai_organization: Some(f("openai_organization")),
-                    tag: Some(f("tag")),
-                    status: None,
-                    other: Some(f("other")),
-                    param_override: Some(f("param_override")),
-                    status_code_mapping: Some(f("status_code_mapping")),
-                    system_prompt: Some(f("system_prompt")),
-                    headers: Some(f("headers")),
-                    setting: Some(f("setting")),
-                    model_prefix: Some(f("model_prefix")),
-                }),
-                Some(id) => Save::Update(ChannelUpdate {
-                    id,
-                    channel_type: Some(channel_type),
-                    name: Some(f("name")),
-                    key: Some(f("key")).filter(|k| !k.is_empty()),
-                    base_url: Some(f("base_url")),
-                    models: Some(f("models")),
-                    group: Some(group),
-                    model_mapping: Some(f("model_mapping")),
-                    priority: Some(priority),
-                    weight: Some(weight),
-                    auto_ban: Some(auto_ban as i32),
-                    test_model: Some(f("test_model")),
-                    openai_organization: Some(f("openai_organization")),
-                    tag: Some(f("tag")),
-                    status: None,
-                    other: Some(f("other")),
-                    param_override: Some(f("param_override")),
-                    status_code_mapping: Some(f("status_code_mapping")),
-                    system_prompt: Some(f("system_prompt")),
-                    headers: Some(f("headers")),
-                    setting: Some(f("setting")),
-                    model_prefix: Some(f("model_prefix")),
-                }),
+                None => Save::Create(fields),
+                Some(id) => Save::Update(fields.into_update(id)),
             };
             saving.set(true);
             spawn_local(async move {
@@ -498,6 +509,11 @@ pub fn channel_edit(props: &EditProps) -> Html {
                 { field("param_override", "channel.param_override", Some(ctx.t("channel.param_override_hint").into()), true) }
                 { field("headers", "channel.headers", Some(ctx.t("channel.headers_hint").into()), true) }
                 { field("status_code_mapping", "channel.status_code_mapping", Some(ctx.t("channel.status_code_mapping_hint").into()), true) }
+                { field("proxy", "channel.proxy", Some(ctx.t("channel.proxy_hint").into()), false) }
+                { field("connect_timeout", "channel.connect_timeout", Some(ctx.t("channel.timeout_hint").into()), false) }
+                { field("first_byte_timeout", "channel.first_byte_timeout", Some(ctx.t("channel.timeout_hint").into()), false) }
+                { field("idle_timeout", "channel.idle_timeout", Some(ctx.t("channel.timeout_hint").into()), false) }
+                { field("total_timeout", "channel.total_timeout", Some(ctx.t("channel.timeout_hint").into()), false) }
                 { field("setting", "channel.setting", Some(ctx.t("channel.setting_hint").into()), true) }
                 <label class="check field">
                     <input id="ch-auto-ban" type="checkbox" checked={*auto_ban} onchange={bind_check(&auto_ban)} />

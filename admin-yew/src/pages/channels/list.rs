@@ -35,6 +35,12 @@ impl Rows {
     }
 }
 
+/// The add form's query when it starts from another channel (`/channel/add?copy=12`).
+#[derive(Clone, PartialEq, serde::Serialize)]
+struct CopyOf {
+    copy: i64,
+}
+
 /// Progress of "test all" or "update all balances": done of total.
 #[derive(Clone, Copy, PartialEq)]
 struct Progress {
@@ -52,6 +58,7 @@ pub fn channel_list() -> Html {
     let group = use_state(String::new);
     let searching = use_state(|| false);
     let selected = use_state(BTreeSet::<i64>::new);
+    let tag_mode = use_state(|| false);
     let progress = use_state(|| None::<Progress>);
     let testing = use_state(|| None::<Channel>);
     let reload_tick = use_state(|| 0u32);
@@ -162,7 +169,11 @@ pub fn channel_list() -> Html {
                         <th>{ ctx.t("channel.weight") }</th><th>{ ctx.t("common.actions") }</th>
                     </tr></thead>
                     <tbody>
-                        { for r.items().iter().map(|c| html! {
+                        { for groups_of(r.items(), *tag_mode).into_iter().map(|(tag, items)| html! { <>
+                        if let Some(tag) = tag {
+                            <super::tags::TagHeader key={format!("tag-{tag}")} count={items.len()} cols={12} on_changed={reload.clone()} tag={tag.clone()} />
+                        }
+                        { for items.into_iter().map(|c| html! {
                             <ChannelRow key={c.id} channel={c.clone()} selected={selected.contains(&c.id)}
                                 on_select={{
                                     let selected = selected.clone();
@@ -175,6 +186,7 @@ pub fn channel_list() -> Html {
                                 on_test={{ let testing = testing.clone(); Callback::from(move |c: Channel| testing.set(Some(c))) }}
                                 on_changed={reload.clone()} />
                         }) }
+                        </> }) }
                     </tbody>
                 </table>
             </div>
@@ -186,9 +198,14 @@ pub fn channel_list() -> Html {
             <PageHead title={ctx.t("nav.channels")}>
                 <Link<Route> to={Route::ChannelAdd} classes="button"><span id="channel-add">{ ctx.t("channel.add") }</span></Link<Route>>
                 <button class="secondary" onclick={{ let r = reload.clone(); Callback::from(move |_: MouseEvent| r.emit(())) }}>{ ctx.t("common.refresh") }</button>
+                <button id="channel-tag-mode" class="secondary" aria-pressed={tag_mode.to_string()}
+                    onclick={{ let t = tag_mode.clone(); Callback::from(move |_: MouseEvent| t.set(!*t)) }}>{ ctx.t("channel.tag_mode") }</button>
                 <button id="channel-test-all" class="secondary" disabled={busy} onclick={test_all}>{ ctx.t("channel.test_all") }</button>
                 <button class="secondary" disabled={busy} onclick={balances_all}>{ ctx.t("channel.balance_all") }</button>
                 <button class="secondary danger-text" onclick={delete_disabled}>{ ctx.t("channel.delete_disabled") }</button>
+                if ctx.role() >= veloera_admin_types::role::ROOT {
+                    <super::transfer::ChannelTransfer selected={(*selected).clone()} on_imported={reload.clone()} />
+                }
                 if !selected.is_empty() {
                     <button id="channel-delete-selected" class="danger" onclick={delete_selected}>
                         { ctx.tf("channel.delete_selected", &[("n", selected.len().to_string())]) }
@@ -223,6 +240,16 @@ pub fn channel_list() -> Html {
                 }} />
             }
         </section>
+    }
+}
+
+/// The rows as the table shows them: in tag view grouped under their tags (`Some(tag)`, empty for untagged),
+/// otherwise as listed.
+fn groups_of(items: &[Channel], tag_mode: bool) -> Vec<(Option<String>, Vec<&Channel>)> {
+    if tag_mode {
+        super::tags::grouped(items).into_iter().map(|(t, cs)| (Some(t), cs)).collect()
+    } else {
+        vec![(None, items.iter().collect())]
     }
 }
 
@@ -395,6 +422,7 @@ fn channel_row(props: &RowProps) -> Html {
             <td class="actions">
                 <button class="secondary small channel-test" onclick={on_test}>{ ctx.t("channel.test") }</button>
                 <Link<Route> to={Route::ChannelEdit { id: c.id }} classes="button secondary small">{ ctx.t("common.edit") }</Link<Route>>
+                <Link<Route, CopyOf> to={Route::ChannelAdd} query={Some(CopyOf { copy: c.id })} classes="button secondary small channel-copy">{ ctx.t("channel.copy") }</Link<Route, CopyOf>>
                 <button class="secondary small" onclick={toggle}>{ if c.status == status::ENABLED { ctx.t("common.disable") } else { ctx.t("common.enable") } }</button>
                 <button class="danger small" onclick={delete}>{ ctx.t("common.delete") }</button>
             </td>

@@ -1,7 +1,10 @@
-//! Channels (administrators): the list with tests and balances, and the create/edit form.
+//! Channels (administrators): the list with tests and balances, the create/edit form, and export/import.
 
 pub mod edit;
 pub mod list;
+mod setting;
+pub mod tags;
+pub mod transfer;
 
 use veloera_admin_types::channel_types;
 

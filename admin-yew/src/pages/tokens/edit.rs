@@ -3,7 +3,7 @@
 //! `/api/user/self/groups`, the token's own rate limit, and "create N at once". New keys are shown once,
 //! with a copy button and example calls.
 
-use veloera_admin_types::{Token, TokenCreate, TokenUpdate};
+use veloera_admin_types::{Token, TokenCreate};
 use wasm_bindgen_futures::spawn_local;
 use yew::prelude::*;
 use yew_router::prelude::*;
@@ -198,22 +198,7 @@ pub fn token_edit(props: &EditProps) -> Html {
             spawn_local(async move {
                 match id {
                     Some(id) => {
-                        let body = TokenUpdate {
-                            id,
-                            name: Some(base.name),
-                            status: None,
-                            remain_quota: base.remain_quota,
-                            unlimited_quota: base.unlimited_quota,
-                            expired_time: base.expired_time,
-                            model_limits_enabled: base.model_limits_enabled,
-                            model_limits: base.model_limits,
-                            allow_ips: base.allow_ips,
-                            group: base.group,
-                            rate_limit_enabled: base.rate_limit_enabled,
-                            rate_limit_period: base.rate_limit_period,
-                            rate_limit_count: base.rate_limit_count,
-                            rate_limit_success: base.rate_limit_success,
-                        };
+                        let body = base.into_update(id);
                         match api::update_token(&body).await {
                             Ok(()) => {
                                 ctx.success("common.saved");

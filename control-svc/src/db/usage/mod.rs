@@ -127,12 +127,15 @@ pub async fn apply(
         if spend.used <= 0 {
             continue;
         }
-        let (remain, unlimited, digest): (i64, i64, String) =
+        // The playground's token 0 has no row (and nothing to exhaust).
+        let row: Option<(i64, i64, String)> =
             sqlx::query_as(&db.sql("SELECT remain_quota, unlimited_quota, key_digest FROM tokens WHERE id = ?"))
                 .bind(token_id)
-                .fetch_one(&mut **tx)
+                .fetch_optional(&mut **tx)
                 .await?;
-        if unlimited == 0 && remain <= 0 {
+        if let Some((remain, 0, digest)) = row
+            && remain <= 0
+        {
             settled.exhausted_tokens.insert(*token_id, digest);
         }
     }
