@@ -9,6 +9,7 @@ use tonic::transport::server::TcpIncoming;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::ControlError;
+use crate::metrics::Metrics;
 use crate::secrets::configured_or_persisted;
 use crate::state::AppState;
 use crate::{admin, bootstrap, grpc};
@@ -23,6 +24,8 @@ pub struct Application {
     channel_test_every: Option<std::time::Duration>,
     balance_update_every: Option<std::time::Duration>,
     limits: std::sync::Arc<admin::rate_limit::ApiLimits>,
+    /// The metrics listener, when `METRICS_ADDR` is set.
+    metrics: Option<TcpListener>,
 }
 
 impl Application {
@@ -49,6 +52,8 @@ impl Application {
             configured_or_persisted(config.crypto_secret.as_deref(), &config.data_dir, "crypto_secret")?;
         let internal_secret =
             configured_or_persisted(config.internal_secret.as_deref(), &config.data_dir, "internal_secret")?;
+        let metrics_listener = crate::metrics::bind(config.metrics_addr).await?;
+        let metrics = if metrics_listener.is_some() { Metrics::enabled()? } else { Metrics::default() };
         let db = Db::connect(&config.database).await?;
         tracing::info!(backend = %db.backend(), "database ready");
         let egress = crate::notify::egress::EgressPolicy { allow_loopback: config.webhook_allow_loopback };
@@ -59,6 +64,7 @@ impl Application {
             config.generate_default_token,
             config.github.clone(),
             egress,
+            metrics,
         )
         .await?;
         if config.create_default_root {
@@ -75,6 +81,7 @@ impl Application {
             channel_test_every: config.channel_test_every,
             balance_update_every: config.balance_update_every,
             limits: admin::rate_limit::ApiLimits::new(config.api_rate_limit, config.critical_rate_limit),
+            metrics: metrics_listener,
         })
     }
 
@@ -84,6 +91,11 @@ impl Application {
 
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc.local_addr().expect("bound listener has an address")
+    }
+
+    /// Where metrics are served, when they are.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn internal_secret(&self) -> &str {
@@ -104,6 +116,7 @@ impl Application {
             trigger.cancel();
         });
         crate::health::prober::spawn(state.clone());
+        let metrics = self.metrics.map(|listener| tokio::spawn(crate::metrics::serve(listener, state.clone())));
         crate::health::prober::every(
             state.clone(),
             std::time::Duration::from_secs(15),
@@ -141,6 +154,9 @@ impl Application {
             .serve_with_incoming_shutdown(incoming, async move { grpc_cancel.cancelled().await });
 
         let (h, g) = tokio::join!(http, grpc);
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         // Settled batches may have queued notices; give them a moment (their retries stop at shutdown).
         notifier_state.notifier().drain(std::time::Duration::from_secs(5)).await;
         h.map_err(|e| ControlError::Internal(format!("http server: {e}")))?;

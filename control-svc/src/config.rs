@@ -51,6 +51,9 @@ pub struct Config {
     /// Test-only, never read from the environment: lets the webhook egress client reach loopback addresses, so
     /// tests can run a local receiver. Everything else private stays refused.
     pub webhook_allow_loopback: bool,
+    /// `METRICS_ADDR` (`host:port`): where Prometheus metrics are served (`GET /metrics`), on a listener of their
+    /// own, never on the admin port. Unset: no metrics are recorded or served.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// At most `count` requests per `period` from one client address; off when `enabled` is false.
@@ -119,6 +122,9 @@ impl Config {
             api_rate_limit: RateLimit::from_env("GLOBAL_API_RATE_LIMIT", RateLimit::GLOBAL_API)?,
             critical_rate_limit: RateLimit::from_env("CRITICAL_RATE_LIMIT", RateLimit::CRITICAL)?,
             webhook_allow_loopback: false,
+            metrics_addr: var("METRICS_ADDR")
+                .map(|raw| raw.trim().parse().map_err(|_| format!("METRICS_ADDR: {raw:?} is not a socket address")))
+                .transpose()?,
         };
         config.check_secrets()?;
         Ok(config)

@@ -9,6 +9,7 @@
 //! - `db`        the database (SQLite / PostgreSQL / MySQL through `sqlx::Any`) and one module per table
 //! - `admin`     the admin REST API (`/api/*`) and the UI's static files
 //! - `probes`    `/healthz` and `/readyz`
+//! - `metrics`   Prometheus series (settlement, authorization, channel and key health, leases) on `METRICS_ADDR`
 //! - `grpc`      the relay-facing gRPC service
 //! - `routing`   channel snapshot and candidate selection
 //! - `billing`   prices and the quota formula
@@ -29,6 +30,7 @@ pub mod error;
 pub mod events;
 pub mod grpc;
 pub mod health;
+pub mod metrics;
 pub mod notify;
 pub mod probes;
 pub mod routing;

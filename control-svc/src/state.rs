@@ -44,6 +44,7 @@ struct Inner {
     notifier: Notifier,
     /// `QuotaRemindThreshold`, as last loaded from the options.
     quota_remind_threshold: AtomicI64,
+    metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -54,6 +55,7 @@ impl AppState {
         generate_default_token: bool,
         github: GitHubEndpoints,
         egress: EgressPolicy,
+        metrics: crate::metrics::Metrics,
     ) -> Result<Self, ControlError> {
         let cipher = Cipher::new(crypto_secret);
         let cookie_key = Key::from(&Sha512::digest(session_secret.as_bytes()));
@@ -73,6 +75,7 @@ impl AppState {
                 oauth: OAuthClient::new(github)?,
                 notifier: Notifier::new(egress)?,
                 quota_remind_threshold: AtomicI64::new(quota_warning::DEFAULT_SITE_THRESHOLD),
+                metrics,
             }),
         };
         state.reload_channels().await?;
@@ -136,6 +139,11 @@ impl AppState {
     /// Cancelled when the service shuts down, so long-lived streams end.
     pub fn shutdown(&self) -> &CancellationToken {
         &self.inner.shutdown
+    }
+
+    /// Where settlement and authorization record their metrics (empty when `METRICS_ADDR` is unset).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
     }
 
     /// Rebuilds the routing snapshot from the database and tells relays.

@@ -7,6 +7,7 @@ pub mod channel_keys;
 pub mod channels;
 pub mod check_in;
 mod dsn;
+pub mod gauges;
 pub mod invitations;
 pub mod leases;
 pub mod login_throttle;

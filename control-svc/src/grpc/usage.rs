@@ -64,6 +64,7 @@ pub fn acknowledge(state: AppState, inbound: Streaming<UsageBatch>) -> BoxStream
                 ));
             }
             let reports: Vec<UsageReport> = batch.records.into_iter().map(UsageReport::from).collect();
+            let started = std::time::Instant::now();
             let (prices, policy, channels) = (state.prices(), state.policy(), state.channels());
             let cx = Context {
                 prices: &prices,
@@ -73,6 +74,9 @@ pub fn acknowledge(state: AppState, inbound: Streaming<UsageBatch>) -> BoxStream
             };
             let settled = settle(state.db(), &cx, &reports).await?;
             drop((prices, policy, channels));
+            let failed = reports.iter().filter(|r| r.failed).count() as u64;
+            state.metrics().usage_settled(reports.len() as u64 - failed, failed, started.elapsed());
+            state.metrics().health_changed(settled.health_changes.len());
             crate::notify::channel_notice::send(&state, &settled.health_changes);
             crate::notify::quota_warning::send(&state, &settled.quota_warnings).await;
             if settled.health_changed {

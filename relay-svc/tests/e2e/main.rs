@@ -20,6 +20,7 @@ mod failover;
 mod formats;
 mod lifecycle;
 mod logs;
+mod metrics;
 mod notify;
 mod probes;
 mod quota;
