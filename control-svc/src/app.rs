@@ -117,6 +117,7 @@ impl Application {
         });
         crate::health::prober::spawn(state.clone());
         let metrics = self.metrics.map(|listener| tokio::spawn(crate::metrics::serve(listener, state.clone())));
+        let retention = crate::retention::spawn(state.clone());
         crate::health::prober::every(
             state.clone(),
             std::time::Duration::from_secs(15),
@@ -157,6 +158,8 @@ impl Application {
         if let Some(metrics) = metrics {
             let _ = metrics.await;
         }
+        // Stops at its next batch boundary; what is left goes the next day.
+        let _ = retention.await;
         // Settled batches may have queued notices; give them a moment (their retries stop at shutdown).
         notifier_state.notifier().drain(std::time::Duration::from_secs(5)).await;
         h.map_err(|e| ControlError::Internal(format!("http server: {e}")))?;

@@ -15,6 +15,7 @@
 //! - `billing`   prices and the quota formula
 //! - `settings`  the registry of option keys `/api/option/` accepts: value checks, write-only secrets
 //! - `events`    invalidations published to relays
+//! - `retention` `LogRetentionDays`: the daily, once-per-cluster deletion of old consume and error logs
 //! - `notify`    quota warnings and channel notices by mail or signed webhook; the egress client for webhooks
 //! - `secrets`   key generation, digests, encryption at rest, password hashing
 //! - `bootstrap` the first-start root account
@@ -33,6 +34,7 @@ pub mod health;
 pub mod metrics;
 pub mod notify;
 pub mod probes;
+pub mod retention;
 pub mod routing;
 pub mod secrets;
 pub mod settings;

@@ -16,6 +16,7 @@ pub mod notices;
 pub mod options;
 pub mod quota_data;
 pub mod redemptions;
+pub mod retention;
 pub mod sessions;
 pub mod setup;
 pub mod tokens;

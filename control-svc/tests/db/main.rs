@@ -18,6 +18,7 @@ mod accounts;
 mod billing;
 mod notices;
 mod redemptions;
+mod retention;
 mod sessions;
 
 fn postgres_admin_url() -> String {
