@@ -211,6 +211,7 @@ mod tests {
             api_rate_limit: RateLimit::GLOBAL_API,
             critical_rate_limit: RateLimit::CRITICAL,
             webhook_allow_loopback: false,
+            metrics_addr: None,
         }
     }
 
