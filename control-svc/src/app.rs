@@ -85,10 +85,12 @@ impl Application {
         })
     }
 
+    #[allow(clippy::expect_used, reason = "a listener bound to an address by this process has a local address")]
     pub fn http_addr(&self) -> SocketAddr {
         self.http.local_addr().expect("bound listener has an address")
     }
 
+    #[allow(clippy::expect_used, reason = "a listener bound to an address by this process has a local address")]
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc.local_addr().expect("bound listener has an address")
     }
@@ -111,13 +113,19 @@ impl Application {
         let state = self.state.clone();
         let cancel = state.shutdown().clone();
         let trigger = cancel.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            trigger.cancel();
+        state.tasks().spawn(async move {
+            tokio::select! {
+                _ = shutdown => trigger.cancel(),
+                // Cancelled from elsewhere: nothing left to wait for.
+                _ = trigger.cancelled() => {}
+            }
         });
         crate::health::prober::spawn(state.clone());
-        let metrics = self.metrics.map(|listener| tokio::spawn(crate::metrics::serve(listener, state.clone())));
-        let retention = crate::retention::spawn(state.clone());
+        if let Some(listener) = self.metrics {
+            state.tasks().spawn(crate::metrics::serve(listener, state.clone()));
+        }
+        // Stops at its next batch boundary on shutdown; what is left goes the next day.
+        crate::retention::spawn(state.clone());
         crate::health::prober::every(
             state.clone(),
             std::time::Duration::from_secs(15),
@@ -155,11 +163,14 @@ impl Application {
             .serve_with_incoming_shutdown(incoming, async move { grpc_cancel.cancelled().await });
 
         let (h, g) = tokio::join!(http, grpc);
-        if let Some(metrics) = metrics {
-            let _ = metrics.await;
+        // Probes and periodic jobs watch the shutdown token; a channel test in flight ends with its upstream timeout.
+        notifier_state.tasks().close();
+        if tokio::time::timeout(std::time::Duration::from_secs(10), notifier_state.tasks().wait()).await.is_err() {
+            tracing::warn!(
+                pending = notifier_state.tasks().len(),
+                "background tasks still running at shutdown were dropped"
+            );
         }
-        // Stops at its next batch boundary; what is left goes the next day.
-        let _ = retention.await;
         // Settled batches may have queued notices; give them a moment (their retries stop at shutdown).
         notifier_state.notifier().drain(std::time::Duration::from_secs(5)).await;
         h.map_err(|e| ControlError::Internal(format!("http server: {e}")))?;

@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
-
 use crate::db::{self, Db};
 use crate::error::ControlError;
 use crate::state::AppState;
@@ -78,9 +76,10 @@ pub async fn check(db: &Db, now: i64, stopping: impl Fn() -> bool) -> Result<Che
     Ok(Check::Deleted(deleted))
 }
 
-/// Runs the daily check until control shuts down; the caller joins the handle on shutdown.
-pub fn spawn(state: AppState) -> JoinHandle<()> {
-    tokio::spawn(async move {
+/// Runs the daily check on control's task tracker until control shuts down.
+pub fn spawn(state: AppState) {
+    let tasks = state.tasks().clone();
+    tasks.spawn(async move {
         let mut wait = FIRST_CHECK;
         loop {
             tokio::select! {
@@ -102,7 +101,7 @@ pub fn spawn(state: AppState) -> JoinHandle<()> {
             };
             wait = wait_before_next_check(db::now_secs(), failed);
         }
-    })
+    });
 }
 
 #[cfg(test)]
