@@ -10,6 +10,7 @@ use tonic::transport::server::TcpIncoming;
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{ControlError, StartupError};
+use crate::metrics::Metrics;
 use crate::secrets::configured_or_persisted;
 use crate::state::AppState;
 use crate::{admin, bootstrap, grpc};
@@ -25,6 +26,8 @@ pub struct Application {
     balance_update_every: Option<std::time::Duration>,
     limits: std::sync::Arc<admin::rate_limit::ApiLimits>,
     grpc_tls: Option<tonic::transport::ServerTlsConfig>,
+    /// The metrics listener, when `METRICS_ADDR` is set.
+    metrics: Option<TcpListener>,
 }
 
 impl Application {
@@ -52,6 +55,8 @@ impl Application {
             configured_or_persisted(config.crypto_secret.as_deref(), &config.data_dir, "crypto_secret")?;
         let internal_secret =
             configured_or_persisted(config.internal_secret.as_deref(), &config.data_dir, "internal_secret")?;
+        let metrics_listener = crate::metrics::bind(config.metrics_addr).await?;
+        let metrics = if metrics_listener.is_some() { Metrics::enabled()? } else { Metrics::default() };
         let db = Db::connect(&config.database).await?;
         tracing::info!(backend = %db.backend(), "database ready");
         let egress = crate::notify::egress::EgressPolicy { allow_loopback: config.webhook_allow_loopback };
@@ -62,6 +67,7 @@ impl Application {
             config.generate_default_token,
             config.github.clone(),
             egress,
+            metrics,
         )
         .await?;
         if config.create_default_root {
@@ -79,6 +85,7 @@ impl Application {
             balance_update_every: config.balance_update_every,
             limits: admin::rate_limit::ApiLimits::new(config.api_rate_limit, config.critical_rate_limit),
             grpc_tls,
+            metrics: metrics_listener,
         })
     }
 
@@ -90,6 +97,11 @@ impl Application {
     #[allow(clippy::expect_used, reason = "a listener bound to an address by this process has a local address")]
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc.local_addr().expect("bound listener has an address")
+    }
+
+    /// Where metrics are served, when they are.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     pub fn internal_secret(&self) -> &str {
@@ -113,6 +125,11 @@ impl Application {
             }
         });
         crate::health::prober::spawn(state.clone());
+        if let Some(listener) = self.metrics {
+            state.tasks().spawn(crate::metrics::serve(listener, state.clone()));
+        }
+        // Stops at its next batch boundary on shutdown; what is left goes the next day.
+        crate::retention::spawn(state.clone());
         crate::health::prober::every(
             state.clone(),
             std::time::Duration::from_secs(15),

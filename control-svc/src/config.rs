@@ -55,6 +55,9 @@ pub struct Config {
     /// `CONTROL_GRPC_TLS_CERT` and `CONTROL_GRPC_TLS_KEY`: PEM files of the gRPC listener's certificate chain and
     /// private key. Both or neither; without them the listener speaks plaintext (h2c).
     pub grpc_tls: Option<GrpcTls>,
+    /// `METRICS_ADDR` (`host:port`): where Prometheus metrics are served (`GET /metrics`), on a listener of their
+    /// own, never on the admin port. Unset: no metrics are recorded or served.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// The gRPC listener's certificate chain and private key (PEM files).
@@ -146,6 +149,9 @@ impl Config {
             critical_rate_limit: RateLimit::from_env("CRITICAL_RATE_LIMIT", RateLimit::CRITICAL)?,
             webhook_allow_loopback: false,
             grpc_tls: grpc_tls()?,
+            metrics_addr: var("METRICS_ADDR")
+                .map(|raw| raw.trim().parse().map_err(|_| format!("METRICS_ADDR: {raw:?} is not a socket address")))
+                .transpose()?,
         };
         config.check_secrets()?;
         Ok(config)
@@ -234,6 +240,7 @@ mod tests {
             critical_rate_limit: RateLimit::CRITICAL,
             webhook_allow_loopback: false,
             grpc_tls: None,
+            metrics_addr: None,
         }
     }
 

@@ -10,6 +10,7 @@
 //! - `access`    the authorization rules both admin surfaces (REST and gRPC) apply: roles, ownership
 //! - `admin`     the admin REST API (`/api/*`) and the UI's static files
 //! - `probes`    `/healthz` and `/readyz`
+//! - `metrics`   Prometheus series (settlement, authorization, channel and key health, leases) on `METRICS_ADDR`
 //! - `grpc`      the relay-facing gRPC service and the admin service (`grpc/admin/`)
 //! - `health`    fault classification, what failed attempts change (`assess`), the prober
 //! - `routing`   channel snapshot and candidate selection
@@ -17,6 +18,7 @@
 //! - `settlement` usage reports and the pure plan of what a batch charges and logs (`db::usage` applies it)
 //! - `settings`  the registry of option keys `/api/option/` accepts: value checks, write-only secrets
 //! - `events`    invalidations published to relays
+//! - `retention` `LogRetentionDays`: the daily, once-per-cluster deletion of old consume and error logs
 //! - `notify`    quota warnings and channel notices by mail or signed webhook; the egress client for webhooks
 //! - `secrets`   key generation, digests, encryption at rest, password hashing
 //! - `bootstrap` the first-start root account
@@ -35,8 +37,10 @@ pub mod events;
 pub mod grpc;
 pub mod health;
 pub mod import;
+pub mod metrics;
 pub mod notify;
 pub mod probes;
+pub mod retention;
 pub mod routing;
 pub mod secrets;
 pub mod settings;

@@ -45,6 +45,7 @@ struct Inner {
     notifier: Notifier,
     /// Usage records applied since start (each once), counted after their batch committed.
     settled: tokio::sync::watch::Sender<u64>,
+    metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -55,6 +56,7 @@ impl AppState {
         generate_default_token: bool,
         github: GitHubEndpoints,
         egress: EgressPolicy,
+        metrics: crate::metrics::Metrics,
     ) -> Result<Self, ControlError> {
         let cipher = Cipher::new(crypto_secret);
         let cookie_key = Key::from(&Sha512::digest(session_secret.as_bytes()));
@@ -73,6 +75,7 @@ impl AppState {
                 oauth: OAuthClient::new(github)?,
                 notifier: Notifier::new(egress)?,
                 settled: tokio::sync::watch::Sender::new(0),
+                metrics,
             }),
         };
         state.reload_channels().await?;
@@ -155,6 +158,11 @@ impl AppState {
     /// Cancelled when the service shuts down, so long-lived streams end.
     pub fn shutdown(&self) -> &CancellationToken {
         &self.inner.shutdown
+    }
+
+    /// Where settlement and authorization record their metrics (empty when `METRICS_ADDR` is unset).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.metrics
     }
 
     /// Background work (probes, periodic jobs, "test all channels"): every task is spawned here so shutdown can

@@ -14,11 +14,14 @@ use crate::control::outbox::{self, Outbox};
 use crate::control::{self, ControlLink};
 use crate::dispatch::{Dispatcher, Limits};
 use crate::limits::{Limiter, Store};
+use crate::metrics::Metrics;
 use crate::routes::{self, RelayState};
 
 /// A built relay, listening but not yet serving.
 pub struct Application {
     listener: TcpListener,
+    /// The metrics listener, when `METRICS_ADDR` is set.
+    metrics_listener: Option<TcpListener>,
     state: RelayState,
     config: Config,
     internal_secret: String,
@@ -36,6 +39,8 @@ impl Application {
     pub async fn build_with_listener(config: Config, listener: TcpListener) -> Result<Self, String> {
         let internal_secret = config.resolve_internal_secret().await?;
         let client = control::client(&config.control_grpc_url, &internal_secret)?;
+        let metrics_listener = crate::metrics::bind(config.metrics_addr).await?;
+        let metrics = if metrics_listener.is_some() { Metrics::enabled()? } else { Metrics::default() };
         let cache = AuthCache::new(config.auth_cache_ttl, config.control_stale_grace);
         let (outbox, _) = Outbox::channel();
         let dispatcher = Dispatcher::new(Limits {
@@ -52,7 +57,7 @@ impl Application {
         let store = Store::new(config.redis_url.as_deref())?;
         let limiter = Limiter::new(store, config.rate_limit_fail_open, &config.rate_limit_key_prefix, &config.relay_id);
         let state = RelayState {
-            link: Arc::new(ControlLink::new(client, cache, config.relay_id.clone())),
+            link: Arc::new(ControlLink::new(client, cache, config.relay_id.clone(), metrics)),
             outbox,
             dispatcher,
             failover: Arc::new(crate::failover::Shared::new(config.retry_deadline)),
@@ -61,12 +66,17 @@ impl Application {
             max_body_bytes: config.max_body_bytes,
             limiter: Arc::new(limiter),
         };
-        Ok(Application { listener, state, config, internal_secret })
+        Ok(Application { listener, metrics_listener, state, config, internal_secret })
     }
 
     #[allow(clippy::expect_used, reason = "a listener bound to an address by this process has a local address")]
     pub fn addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    /// Where metrics are served, when they are.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The link to control (caches and client), for readiness checks.
@@ -85,14 +95,23 @@ impl Application {
 
     /// Serves until `shutdown`, then stops accepting, lets in-flight requests finish and drains usage to control.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), String> {
-        let Application { listener, mut state, config, .. } = self;
+        let Application { listener, metrics_listener, mut state, config, .. } = self;
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
 
         let (outbox, rx) = Outbox::channel();
         state.outbox = outbox;
         let stop_usage = CancellationToken::new();
-        tasks.spawn(outbox::run(state.link.client(), rx, stop_usage.clone()));
+        tasks.spawn(outbox::run(state.link.client(), rx, stop_usage.clone(), state.link.metrics.clone()));
+        if let Some(listener) = metrics_listener {
+            // Stopped with the usage drain, so the last acknowledgements can still be scraped until then.
+            tasks.spawn(crate::metrics::serve(
+                listener,
+                state.link.metrics.clone(),
+                state.link.clone(),
+                stop_usage.clone(),
+            ));
+        }
         tasks.spawn(control::watch::run(
             state.link.clone(),
             state.limiter.clone(),

@@ -48,6 +48,9 @@ pub struct Config {
     /// `X-Forwarded-For`; with N > 0 the client's address is the N-th entry from the right (see `client_addr`).
     /// Set it only when the relay's port is reachable through those proxies alone.
     pub trusted_proxy_hops: usize,
+    /// `METRICS_ADDR` (`host:port`): where Prometheus metrics are served (`GET /metrics`), on a listener of their
+    /// own, never on the public port. Unset: no metrics are recorded or served.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl Config {
@@ -96,6 +99,9 @@ impl Config {
                 .map(|v| v.trim().parse::<usize>().map_err(|_| format!("TRUSTED_PROXY_HOPS: {v:?} is not a number")))
                 .transpose()?
                 .unwrap_or(0),
+            metrics_addr: var("METRICS_ADDR")
+                .map(|v| v.trim().parse().map_err(|_| format!("METRICS_ADDR: {v:?} is not an address (host:port)")))
+                .transpose()?,
         })
     }
 

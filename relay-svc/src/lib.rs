@@ -17,6 +17,7 @@
 //! - `dispatch`  the one place that does upstream I/O
 //! - `limits`    rate limits per token, user and model, counted in Redis (shared) or memory
 //! - `usage`     one usage record per request, sent when the request ends
+//! - `metrics`   Prometheus series and their recording functions, served on `METRICS_ADDR` only
 //! - `tokenizer` local token counts (tiktoken) when an upstream reports none
 //! - `frontdoor` forwarding of non-relay paths to control
 //! - `error`     the error type and its OpenAI-shaped response
@@ -33,6 +34,7 @@ pub mod failover;
 pub mod frontdoor;
 pub mod guard;
 pub mod limits;
+pub mod metrics;
 pub mod providers;
 pub mod routes;
 pub mod tokenizer;

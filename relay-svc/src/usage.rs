@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use veloera_proto::rules::quota_for;
 use veloera_proto::v1::{Attempt, EndpointKind, Outcome, Pricing, UsageRecord};
@@ -14,6 +14,7 @@ use crate::control::leases::Reservation;
 use crate::control::outbox::Outbox;
 use crate::dispatch::Failure;
 use crate::limits::Admission;
+use crate::metrics::{Finished, Metrics};
 use crate::providers::Target;
 use crate::providers::openai::Usage;
 
@@ -87,6 +88,11 @@ pub struct Metering {
     admission: Option<Box<Admission>>,
     /// The prompt and answer, while chat-content logging is on (boxed for the same reason).
     content: Option<Box<Recording>>,
+    metrics: Metrics,
+    /// Upstream attempts made, time spent waiting for upstreams, and when the first byte was ready, for metrics.
+    attempts: u32,
+    upstream_wait: Duration,
+    first_byte_after: Option<Duration>,
 }
 
 /// What the usage record says about the request itself.
@@ -133,7 +139,24 @@ impl Metering {
             usage_seen: false,
             admission: None,
             content: None,
+            metrics: Metrics::default(),
+            attempts: 0,
+            upstream_wait: Duration::ZERO,
+            first_byte_after: None,
         }
+    }
+
+    /// Records how the request ends into `metrics` too.
+    pub fn measured_by(&mut self, metrics: Metrics) {
+        self.metrics = metrics;
+    }
+
+    /// Awaits `upstream` (an upstream call), counting the time as spent waiting for the upstream, not the gateway.
+    pub async fn waiting<F: std::future::Future>(&mut self, upstream: F) -> F::Output {
+        let started = Instant::now();
+        let output = upstream.await;
+        self.upstream_wait += started.elapsed();
+        output
     }
 
     /// Records the request's prompt and answer with its usage record.
@@ -196,6 +219,7 @@ impl Metering {
             self.pricing = p;
         }
         self.attempt_open = true;
+        self.attempts += 1;
     }
 
     /// An attempt failed before answering; the request goes on (or ends with [`Metering::rejected`]).
@@ -210,6 +234,7 @@ impl Metering {
             fault: veloera_proto::v1::Fault::from(crate::failover::fault_of(failure)) as i32,
         });
         self.attempt_open = false;
+        self.metrics.upstream_error(t.channel_id, Some(failure));
     }
 
     /// The request ends unanswered for a reason that is no channel's failure (or whose attempts are recorded).
@@ -219,8 +244,10 @@ impl Metering {
     }
 
     pub fn first_byte(&mut self) {
-        if self.record.first_byte_ms == 0 {
-            self.record.first_byte_ms = self.started.elapsed().as_millis().max(1) as i64;
+        if self.first_byte_after.is_none() {
+            let after = self.started.elapsed();
+            self.first_byte_after = Some(after);
+            self.record.first_byte_ms = after.as_millis().max(1) as i64;
         }
     }
 
@@ -264,6 +291,7 @@ impl Metering {
                 latency_ms: self.started.elapsed().as_millis() as i64,
                 fault: veloera_proto::v1::Fault::from(veloera_proto::fault::classify(0, message)) as i32,
             });
+            self.metrics.upstream_error(self.record.channel_id, None);
         }
         self.outcome = Outcome::UpstreamError;
         self.record.status_code = status as i32;
@@ -275,7 +303,8 @@ impl Drop for Metering {
     fn drop(&mut self) {
         let mut record = std::mem::take(&mut self.record);
         record.content = self.content.take().map(|c| c.into_proto());
-        record.latency_ms = self.started.elapsed().as_millis() as i64;
+        let latency = self.started.elapsed();
+        record.latency_ms = latency.as_millis() as i64;
         record.outcome = self.outcome as i32;
         if self.outcome == Outcome::ClientCancelled && !self.usage_seen && self.said_bytes > 0 {
             // The client hung up mid-answer before the upstream's usage arrived: bill the prompt (estimated from
@@ -297,6 +326,24 @@ impl Drop for Metering {
         }
         if let Some(mut admission) = self.admission.take() {
             admission.finish(self.outcome == Outcome::Success, record.prompt_tokens + record.completion_tokens);
+        }
+        if self.metrics.is_enabled() {
+            self.metrics.request_finished(&Finished {
+                endpoint: record.endpoint(),
+                model: &record.model,
+                channel: record.channel_id,
+                status: match (record.status_code, self.outcome) {
+                    (0, Outcome::Success) => 200,
+                    // What nginx logs for a client that hung up.
+                    (0, _) => 499,
+                    (status, _) => u16::try_from(status).unwrap_or(0),
+                },
+                outcome: self.outcome,
+                latency,
+                first_byte: self.first_byte_after,
+                upstream_wait: self.upstream_wait,
+                attempts: self.attempts,
+            });
         }
         self.outbox.send(record);
     }

@@ -33,6 +33,9 @@ pub struct Config {
     pub startup_timeout: Duration,
     /// `SPACE_ID` is set: running on Hugging Face Spaces.
     pub on_space: bool,
+    /// `CONTROL_METRICS_ADDR`: control's metrics listener. In one container both services see the same
+    /// environment, so `METRICS_ADDR` is the relay's alone and control's has a name of its own.
+    pub control_metrics_addr: Option<String>,
 }
 
 impl Config {
@@ -60,6 +63,7 @@ impl Config {
             shutdown_timeout: secs("SHUTDOWN_TIMEOUT", 8)?,
             startup_timeout: secs("STARTUP_TIMEOUT", 120)?,
             on_space: var("SPACE_ID").is_some(),
+            control_metrics_addr: var("CONTROL_METRICS_ADDR"),
         })
     }
 
@@ -74,6 +78,8 @@ impl Config {
         if let Some(dsn) = self.sql_dsn.as_deref().and_then(|d| data_dir::follow_sqlite(d, &self.data_dir.path)) {
             env.push(("SQL_DSN".into(), dsn));
         }
+        // Empty means unset to control: without CONTROL_METRICS_ADDR it serves no metrics, and never the relay's.
+        env.push(("METRICS_ADDR".into(), self.control_metrics_addr.clone().unwrap_or_default()));
         env
     }
 
@@ -159,6 +165,7 @@ mod tests {
             shutdown_timeout: Duration::from_secs(8),
             startup_timeout: Duration::from_secs(120),
             on_space: true,
+            control_metrics_addr: None,
         }
     }
 
@@ -185,6 +192,15 @@ mod tests {
         assert_eq!(get(&on_data.control_env(), "SQL_DSN"), Some("sqlite:///data/veloera.db"));
         let in_image = config("/app/data", Some("sqlite:///app/data/veloera.db"));
         assert_eq!(get(&in_image.control_env(), "SQL_DSN"), None);
+    }
+
+    #[test]
+    fn in_one_container_metrics_addr_is_the_relays_and_control_metrics_addr_controls() {
+        let mut c = config("/app/data", None);
+        assert_eq!(get(&c.control_env(), "METRICS_ADDR"), Some(""), "control never binds the relay's address");
+        assert_eq!(get(&c.relay_env(), "METRICS_ADDR"), None, "the relay keeps what it was given");
+        c.control_metrics_addr = Some("127.0.0.1:9101".into());
+        assert_eq!(get(&c.control_env(), "METRICS_ADDR"), Some("127.0.0.1:9101"));
     }
 
     #[test]

@@ -24,7 +24,7 @@ usage: cargo xtask <command> [args]
 commands:
   bench   benchmark the relay against a bare proxy and LiteLLM (--quick, --no-litellm)
   lint    formatting, clippy (-D warnings) and cargo-deny, as `test` runs them first
-  perf-guard  instructions per warm relay request under callgrind vs xtask/perf-baseline.json (--update)
+  perf-guard  instructions per warm relay request under callgrind vs xtask/perf-baseline.json (--update, --with-metrics)
   run     build everything (release) and start the gateway on the embedded default
   sdk-check  the official OpenAI, Anthropic and Google GenAI Python SDKs against the gateway
   test    lint, then every test (workspace, databases, admin UI in headless Chromium, SDKs, perf guard)

@@ -17,6 +17,14 @@ pub(super) fn deny(reason: DenialReason, message: impl Into<String>) -> Authoriz
     AuthorizeResponse { outcome: Some(Outcome::Denial(Denial { reason: reason as i32, message: message.into() })) }
 }
 
+/// The reason `answer` denies, or `None` for a grant.
+pub fn denial_of(answer: &AuthorizeResponse) -> Option<DenialReason> {
+    match &answer.outcome {
+        Some(Outcome::Denial(d)) => Some(DenialReason::try_from(d.reason).unwrap_or(DenialReason::Unspecified)),
+        _ => None,
+    }
+}
+
 pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<AuthorizeResponse, ControlError> {
     if req.key_digest.len() != 32 {
         return Err(ControlError::BadRequest("key_digest must be a 32-byte SHA-256".into()));

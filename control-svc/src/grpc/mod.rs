@@ -39,6 +39,7 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'stati
 impl Control for ControlGrpc {
     async fn authorize(&self, request: Request<AuthorizeRequest>) -> Result<Response<AuthorizeResponse>, Status> {
         let answer = authorize::decide(&self.state, request.into_inner()).await?;
+        self.state.metrics().authorized(authorize::denial_of(&answer));
         Ok(Response::new(answer))
     }
 

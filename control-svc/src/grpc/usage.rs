@@ -75,9 +75,13 @@ pub fn acknowledge(state: AppState, inbound: Streaming<UsageBatch>) -> BoxStream
                 ));
             }
             let reports: Vec<UsageReport> = batch.records.into_iter().map(UsageReport::from).collect();
+            let started = std::time::Instant::now();
             let (options, channels) = (state.options(), state.channels());
             let settled = settle(state.db(), &Context { options: &options, channels: &channels }, &reports).await?;
             drop((options, channels));
+            let failed = reports.iter().filter(|r| r.outcome == crate::settlement::Outcome::Failed).count() as u64;
+            state.metrics().usage_settled(reports.len() as u64 - failed, failed, started.elapsed());
+            state.metrics().health_changed(settled.health_changes.len());
             crate::notify::channel_notice::send(&state, &settled.health_changes);
             crate::notify::quota_warning::send(&state, &settled.quota_warnings).await;
             if settled.health_changed {

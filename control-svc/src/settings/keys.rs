@@ -51,7 +51,9 @@ const HEALTH: &[Setting] = &[
 
 /// What settlement writes to the log (`db::usage`): consume rows (default on) and error rows (default off); and
 /// chat content (default off), recorded by the relays (`grpc::relay_settings`) and kept only while it is on.
+/// `LogRetentionDays` (`retention`, 0 or unset: keep all) deletes consume and error rows older than that daily.
 const LOGS: &[Setting] = &[
+    s(crate::retention::OPTION, Integer { min: 0, max: 36_500 }),
     s("LogConsumeEnabled", Flag),
     s("LogErrorEnabled", Flag),
     s("LogChatContentEnabled", Flag),

@@ -27,6 +27,7 @@ mod billing;
 mod import;
 mod notices;
 mod redemptions;
+mod retention;
 mod sessions;
 
 fn postgres_admin_url() -> String {

@@ -136,6 +136,12 @@ impl Leases {
         Leases { client, relay_id, held: DashMap::default(), gates: DashMap::default() }
     }
 
+    /// The leases held now (one per token at most) and the quota they have not yet reserved.
+    pub fn held(&self) -> (usize, i64) {
+        let quota = self.held.iter().map(|l| l.remaining.load(Ordering::Relaxed).max(0)).sum();
+        (self.held.len(), quota)
+    }
+
     /// Reserves `estimate` for one request of `caller`: from the lease held, or from a new one. Refused (403,
     /// "quota not enough") when the balance left cannot cover all of it.
     pub async fn reserve(&self, caller: &Caller, estimate: i64) -> Result<Reservation, RelayError> {

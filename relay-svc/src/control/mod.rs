@@ -87,11 +87,13 @@ pub struct ControlLink {
     pub guard: crate::guard::Guard,
     /// Whether prompts and answers are recorded, as control last sent it.
     pub content: crate::content::ContentLog,
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl ControlLink {
-    pub fn new(client: Client, cache: AuthCache, relay_id: String) -> Self {
+    pub fn new(client: Client, cache: AuthCache, relay_id: String, metrics: crate::metrics::Metrics) -> Self {
         ControlLink {
+            metrics,
             leases: leases::Leases::new(client.clone(), relay_id),
             client,
             cache,
@@ -107,20 +109,26 @@ impl ControlLink {
     /// Warm: answered from the caches with no call. Cold: exactly one `Authorize` call.
     pub async fn authorize(&self, ask: &Ask<'_>) -> Result<Authorized, RelayError> {
         match self.cache.key(&ask.digest) {
-            Some(KeyState::Denied { reason, message, .. }) => return Err(RelayError::Denied { reason, message }),
+            Some(KeyState::Denied { reason, message, .. }) => {
+                self.metrics.auth_cache(true);
+                return Err(RelayError::Denied { reason, message });
+            }
             Some(KeyState::Known(entry)) => {
                 check_locally(&entry, ask)?;
                 if ask.model.is_empty() {
+                    self.metrics.auth_cache(true);
                     return Ok(Authorized { caller: entry, route: None });
                 }
                 let accept_unset = entry.caller.accept_unset_model_ratio_model;
                 if let Some(route) = self.cache.route(&entry.caller.group, ask.model, ask.pinned_channel, accept_unset)
                 {
+                    self.metrics.auth_cache(true);
                     return Ok(Authorized { caller: entry, route: Some(route) });
                 }
             }
             None => {}
         }
+        self.metrics.auth_cache(false);
         self.authorize_cold(ask).await
     }
 

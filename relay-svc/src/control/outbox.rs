@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use veloera_proto::v1::{UsageBatch, UsageRecord};
 
 use super::Client;
+use crate::metrics::Metrics;
 
 const MAX_BATCH: usize = 256;
 /// Recorded chat content a batch carries at most before it is sent (each record's is at most 2 × 64 KiB), so a
@@ -63,7 +64,13 @@ impl Outbox {
 }
 
 /// Runs until `shutdown`, then drains: everything queued is sent and acknowledged, or logged as lost.
-pub async fn run(client: Client, mut rx: mpsc::UnboundedReceiver<UsageRecord>, shutdown: CancellationToken) {
+/// `metrics` learns how many records wait for an acknowledgement and how long acknowledgements take.
+pub async fn run(
+    client: Client,
+    mut rx: mpsc::UnboundedReceiver<UsageRecord>,
+    shutdown: CancellationToken,
+    metrics: Metrics,
+) {
     let mut pending: HashMap<String, UsageRecord, foldhash::fast::RandomState> = HashMap::default();
     let mut backoff = Duration::from_millis(100);
     let mut draining = false;
@@ -101,6 +108,7 @@ pub async fn run(client: Client, mut rx: mpsc::UnboundedReceiver<UsageRecord>, s
                 rec = rx.recv(), if !rx_done => match rec {
                     Some(r) => {
                         pending.insert(r.request_id.clone(), r.clone());
+                        metrics.usage_pending(pending.len());
                         buffer_content += content_bytes(&r);
                         buffer.push(r);
                         if buffer.len() >= MAX_BATCH || buffer_content >= MAX_BATCH_CONTENT {
@@ -120,7 +128,12 @@ pub async fn run(client: Client, mut rx: mpsc::UnboundedReceiver<UsageRecord>, s
                 }
                 ack = acks.next() => match ack {
                     Some(Ok(ack)) => {
-                        for id in ack.request_ids { pending.remove(&id); }
+                        for id in ack.request_ids {
+                            if let Some(r) = pending.remove(&id) {
+                                metrics.usage_acknowledged(since_queued(&r));
+                            }
+                        }
+                        metrics.usage_pending(pending.len());
                         backoff = Duration::from_millis(100);
                     }
                     Some(Err(e)) => { tracing::warn!(error = ?e.message(), "usage stream failed"); break true; }
@@ -140,6 +153,13 @@ pub async fn run(client: Client, mut rx: mpsc::UnboundedReceiver<UsageRecord>, s
             return;
         }
     }
+}
+
+/// How long ago `record` was queued: its request ended (started plus its latency) just before.
+fn since_queued(record: &UsageRecord) -> Duration {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let queued = (record.created_at_ms + record.latency_ms).max(0) as u64;
+    now.saturating_sub(Duration::from_millis(queued))
 }
 
 /// Sleeps before a reconnect; during a drain gives up (logging what is lost) instead of retrying forever.

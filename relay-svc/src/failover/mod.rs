@@ -119,7 +119,7 @@ impl<'a> Failover<'a> {
                     return Err(e);
                 }
             };
-            let failure = match self.dispatcher.send(call, &target.channel.keys).await {
+            let failure = match meter.waiting(self.dispatcher.send(call, &target.channel.keys)).await {
                 Ok(upstream) => return Ok((upstream, target)),
                 Err(f) => f,
             };

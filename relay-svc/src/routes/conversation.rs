@@ -40,6 +40,10 @@ pub struct Asking<'a> {
 }
 
 pub async fn admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, RelayError> {
+    try_admit(state, asking).await.inspect_err(|e| state.link.metrics.refused(e))
+}
+
+async fn try_admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, RelayError> {
     let ask = Ask {
         digest: asking.key.digest,
         session: asking.key.session.as_deref(),
@@ -73,6 +77,7 @@ pub async fn admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, R
     // The estimate is reserved before anything is sent; a request the balance cannot cover goes no further.
     let reservation = state.link.leases.reserve(&auth.caller.caller, usage::estimate(pricing, asking.cost)).await?;
     let mut meter = Metering::start(state.outbox.clone(), auth.caller.clone(), *pricing, facts);
+    meter.measured_by(state.link.metrics.clone());
     if let Some(recording) = state.link.content.record(asking.body) {
         meter.record_content(recording);
     }

@@ -91,6 +91,8 @@ pub fn router(state: RelayState) -> Router {
         .route("/pg/chat/completions", post(playground::chat_completions))
         .route("/healthz", get(probes::healthz))
         .route("/readyz", get(probes::readyz))
+        // Metrics live on `METRICS_ADDR` only; without this the front door would hand the path to control's UI.
+        .route("/metrics", any(unknown_api_route))
         .route("/v1beta/models", get(gemini::list))
         .route("/v1beta/models/{target}", get(gemini::retrieve).post(gemini::generate));
     router.fallback(frontdoor::forward).layer(RequestIdLayer).with_state(state)

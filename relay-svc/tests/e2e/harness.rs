@@ -19,6 +19,8 @@ pub struct ControlHandle {
     pub grpc_addr: SocketAddr,
     pub secret: String,
     pub state: control_svc::state::AppState,
+    /// Where control serves metrics, when its `metrics_addr` was set.
+    pub metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     join: Option<JoinHandle<()>>,
 }
@@ -38,6 +40,8 @@ pub struct RelayHandle {
     pub addr: SocketAddr,
     pub link: std::sync::Arc<relay_svc::control::ControlLink>,
     pub limiter: std::sync::Arc<relay_svc::limits::Limiter>,
+    /// Where the relay serves metrics, when its `metrics_addr` was set.
+    pub metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
     join: Option<JoinHandle<()>>,
 }
@@ -89,6 +93,8 @@ pub fn control_config(dir: &std::path::Path) -> control_svc::Config {
         // Off as in production; the webhook tests (`notify.rs`) switch it on for their local receivers.
         webhook_allow_loopback: false,
         grpc_tls: None,
+        // Off as in a default deployment; the metrics tests (`metrics.rs`) set it.
+        metrics_addr: None,
     }
 }
 
@@ -115,6 +121,7 @@ async fn start_control_on(config: control_svc::Config, http: TcpListener, grpc: 
         grpc_addr: app.grpc_addr(),
         secret: app.internal_secret().to_string(),
         state: app.state().clone(),
+        metrics_addr: app.metrics_addr(),
         stop: Some(tx),
         join: None,
     };
@@ -148,6 +155,8 @@ pub fn relay_config(control: &ControlHandle) -> relay_svc::Config {
         rate_limit_fail_open: true,
         rate_limit_key_prefix: "veloera:rl:".into(),
         trusted_proxy_hops: 0,
+        // Off as in a default deployment; the metrics tests (`metrics.rs`) set it.
+        metrics_addr: None,
     }
 }
 
@@ -157,6 +166,7 @@ pub async fn start_relay(config: relay_svc::Config) -> RelayHandle {
     let addr = app.addr();
     let link = app.control_link();
     let limiter = app.limiter();
+    let metrics_addr = app.metrics_addr();
     let (tx, rx) = oneshot::channel::<()>();
     let join = tokio::spawn(async move {
         app.run_until(async move {
@@ -165,7 +175,7 @@ pub async fn start_relay(config: relay_svc::Config) -> RelayHandle {
         .await
         .unwrap()
     });
-    RelayHandle { addr, link, limiter, stop: Some(tx), join: Some(join) }
+    RelayHandle { addr, link, limiter, metrics_addr, stop: Some(tx), join: Some(join) }
 }
 
 impl Gateway {

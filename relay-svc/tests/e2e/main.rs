@@ -29,6 +29,7 @@ mod formats;
 mod lifecycle;
 mod logs;
 mod migration;
+mod metrics;
 mod notify;
 mod playground;
 mod probes;

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::dockerfile;
 
-const FILES: [&str; 2] = ["docker-compose.yml", "docker-compose.mysql.yml"];
+const FILES: [&str; 3] = ["docker-compose.yml", "docker-compose.mysql.yml", "docker-compose.monitoring.yml"];
 
 fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
@@ -223,4 +223,47 @@ fn the_mysql_override_swaps_the_database_and_points_control_at_it() {
     assert!(mysql["db"]["image"].as_str().unwrap().starts_with("mariadb:"));
     assert!(mysql["control"]["environment"]["SQL_DSN"].as_str().unwrap().starts_with("mysql://veloera:"));
     assert!(read("docker-compose.mysql.yml").contains("environment: !override"), "no PostgreSQL settings left over");
+}
+
+/// Every `veloera_…` series name in `text`, without a histogram's `_bucket`, `_count` or `_sum` suffix.
+fn series_names(text: &str) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for (i, _) in text.match_indices("veloera_") {
+        let name: String = text[i..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let base = ["_bucket", "_count", "_sum"].iter().find_map(|s| name.strip_suffix(s)).unwrap_or(&name);
+        names.insert(base.to_string());
+    }
+    names
+}
+
+#[test]
+fn the_monitoring_override_scrapes_both_metrics_listeners_and_its_dashboard_reads_real_series() {
+    let (files, _) = interpolated();
+    let base = &files[0].1["services"];
+    for service in ["control", "relay"] {
+        assert_eq!(base[service]["environment"]["METRICS_ADDR"], "0.0.0.0:9100", "{service} serves metrics inside");
+    }
+    let monitoring = &files[2].1["services"];
+    let grafana_port = monitoring["grafana"]["ports"][0].as_str().unwrap();
+    assert!(grafana_port.starts_with("127.0.0.1:"), "Grafana is published on loopback only: {grafana_port}");
+    let prometheus = to_json(serde_yaml_ng::from_str(&read("deploy/prometheus.yml")).unwrap(), "deploy/prometheus.yml");
+    let jobs = prometheus["scrape_configs"].as_array().unwrap();
+    assert_eq!(jobs[0]["static_configs"][0]["targets"][0], "control:9100");
+    assert_eq!(
+        (&jobs[1]["dns_sd_configs"][0]["names"][0], &jobs[1]["dns_sd_configs"][0]["port"]),
+        (&"relay".into(), &9100.into())
+    );
+
+    let dashboard: Value = serde_json::from_str(&read("deploy/grafana/veloera.json")).unwrap();
+    let defined: BTreeSet<String> =
+        series_names(&(read("relay-svc/src/metrics.rs") + &read("control-svc/src/metrics.rs"))).into_iter().collect();
+    let mut queried = BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            queried.extend(series_names(target["expr"].as_str().unwrap()));
+        }
+    }
+    let unknown: Vec<&String> = queried.difference(&defined).collect();
+    assert!(unknown.is_empty(), "the dashboard queries series no service records: {unknown:?}");
+    assert!(queried.len() >= 15, "the dashboard shows the main series: {queried:?}");
 }

@@ -27,14 +27,17 @@ struct Baseline {
 }
 
 pub fn run(args: &[String]) -> Result<()> {
-    let update = match args {
-        [] => false,
-        [flag] if flag == "--update" => true,
-        _ => bail!("usage: cargo xtask perf-guard [--update]"),
+    // `--with-metrics` measures the relay recording metrics (METRICS_ADDR set) against the same baseline: metrics
+    // must cost the warm path nothing measurable. The baseline is always taken without them.
+    let (update, with_metrics) = match args {
+        [] => (false, false),
+        [flag] if flag == "--update" => (true, false),
+        [flag] if flag == "--with-metrics" => (false, true),
+        _ => bail!("usage: cargo xtask perf-guard [--update | --with-metrics]"),
     };
     let (bin, dir) = super::prepare("perf-guard")?;
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let (per_request, proxy_per_request) = runtime.block_on(measure(&bin, &dir))?;
+    let (per_request, proxy_per_request) = runtime.block_on(measure(&bin, &dir, with_metrics))?;
     println!(
         "perf-guard: the bare proxy costs {proxy_per_request} instructions per request; the relay {:.2}× that \
          (profiles: {})",
@@ -51,7 +54,8 @@ pub fn run(args: &[String]) -> Result<()> {
     let b: Baseline = serde_json::from_str(&std::fs::read_to_string(&baseline_path).context("reading the baseline")?)?;
     let limit = (b.instructions_per_request as f64 * (1.0 + b.tolerance)) as u64;
     println!(
-        "perf-guard: {per_request} instructions per warm request (baseline {}, limit {limit})",
+        "perf-guard: {per_request} instructions per warm request{} (baseline {}, limit {limit})",
+        if with_metrics { " with metrics recorded" } else { "" },
         b.instructions_per_request
     );
     if per_request > limit {
@@ -65,17 +69,21 @@ pub fn run(args: &[String]) -> Result<()> {
 }
 
 /// Instructions per warm request of the relay, and of the bare proxy doing the same request.
-async fn measure(bin: &Path, dir: &Path) -> Result<(u64, u64)> {
+async fn measure(bin: &Path, dir: &Path, with_metrics: bool) -> Result<(u64, u64)> {
     let (_mock, mock_addr) =
         spawn_listening("mock-upstream", &bin.join("mock-upstream"), &["--listen".into(), "127.0.0.1:0".into()])?;
     let (mut env, port) = service_env(dir)?;
     env.push(("RUST_LOG", "warn".to_string()));
     let _control =
         Proc::spawn_command("control-svc", Command::new(bin.join("control-svc")), &env, &dir.join("control.log"))?;
+    let mut relay_env = env.clone();
+    if with_metrics {
+        relay_env.push(("METRICS_ADDR", format!("127.0.0.1:{}", free_port()?)));
+    }
     let relay = Proc::spawn_command(
         "relay-svc (callgrind)",
         under_callgrind(dir, "relay", &bin.join("relay-svc"), &[]),
-        &env,
+        &relay_env,
         &dir.join("relay.log"),
     )?;
     let base = format!("http://127.0.0.1:{port}");
