@@ -13,9 +13,10 @@ use crate::control::cache::CallerEntry;
 use crate::control::leases::Reservation;
 use crate::control::outbox::Outbox;
 use crate::dispatch::Failure;
+use crate::error::RelayError;
 use crate::limits::Admission;
 use crate::providers::Target;
-use crate::providers::openai::Usage;
+use crate::providers::chat::Usage;
 
 /// What a request's cost can be estimated from before it is sent.
 #[derive(Debug, Clone, Copy, Default)]
@@ -163,8 +164,8 @@ impl Metering {
         self.said_bytes += bytes;
     }
 
-    /// The answer said nothing (no text, reasoning or tool call): it is free, as in Veloera.
-    pub fn empty_answer(&mut self) {
+    /// The answer said nothing: it is free.
+    fn empty_answer(&mut self) {
         self.record.prompt_tokens = 0;
         self.record.completion_tokens = 0;
         self.record.cached_tokens = 0;
@@ -212,9 +213,9 @@ impl Metering {
     }
 
     /// The request ends unanswered for a reason that is no channel's failure (or whose attempts are recorded).
-    pub fn rejected(&mut self, status: u16, message: &str) {
+    pub fn rejected(&mut self, error: &RelayError) {
         self.attempt_open = false;
-        self.failed(status, message);
+        self.failed(error);
     }
 
     pub fn first_byte(&mut self) {
@@ -223,15 +224,8 @@ impl Metering {
         }
     }
 
-    pub fn usage(&mut self, u: Usage) {
-        self.usage_seen = true;
-        self.record.prompt_tokens = u.prompt_tokens;
-        self.record.completion_tokens = u.completion_tokens;
-        self.record.cached_tokens = u.cached_tokens;
-    }
-
     /// Usage in the shared representation (any wire format); the latest report replaces earlier ones.
-    pub fn usage_of(&mut self, u: crate::providers::chat::Usage) {
+    pub fn usage_of(&mut self, u: Usage) {
         self.usage_seen = true;
         self.record.prompt_tokens = u.input;
         self.record.completion_tokens = u.output;
@@ -239,21 +233,32 @@ impl Metering {
         self.record.cache_creation_tokens = u.cache_write;
     }
 
-    pub fn succeeded(&mut self) {
+    /// The answer reached the client in full: the one place every route and format ends a success. `usage` is
+    /// the latest the answer reported (or was counted here); an answer that said nothing (no text, reasoning or
+    /// tool call) is free, as in Veloera, whatever usage it reported.
+    pub fn answered(&mut self, usage: Option<Usage>, said_something: bool) {
+        if let Some(u) = usage {
+            self.usage_of(u);
+        }
+        if !said_something {
+            self.empty_answer();
+        }
         self.outcome = Outcome::Success;
     }
 
     /// Passes `result` on, recording the request as failed when it is an error.
-    pub fn check<T>(&mut self, result: Result<T, crate::error::RelayError>) -> Result<T, crate::error::RelayError> {
+    pub fn check<T>(&mut self, result: Result<T, RelayError>) -> Result<T, RelayError> {
         if let Err(e) = &result {
-            self.failed(e.status_code(), &e.to_string());
+            self.failed(e);
         }
         result
     }
 
     /// The answering attempt failed (mid-stream, or its answer was unreadable): the request fails, and the
     /// attempt counts against its key.
-    pub fn failed(&mut self, status: u16, message: &str) {
+    pub fn failed(&mut self, error: &RelayError) {
+        let message = error.to_string();
+        let status = error.status_code();
         if std::mem::take(&mut self.attempt_open) {
             self.record.failed_attempts.push(Attempt {
                 channel_id: self.record.channel_id,

@@ -87,16 +87,10 @@ async fn handle(
     let body = meter.check(upstream.body().await)?;
     meter.first_byte();
     let info = openai::reply_info(&body);
-    if let Some(usage) = info.usage {
-        meter.usage(usage);
-    }
-    if info.empty {
-        meter.empty_answer();
-    }
     if meter.records_answer() {
         meter.answer_text(&openai::reply_text(&body));
     }
-    meter.succeeded();
+    meter.answered(info.usage.map(Into::into), !info.empty);
     let mut response = Body::from(body).into_response();
     response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)

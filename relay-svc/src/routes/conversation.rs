@@ -12,7 +12,7 @@ use super::translate::{self, Delivery};
 use crate::auth::PresentedKey;
 use crate::control::{Ask, Authorized};
 use crate::error::RelayError;
-use crate::failover::Failover;
+use crate::failover::{Detached, Failover};
 use crate::guard::AnswerCheck;
 use crate::providers::{self, Format, Target, chat};
 use crate::usage::{self, CostHint, Metering, RequestFacts};
@@ -121,9 +121,9 @@ pub async fn converse(
     let mut failover = Failover::new(&state.failover, &state.dispatcher, &auth);
     let first = failover.first(&mut meter)?;
     if request.stream && first.non_stream_only {
-        drop(failover);
+        let detached = failover.detach(first);
         let admitted = Admitted { auth, meter, answers };
-        return Ok(whole_as_stream(state.clone(), admitted, client, request, include_usage));
+        return Ok(whole_as_stream(state.clone(), admitted, detached, client, request, include_usage));
     }
     let stream = request.stream;
     if stream {
@@ -174,6 +174,7 @@ pub async fn converse(
 fn whole_as_stream(
     state: RelayState,
     admitted: Admitted,
+    failover: Detached,
     client: Format,
     request: chat::Request,
     include_usage: bool,
@@ -182,11 +183,10 @@ fn whole_as_stream(
     let encoder = providers::encoder(client, &request.model, include_usage);
     let work = async move {
         let mut meter = meter;
-        let mut failover = Failover::new(&state.failover, &state.dispatcher, &auth);
         let mut whole = request;
         whole.stream = false;
         let answer = async {
-            let first = failover.first(&mut meter)?;
+            let (mut failover, first) = Failover::resume(&state.failover, &state.dispatcher, &auth, failover)?;
             let mut sent = None;
             let build = |t: &Target<'_>| {
                 let (adjusted, upstream_model) = for_target(&whole, t);

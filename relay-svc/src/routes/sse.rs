@@ -77,7 +77,8 @@ async fn next_frame(r: &mut Relay) -> Bytes {
             Err(e) => return fail(r, e),
         };
         if let Some(usage) = info.usage {
-            r.meter.usage(usage);
+            // Applied as it arrives: a client that hangs up after it is billed by it.
+            r.meter.usage_of(usage.into());
         }
         if r.meter.records_answer() {
             r.meter.answer_text(&openai::chunk_text(&event.data));
@@ -95,17 +96,14 @@ async fn next_frame(r: &mut Relay) -> Bytes {
 /// The stream finished normally; an answer that said nothing is free.
 fn done(r: &mut Relay) -> Bytes {
     r.ended = true;
-    if !r.said_anything {
-        r.meter.empty_answer();
-    }
-    r.meter.succeeded();
+    r.meter.answered(None, r.said_anything);
     Bytes::from_static(DONE)
 }
 
 fn fail(r: &mut Relay, e: RelayError) -> Bytes {
     tracing::warn!(error = ?e.to_string(), "upstream stream failed");
     r.ended = true;
-    r.meter.failed(e.status_code(), &e.to_string());
+    r.meter.failed(&e);
     Bytes::from(format!("data: {}\n\n", e.body()))
 }
 

@@ -9,6 +9,7 @@ mod webhook_receiver;
 mod account_security;
 mod accounts;
 mod admin;
+mod answers;
 mod api_access;
 mod auth;
 mod billing;
