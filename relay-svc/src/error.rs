@@ -74,6 +74,14 @@ impl RelayError {
         }
     }
 
+    /// The error code an upstream's error body named, when this is its rejection.
+    pub fn upstream_code(&self) -> Option<&str> {
+        match self {
+            RelayError::UpstreamRejected { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The HTTP status as a number, for usage records.
     pub fn status_code(&self) -> u16 {
         self.status().as_u16()

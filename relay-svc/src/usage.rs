@@ -205,7 +205,7 @@ impl Metering {
         self.record.failed_attempts.push(Attempt {
             channel_id: t.channel_id,
             key_slot: t.key.slot,
-            status_code: i32::from(failure.status),
+            status_code: i32::from(failure.status()),
             error: detail.chars().take(500).collect(),
             latency_ms: self.started.elapsed().as_millis() as i64,
         });

@@ -6,7 +6,7 @@
 mod budget;
 pub mod cooldown;
 mod plan;
-mod verdict;
+pub(crate) mod verdict;
 
 use std::time::{Duration, Instant};
 
@@ -122,7 +122,7 @@ impl<'a> Failover<'a> {
                 Ok(Target { channel: &candidates[i], key: &candidates[i].keys[k] })
             }
             Pick::CoolingDown(wait) => Err(match last {
-                Some(f) if f.status != 429 => f.error,
+                Some(f) if f.fault.status() != Some(429) => f.error,
                 _ => RelayError::RateLimited {
                     retry_after: wait,
                     message: "the upstream is rate limited for this model; try again later".into(),
@@ -172,7 +172,7 @@ impl<'a> Failover<'a> {
             tracing::info!(
                 channel = target.channel_id,
                 slot = target.key.slot,
-                status = failure.status,
+                fault = ?failure.fault,
                 error = ?failure.error.to_string(),
                 "upstream attempt failed"
             );
@@ -200,8 +200,10 @@ impl<'a> Failover<'a> {
 impl Failure {
     /// What the client is told when this was the last attempt: a rate limit keeps its `Retry-After`.
     fn into_client_error(self) -> RelayError {
-        match (self.status, self.retry_after) {
-            (429, Some(wait)) => RelayError::RateLimited { retry_after: wait, message: self.error.public_message() },
+        match (self.fault.status(), self.retry_after) {
+            (Some(429), Some(wait)) => {
+                RelayError::RateLimited { retry_after: wait, message: self.error.public_message() }
+            }
             _ => self.error,
         }
     }

@@ -33,7 +33,7 @@ const REFUSED_KEY_PAUSE: Duration = Duration::from_secs(60);
 
 pub fn of(failure: &Failure) -> Verdict {
     let retry_after = failure.retry_after.map(|d| d.min(MAX_COOL_DOWN));
-    let scope = match failure.status {
+    let scope = match failure.status() {
         401..=403 => {
             return Verdict { scope: Scope::Key, cool_down: Some(REFUSED_KEY_PAUSE), asked_to_wait: false };
         }
@@ -47,12 +47,17 @@ pub fn of(failure: &Failure) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dispatch::UpstreamFault;
     use crate::error::RelayError;
 
     fn failure(status: u16, retry_after: Option<u64>) -> Failure {
+        let fault = match status {
+            0 => UpstreamFault::Connect,
+            status => UpstreamFault::Status { status, code: None },
+        };
         Failure {
             error: RelayError::UpstreamFailed("x".into()),
-            status,
+            fault,
             retry_after: retry_after.map(Duration::from_secs),
             detail: String::new(),
         }
