@@ -187,6 +187,7 @@ impl Metering {
     /// The channel and key now serving the request; a candidate serving a virtual model is billed as its
     /// real model, at its own price.
     pub fn use_target(&mut self, t: &Target<'_>) {
+        crate::routes::request_id::record_target(t.channel_id, t.key.slot);
         self.record.channel_id = t.channel_id;
         self.record.key_slot = t.key.slot;
         self.record.upstream_model.clone_from(&t.upstream_model);

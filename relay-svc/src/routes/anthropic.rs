@@ -75,8 +75,14 @@ pub async fn count_tokens(
 
 async fn count(state: &RelayState, ip: &str, headers: &HeaderMap, body: Body) -> Result<i64, RelayError> {
     let key = auth::from_any(headers, None)?;
-    let ask =
-        Ask { digest: key.digest, model: "", client_ip: ip, endpoint: EndpointKind::Messages, pinned_channel: None };
+    let ask = Ask {
+        digest: key.digest,
+        model: "",
+        client_ip: ip,
+        endpoint: EndpointKind::Messages,
+        pinned_channel: None,
+        request_id: None,
+    };
     state.link.authorize(&ask).await?;
     let bytes = read_body(body, state.max_body_bytes).await?;
     let mut fields: serde_json::Map<String, Value> = serde_json::from_slice(&bytes)

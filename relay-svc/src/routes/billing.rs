@@ -24,8 +24,14 @@ async fn caller(
 ) -> Result<std::sync::Arc<CallerEntry>, RelayError> {
     let key = auth::from_headers(headers)?;
     let ip = peer.ip().to_string();
-    let ask =
-        Ask { digest: key.digest, model: "", client_ip: &ip, endpoint: EndpointKind::Models, pinned_channel: None };
+    let ask = Ask {
+        digest: key.digest,
+        model: "",
+        client_ip: &ip,
+        endpoint: EndpointKind::Models,
+        pinned_channel: None,
+        request_id: None,
+    };
     Ok(state.link.authorize(&ask).await?.caller)
 }
 

@@ -36,12 +36,14 @@ pub struct Asking<'a> {
 }
 
 pub async fn admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, RelayError> {
+    super::request_id::record_model(asking.model);
     let ask = Ask {
         digest: asking.key.digest,
         model: asking.model,
         client_ip: asking.client_ip,
         endpoint: asking.endpoint,
         pinned_channel: asking.key.pinned_channel,
+        request_id: Some(asking.request_id.as_str()),
     };
     let auth = state.link.authorize(&ask).await?;
     let (false, Some(pricing)) = (auth.candidates().is_empty(), auth.pricing()) else {

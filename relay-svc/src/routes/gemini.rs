@@ -82,8 +82,14 @@ async fn caller(
     ip: &str,
 ) -> Result<Authorized, RelayError> {
     let key = auth::from_any(headers, query_key)?;
-    let ask =
-        Ask { digest: key.digest, model: "", client_ip: ip, endpoint: EndpointKind::Models, pinned_channel: None };
+    let ask = Ask {
+        digest: key.digest,
+        model: "",
+        client_ip: ip,
+        endpoint: EndpointKind::Models,
+        pinned_channel: None,
+        request_id: None,
+    };
     state.link.authorize(&ask).await
 }
 

@@ -15,8 +15,14 @@ use crate::error::RelayError;
 async fn caller(state: &RelayState, headers: &HeaderMap, peer: std::net::SocketAddr) -> Result<Authorized, RelayError> {
     let key = auth::from_headers(headers)?;
     let ip = peer.ip().to_string();
-    let ask =
-        Ask { digest: key.digest, model: "", client_ip: &ip, endpoint: EndpointKind::Models, pinned_channel: None };
+    let ask = Ask {
+        digest: key.digest,
+        model: "",
+        client_ip: &ip,
+        endpoint: EndpointKind::Models,
+        pinned_channel: None,
+        request_id: None,
+    };
     state.link.authorize(&ask).await
 }
 

@@ -180,7 +180,7 @@ pub(super) async fn answer(upstream: Upstream, mut meter: Metering, model: &str)
                 std::io::Error::other(e.to_string())
             })
         });
-        let mut response = Response::new(Body::from_stream(bytes));
+        let mut response = Response::new(Body::from_stream(super::request_id::InRequestSpan::new(bytes)));
         response.headers_mut().insert(http::header::CONTENT_TYPE, content_type);
         return Ok(response);
     }

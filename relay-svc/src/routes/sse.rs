@@ -44,7 +44,7 @@ pub fn relay(upstream: Upstream, meter: Metering, wants_usage: bool) -> Response
         let frame = next_frame(&mut r).await;
         Some((Ok::<Bytes, Infallible>(frame), r))
     });
-    event_stream(Body::from_stream(frames))
+    event_stream(Body::from_stream(super::request_id::InRequestSpan::new(frames)))
 }
 
 /// A response carrying server-sent events: never cached, never buffered by a proxy in front of us.

@@ -152,7 +152,7 @@ pub fn stream(upstream: Upstream, meter: Metering, how: StreamPlan, think_tags: 
         let bytes = next_bytes(&mut t).await;
         Some((Ok::<Bytes, Infallible>(bytes), t))
     });
-    super::sse::event_stream(Body::from_stream(frames))
+    super::sse::event_stream(Body::from_stream(super::request_id::InRequestSpan::new(frames)))
 }
 
 async fn next_bytes(t: &mut Translation) -> Bytes {
@@ -310,7 +310,7 @@ pub fn reply_as_stream(
             }
         }
     });
-    super::sse::event_stream(Body::from_stream(frames))
+    super::sse::event_stream(Body::from_stream(super::request_id::InRequestSpan::new(frames)))
 }
 
 /// A whole answer read into the shared reply, with usage counted here when the upstream reported none and the
