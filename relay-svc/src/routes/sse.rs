@@ -89,7 +89,7 @@ async fn next_frame(r: &mut Relay) -> Bytes {
         }
         r.meter.said(info.said_bytes);
         r.said_anything |= info.said_bytes > 0;
-        return encode(&event);
+        return frame(&event);
     }
 }
 
@@ -107,7 +107,9 @@ fn fail(r: &mut Relay, e: RelayError) -> Bytes {
     Bytes::from(format!("data: {}\n\n", e.body()))
 }
 
-fn encode(event: &Event) -> Bytes {
+/// An upstream event framed as it came (its event name kept: Anthropic clients dispatch on it); the one SSE
+/// frame writer of the relay's pass-through streams.
+pub(super) fn frame(event: &Event) -> Bytes {
     let mut out = String::with_capacity(event.data.len() + 16);
     if !event.event.is_empty() && event.event != "message" {
         out.push_str("event: ");

@@ -218,7 +218,7 @@ async fn next_bytes(t: &mut Translation) -> Bytes {
             }
         }
         let out = match t.delivery {
-            Delivery::PassThrough => raw(&event),
+            Delivery::PassThrough => super::sse::frame(&event),
             Delivery::Convert => {
                 let decoded = match &mut t.tags {
                     Some(tags) => decoded.into_iter().flat_map(|ev| tags.map(ev)).collect(),
@@ -245,23 +245,6 @@ fn join(parts: impl Iterator<Item = Bytes>) -> Bytes {
     for p in parts {
         out.extend_from_slice(&p);
     }
-    Bytes::from(out)
-}
-
-/// An upstream event re-framed as it came (event name kept; Anthropic clients dispatch on it).
-fn raw(event: &Event) -> Bytes {
-    let mut out = String::with_capacity(event.data.len() + 32);
-    if !event.event.is_empty() && event.event != "message" {
-        out.push_str("event: ");
-        out.push_str(&event.event);
-        out.push('\n');
-    }
-    for line in event.data.split('\n') {
-        out.push_str("data: ");
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.push('\n');
     Bytes::from(out)
 }
 
