@@ -86,6 +86,7 @@ async fn done(method: Method, url: &str, body: Option<Value>) -> ApiResult<()> {
     request::<Value>(method, url, body).await.map(|_| ())
 }
 
+#[allow(clippy::expect_used, reason = "the admin-types DTOs are plain data with derived Serialize")]
 fn json<B: Serialize>(body: &B) -> Option<Value> {
     Some(serde_json::to_value(body).expect("DTOs always serialise"))
 }

@@ -90,6 +90,7 @@ impl AppCtx {
 
 /// The context; the shell always provides it.
 #[hook]
+#[allow(clippy::expect_used, reason = "the shell provides AppCtx above every component that calls this")]
 pub fn use_ctx() -> AppCtx {
     use_context::<AppCtx>().expect("AppCtx is provided by the shell")
 }

@@ -78,10 +78,12 @@ impl Application {
         })
     }
 
+    #[allow(clippy::expect_used, reason = "a listener bound to an address by this process has a local address")]
     pub fn http_addr(&self) -> SocketAddr {
         self.http.local_addr().expect("bound listener has an address")
     }
 
+    #[allow(clippy::expect_used, reason = "a listener bound to an address by this process has a local address")]
     pub fn grpc_addr(&self) -> SocketAddr {
         self.grpc.local_addr().expect("bound listener has an address")
     }
@@ -99,9 +101,12 @@ impl Application {
         let state = self.state.clone();
         let cancel = state.shutdown().clone();
         let trigger = cancel.clone();
-        tokio::spawn(async move {
-            shutdown.await;
-            trigger.cancel();
+        state.tasks().spawn(async move {
+            tokio::select! {
+                _ = shutdown => trigger.cancel(),
+                // Cancelled from elsewhere: nothing left to wait for.
+                _ = trigger.cancelled() => {}
+            }
         });
         crate::health::prober::spawn(state.clone());
         crate::health::prober::every(
@@ -141,6 +146,14 @@ impl Application {
             .serve_with_incoming_shutdown(incoming, async move { grpc_cancel.cancelled().await });
 
         let (h, g) = tokio::join!(http, grpc);
+        // Probes and periodic jobs watch the shutdown token; a channel test in flight ends with its upstream timeout.
+        notifier_state.tasks().close();
+        if tokio::time::timeout(std::time::Duration::from_secs(10), notifier_state.tasks().wait()).await.is_err() {
+            tracing::warn!(
+                pending = notifier_state.tasks().len(),
+                "background tasks still running at shutdown were dropped"
+            );
+        }
         // Settled batches may have queued notices; give them a moment (their retries stop at shutdown).
         notifier_state.notifier().drain(std::time::Duration::from_secs(5)).await;
         h.map_err(|e| ControlError::Internal(format!("http server: {e}")))?;

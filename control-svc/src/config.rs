@@ -150,6 +150,7 @@ fn environment() -> Result<bool, String> {
     }
 }
 
+#[allow(clippy::disallowed_methods, reason = "this is the config module: the one place the environment is read")]
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }

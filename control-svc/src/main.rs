@@ -12,6 +12,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// mimalloc's defaults favour speed over footprint: arenas committed up front and freed pages kept for a while.
 /// Control is mostly idle between batches, so it commits on demand and returns pages at once (idle RSS about
 /// 30 MB with the defaults, about 10 MB without).
+#[allow(unsafe_code, reason = "mimalloc's option setters are FFI; the SAFETY note says why this call is sound")]
 fn prefer_small_footprint() {
     // The bindings name only some of mimalloc v2's options; these are its `mi_option_t` values (mimalloc.h).
     const ARENA_EAGER_COMMIT: libmimalloc_sys::mi_option_t = 4;

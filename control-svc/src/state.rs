@@ -8,6 +8,7 @@ use axum::extract::FromRef;
 use axum_extra::extract::cookie::Key;
 use sha2::{Digest, Sha512};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::accounts::oauth::{GitHubEndpoints, OAuthClient};
 use crate::billing::PriceTable;
@@ -40,6 +41,7 @@ struct Inner {
     jobs: JobHub,
     generate_default_token: bool,
     shutdown: CancellationToken,
+    tasks: TaskTracker,
     oauth: OAuthClient,
     notifier: Notifier,
     /// `QuotaRemindThreshold`, as last loaded from the options.
@@ -70,6 +72,7 @@ impl AppState {
                 jobs: JobHub::default(),
                 generate_default_token,
                 shutdown: CancellationToken::new(),
+                tasks: TaskTracker::new(),
                 oauth: OAuthClient::new(github)?,
                 notifier: Notifier::new(egress)?,
                 quota_remind_threshold: AtomicI64::new(quota_warning::DEFAULT_SITE_THRESHOLD),
@@ -136,6 +139,12 @@ impl AppState {
     /// Cancelled when the service shuts down, so long-lived streams end.
     pub fn shutdown(&self) -> &CancellationToken {
         &self.inner.shutdown
+    }
+
+    /// Background work (probes, periodic jobs, "test all channels"): every task is spawned here so shutdown can
+    /// wait for it instead of cutting it off mid-query.
+    pub fn tasks(&self) -> &TaskTracker {
+        &self.inner.tasks
     }
 
     /// Rebuilds the routing snapshot from the database and tells relays.

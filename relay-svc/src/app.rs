@@ -64,6 +64,7 @@ impl Application {
         Ok(Application { listener, state, config, internal_secret })
     }
 
+    #[allow(clippy::expect_used, reason = "a listener bound to an address by this process has a local address")]
     pub fn addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("bound listener has an address")
     }
@@ -102,6 +103,7 @@ impl Application {
             state.link.clone(),
             state.dispatcher.clone(),
             config.relay_id.clone(),
+            tasks.clone(),
             cancel.clone(),
         ));
 

@@ -40,6 +40,7 @@ impl Service {
     pub fn spawn(name: &'static str, program: &Path, env: &[(String, String)]) -> Result<Self, SupervisorError> {
         let mut command = Command::new(program);
         command.envs(env.iter().map(|(k, v)| (k, v))).process_group(0).kill_on_drop(true);
+        #[allow(unsafe_code, reason = "pre_exec is unsafe by signature; the SAFETY note says why this use is sound")]
         // SAFETY: the closure runs in the forked child before exec and only makes one async-signal-safe system
         // call (prctl). The death signal follows the thread that forked; the launcher forks from its only thread.
         unsafe {

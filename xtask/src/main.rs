@@ -2,8 +2,14 @@
 //!
 //! Each command lives in its own module exposing `run(args: &[String]) -> anyhow::Result<()>`;
 //! to add one, add the module, a `match` arm and a line in `USAGE`.
+#![allow(
+    clippy::print_stdout,
+    clippy::disallowed_methods,
+    reason = "a developer tool: its report goes to stdout, it reads its own knobs from the environment, and bench load tasks need no shutdown tracking"
+)]
 
 mod bench;
+mod lint;
 mod run;
 mod sdk_check;
 mod test;
@@ -17,10 +23,11 @@ usage: cargo xtask <command> [args]
 
 commands:
   bench   benchmark the relay against a bare proxy and LiteLLM (--quick, --no-litellm)
+  lint    formatting, clippy (-D warnings) and cargo-deny, as `test` runs them first
   perf-guard  instructions per warm relay request under callgrind vs xtask/perf-baseline.json (--update)
   run     build everything (release) and start the gateway on the embedded default
   sdk-check  the official OpenAI, Anthropic and Google GenAI Python SDKs against the gateway
-  test    run every test (workspace, databases, admin UI in headless Chromium)
+  test    lint, then every test (workspace, databases, admin UI in headless Chromium, SDKs, perf guard)
   ui      build the admin UI (admin-yew) to admin-yew/dist/
 ";
 
@@ -32,6 +39,7 @@ fn main() -> ExitCode {
     };
     let result = match cmd.as_str() {
         "bench" => bench::run(rest),
+        "lint" => lint::run(rest),
         "perf-guard" => bench::guard::run(rest),
         "run" => run::run(rest),
         "sdk-check" => sdk_check::run(rest),

@@ -55,7 +55,8 @@ pub async fn test_one(
 
 /// `GET /api/channel/test`: tests every channel in the background.
 pub async fn test_all(State(state): State<AppState>, _admin: Admin) -> Json<Envelope<()>> {
-    tokio::spawn(async move {
+    let tasks = state.tasks().clone();
+    tasks.spawn(async move {
         if let Err(e) = prober::test_all(&state).await {
             tracing::warn!(error = %e, "testing all channels failed");
         }

@@ -54,7 +54,8 @@ async fn first_usable_slot(state: &AppState, channel: &RoutableChannel) -> Resul
 
 /// Runs the probe loop until control shuts down.
 pub fn spawn(state: AppState) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
+    let tasks = state.tasks().clone();
+    tasks.spawn(async move {
         loop {
             // One cheap query a second finds what is due; the back-off itself lives in the rows.
             tokio::select! {
@@ -209,7 +210,8 @@ where
     F: Fn(AppState) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = Result<(), ControlError>> + Send,
 {
-    tokio::spawn(async move {
+    let tasks = state.tasks().clone();
+    tasks.spawn(async move {
         loop {
             tokio::select! {
                 _ = state.shutdown().cancelled() => return,

@@ -2,6 +2,13 @@
 //! servers of the machine (see DEVELOPERS.md). Each test creates its own uniquely named database and drops it.
 //! Server URLs: `TEST_POSTGRES_URL` (default postgres://postgres@127.0.0.1:5432/postgres) and
 //! `TEST_MYSQL_URL` (default mysql://root@127.0.0.1:3306/test).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::disallowed_methods,
+    reason = "test code: a panic is a failed test with its message; fixtures spawn freely and read TEST_* variables"
+)]
 
 use control_svc::billing::PriceTable;
 use control_svc::db::channels::{ChannelOrder, ChannelSearch, StatusChange, TagEdit};

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use veloera_proto::v1::channel_job::Kind;
 use veloera_proto::v1::{Candidate, ChannelJob, JobResult, WatchJobsRequest};
 
@@ -18,7 +19,15 @@ use crate::providers::openai::{self, UpstreamCall};
 use crate::providers::{self, Format, Target, anthropic, chat, gemini};
 
 /// Runs until `shutdown`: subscribe, run each job in its own task, reconnect on any break.
-pub async fn run(link: Arc<ControlLink>, dispatcher: Dispatcher, relay_id: String, shutdown: CancellationToken) {
+///
+/// Each job's task is spawned on `tasks`, the relay's tracker, so shutdown waits for a job in flight to report.
+pub async fn run(
+    link: Arc<ControlLink>,
+    dispatcher: Dispatcher,
+    relay_id: String,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+) {
     let mut backoff = Duration::from_millis(100);
     loop {
         let attempt = async {
@@ -27,7 +36,7 @@ pub async fn run(link: Arc<ControlLink>, dispatcher: Dispatcher, relay_id: Strin
             backoff = Duration::from_millis(100);
             while let Some(job) = stream.message().await? {
                 let (link, dispatcher) = (link.clone(), dispatcher.clone());
-                tokio::spawn(async move {
+                tasks.spawn(async move {
                     let result = perform(&dispatcher, job).await;
                     if let Err(e) = link.client().report_job(result).await {
                         tracing::warn!(error = ?e.message(), "could not report a channel job's result");

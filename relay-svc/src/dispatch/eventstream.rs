@@ -90,6 +90,7 @@ fn event_of(message: &Message) -> Result<Event, RelayError> {
 }
 
 /// An event-stream frame as Bedrock sends one (for tests and the mock upstream).
+#[allow(clippy::expect_used, reason = "test and mock-upstream support: a frame of a few short headers always encodes")]
 pub fn frame(event_json: &str) -> Bytes {
     use aws_smithy_types::event_stream::{Header, HeaderValue};
     let payload = serde_json::json!({"bytes": base64::engine::general_purpose::STANDARD.encode(event_json)});

@@ -296,7 +296,9 @@ impl Upstream {
         }
         let json = self.content_type.is_none() || self.content_type_is("application/json");
         if json {
-            let response = self.response.take().expect("the response is read once");
+            let Some(response) = self.response.take() else {
+                return Err(Failure::transport(RelayError::UpstreamFailed("the answer was already read".into())));
+            };
             let limit =
                 self.limits.total.map(|t| t.saturating_sub(self.started.elapsed())).unwrap_or(self.limits.idle * 10);
             let body = match tokio::time::timeout(limit, response.into_body().collect()).await {

@@ -41,6 +41,7 @@ impl RequestId {
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
 
+    #[allow(clippy::expect_used, reason = "only ASCII hex digits are ever written, all valid in a header value")]
     fn header_value(&self) -> HeaderValue {
         HeaderValue::from_bytes(&self.0).expect("hex digits are a valid header value")
     }

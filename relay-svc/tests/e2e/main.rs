@@ -1,4 +1,11 @@
 //! End-to-end tests: mock upstream + control + relay in one process, every listener on port 0.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::disallowed_methods,
+    reason = "test code: a panic is a failed test with its message; fixtures spawn freely and read TEST_* variables"
+)]
 
 mod fake_oauth;
 mod fake_smtp;

@@ -6,6 +6,13 @@
 //! inject HTML. Every page is checked in both languages for untranslated keys and script errors, and
 //! screenshotted in both themes under `target/ui-shots/`.
 //! Needs the UI built (`cargo xtask ui`) and chromedriver; `cargo xtask test` provides both.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::disallowed_methods,
+    reason = "test code: a panic is a failed test with its message; fixtures spawn freely and read TEST_* variables"
+)]
 
 #[path = "../e2e/harness.rs"]
 #[allow(dead_code)]

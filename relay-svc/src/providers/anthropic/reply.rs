@@ -80,6 +80,7 @@ struct ReplyOut<'a> {
 
 /// Renders an answer for an Anthropic client. Thinking without a signature (another provider's reasoning) gets an
 /// empty one, which Anthropic clients accept and the gateway drops when the conversation comes back.
+#[allow(clippy::expect_used, reason = "a struct of strings, numbers and JSON values has no failing Serialize")]
 pub fn render_reply(reply: &chat::Reply) -> Value {
     let content: Vec<Block> = reply
         .parts

@@ -315,6 +315,10 @@ struct ErrorOut<'a> {
 }
 
 impl Out<'_> {
+    #[allow(
+        clippy::expect_used,
+        reason = "stream events of strings, numbers and JSON values have no failing Serialize"
+    )]
     fn frame(&self) -> Frame {
         let name = match self {
             Out::MessageStart { .. } => "message_start",

@@ -1,4 +1,5 @@
 //! `bare-proxy`: the benchmark's yardstick reverse proxy (see `bench_kit::proxy`).
+#![allow(clippy::print_stdout, reason = "the bound address goes to stdout, where the benchmark harness reads it")]
 
 use std::process::ExitCode;
 

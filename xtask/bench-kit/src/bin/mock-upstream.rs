@@ -1,4 +1,5 @@
 //! `mock-upstream`: the benchmark's fake OpenAI-compatible upstream (see `bench_kit::mock`).
+#![allow(clippy::print_stdout, reason = "the bound address goes to stdout, where the benchmark harness reads it")]
 
 use std::process::ExitCode;
 
