@@ -33,6 +33,7 @@ impl LogFormat {
 
     /// `LOG_FORMAT` from the environment: read here, before either service's configuration, so that the
     /// configuration's own errors are logged in the chosen format.
+    #[allow(clippy::disallowed_methods, reason = "the one start-up setting read before either service's Config")]
     pub fn from_env() -> Result<LogFormat, StartupError> {
         LogFormat::parse(std::env::var("LOG_FORMAT").ok().as_deref())
     }

@@ -297,7 +297,10 @@ impl Upstream {
         let json = self.content_type.is_none() || self.content_type_is("application/json");
         if json {
             let Some(response) = self.response.take() else {
-                return Err(Failure::transport(RelayError::UpstreamFailed("the answer was already read".into())));
+                return Err(Failure::without_answer(
+                    UpstreamFault::Malformed,
+                    RelayError::UpstreamFailed("the answer was already read".into()),
+                ));
             };
             let limit =
                 self.limits.total.map(|t| t.saturating_sub(self.started.elapsed())).unwrap_or(self.limits.idle * 10);
