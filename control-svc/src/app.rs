@@ -1,4 +1,5 @@
-//! Wiring: database, state, the HTTP (admin) and gRPC (relay) servers on already-bound listeners.
+//! Wiring: database, state, the HTTP (admin) and gRPC servers on already-bound listeners. The gRPC listener
+//! serves the relay contract, the admin service, `grpc.health.v1` and server reflection, optionally over TLS.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ pub struct Application {
     channel_test_every: Option<std::time::Duration>,
     balance_update_every: Option<std::time::Duration>,
     limits: std::sync::Arc<admin::rate_limit::ApiLimits>,
+    grpc_tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 impl Application {
@@ -43,6 +45,7 @@ impl Application {
         grpc: TcpListener,
     ) -> Result<Self, ControlError> {
         config.check_secrets().map_err(ControlError::Internal)?;
+        let grpc_tls = config.grpc_tls.as_ref().map(grpc::tls::server_config).transpose()?;
         let session_secret =
             configured_or_persisted(config.session_secret.as_deref(), &config.data_dir, "session_secret")?;
         let crypto_secret =
@@ -75,6 +78,7 @@ impl Application {
             channel_test_every: config.channel_test_every,
             balance_update_every: config.balance_update_every,
             limits: admin::rate_limit::ApiLimits::new(config.api_rate_limit, config.critical_rate_limit),
+            grpc_tls,
         })
     }
 
@@ -140,9 +144,22 @@ impl Application {
 
         let incoming = TcpIncoming::from(self.grpc).with_nodelay(Some(true));
         let grpc_cancel = cancel.clone();
-        let grpc = tonic::transport::Server::builder()
-            .tcp_nodelay(true)
-            .add_service(grpc::service(state, &self.internal_secret))
+        let mut builder = tonic::transport::Server::builder().tcp_nodelay(true);
+        if let Some(tls) = self.grpc_tls {
+            builder = builder.tls_config(tls).map_err(|e| ControlError::Internal(format!("grpc tls: {e}")))?;
+        }
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health.set_serving::<veloera_proto::v1::control_server::ControlServer<grpc::ControlGrpc>>().await;
+        health
+            .set_serving::<veloera_proto::admin_v1::admin_service_server::AdminServiceServer<grpc::admin::AdminGrpc>>()
+            .await;
+        let (reflection_v1, reflection_v1alpha) = grpc::reflection()?;
+        let grpc = builder
+            .add_service(grpc::service(state.clone(), &self.internal_secret))
+            .add_service(grpc::admin::service(state, &self.internal_secret))
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
             .serve_with_incoming_shutdown(incoming, async move { grpc_cancel.cancelled().await });
 
         let (h, g) = tokio::join!(http, grpc);

@@ -51,6 +51,26 @@ pub struct Config {
     /// Test-only, never read from the environment: lets the webhook egress client reach loopback addresses, so
     /// tests can run a local receiver. Everything else private stays refused.
     pub webhook_allow_loopback: bool,
+    /// `CONTROL_GRPC_TLS_CERT` and `CONTROL_GRPC_TLS_KEY`: PEM files of the gRPC listener's certificate chain and
+    /// private key. Both or neither; without them the listener speaks plaintext (h2c).
+    pub grpc_tls: Option<GrpcTls>,
+}
+
+/// The gRPC listener's certificate chain and private key (PEM files).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrpcTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// `CONTROL_GRPC_TLS_CERT` and `CONTROL_GRPC_TLS_KEY` together, or neither.
+fn grpc_tls() -> Result<Option<GrpcTls>, String> {
+    match (var("CONTROL_GRPC_TLS_CERT"), var("CONTROL_GRPC_TLS_KEY")) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => Ok(Some(GrpcTls { cert: PathBuf::from(cert), key: PathBuf::from(key) })),
+        (Some(_), None) => Err("CONTROL_GRPC_TLS_KEY: required when CONTROL_GRPC_TLS_CERT is set".into()),
+        (None, Some(_)) => Err("CONTROL_GRPC_TLS_CERT: required when CONTROL_GRPC_TLS_KEY is set".into()),
+    }
 }
 
 /// At most `count` requests per `period` from one client address; off when `enabled` is false.
@@ -119,6 +139,7 @@ impl Config {
             api_rate_limit: RateLimit::from_env("GLOBAL_API_RATE_LIMIT", RateLimit::GLOBAL_API)?,
             critical_rate_limit: RateLimit::from_env("CRITICAL_RATE_LIMIT", RateLimit::CRITICAL)?,
             webhook_allow_loopback: false,
+            grpc_tls: grpc_tls()?,
         };
         config.check_secrets()?;
         Ok(config)
@@ -206,6 +227,7 @@ mod tests {
             api_rate_limit: RateLimit::GLOBAL_API,
             critical_rate_limit: RateLimit::CRITICAL,
             webhook_allow_loopback: false,
+            grpc_tls: None,
         }
     }
 

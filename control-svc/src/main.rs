@@ -1,4 +1,5 @@
-//! control-svc entry point: read the environment, build, serve until Ctrl-C or SIGTERM.
+//! control-svc entry point: read the environment, build, serve until Ctrl-C or SIGTERM; or, as
+//! `control-svc import …`, migrate an existing database in.
 
 use control_svc::{Application, Config};
 use veloera_proto::startup::{self, LogFormat};
@@ -26,7 +27,12 @@ fn prefer_small_footprint() {
 
 fn main() {
     prefer_small_footprint();
+    let args: Vec<String> = std::env::args().skip(1).collect();
     match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        // `control-svc import …` migrates a Veloera, new-api or one-api database in and exits.
+        Ok(runtime) if args.first().is_some_and(|a| a == "import") => {
+            std::process::exit(runtime.block_on(control_svc::import::cli::main(&args[1..])))
+        }
         Ok(runtime) => runtime.block_on(serve()),
         Err(e) => {
             eprintln!("control-svc cannot start its runtime: {e}");

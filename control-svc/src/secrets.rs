@@ -107,8 +107,22 @@ pub fn hash_password(password: &str) -> Result<String, ControlError> {
         .map_err(|e| ControlError::Internal(format!("password hashing failed: {e}")))
 }
 
+/// Checks a password against a stored hash: ours (argon2id, any parameters) or an imported bcrypt hash
+/// (`$2a$`/`$2b$`/`$2y$`, what Veloera, new-api and one-api store), so imported accounts keep their passwords.
 pub fn verify_password(password: &str, hash: &str) -> bool {
+    if is_bcrypt(hash) {
+        return bcrypt::verify(password, hash).unwrap_or(false);
+    }
     PasswordHash::new(hash).map(|h| argon2().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
+}
+
+/// Whether a stored hash should be replaced by an argon2id hash after the next successful sign-in.
+pub fn needs_rehash(hash: &str) -> bool {
+    is_bcrypt(hash)
+}
+
+fn is_bcrypt(hash: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$", "$2x$"].iter().any(|prefix| hash.starts_with(prefix))
 }
 
 /// Returns the configured secret, or the one persisted in `dir/name`, creating it (mode 0600) on first start.
@@ -176,6 +190,18 @@ mod tests {
         assert!(h.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{h}");
         assert!(verify_password("123456", &h));
         assert!(!verify_password("1234567", &h));
+    }
+
+    #[test]
+    fn imported_bcrypt_hashes_verify_and_ask_for_a_rehash() {
+        let imported = bcrypt::hash("old-password", 4).unwrap();
+        assert!(verify_password("old-password", &imported));
+        assert!(!verify_password("other-password", &imported));
+        assert!(needs_rehash(&imported));
+        assert!(!needs_rehash(&hash_password("old-password").unwrap()));
+        // Go's bcrypt writes `$2a$`; the same hash under the other prefixes verifies too.
+        let go_style = imported.replacen("$2b$", "$2a$", 1);
+        assert!(verify_password("old-password", &go_style));
     }
 
     #[test]

@@ -46,6 +46,8 @@ struct Inner {
     notifier: Notifier,
     /// `QuotaRemindThreshold`, as last loaded from the options.
     quota_remind_threshold: AtomicI64,
+    /// Bumped after every committed usage batch; the admin service's usage streams wait on it.
+    usage_settled: tokio::sync::watch::Sender<u64>,
 }
 
 impl AppState {
@@ -76,6 +78,7 @@ impl AppState {
                 oauth: OAuthClient::new(github)?,
                 notifier: Notifier::new(egress)?,
                 quota_remind_threshold: AtomicI64::new(quota_warning::DEFAULT_SITE_THRESHOLD),
+                usage_settled: tokio::sync::watch::Sender::new(0),
             }),
         };
         state.reload_channels().await?;
@@ -137,6 +140,16 @@ impl AppState {
     }
 
     /// Cancelled when the service shuts down, so long-lived streams end.
+    /// Tells the usage streams that new log rows were committed.
+    pub fn usage_settled(&self) {
+        self.inner.usage_settled.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that wakes after each committed usage batch.
+    pub fn watch_usage(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.usage_settled.subscribe()
+    }
+
     pub fn shutdown(&self) -> &CancellationToken {
         &self.inner.shutdown
     }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod channel_transfer;
 pub mod channel_types;
 
 /// Veloera's response envelope. `data` is omitted when there is nothing to return.

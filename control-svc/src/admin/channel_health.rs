@@ -18,7 +18,7 @@ use crate::routing::{RoutableChannel, channel_types, key_digest};
 use crate::secrets::mask;
 use crate::state::AppState;
 
-async fn channel(state: &AppState, id: i64) -> Result<ChannelRow, ControlError> {
+pub(crate) async fn channel(state: &AppState, id: i64) -> Result<ChannelRow, ControlError> {
     db::channels::find_by_id(state.db(), id)
         .await?
         .ok_or_else(|| ControlError::NotFound(format!("channel {id} not found")))
@@ -159,8 +159,13 @@ pub async fn keys(
     _admin: Admin,
     Path(id): Path<i64>,
 ) -> Result<Json<Envelope<Vec<KeyView>>>, ControlError> {
-    let row = channel(&state, id).await?;
-    let channel = RoutableChannel::from_row(&row, state.cipher())?;
+    Ok(Json(Envelope::ok(key_views(&state, &channel(&state, id).await?).await?)))
+}
+
+/// Every key of a channel with its health, masked (REST `GET /api/channel/{id}/keys` and gRPC `ListChannels`).
+pub(crate) async fn key_views(state: &AppState, row: &ChannelRow) -> Result<Vec<KeyView>, ControlError> {
+    let id = row.id;
+    let channel = RoutableChannel::from_row(row, state.cipher())?;
     let health = db::channel_keys::for_channel(state.db(), id).await?;
     let views = channel
         .keys
@@ -182,7 +187,7 @@ pub async fn keys(
             }
         })
         .collect();
-    Ok(Json(Envelope::ok(views)))
+    Ok(views)
 }
 
 /// `PUT /api/channel/{id}/keys {slot, status}`: enables or disables one key by hand.
@@ -192,10 +197,22 @@ pub async fn set_key_status(
     Path(id): Path<i64>,
     JsonBody(body): JsonBody<KeyStatus>,
 ) -> Result<Json<Envelope<()>>, ControlError> {
+    set_key(&state, &admin.0, id, body).await?;
+    Ok(Json(Envelope { success: true, message: String::new(), data: None }))
+}
+
+/// Enables (1) or disables (2) one key of channel `id` by hand, on behalf of `admin` (REST
+/// `PUT /api/channel/{id}/keys` and gRPC `SetChannelKeyStatus`).
+pub(crate) async fn set_key(
+    state: &AppState,
+    admin: &crate::db::users::UserRow,
+    id: i64,
+    body: KeyStatus,
+) -> Result<(), ControlError> {
     if !matches!(body.status, 1 | 2) {
         return Err(ControlError::BadRequest("status must be 1 (enabled) or 2 (disabled)".into()));
     }
-    let row = channel(&state, id).await?;
+    let row = channel(state, id).await?;
     let channel = RoutableChannel::from_row(&row, state.cipher())?;
     let Some(key) = channel.keys.get(body.slot) else {
         return Err(ControlError::BadRequest(format!(
@@ -205,11 +222,11 @@ pub async fn set_key_status(
         )));
     };
     let reason =
-        if body.status == 2 { format!("disabled by {} at {}", admin.0.username, now_secs()) } else { String::new() };
+        if body.status == 2 { format!("disabled by {} at {}", admin.username, now_secs()) } else { String::new() };
     db::channel_keys::set_status(state.db(), id, &key_digest(key), body.status, &reason).await?;
     if body.status == 1 && row.status == 3 && row.status_reason == crate::routing::ALL_KEYS_DISABLED_REASON {
         db::channel_health::enable_recovered(state.db(), id).await?;
     }
     state.reload_channels().await?;
-    Ok(Json(Envelope { success: true, message: String::new(), data: None }))
+    Ok(())
 }

@@ -1,20 +1,20 @@
 //! The admin REST API in Veloera's shapes, plus the admin UI's static files.
 
-mod channel_health;
-mod channels;
+pub(crate) mod channel_health;
+pub(crate) mod channels;
 mod check_in;
 mod data;
 mod email;
 mod groups;
 mod invitations;
-mod logs;
+pub(crate) mod logs;
 mod model_mapping;
 mod models;
 mod oauth;
 mod options;
-mod paging;
+pub(crate) mod paging;
 pub mod rate_limit;
-mod redemptions;
+pub(crate) mod redemptions;
 mod register;
 pub mod session;
 mod setup;
@@ -24,7 +24,7 @@ pub(crate) mod tokens;
 mod topup;
 mod trailing_slash;
 mod ui;
-mod user_admin;
+pub(crate) mod user_admin;
 mod users;
 
 use std::path::Path;
@@ -98,6 +98,8 @@ pub fn router(state: AppState, ui_dir: &Path, limits: Arc<ApiLimits>) -> Router 
         .route("/channel/batch", axum::routing::post(channels::delete_batch))
         .route("/channel/batch/tag", axum::routing::post(channels::set_tag_batch))
         .route("/channel/disabled", axum::routing::delete(channels::delete_disabled))
+        .route("/channel/export", get(channels::export))
+        .route("/channel/import", axum::routing::post(channels::import).layer(channels::IMPORT_BODY_LIMIT))
         .route("/channel/{id}", get(channels::get_one).delete(channels::delete))
         .route("/channel/test", get(channel_health::test_all))
         .route("/channel/test/{id}", get(channel_health::test_one))

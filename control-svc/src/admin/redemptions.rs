@@ -14,7 +14,7 @@ use super::JsonBody;
 use super::paging::{FirstPage, PageQuery};
 use super::session::Admin;
 use crate::db::redemptions::{NewRedemption, RedemptionEdit, RedemptionRow};
-use crate::db::{self, now_secs};
+use crate::db::{self, now_secs, users::UserRow};
 use crate::error::ControlError;
 use crate::secrets::random_string;
 use crate::state::AppState;
@@ -91,6 +91,16 @@ pub async fn create(
     Admin(admin): Admin,
     JsonBody(body): JsonBody<RedemptionCreate>,
 ) -> Result<Json<Envelope<Vec<String>>>, ControlError> {
+    Ok(Json(Envelope::ok(create_codes(&state, &admin, body).await?)))
+}
+
+/// Validates and creates the codes `body` asks for on behalf of `admin`; returns their keys (REST
+/// `POST /api/redemption/` and gRPC `CreateRedemptions`).
+pub(crate) async fn create_codes(
+    state: &AppState,
+    admin: &UserRow,
+    body: RedemptionCreate,
+) -> Result<Vec<String>, ControlError> {
     let now = now_secs();
     let name = check_name(&body.name)?;
     check_quota(body.quota)?;
@@ -135,7 +145,7 @@ pub async fn create(
         })
         .collect();
     db::redemptions::insert_all(state.db(), &codes).await?;
-    Ok(Json(Envelope::ok(keys)))
+    Ok(keys)
 }
 
 #[derive(Deserialize)]

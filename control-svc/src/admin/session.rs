@@ -1,17 +1,17 @@
 //! Sessions: a signed, HttpOnly, SameSite=Strict cookie holding a random session id whose digest is a row of
 //! `sessions` (so a session can be ended server-side: logout, a password change or reset, disabling the account,
 //! "log out everywhere"), or a personal access token in `Authorization` (from `GET /api/user/token`), and the
-//! extractors that turn either into a signed-in user (checked against the database on every call).
+//! extractors that turn either into a signed-in user (checked against the database on every call). What each
+//! extractor requires is decided by `crate::access`, which the gRPC admin service shares.
 
+use crate::access::{self, Need};
+use crate::db::{self, users::UserRow};
+use crate::error::ControlError;
+use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::{Cookie, Key, SameSite, SignedCookieJar};
-use veloera_admin_types::{role, status};
-
-use crate::db::{self, users::UserRow};
-use crate::error::ControlError;
-use crate::state::AppState;
 
 pub const COOKIE_NAME: &str = "session";
 const SESSION_SECONDS: i64 = 30 * 24 * 3600;
@@ -57,7 +57,7 @@ impl FromRequestParts<AppState> for SignedIn {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         // An `Authorization` header decides on its own: a bad token is refused even next to a good cookie.
         let user = match access_token(&parts.headers)? {
-            Some(token) => db::users::find_by_access_token(state.db(), &access_token_digest(token)).await?,
+            Some(token) => access::token_owner(state, token).await?,
             None => cookie_user(parts, state).await?,
         };
         let user = user.ok_or(ControlError::Unauthenticated)?;
@@ -67,9 +67,7 @@ impl FromRequestParts<AppState> for SignedIn {
         {
             return Err(ControlError::Unauthenticated);
         }
-        if user.status != status::ENABLED as i64 {
-            return Err(ControlError::Forbidden("this account is disabled".into()));
-        }
+        access::require(&user, Need::SignedIn)?;
         Ok(SignedIn(user))
     }
 }
@@ -82,25 +80,11 @@ async fn cookie_user(parts: &mut Parts, state: &AppState) -> Result<Option<UserR
     db::sessions::find_user(state.db(), &digest).await
 }
 
-/// The personal access token in `Authorization` (`Bearer ` optional), if the header is there. Relay API keys
-/// (`sk-…`) are refused outright: they are never valid on the admin API, and a digest lookup must not even be
-/// attempted with them.
+/// The personal access token in `Authorization`, if the header is there (see [`access::personal_token`]).
 fn access_token(headers: &HeaderMap) -> Result<Option<&str>, ControlError> {
     let Some(value) = headers.get(axum::http::header::AUTHORIZATION) else { return Ok(None) };
-    let value = value.to_str().map_err(|_| ControlError::Unauthenticated)?.trim();
-    let token = match value.get(..7) {
-        Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => value[7..].trim(),
-        _ => value,
-    };
-    if token.is_empty() || token.len() > 256 || token.starts_with("sk-") {
-        return Err(ControlError::Unauthenticated);
-    }
-    Ok(Some(token))
-}
-
-/// What `users.access_token_digest` holds for a token: SHA-256, hex.
-pub fn access_token_digest(token: &str) -> String {
-    hex::encode(crate::secrets::key_digest(token))
+    let value = value.to_str().map_err(|_| ControlError::Unauthenticated)?;
+    access::personal_token(value).map(Some)
 }
 
 /// A signed-in user that has no pending password change.
@@ -111,11 +95,7 @@ impl FromRequestParts<AppState> for Active {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let SignedIn(user) = SignedIn::from_request_parts(parts, state).await?;
-        if user.must_change_password != 0 {
-            return Err(ControlError::Forbidden(
-                "the default password must be changed first (PUT /api/user/self)".into(),
-            ));
-        }
+        access::require(&user, Need::Active)?;
         Ok(Active(user))
     }
 }
@@ -128,9 +108,7 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Active(user) = Active::from_request_parts(parts, state).await?;
-        if user.role < role::ADMIN as i64 {
-            return Err(ControlError::Forbidden("administrator access required".into()));
-        }
+        access::require(&user, Need::Admin)?;
         Ok(Admin(user))
     }
 }
@@ -143,9 +121,7 @@ impl FromRequestParts<AppState> for Root {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let Active(user) = Active::from_request_parts(parts, state).await?;
-        if user.role < role::ROOT as i64 {
-            return Err(ControlError::Forbidden("root access required".into()));
-        }
+        access::require(&user, Need::Root)?;
         Ok(Root(user))
     }
 }

@@ -8,6 +8,7 @@ use veloera_admin_types::{Envelope, Page, Token, TokenCreate, TokenUpdate, statu
 use super::JsonBody;
 use super::paging::{FirstPage, PageQuery};
 use super::session::Active;
+use crate::access;
 use crate::db::{self, now_secs, tokens::NewToken, tokens::RateLimit, tokens::TokenRow};
 use crate::error::ControlError;
 use crate::events::Change;
@@ -76,19 +77,11 @@ pub async fn search(
 }
 
 /// The token as its owner sees it: quota held in relays' leases still counts as left.
-async fn shown(state: &AppState, row: &TokenRow) -> Result<Token, ControlError> {
+pub(crate) async fn shown(state: &AppState, row: &TokenRow) -> Result<Token, ControlError> {
     let (leased, _) = db::leases::outstanding(state.db(), row.id, row.user_id).await?;
     let mut dto = row.to_dto();
     dto.remain_quota += leased;
     Ok(dto)
-}
-
-/// Loads a token the caller owns; someone else's token is reported as missing, not as forbidden.
-async fn owned(state: &AppState, user_id: i64, id: i64) -> Result<TokenRow, ControlError> {
-    match db::tokens::find_by_id(state.db(), id).await? {
-        Some(t) if t.user_id == user_id => Ok(t),
-        _ => Err(ControlError::NotFound(format!("token {id} not found"))),
-    }
 }
 
 pub async fn get_one(
@@ -96,7 +89,7 @@ pub async fn get_one(
     Active(user): Active,
     Path(id): Path<i64>,
 ) -> Result<Json<Envelope<Token>>, ControlError> {
-    Ok(Json(Envelope::ok(shown(&state, &owned(&state, user.id, id).await?).await?)))
+    Ok(Json(Envelope::ok(shown(&state, &access::own_token(&state, user.id, id).await?).await?)))
 }
 
 pub async fn create(
@@ -149,7 +142,7 @@ pub(crate) async fn issue(state: &AppState, user_id: i64, body: TokenCreate) -> 
     let id = db::tokens::insert(state.db(), &new).await?;
     // A relay may hold this digest in its negative cache; clear it now.
     state.events().publish(Change::Token { token_id: id, key_digest_hex: digest });
-    let row = owned(state, user_id, id).await?;
+    let row = access::own_token(state, user_id, id).await?;
     let mut dto = shown(state, &row).await?;
     dto.key = format!("sk-{key}");
     Ok(dto)
@@ -167,11 +160,22 @@ pub async fn update(
     Query(q): Query<UpdateQuery>,
     JsonBody(body): JsonBody<TokenUpdate>,
 ) -> Result<Json<Envelope<Token>>, ControlError> {
-    let mut row = owned(&state, user.id, body.id).await?;
+    let row = access::own_token(&state, user.id, body.id).await?;
+    let status_only = q.status_only.as_deref().is_some_and(|v| !v.is_empty() && v != "0" && v != "false");
+    Ok(Json(Envelope::ok(change(&state, row, body, status_only).await?)))
+}
+
+/// Validates and applies `body` to a token the caller may change (REST `PUT /api/token/` and gRPC
+/// `UpdateTokenLimits`); `status_only` applies the status alone.
+pub(crate) async fn change(
+    state: &AppState,
+    mut row: TokenRow,
+    body: TokenUpdate,
+    status_only: bool,
+) -> Result<Token, ControlError> {
     let (leased, _) = db::leases::outstanding(state.db(), row.id, row.user_id).await?;
     row.remain_quota += leased;
     let mut new_remain = None;
-    let status_only = q.status_only.as_deref().is_some_and(|v| !v.is_empty() && v != "0" && v != "false");
     if !status_only {
         if let Some(name) = body.name {
             check_name(name.trim())?;
@@ -201,7 +205,7 @@ pub async fn update(
             row.allow_ips = check_ips(&ips)?;
         }
         if let Some(g) = body.group {
-            check_group(&state, user.id, g.trim()).await?;
+            check_group(state, row.user_id, g.trim()).await?;
             row.group_name = g.trim().to_string();
         }
         let limit = rate_limit(
@@ -234,8 +238,8 @@ pub async fn update(
     if let Some(q) = new_remain {
         db::tokens::set_remain_quota(state.db(), row.id, row.user_id, q).await?;
     }
-    publish_token_change(&state, row.id).await?;
-    Ok(Json(Envelope::ok(shown(&state, &owned(&state, user.id, row.id).await?).await?)))
+    publish_token_change(state, row.id).await?;
+    shown(state, &access::own_token(state, row.user_id, row.id).await?).await
 }
 
 /// `POST /api/token/{id}/key`: the full key again, for its owner only (anyone else's token is "not found").
@@ -244,7 +248,7 @@ pub async fn reveal_key(
     Active(user): Active,
     Path(id): Path<i64>,
 ) -> Result<Json<Envelope<String>>, ControlError> {
-    owned(&state, user.id, id).await?;
+    access::own_token(&state, user.id, id).await?;
     let ciphertext = db::tokens::key_ciphertext(state.db(), id)
         .await?
         .ok_or_else(|| ControlError::NotFound(format!("token {id} not found")))?;
@@ -256,10 +260,15 @@ pub async fn delete(
     Active(user): Active,
     Path(id): Path<i64>,
 ) -> Result<Json<Envelope<()>>, ControlError> {
-    owned(&state, user.id, id).await?;
-    db::tokens::soft_delete(state.db(), id).await?;
-    publish_token_change(&state, id).await?;
+    access::own_token(&state, user.id, id).await?;
+    revoke(&state, id).await?;
     Ok(Json(Envelope { success: true, message: String::new(), data: None }))
+}
+
+/// Deletes token `id` and tells the relays (REST `DELETE /api/token/{id}` and gRPC `RevokeToken`).
+pub(crate) async fn revoke(state: &AppState, id: i64) -> Result<(), ControlError> {
+    db::tokens::soft_delete(state.db(), id).await?;
+    publish_token_change(state, id).await
 }
 
 async fn publish_token_change(state: &AppState, id: i64) -> Result<(), ControlError> {

@@ -12,6 +12,7 @@ use veloera_admin_types::{Envelope, Page, UserCreate, UserManage, UserSelf, User
 use super::JsonBody;
 use super::paging::{FirstPage, PageQuery};
 use super::session::Admin;
+use crate::access;
 use crate::db::{self, user_admin::Balance, users::UserRow};
 use crate::error::ControlError;
 use crate::events::Change;
@@ -29,7 +30,7 @@ pub struct SearchQuery {
 }
 
 /// A user as administrators see it: balances include quota held in relays' leases.
-async fn shown(state: &AppState, user: &UserRow) -> Result<UserSelf, ControlError> {
+pub(crate) async fn shown(state: &AppState, user: &UserRow) -> Result<UserSelf, ControlError> {
     let mut view = user.to_self();
     let held = db::leases::outstanding_for_user(state.db(), user.id).await?;
     view.quota += held.quota;
@@ -69,25 +70,12 @@ pub async fn search(
     Ok(Json(Envelope::ok(Page { items, total: page.total, page: page.page, page_size: page.page_size })))
 }
 
-/// A user the administrator may act on: it exists and has a lower role (root may act on anyone).
-async fn manageable(state: &AppState, admin: &UserRow, id: i64) -> Result<UserRow, ControlError> {
-    let user = db::users::find_by_id(state.db(), id)
-        .await?
-        .ok_or_else(|| ControlError::NotFound(format!("user {id} not found")))?;
-    if admin.role != role::ROOT as i64 && user.role >= admin.role {
-        return Err(ControlError::Forbidden(
-            "administrators may not manage users of their own or a higher role".into(),
-        ));
-    }
-    Ok(user)
-}
-
 pub async fn get_one(
     State(state): State<AppState>,
     Admin(admin): Admin,
     Path(id): Path<i64>,
 ) -> Result<Json<Envelope<UserSelf>>, ControlError> {
-    let user = manageable(&state, &admin, id).await?;
+    let user = access::manageable(&state, &admin, id).await?;
     Ok(Json(Envelope::ok(shown(&state, &user).await?)))
 }
 
@@ -103,6 +91,11 @@ pub async fn create(
     Admin(admin): Admin,
     JsonBody(body): JsonBody<UserCreate>,
 ) -> Result<Json<Envelope<UserSelf>>, ControlError> {
+    Ok(Json(Envelope::ok(create_user(&state, &admin, body).await?)))
+}
+
+/// Validates and creates an account on behalf of `admin` (REST `POST /api/user/` and gRPC `CreateUser`).
+pub(crate) async fn create_user(state: &AppState, admin: &UserRow, body: UserCreate) -> Result<UserSelf, ControlError> {
     let username = body.username.trim();
     let valid_name = (1..=12).contains(&username.chars().count())
         && username.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
@@ -129,7 +122,7 @@ pub async fn create(
     }
     let user =
         db::users::find_by_id(state.db(), id).await?.ok_or_else(|| ControlError::Internal("user vanished".into()))?;
-    Ok(Json(Envelope::ok(user.to_self())))
+    Ok(user.to_self())
 }
 
 pub async fn update(
@@ -137,7 +130,12 @@ pub async fn update(
     Admin(admin): Admin,
     JsonBody(body): JsonBody<UserUpdate>,
 ) -> Result<Json<Envelope<UserSelf>>, ControlError> {
-    let user = manageable(&state, &admin, body.id).await?;
+    Ok(Json(Envelope::ok(update_user(&state, &admin, body).await?)))
+}
+
+/// Applies the given fields to a user `admin` may manage (REST `PUT /api/user/` and gRPC `SetUserGroup`).
+pub(crate) async fn update_user(state: &AppState, admin: &UserRow, body: UserUpdate) -> Result<UserSelf, ControlError> {
+    let user = access::manageable(state, admin, body.id).await?;
     let display_name = body.display_name.as_deref().map(str::trim).unwrap_or(&user.display_name).to_string();
     let email = body.email.as_deref().map(str::trim).unwrap_or(&user.email).to_string();
     let group = body.group.as_deref().map(str::trim).unwrap_or(&user.group_name).to_string();
@@ -169,13 +167,13 @@ pub async fn update(
         // Whoever held a session under the old password is signed out.
         db::sessions::end_all_of(state.db(), user.id, None).await?;
     }
-    let current = shown(&state, &user).await?;
+    let current = shown(state, &user).await?;
     if let Some(q) = body.quota
         && q != current.quota
     {
         let change =
             db::user_admin::QuotaChange { balance: Balance::Quota, shown: current.quota, delta: q - current.quota };
-        db::user_admin::adjust_quota(state.db(), user.id, &admin.username, change).await?;
+        db::user_admin::adjust_quota(state.db(), user.id, &admin.username, change, "").await?;
     }
     if let Some(q) = body.subscription_quota
         && q != current.subscription_quota
@@ -185,13 +183,13 @@ pub async fn update(
             shown: current.subscription_quota,
             delta: q - current.subscription_quota,
         };
-        db::user_admin::adjust_quota(state.db(), user.id, &admin.username, change).await?;
+        db::user_admin::adjust_quota(state.db(), user.id, &admin.username, change, "").await?;
     }
     state.events().publish(Change::User { user_id: user.id });
     let fresh = db::users::find_by_id(state.db(), user.id)
         .await?
         .ok_or_else(|| ControlError::Internal("user vanished".into()))?;
-    Ok(Json(Envelope::ok(shown(&state, &fresh).await?)))
+    shown(state, &fresh).await
 }
 
 pub async fn delete(
@@ -199,7 +197,8 @@ pub async fn delete(
     Admin(admin): Admin,
     Path(id): Path<i64>,
 ) -> Result<Json<Envelope<()>>, ControlError> {
-    act(&state, &admin, id, "delete").await
+    act(&state, &admin, id, "delete").await?;
+    Ok(Json(Envelope { success: true, message: String::new(), data: None }))
 }
 
 pub async fn manage(
@@ -207,17 +206,20 @@ pub async fn manage(
     Admin(admin): Admin,
     JsonBody(body): JsonBody<UserManage>,
 ) -> Result<Json<Envelope<()>>, ControlError> {
-    act(&state, &admin, body.id, body.action.trim()).await
+    act(&state, &admin, body.id, body.action.trim()).await?;
+    Ok(Json(Envelope { success: true, message: String::new(), data: None }))
 }
 
-async fn act(state: &AppState, admin: &UserRow, id: i64, action: &str) -> Result<Json<Envelope<()>>, ControlError> {
+/// One of Veloera's management actions (disable, enable, delete, promote, demote) by `admin` on user `id` (REST
+/// `POST /api/user/manage` and gRPC `SetUserStatus`).
+pub(crate) async fn act(state: &AppState, admin: &UserRow, id: i64, action: &str) -> Result<(), ControlError> {
     if !matches!(action, "disable" | "enable" | "delete" | "promote" | "demote") {
         return Err(ControlError::BadRequest("action must be disable, enable, delete, promote or demote".into()));
     }
     if id == admin.id {
         return Err(ControlError::Forbidden("you cannot manage your own account here".into()));
     }
-    let user = manageable(state, admin, id).await?;
+    let user = access::manageable(state, admin, id).await?;
     let is_root = user.role == role::ROOT as i64;
     let root_only = |what: &str| Err(ControlError::Forbidden(format!("only root may {what} administrators")));
     match action {
@@ -243,5 +245,5 @@ async fn act(state: &AppState, admin: &UserRow, id: i64, action: &str) -> Result
         db::sessions::end_all_of(state.db(), id, None).await?;
     }
     state.events().publish(Change::User { user_id: id });
-    Ok(Json(Envelope { success: true, message: String::new(), data: None }))
+    Ok(())
 }

@@ -7,13 +7,14 @@ use axum_extra::extract::cookie::{Key, SignedCookieJar};
 use veloera_admin_types::{Envelope, LoginRequest, UpdateSelf, UserSelf, UserSetting, log_type, role};
 
 use super::JsonBody;
-use super::session::{Active, SignedIn, access_token_digest, cookie_session, removal_cookie, start_session};
+use super::session::{Active, SignedIn, cookie_session, removal_cookie, start_session};
+use crate::access::access_token_digest;
 use crate::accounts::AccountSettings;
 use crate::db::{self, login_throttle::Attempt, users::UserRow};
 use crate::error::ControlError;
 use crate::events::Change;
 use crate::notify::egress::EgressPolicy;
-use crate::secrets::{hash_password, verify_password};
+use crate::secrets::{hash_password, needs_rehash, verify_password};
 use crate::state::AppState;
 
 pub async fn login(
@@ -55,6 +56,10 @@ pub async fn login(
         }
     };
     db::login_throttle::succeeded(state.db(), &subject).await?;
+    if needs_rehash(&user.password_hash) {
+        // An imported bcrypt hash is replaced by argon2id now that the password is known.
+        db::users::rehash_password(state.db(), user.id, &user.password_hash, &hash_password(&body.password)?).await?;
+    }
     if user.status != veloera_admin_types::status::ENABLED as i64 {
         return Err(ControlError::Forbidden("this account is disabled".into()));
     }

@@ -357,3 +357,74 @@ mod tests {
         assert_eq!(escape_like("50%_off!"), "50!%!_off!!");
     }
 }
+
+/// Rows after `cursor` (a log id) in id order, at most `limit`, of every user and type: the usage stream reads them
+/// all so it can tell a hole left by a transaction still in flight from the rows it filters out.
+pub async fn after(db: &Db, cursor: i64, limit: i64) -> Result<Vec<LogRow>, ControlError> {
+    select(db, " WHERE l.id > ?", vec![Bind::Int(cursor), Bind::Int(limit)], " ORDER BY l.id LIMIT ?").await
+}
+
+/// The newest log id, 0 for an empty table (where a stream that asks for live events only begins).
+pub async fn last_id(db: &Db) -> Result<i64, ControlError> {
+    Ok(sqlx::query_scalar::<_, i64>("SELECT COALESCE(MAX(id), 0) FROM logs").fetch_one(db.pool()).await?)
+}
+
+/// What [`totals`] groups the rows by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotalsBy {
+    User,
+    Token,
+    Model,
+    Channel,
+}
+
+/// The sums of one group of rows: `id` is the user, token or channel id (0 when grouped by model), `name` the
+/// username, token name, model or channel name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Total {
+    pub id: i64,
+    pub name: String,
+    pub requests: i64,
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub quota: i64,
+}
+
+/// Requests, tokens and quota of the filter's rows per group, largest quota first (at most 1000 groups).
+pub async fn totals(db: &Db, filter: &LogFilter, by: TotalsBy) -> Result<Vec<Total>, ControlError> {
+    let (key, name) = match by {
+        TotalsBy::User => ("l.user_id", "MAX(l.username)"),
+        TotalsBy::Token => ("l.token_id", "MAX(l.token_name)"),
+        TotalsBy::Model => ("l.model_name", "l.model_name"),
+        TotalsBy::Channel => ("l.channel_id", "MAX(COALESCE(c.name, ''))"),
+    };
+    let id = if by == TotalsBy::Model { "0" } else { key };
+    let (filter_sql, binds) = filter.where_clause();
+    let sql = format!(
+        "SELECT {id}, {name}, COUNT(*), {}, {}, {} FROM logs l LEFT JOIN channels c ON c.id = l.channel_id{filter_sql} \
+         GROUP BY {key} ORDER BY 6 DESC, 1 LIMIT 1000",
+        db.sum("l.prompt_tokens"),
+        db.sum("l.completion_tokens"),
+        db.sum("l.quota"),
+    );
+    let sql = db.sql(&sql);
+    let mut query = sqlx::query_as::<_, (i64, String, i64, i64, i64, i64)>(&sql);
+    for b in binds {
+        query = match b {
+            Bind::Int(v) => query.bind(v),
+            Bind::Text(v) => query.bind(v),
+        };
+    }
+    let rows = query.fetch_all(db.pool()).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, name, requests, prompt_tokens, completion_tokens, quota)| Total {
+            id,
+            name,
+            requests,
+            prompt_tokens,
+            completion_tokens,
+            quota,
+        })
+        .collect())
+}

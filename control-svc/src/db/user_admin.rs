@@ -83,8 +83,14 @@ pub struct QuotaChange {
 }
 
 /// Moves one of the user's balances by `delta` (from `shown` to `shown + delta`) and logs it as a management
-/// event, in one transaction.
-pub async fn adjust_quota(db: &Db, id: i64, admin: &str, change: QuotaChange) -> Result<(), ControlError> {
+/// event, with `reason` when one is given, in one transaction.
+pub async fn adjust_quota(
+    db: &Db,
+    id: i64,
+    admin: &str,
+    change: QuotaChange,
+    reason: &str,
+) -> Result<(), ControlError> {
     let (column, what) = match change.balance {
         Balance::Quota => ("quota", "quota"),
         Balance::Subscription => ("subscription_quota", "subscription quota"),
@@ -95,8 +101,12 @@ pub async fn adjust_quota(db: &Db, id: i64, admin: &str, change: QuotaChange) ->
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let content =
+    let mut content =
         format!("administrator {admin} changed the {what} from {} to {}", change.shown, change.shown + change.delta);
+    if !reason.is_empty() {
+        content.push_str(": ");
+        content.push_str(reason);
+    }
     let event = logs::AccountEvent {
         user_id: id,
         log_type: veloera_admin_types::log_type::MANAGE,

@@ -98,6 +98,18 @@ pub async fn set_password(db: &Db, id: i64, password_hash: &str) -> Result<(), C
     Ok(())
 }
 
+/// Replaces a stored hash by a stronger one of the same password, unless the password changed meanwhile; the
+/// account's sessions and its must-change flag stay as they are.
+pub async fn rehash_password(db: &Db, id: i64, old_hash: &str, new_hash: &str) -> Result<(), ControlError> {
+    sqlx::query(&db.sql("UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?"))
+        .bind(new_hash)
+        .bind(id)
+        .bind(old_hash)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
 /// The display name only: quota columns are never written from a profile update, and the email address has its
 /// own, proven, change ([`set_email_in`]).
 pub async fn set_display_name(db: &Db, id: i64, display_name: &str) -> Result<(), ControlError> {

@@ -1,9 +1,12 @@
-//! The gRPC service relays call: `Authorize`, `ReportUsage`, `WatchConfig`, `WatchJobs`/`ReportJob`. Generated types stay in this module.
+//! The gRPC service relays call: `Authorize`, `ReportUsage`, `WatchConfig`, `WatchJobs`/`ReportJob`, and (in
+//! `admin/`) the admin service for the operator's own backends. Generated types stay in this module.
 
+pub mod admin;
 mod authorize;
 pub mod jobs;
 mod leases;
 pub mod relay_settings;
+pub mod tls;
 mod usage;
 mod watch;
 
@@ -100,4 +103,29 @@ impl tonic::service::Interceptor for RequireSecret {
 /// The service as the server mounts it: secret-checked.
 pub fn service(state: AppState, secret: &str) -> InterceptedService<ControlServer<ControlGrpc>, RequireSecret> {
     ControlServer::with_interceptor(ControlGrpc { state }, RequireSecret { secret: secret.into() })
+}
+
+/// Server reflection (v1 and v1alpha, which older `grpcurl` and `grpcio-reflection` clients ask) for the admin
+/// service and `grpc.health.v1`. The relay contract is internal and stays out of it.
+pub fn reflection() -> Result<
+    (
+        tonic_reflection::server::v1::ServerReflectionServer<impl tonic_reflection::server::v1::ServerReflection>,
+        tonic_reflection::server::v1alpha::ServerReflectionServer<
+            impl tonic_reflection::server::v1alpha::ServerReflection,
+        >,
+    ),
+    crate::error::ControlError,
+> {
+    let failed = |e: tonic_reflection::server::Error| crate::error::ControlError::Internal(format!("reflection: {e}"));
+    let v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(veloera_proto::admin_v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .map_err(failed)?;
+    let v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(veloera_proto::admin_v1::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .map_err(failed)?;
+    Ok((v1, v1alpha))
 }

@@ -73,6 +73,7 @@ pub fn acknowledge(state: AppState, inbound: Streaming<UsageBatch>) -> BoxStream
             };
             let settled = settle(state.db(), &cx, &reports).await?;
             drop((prices, policy, channels));
+            state.usage_settled();
             crate::notify::channel_notice::send(&state, &settled.health_changes);
             crate::notify::quota_warning::send(&state, &settled.quota_warnings).await;
             if settled.health_changed {

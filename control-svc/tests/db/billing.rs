@@ -34,7 +34,7 @@ async fn account(db: &Db, name: &str, quota: i64, subscription: i64, token_quota
     .unwrap();
     if subscription != 0 {
         let change = QuotaChange { balance: Balance::Subscription, shown: 0, delta: subscription };
-        adjust_quota(db, user, "root", change).await.unwrap();
+        adjust_quota(db, user, "root", change, "").await.unwrap();
     }
     let token = db::tokens::insert(
         db,
@@ -113,7 +113,9 @@ async fn exercise_subscription(url: DatabaseUrl) {
     assert_eq!(balances(&db, user).await, (0, 80));
 
     // A lease takes the subscription first and records it.
-    adjust_quota(&db, user, "root", QuotaChange { balance: Balance::Subscription, shown: 0, delta: 60 }).await.unwrap();
+    adjust_quota(&db, user, "root", QuotaChange { balance: Balance::Subscription, shown: 0, delta: 60 }, "")
+        .await
+        .unwrap();
     let lease = leases::grant(&db, wanted(user, token, 100, 10)).await.unwrap().unwrap();
     assert_eq!(lease.amount, 70, "half of the 140 available");
     assert_eq!(balances(&db, user).await, (0, 70));

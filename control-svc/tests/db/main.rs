@@ -23,6 +23,7 @@ use sqlx::{AnyPool, Executor};
 
 mod accounts;
 mod billing;
+mod import;
 mod notices;
 mod redemptions;
 mod sessions;

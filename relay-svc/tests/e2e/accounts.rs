@@ -393,7 +393,7 @@ async fn an_access_token_authenticates_the_admin_api_in_place_of_the_cookie() {
     assert!(token.len() >= 32 && !token.starts_with("sk-"), "{token}");
     // Only the SHA-256 digest is stored.
     let stored = row(&gw, "grace").await.access_token_digest;
-    assert_eq!(stored, control_svc::admin::session::access_token_digest(&token));
+    assert_eq!(stored, control_svc::access::access_token_digest(&token));
     assert_eq!(stored.len(), 64);
     assert_ne!(stored, token);
     let raw_row: Vec<String> =

@@ -171,6 +171,9 @@ async fn every_api_route_admits_exactly_whom_it_should() {
         ("POST", "/api/channel/batch", Admin, Some(json!({"ids": []}))),
         ("POST", "/api/channel/batch/tag", Admin, Some(json!({"ids": [], "tag": "t"}))),
         ("GET", "/api/channel/{id}", Admin, None),
+        // The export carries every key in full.
+        ("GET", "/api/channel/export", Root, None),
+        ("POST", "/api/channel/import", Admin, Some(json!({"version": 1, "exported_at": 0, "channels": []}))),
         ("GET", "/api/channel/test", Admin, None),
         ("GET", "/api/channel/test/{id}", Admin, None),
         ("GET", "/api/channel/update_balance", Admin, None),

@@ -85,6 +85,7 @@ pub fn control_config(dir: &std::path::Path) -> control_svc::Config {
         critical_rate_limit: control_svc::config::RateLimit::OFF,
         // Off as in production; the webhook tests (`notify.rs`) switch it on for their local receivers.
         webhook_allow_loopback: false,
+        grpc_tls: None,
     }
 }
 

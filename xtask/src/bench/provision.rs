@@ -66,6 +66,14 @@ impl Admin {
         Ok(())
     }
 
+    /// A personal access token of root, for the admin API and the gRPC admin service.
+    pub async fn personal_token(&self) -> Result<String> {
+        let resp =
+            self.client.get(format!("{}/api/user/token", self.base)).header("cookie", &self.cookie).send().await?;
+        let v: Value = resp.json().await?;
+        Ok(v["data"].as_str().context("no personal access token in the answer")?.to_string())
+    }
+
     /// An unlimited token; returns `(id, key)`.
     pub async fn token(&self, name: &str) -> Result<(i64, String)> {
         let t = self.call("POST", "/api/token/", json!({"name": name, "unlimited_quota": true})).await?;

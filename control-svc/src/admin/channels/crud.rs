@@ -33,7 +33,7 @@ pub async fn create(
     if let Some(setting) = &body.setting {
         body.setting = Some(proxy_secret::restore(setting, "").map_err(ControlError::BadRequest)?);
     }
-    let new = validate(&state, body)?;
+    let new = validate(state.cipher(), body)?;
     let id = db::channels::insert(state.db(), &new).await?;
     state.reload_channels().await?;
     Ok(Json(Envelope::ok(find(&state, id).await?.to_dto())))
@@ -51,7 +51,7 @@ pub async fn update(
     let row = find(&state, body.id).await?;
     let requested_status = body.status;
     let keys_entered = body.key.as_deref().is_some_and(|k| !k.trim().is_empty());
-    let new = validate(&state, merge(&state, &row, body)?)?;
+    let new = validate(state.cipher(), merge(&state, &row, body)?)?;
     let moved = destination_changes(&row, &new);
     if !moved.is_empty() && !keys_entered && admin.role < role::ROOT as i64 {
         return Err(ControlError::Forbidden(format!(
@@ -121,7 +121,7 @@ fn destination_changes(row: &ChannelRow, new: &NewChannel) -> Vec<DestinationCha
 /// The bookkeeping of a status set by hand: enabling always clears the reason and the circuit breaker (an
 /// administrator asking for the channel to be tried again); disabling records why and when, unless the
 /// channel was already disabled by hand. Only the gateway moves a channel into status 3.
-fn status_change(row: &ChannelRow, requested: Option<i32>) -> Result<Option<StatusChange>, ControlError> {
+pub(crate) fn status_change(row: &ChannelRow, requested: Option<i32>) -> Result<Option<StatusChange>, ControlError> {
     match requested {
         Some(status::ENABLED) => Ok(Some(StatusChange::Enable)),
         Some(status::DISABLED) if row.status != status::DISABLED as i64 => {

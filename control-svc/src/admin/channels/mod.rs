@@ -2,11 +2,13 @@
 //! every write rebuilds the routing snapshot and tells the relays.
 //!
 //! Layout: `crud.rs` creates, reads, updates and deletes channels; `listing.rs` pages, searches and lists
-//! enabled models; `tags.rs` works on channels by tag; `validate.rs` holds the checks all writes share.
+//! enabled models; `tags.rs` works on channels by tag; `transfer.rs` exports channels with their keys to a
+//! file and imports such a file; `validate.rs` holds the checks all writes share (database imports use them too).
 
 mod crud;
 mod listing;
 mod tags;
+mod transfer;
 mod validate;
 
 use axum::Json;
@@ -14,9 +16,13 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use veloera_admin_types::{ChannelFixResult, Envelope, status};
 
+pub(crate) use crud::status_change;
 pub use crud::{create, delete, delete_batch, delete_disabled, get_one, update};
 pub use listing::{list, models_enabled, search};
 pub use tags::{disable_by_tag, edit_tag, enable_by_tag, list_tags, set_tag_batch};
+pub(crate) use transfer::natural_key;
+pub use transfer::{IMPORT_BODY_LIMIT, export, import};
+pub(crate) use validate::validate;
 
 use crate::admin::session::Admin;
 use crate::db::{self, channels::ChannelRow};

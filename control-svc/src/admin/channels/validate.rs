@@ -7,7 +7,7 @@ use crate::db::channels::{ChannelRow, ChannelSettings, NewChannel};
 use crate::db::now_secs;
 use crate::error::ControlError;
 use crate::routing::{channel_types, proxy_secret, settings, split_list};
-use crate::secrets::mask;
+use crate::secrets::{Cipher, mask};
 use crate::state::AppState;
 
 fn bad<T>(message: impl Into<String>) -> Result<T, ControlError> {
@@ -64,8 +64,8 @@ pub(super) fn check_tag(field: &str, raw: &str) -> Result<String, ControlError> 
     Ok(tag)
 }
 
-/// Validates a whole channel and encrypts its keys.
-pub(super) fn validate(state: &AppState, body: ChannelCreate) -> Result<NewChannel, ControlError> {
+/// Validates a whole channel and encrypts its keys (every channel write, file imports and database imports).
+pub(crate) fn validate(cipher: &Cipher, body: ChannelCreate) -> Result<NewChannel, ControlError> {
     let Some(kind) = channel_types::find(body.channel_type) else {
         return bad(format!("unknown channel type {}", body.channel_type));
     };
@@ -144,7 +144,7 @@ pub(super) fn validate(state: &AppState, body: ChannelCreate) -> Result<NewChann
     Ok(NewChannel {
         channel_type: kind.id as i64,
         name,
-        key_ciphertext: state.cipher().encrypt(&key),
+        key_ciphertext: cipher.encrypt(&key),
         key_hint,
         base_url,
         models,

@@ -12,7 +12,7 @@ use sqlx::FromRow;
 use veloera_admin_types::Channel;
 
 pub use tags::{TagEdit, edit_tag, set_status_by_tag, set_tag, tags};
-pub use write::{NewChannel, StatusChange, delete, delete_disabled, insert, update};
+pub use write::{NewChannel, StatusChange, delete, delete_disabled, insert, insert_with, set_status, update};
 
 use super::Db;
 use crate::error::ControlError;

@@ -102,6 +102,14 @@ fn bind_fields<'q>(query: AnyQuery<'q>, c: &'q NewChannel) -> AnyQuery<'q> {
 }
 
 pub async fn insert(db: &Db, c: &NewChannel) -> Result<i64, ControlError> {
+    insert_with(db, db.pool(), c).await
+}
+
+/// [`insert`] on a connection or transaction of the caller's (the database import writes in one transaction).
+pub async fn insert_with<'c, E>(db: &Db, exec: E, c: &NewChannel) -> Result<i64, ControlError>
+where
+    E: sqlx::Executor<'c, Database = Any>,
+{
     let marks = vec!["?"; FIELDS.split(',').count()].join(", ");
     let q = format!(
         "INSERT INTO channels ({FIELDS}, created_time, used_quota) VALUES ({marks}, ?, 0){}",
@@ -109,7 +117,7 @@ pub async fn insert(db: &Db, c: &NewChannel) -> Result<i64, ControlError> {
     );
     let sql = db.sql(&q);
     let query = bind_fields(sqlx::query(&sql), c).bind(c.created_time);
-    insert_returning_id(db, db.pool(), query).await
+    insert_returning_id(db, exec, query).await
 }
 
 /// Writes every field of `c` over channel `id` (not `created_time`, usage or test bookkeeping). With a
@@ -124,6 +132,18 @@ pub async fn update(db: &Db, id: i64, c: &NewChannel, change: Option<&StatusChan
         query = ch.bind(query);
     }
     query.bind(id).execute(db.pool()).await?;
+    Ok(())
+}
+
+/// Sets one channel's status by hand (the gRPC admin service; `PUT /api/channel/` writes the status together with
+/// the rest of the channel through [`update`]). `NotFound` when the channel does not exist.
+pub async fn set_status(db: &Db, id: i64, change: &StatusChange) -> Result<(), ControlError> {
+    let q = format!("UPDATE channels SET status = ?, {} WHERE id = ?", change.assignments());
+    let sql = db.sql(&q);
+    let done = change.bind(sqlx::query(&sql).bind(change.status())).bind(id).execute(db.pool()).await?;
+    if done.rows_affected() == 0 {
+        return Err(ControlError::NotFound(format!("channel {id} not found")));
+    }
     Ok(())
 }
 
