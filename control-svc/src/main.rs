@@ -2,6 +2,7 @@
 //! `control-svc import …`, migrate an existing database in.
 
 use control_svc::{Application, Config};
+use veloera_proto::startup::{self, LogFormat};
 
 /// mimalloc: freed memory (argon2 alone takes 19 MiB per password hash) goes back to the OS instead of lingering
 /// in glibc's per-thread arenas; idle RSS after sign-in dropped from 88 MB to 61 MB in the benchmark. The relay
@@ -41,9 +42,14 @@ fn main() {
 }
 
 async fn serve() {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
-        .init();
+    let log_format = match LogFormat::from_env() {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("configuration error: {e}");
+            std::process::exit(2);
+        }
+    };
+    startup::init_logging(log_format);
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -59,23 +65,8 @@ async fn serve() {
         }
     };
     tracing::info!(http = %app.http_addr(), grpc = %app.grpc_addr(), "control-svc listening");
-    if let Err(e) = app.run_until(shutdown_signal()).await {
+    if let Err(e) = app.run_until(startup::shutdown_signal()).await {
         eprintln!("control-svc stopped with an error: {e}");
         std::process::exit(1);
     }
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            s.recv().await;
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }

@@ -4,6 +4,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use crate::v1::DenialReason;
+
 /// True when `ip` matches one entry of the allowlist (exact address or CIDR), or the list is empty.
 pub fn ip_allowed(allowlist: &[String], ip: &str) -> bool {
     if allowlist.is_empty() {
@@ -14,6 +16,49 @@ pub fn ip_allowed(allowlist: &[String], ip: &str) -> bool {
         Ok(net) => net.contains(&addr),
         Err(_) => entry.parse::<IpAddr>().map(|a| a == addr).unwrap_or(false),
     })
+}
+
+/// Role number from which a user may pin a request to a channel (Veloera's administrator).
+const ADMIN_ROLE: i32 = 10;
+
+/// What one request asks of a caller's limits.
+#[derive(Debug, Clone, Copy)]
+pub struct CallerAsk<'a> {
+    /// The model asked for; empty when none is (model lists, balances).
+    pub model: &'a str,
+    pub client_ip: &'a str,
+    pub pinned_channel: Option<i64>,
+    /// Seconds since the epoch.
+    pub now: i64,
+    /// Quota spent since `caller`'s balances were read (the relay's local spending; 0 for control).
+    pub spent: i64,
+}
+
+/// The caller checks both services apply, in one order, with Veloera's messages: expiry, the token's and
+/// the user's quota, the IP allow-list, the model allow-list and channel pinning. Control runs them on the
+/// cold path (after the checks only its database can make: token and user status), the relay on every warm
+/// request against its cached `caller`.
+pub fn check_caller(caller: &crate::v1::Caller, ask: &CallerAsk<'_>) -> Result<(), (DenialReason, String)> {
+    let c = caller;
+    if c.expires_at != -1 && c.expires_at <= ask.now {
+        return Err((DenialReason::TokenExpired, "token has expired".into()));
+    }
+    if !c.unlimited_quota && c.token_remain_quota - ask.spent <= 0 {
+        return Err((DenialReason::TokenExhausted, "token quota is used up".into()));
+    }
+    if c.user_quota - ask.spent <= 0 {
+        return Err((DenialReason::UserExhausted, "user quota is used up".into()));
+    }
+    if !ip_allowed(&c.ip_allowlist, ask.client_ip) {
+        return Err((DenialReason::IpNotAllowed, format!("IP {} is not allowed to use this token", ask.client_ip)));
+    }
+    if !ask.model.is_empty() && !c.model_allowlist.is_empty() && !c.model_allowlist.iter().any(|m| m == ask.model) {
+        return Err((DenialReason::ModelNotAllowed, format!("this token may not use model {}", ask.model)));
+    }
+    if ask.pinned_channel.is_some() && c.user_role < ADMIN_ROLE {
+        return Err((DenialReason::ChannelPinForbidden, "only administrators may pin a channel".into()));
+    }
+    Ok(())
 }
 
 /// Veloera's per-token charge, shared so the relay's local estimate and control's settlement agree:
@@ -40,6 +85,41 @@ pub fn quota_for(pricing: &crate::v1::Pricing, prompt: i64, completion: i64, cac
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn caller() -> crate::v1::Caller {
+        crate::v1::Caller {
+            expires_at: -1,
+            token_remain_quota: 100,
+            user_quota: 100,
+            model_allowlist: vec!["gpt-4o".into()],
+            ip_allowlist: vec!["10.0.0.0/8".into()],
+            ..Default::default()
+        }
+    }
+
+    fn ask(model: &str) -> CallerAsk<'_> {
+        CallerAsk { model, client_ip: "10.1.2.3", pinned_channel: None, now: 1_000, spent: 0 }
+    }
+
+    #[test]
+    fn a_caller_within_every_limit_is_admitted_and_each_limit_refuses_with_its_reason() {
+        let reason = |c: &crate::v1::Caller, a: &CallerAsk<'_>| check_caller(c, a).err().map(|(r, _)| r);
+        assert_eq!(reason(&caller(), &ask("gpt-4o")), None);
+        assert_eq!(reason(&caller(), &ask("")), None, "no model asked: the model allow-list does not apply");
+        let expired = crate::v1::Caller { expires_at: 1_000, ..caller() };
+        assert_eq!(reason(&expired, &ask("gpt-4o")), Some(DenialReason::TokenExpired));
+        assert_eq!(reason(&caller(), &CallerAsk { spent: 100, ..ask("gpt-4o") }), Some(DenialReason::TokenExhausted));
+        let unlimited = crate::v1::Caller { unlimited_quota: true, token_remain_quota: 0, ..caller() };
+        assert_eq!(reason(&unlimited, &CallerAsk { spent: 100, ..ask("gpt-4o") }), Some(DenialReason::UserExhausted));
+        assert_eq!(
+            reason(&caller(), &CallerAsk { client_ip: "192.168.0.1", ..ask("gpt-4o") }),
+            Some(DenialReason::IpNotAllowed)
+        );
+        assert_eq!(reason(&caller(), &ask("gpt-4o-mini")), Some(DenialReason::ModelNotAllowed));
+        let pinned = CallerAsk { pinned_channel: Some(3), ..ask("gpt-4o") };
+        assert_eq!(reason(&caller(), &pinned), Some(DenialReason::ChannelPinForbidden));
+        assert_eq!(reason(&crate::v1::Caller { user_role: 10, ..caller() }, &pinned), None);
+    }
 
     #[test]
     fn allowlist_accepts_exact_ips_and_cidrs() {

@@ -74,6 +74,14 @@ impl RelayError {
         }
     }
 
+    /// The error code an upstream's error body named, when this is its rejection.
+    pub fn upstream_code(&self) -> Option<&str> {
+        match self {
+            RelayError::UpstreamRejected { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The HTTP status as a number, for usage records.
     pub fn status_code(&self) -> u16 {
         self.status().as_u16()
@@ -179,17 +187,21 @@ impl RelayError {
     /// Our error as a response with `body` (in the client's format): status, and `Retry-After` when known.
     pub fn respond_with(&self, body: serde_json::Value) -> Response {
         let status = self.status();
-        if status.is_server_error() {
-            // Escaped (`?`): the text may carry what the client sent, such as a model name with line breaks.
-            tracing::warn!(error = ?self.to_string(), "relay request failed");
-        }
         let mut response = (status, Json(body)).into_response();
+        if status.is_server_error() {
+            // Logged once, by the request layer (`routes::request_id`), in the request's span.
+            response.extensions_mut().insert(Logged(self.to_string()));
+        }
         if let Some(secs) = self.retry_after_secs() {
             response.headers_mut().insert(http::header::RETRY_AFTER, http::HeaderValue::from(secs));
         }
         response
     }
 }
+
+/// The log text of a failed request's error, riding on its response to the one layer that logs it.
+#[derive(Debug, Clone)]
+pub struct Logged(pub String);
 
 impl IntoResponse for RelayError {
     fn into_response(self) -> Response {

@@ -5,16 +5,20 @@
 //! Layout:
 //! - `config`    typed configuration from the environment
 //! - `app`       builds the relay on a bound listener, runs it and its background tasks
-//! - `routes`    the HTTP surface: OpenAI (`chat`, `models`, `passthrough` for the other endpoints), Anthropic
-//!   (`anthropic`), Gemini (`gemini`); `conversation` admits a request and calls its channel,
-//!   `translate` relays answers between formats, `sse` is the OpenAI-to-OpenAI stream hot path
+//! - `routes`    the HTTP surface: OpenAI (`chat`, `models`, `passthrough` and `multipart` for the other
+//!   endpoints, `billing`), Anthropic (`anthropic`), Gemini (`gemini`), `probes`; `request_id` (the request's id,
+//!   span and its one error log); `conversation` admits a request, `answer` is the one answer pipeline
+//!   (failover and per-attempt delivery), `translate` relays answers between formats or passes them through,
+//!   `sse` is the OpenAI-to-OpenAI stream hot path
 //! - `auth`      reading the API key from a request
+//! - `client_addr` the client's address (behind `TRUSTED_PROXY_HOPS` reverse proxies)
+//! - `failover`  one request's attempts over its candidates: plan, verdict, retry budget, paused keys
 //! - `guard`     blocked words in prompts and answers
 //! - `content`   chat-content logging: the prompt and answer recorded with the usage record, when enabled
 //! - `control`   gRPC client, caches, `WatchConfig` consumer, usage outbox
 //! - `providers` pure adaptors per wire format (`openai`, `anthropic`, `gemini`) around the shared chat
 //!   representation in `providers::chat`
-//! - `dispatch`  the one place that does upstream I/O
+//! - `dispatch`  the one place that does upstream I/O, and the typed upstream fault (`dispatch::fault`)
 //! - `limits`    rate limits per token, user and model, counted in Redis (shared) or memory
 //! - `usage`     one usage record per request, sent when the request ends
 //! - `metrics`   Prometheus series and their recording functions, served on `METRICS_ADDR` only

@@ -154,7 +154,7 @@ impl Metrics {
     /// An upstream attempt failed before answering, or its answer broke off (`failure` is `None`).
     pub fn upstream_error(&self, channel: i64, failure: Option<&Failure>) {
         let Some(r) = &self.0 else { return };
-        let kind = failure.map_or("stream_broken", |f| error_kind(f.status));
+        let kind = failure.map_or("stream_broken", |f| error_kind(&f.fault));
         let labels = vec![Label::new("channel", channel.to_string()), Label::new("kind", kind)];
         register_counter(&r.recorder, UPSTREAM_ERRORS, labels).increment(1);
     }
@@ -275,14 +275,17 @@ fn register_counter(recorder: &PrometheusRecorder, name: &'static str, labels: V
 }
 
 /// The kind of an upstream failure, from its status (0: no answer came: connect error, reset or timeout).
-fn error_kind(status: u16) -> &'static str {
-    match status {
-        0 => "no_answer",
-        429 => "rate_limited",
-        401 | 403 => "unauthorized",
-        400..=499 => "rejected",
-        500..=599 => "server_error",
-        _ => "malformed",
+fn error_kind(fault: &crate::dispatch::UpstreamFault) -> &'static str {
+    use crate::dispatch::UpstreamFault;
+    match fault {
+        UpstreamFault::Connect => "connect",
+        UpstreamFault::Timeout(_) => "timeout",
+        UpstreamFault::Status { status: 429, .. } => "rate_limited",
+        UpstreamFault::Status { status: 401 | 403, .. } => "unauthorized",
+        UpstreamFault::Status { status: 400..=499, .. } => "rejected",
+        UpstreamFault::Status { .. } => "server_error",
+        UpstreamFault::Malformed => "malformed",
+        UpstreamFault::StreamCut => "stream_cut",
     }
 }
 

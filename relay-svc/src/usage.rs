@@ -13,10 +13,11 @@ use crate::control::cache::CallerEntry;
 use crate::control::leases::Reservation;
 use crate::control::outbox::Outbox;
 use crate::dispatch::Failure;
+use crate::error::RelayError;
 use crate::limits::Admission;
 use crate::metrics::{Finished, Metrics};
 use crate::providers::Target;
-use crate::providers::openai::Usage;
+use crate::providers::chat::Usage;
 
 /// What a request's cost can be estimated from before it is sent.
 #[derive(Debug, Clone, Copy, Default)]
@@ -186,8 +187,8 @@ impl Metering {
         self.said_bytes += bytes;
     }
 
-    /// The answer said nothing (no text, reasoning or tool call): it is free, as in Veloera.
-    pub fn empty_answer(&mut self) {
+    /// The answer said nothing: it is free.
+    fn empty_answer(&mut self) {
         self.record.prompt_tokens = 0;
         self.record.completion_tokens = 0;
         self.record.cached_tokens = 0;
@@ -209,6 +210,7 @@ impl Metering {
     /// The channel and key now serving the request; a candidate serving a virtual model is billed as its
     /// real model, at its own price.
     pub fn use_target(&mut self, t: &Target<'_>) {
+        crate::routes::request_id::record_target(t.channel_id, t.key.slot);
         self.record.channel_id = t.channel_id;
         self.record.key_slot = t.key.slot;
         self.record.upstream_model.clone_from(&t.upstream_model);
@@ -228,7 +230,7 @@ impl Metering {
         self.record.failed_attempts.push(Attempt {
             channel_id: t.channel_id,
             key_slot: t.key.slot,
-            status_code: i32::from(failure.status),
+            status_code: i32::from(failure.status()),
             error: detail.chars().take(500).collect(),
             latency_ms: self.started.elapsed().as_millis() as i64,
             fault: veloera_proto::v1::Fault::from(crate::failover::fault_of(failure)) as i32,
@@ -238,9 +240,9 @@ impl Metering {
     }
 
     /// The request ends unanswered for a reason that is no channel's failure (or whose attempts are recorded).
-    pub fn rejected(&mut self, status: u16, message: &str) {
+    pub fn rejected(&mut self, error: &RelayError) {
         self.attempt_open = false;
-        self.failed(status, message);
+        self.failed(error);
     }
 
     pub fn first_byte(&mut self) {
@@ -251,15 +253,8 @@ impl Metering {
         }
     }
 
-    pub fn usage(&mut self, u: Usage) {
-        self.usage_seen = true;
-        self.record.prompt_tokens = u.prompt_tokens;
-        self.record.completion_tokens = u.completion_tokens;
-        self.record.cached_tokens = u.cached_tokens;
-    }
-
     /// Usage in the shared representation (any wire format); the latest report replaces earlier ones.
-    pub fn usage_of(&mut self, u: crate::providers::chat::Usage) {
+    pub fn usage_of(&mut self, u: Usage) {
         self.usage_seen = true;
         self.record.prompt_tokens = u.input;
         self.record.completion_tokens = u.output;
@@ -267,21 +262,32 @@ impl Metering {
         self.record.cache_creation_tokens = u.cache_write;
     }
 
-    pub fn succeeded(&mut self) {
+    /// The answer reached the client in full: the one place every route and format ends a success. `usage` is
+    /// the latest the answer reported (or was counted here); an answer that said nothing (no text, reasoning or
+    /// tool call) is free, as in Veloera, whatever usage it reported.
+    pub fn answered(&mut self, usage: Option<Usage>, said_something: bool) {
+        if let Some(u) = usage {
+            self.usage_of(u);
+        }
+        if !said_something {
+            self.empty_answer();
+        }
         self.outcome = Outcome::Success;
     }
 
     /// Passes `result` on, recording the request as failed when it is an error.
-    pub fn check<T>(&mut self, result: Result<T, crate::error::RelayError>) -> Result<T, crate::error::RelayError> {
+    pub fn check<T>(&mut self, result: Result<T, RelayError>) -> Result<T, RelayError> {
         if let Err(e) = &result {
-            self.failed(e.status_code(), &e.to_string());
+            self.failed(e);
         }
         result
     }
 
     /// The answering attempt failed (mid-stream, or its answer was unreadable): the request fails, and the
     /// attempt counts against its key.
-    pub fn failed(&mut self, status: u16, message: &str) {
+    pub fn failed(&mut self, error: &RelayError) {
+        let message = error.to_string();
+        let status = error.status_code();
         if std::mem::take(&mut self.attempt_open) {
             self.record.failed_attempts.push(Attempt {
                 channel_id: self.record.channel_id,
@@ -289,7 +295,7 @@ impl Metering {
                 status_code: 0,
                 error: message.chars().take(500).collect(),
                 latency_ms: self.started.elapsed().as_millis() as i64,
-                fault: veloera_proto::v1::Fault::from(veloera_proto::fault::classify(0, message)) as i32,
+                fault: veloera_proto::v1::Fault::from(veloera_proto::fault::classify(0, &message)) as i32,
             });
             self.metrics.upstream_error(self.record.channel_id, None);
         }

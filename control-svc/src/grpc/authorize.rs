@@ -11,7 +11,7 @@ use crate::error::ControlError;
 use crate::notify::Preferences;
 use crate::routing::{RoutableChannel, split_list};
 use crate::state::AppState;
-use veloera_proto::rules::ip_allowed;
+use veloera_proto::rules::{CallerAsk, check_caller};
 
 pub(super) fn deny(reason: DenialReason, message: impl Into<String>) -> AuthorizeResponse {
     AuthorizeResponse { outcome: Some(Outcome::Denial(Denial { reason: reason as i32, message: message.into() })) }
@@ -53,9 +53,6 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
         s if s != status::ENABLED as i64 => return Ok(deny(DenialReason::TokenDisabled, "token is disabled")),
         _ => {}
     }
-    if token.expired_time != -1 && token.expired_time <= now_secs() {
-        return Ok(deny(DenialReason::TokenExpired, "token has expired"));
-    }
     let (Some(user_status), Some(user_role), Some(user_quota), Some(user_group)) =
         (owner_status, owner_role, owner_quota, owner_group)
     else {
@@ -66,14 +63,8 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
     let (token_leased, user_leased) = db::leases::outstanding(state.db(), token.id, token.user_id).await?;
     let token_remain = token.remain_quota + token_leased;
     let user_quota = user_quota + owner_subscription_quota.unwrap_or(0) + user_leased;
-    if token.unlimited_quota == 0 && token_remain <= 0 {
-        return Ok(deny(DenialReason::TokenExhausted, "token quota is used up"));
-    }
     if user_status != status::ENABLED as i64 {
         return Ok(deny(DenialReason::UserDisabled, "user is disabled"));
-    }
-    if user_quota <= 0 {
-        return Ok(deny(DenialReason::UserExhausted, "user quota is used up"));
     }
 
     let group = if token.group_name.is_empty() { user_group } else { token.group_name.clone() };
@@ -107,8 +98,16 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
         accept_unset_model_ratio_model: accept_unset,
     };
 
-    if !ip_allowed(&ip_allowlist, &req.client_ip) {
-        return Ok(deny(DenialReason::IpNotAllowed, format!("IP {} is not allowed to use this token", req.client_ip)));
+    // Expiry, quotas, IP, model and pinning: the rules the relay applies to its cached caller too.
+    let ask = CallerAsk {
+        model: &req.model,
+        client_ip: &req.client_ip,
+        pinned_channel: req.pinned_channel_id,
+        now: now_secs(),
+        spent: 0,
+    };
+    if let Err((reason, message)) = check_caller(&caller, &ask) {
+        return Ok(deny(reason, message));
     }
     Ok(grant(state, caller, &req.model, req.pinned_channel_id))
 }
@@ -119,12 +118,8 @@ pub(super) fn grant(state: &AppState, caller: Caller, model: &str, pinned: Optio
     if model.is_empty() {
         return caller_only(caller);
     }
-    if !caller.model_allowlist.is_empty() && !caller.model_allowlist.iter().any(|m| m == model) {
-        return deny(DenialReason::ModelNotAllowed, format!("this token may not use model {model}"));
-    }
-    if pinned.is_some() && caller.user_role < veloera_admin_types::role::ADMIN {
-        return deny(DenialReason::ChannelPinForbidden, "only administrators may pin a channel");
-    }
+    // The model allow-list and channel pinning were checked with the caller (`check_caller`); a playground
+    // caller has neither.
     let (group, accept_unset) = (caller.group.clone(), caller.accept_unset_model_ratio_model);
     let channels = state.channels();
     let prices = state.prices();

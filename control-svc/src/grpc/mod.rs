@@ -18,13 +18,13 @@ use futures::Stream;
 use subtle::ConstantTimeEq;
 use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status, Streaming};
-use veloera_proto::INTERNAL_SECRET_HEADER;
 use veloera_proto::v1::control_server::{Control, ControlServer};
 use veloera_proto::v1::{
     AuthorizeRequest, AuthorizeResponse, AuthorizeSessionRequest, ChannelJob, ConfigEvent, JobAck, JobResult,
     LeaseReply, LeaseRequest, ReturnLeaseReply, ReturnLeaseRequest, UsageAck, UsageBatch, WatchConfigRequest,
     WatchJobsRequest,
 };
+use veloera_proto::{INTERNAL_SECRET_HEADER, REQUEST_ID_HEADER};
 
 use crate::state::AppState;
 
@@ -38,7 +38,11 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'stati
 #[tonic::async_trait]
 impl Control for ControlGrpc {
     async fn authorize(&self, request: Request<AuthorizeRequest>) -> Result<Response<AuthorizeResponse>, Status> {
-        let answer = authorize::decide(&self.state, request.into_inner()).await?;
+        use tracing::Instrument as _;
+        // The relay names the client request it asks for, so this call's log lines carry its id.
+        let request_id = request.metadata().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let span = tracing::info_span!("authorize", request_id = ?request_id);
+        let answer = authorize::decide(&self.state, request.into_inner()).instrument(span).await?;
         self.state.metrics().authorized(authorize::denial_of(&answer));
         Ok(Response::new(answer))
     }

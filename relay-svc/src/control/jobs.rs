@@ -13,7 +13,7 @@ use veloera_proto::v1::channel_job::Kind;
 use veloera_proto::v1::{Candidate, ChannelJob, JobResult, WatchJobsRequest};
 
 use super::ControlLink;
-use crate::dispatch::{Dispatcher, Failure};
+use crate::dispatch::{Dispatcher, Failure, UpstreamFault};
 use crate::error::RelayError;
 use crate::providers::openai::{self, UpstreamCall};
 use crate::providers::{self, Format, Target, anthropic, chat, gemini};
@@ -96,7 +96,7 @@ pub async fn perform(dispatcher: &Dispatcher, job: ChannelJob) -> JobResult {
             result.message = note;
         }
         Err(f) => {
-            result.status_code = i32::from(f.status);
+            result.status_code = i32::from(f.status());
             result.message = if f.detail.is_empty() { f.error.to_string() } else { f.detail };
         }
     }
@@ -104,7 +104,7 @@ pub async fn perform(dispatcher: &Dispatcher, job: ChannelJob) -> JobResult {
 }
 
 fn local(e: RelayError) -> Failure {
-    Failure { detail: e.to_string(), error: e, status: 0, retry_after: None }
+    Failure::without_answer(UpstreamFault::Malformed, e)
 }
 
 /// One small non-streaming request: embeddings for embedding models, a chat turn otherwise.

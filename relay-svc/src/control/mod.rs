@@ -13,7 +13,7 @@ use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 use veloera_proto::INTERNAL_SECRET_HEADER;
-use veloera_proto::rules::ip_allowed;
+use veloera_proto::rules::{CallerAsk, check_caller};
 use veloera_proto::v1::authorize_response::Outcome;
 use veloera_proto::v1::control_client::ControlClient;
 use veloera_proto::v1::{AuthorizeRequest, AuthorizeSessionRequest, Candidate, DenialReason, EndpointKind, Pricing};
@@ -77,6 +77,8 @@ pub struct Ask<'a> {
     pub client_ip: &'a str,
     pub endpoint: EndpointKind,
     pub pinned_channel: Option<i64>,
+    /// The client request this is for, passed to control in the call's metadata so both logs name it.
+    pub request_id: Option<&'a str>,
 }
 
 pub struct ControlLink {
@@ -144,7 +146,7 @@ impl ControlLink {
                     endpoint: ask.endpoint as i32,
                     pinned_channel_id: ask.pinned_channel,
                 };
-                client.authorize(request).await
+                client.authorize(with_request_id(request, ask.request_id)).await
             }
             Some(session) => {
                 let request = AuthorizeSessionRequest {
@@ -156,7 +158,7 @@ impl ControlLink {
                     client_ip: ask.client_ip.to_string(),
                     endpoint: ask.endpoint as i32,
                 };
-                client.authorize_session(request).await
+                client.authorize_session(with_request_id(request, ask.request_id)).await
             }
         }
         .map_err(|s| RelayError::ControlUnavailable(format!("{}: {}", s.code(), s.message())))?
@@ -204,32 +206,30 @@ fn is_token_level(reason: DenialReason) -> bool {
     )
 }
 
-/// The per-request rules that need no call: expiry, quota left after local spending, IP, model allowlist, pinning.
+/// The per-request rules that need no call (`veloera_proto::rules::check_caller`, shared with control), against
+/// the cached caller with this relay's local spending counted.
 fn check_locally(entry: &CallerEntry, ask: &Ask<'_>) -> Result<(), RelayError> {
-    let c = &entry.caller;
-    let deny = |reason, message: String| Err(RelayError::Denied { reason, message });
-    if c.expires_at != -1 && c.expires_at <= now_secs() {
-        return deny(DenialReason::TokenExpired, "token has expired".into());
-    }
     let spent = entry.spent.load(std::sync::atomic::Ordering::Relaxed);
-    if !c.unlimited_quota && c.token_remain_quota - spent <= 0 {
-        return deny(DenialReason::TokenExhausted, "token quota is used up".into());
-    }
-    if c.user_quota - spent <= 0 {
-        return deny(DenialReason::UserExhausted, "user quota is used up".into());
-    }
-    if !ip_allowed(&c.ip_allowlist, ask.client_ip) {
-        return deny(DenialReason::IpNotAllowed, format!("IP {} is not allowed to use this token", ask.client_ip));
-    }
-    if !ask.model.is_empty() && !c.model_allowlist.is_empty() && !c.model_allowlist.iter().any(|m| m == ask.model) {
-        return deny(DenialReason::ModelNotAllowed, format!("this token may not use model {}", ask.model));
-    }
-    if ask.pinned_channel.is_some() && c.user_role < 10 {
-        return deny(DenialReason::ChannelPinForbidden, "only administrators may pin a channel".into());
-    }
-    Ok(())
+    let limits = CallerAsk {
+        model: ask.model,
+        client_ip: ask.client_ip,
+        pinned_channel: ask.pinned_channel,
+        // The clock is read only for a token that can expire (the warm path's common case reads none).
+        now: if entry.caller.expires_at == -1 { 0 } else { now_secs() },
+        spent,
+    };
+    check_caller(&entry.caller, &limits).map_err(|(reason, message)| RelayError::Denied { reason, message })
 }
 
 pub fn now_secs() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// `message` as a gRPC request naming the client request it is asked for, so control's log lines carry its id.
+fn with_request_id<T>(message: T, request_id: Option<&str>) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(id) = request_id.and_then(|id| MetadataValue::try_from(id).ok()) {
+        request.metadata_mut().insert(veloera_proto::REQUEST_ID_HEADER, id);
+    }
+    request
 }

@@ -21,8 +21,10 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 use crate::error::RelayError;
+use crate::failover::verdict::Scope;
 use crate::providers::openai::UpstreamCall;
 use crate::providers::upstream_error;
+pub use fault::{Phase, UpstreamFault};
 use veloera_proto::v1::{ChannelKey, Timeouts};
 
 /// Most of an upstream error body we read (enough for any JSON error object).
@@ -31,6 +33,7 @@ const ERROR_BODY_LIMIT: usize = 64 * 1024;
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 pub mod eventstream;
+pub mod fault;
 mod google_token;
 mod proxy;
 pub mod redact;
@@ -70,12 +73,12 @@ impl Limits {
     }
 }
 
-/// A failed upstream call: our error, and what the upstream said for health and retry decisions.
+/// A failed upstream call: our error for the client, the typed fault retry and health decide on, and what the
+/// upstream said.
 #[derive(Debug)]
 pub struct Failure {
     pub error: RelayError,
-    /// The upstream's HTTP status; 0 when no answer came (connect error, reset, timeout).
-    pub status: u16,
+    pub fault: UpstreamFault,
     /// The upstream's `Retry-After`, when it sent one.
     pub retry_after: Option<Duration>,
     /// What the upstream said (error code and message, or the transport error), for health checks.
@@ -83,16 +86,32 @@ pub struct Failure {
 }
 
 impl Failure {
-    fn transport(error: RelayError) -> Failure {
+    /// A call that got no usable answer: `fault` says why, `error` what the client is told.
+    pub fn without_answer(fault: UpstreamFault, error: RelayError) -> Failure {
         let detail = error.to_string();
-        Failure { error, status: 0, retry_after: None, detail }
+        Failure { error, fault, retry_after: None, detail }
+    }
+
+    /// The upstream's status as `Attempt.status_code` carries it (0: no status came).
+    pub fn status(&self) -> u16 {
+        self.fault.wire_status()
+    }
+
+    /// Where the fault lies, as far as retrying goes.
+    pub fn scope(&self) -> Scope {
+        crate::failover::verdict::of(self).scope
+    }
+
+    /// Whether another attempt (another key or channel) may succeed where this one failed.
+    pub fn is_retryable(&self) -> bool {
+        self.scope() != Scope::Request
     }
 
     /// The failure with `keys` (and anything shaped like a key) removed from everything it says.
     fn redacted(self, keys: &[ChannelKey]) -> Failure {
-        let Failure { error, status, retry_after, detail } = self;
+        let Failure { error, fault, retry_after, detail } = self;
         let error = error.map_text(|text| redact::redact(&text, keys).into_owned());
-        Failure { error, status, retry_after, detail: redact::redact(&detail, keys).into_owned() }
+        Failure { error, fault, retry_after, detail: redact::redact(&detail, keys).into_owned() }
     }
 }
 
@@ -144,10 +163,10 @@ impl Dispatcher {
         let pending = self.request(call, limits);
         let response = match tokio::time::timeout_at(first_byte_by.into(), pending).await {
             Err(_) => {
-                return Err(Failure::transport(RelayError::UpstreamFailed(format!(
-                    "no response headers within {:?}",
-                    limits.first_byte
-                ))));
+                return Err(Failure::without_answer(
+                    UpstreamFault::Timeout(Phase::Headers),
+                    RelayError::UpstreamFailed(format!("no response headers within {:?}", limits.first_byte)),
+                ));
             }
             Ok(result) => result?,
         };
@@ -161,7 +180,10 @@ impl Dispatcher {
     /// Builds and sends the request; a non-2xx answer becomes a `Failure`.
     async fn request(&self, call: UpstreamCall, limits: Limits) -> Result<http::Response<Incoming>, Failure> {
         let uri: http::Uri = call.url.parse().map_err(|_| {
-            Failure::transport(RelayError::UpstreamFailed("the channel's base URL is not a valid URI".into()))
+            Failure::without_answer(
+                UpstreamFault::Connect,
+                RelayError::UpstreamFailed("the channel's base URL is not a valid URI".into()),
+            )
         })?;
         let wire = call.format;
         let status_map = call.status_map;
@@ -175,23 +197,22 @@ impl Dispatcher {
             request = request.header(name, value);
         }
         if let Some(account) = &call.google_account {
-            let token =
-                self.google_tokens.token(&self.client, account, limits.idle).await.map_err(Failure::transport)?;
+            let token = self.google_tokens.token(&self.client, account, limits.idle).await.map_err(connect_failure)?;
             let bearer = http::HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
-                Failure::transport(RelayError::UpstreamFailed("the Vertex AI token is not a header value".into()))
+                connect_failure(RelayError::UpstreamFailed("the Vertex AI token is not a header value".into()))
             })?;
             request = request.header(http::header::AUTHORIZATION, bearer);
         }
         let request = request.body(Full::new(call.body)).map_err(|e| {
-            Failure::transport(RelayError::UpstreamFailed(format!("cannot build the upstream request: {e}")))
+            connect_failure(RelayError::UpstreamFailed(format!("cannot build the upstream request: {e}")))
         })?;
         let response = if proxy.is_empty() {
             self.client_for(limits.connect).request(request).await
         } else {
-            self.proxies.request(&proxy, request).map_err(Failure::transport)?.await
+            self.proxies.request(&proxy, request).map_err(connect_failure)?.await
         };
         let response =
-            response.map_err(|e| Failure::transport(RelayError::UpstreamFailed(format!("request failed: {e:?}"))))?;
+            response.map_err(|e| connect_failure(RelayError::UpstreamFailed(format!("request failed: {e:?}"))))?;
         let status = response.status();
         if status.is_success() {
             return Ok(response);
@@ -206,12 +227,18 @@ impl Dispatcher {
         let body = read_limited(response, ERROR_BODY_LIMIT, limits.idle).await.unwrap_or_default();
         let error = upstream_error(wire, status, &body);
         let detail = format!("{}", String::from_utf8_lossy(&body[..body.len().min(1024)]));
+        let fault = UpstreamFault::Status { status: status.as_u16(), code: error.upstream_code().map(str::to_string) };
         let error = match status_map.get(&i32::from(status.as_u16())) {
             Some(&to) => error.shown_as(to),
             None => error,
         };
-        Err(Failure { error, status: status.as_u16(), retry_after, detail })
+        Err(Failure { error, fault, retry_after, detail })
     }
+}
+
+/// A call that never reached an answering upstream.
+fn connect_failure(error: RelayError) -> Failure {
+    Failure::without_answer(UpstreamFault::Connect, error)
 }
 
 fn http_client(connect_timeout: Duration) -> HttpClient {
@@ -251,15 +278,18 @@ impl Upstream {
         if sse {
             let mut events = self.take_events();
             let first = match tokio::time::timeout_at(deadline.into(), events.next()).await {
-                Err(_) => Err(format!("no first event within {:?}", self.limits.first_byte)),
-                Ok(None) => Err("the stream ended before its first event".to_string()),
-                Ok(Some(Err(e))) => Err(e.to_string()),
+                Err(_) => Err((
+                    UpstreamFault::Timeout(Phase::FirstByte),
+                    format!("no first event within {:?}", self.limits.first_byte),
+                )),
+                Ok(None) => Err((UpstreamFault::StreamCut, "the stream ended before its first event".to_string())),
+                Ok(Some(Err(e))) => Err((UpstreamFault::StreamCut, e.to_string())),
                 Ok(Some(Ok(ev))) => Ok(ev),
             };
-            let first = first.map_err(|m| Failure::transport(RelayError::UpstreamFailed(m)))?;
+            let first = first.map_err(|(f, m)| Failure::without_answer(f, RelayError::UpstreamFailed(m)))?;
             if let Some(detail) = error_event(&first) {
                 let error = RelayError::UpstreamFailed(format!("the stream began with an error: {detail}"));
-                return Err(Failure { error, status: 0, retry_after: None, detail });
+                return Err(Failure { error, fault: UpstreamFault::Malformed, retry_after: None, detail });
             }
             self.events = Some(Box::pin(futures::stream::once(async move { Ok(first) }).chain(events)));
             return Ok(());
@@ -267,20 +297,26 @@ impl Upstream {
         let json = self.content_type.is_none() || self.content_type_is("application/json");
         if json {
             let Some(response) = self.response.take() else {
-                return Err(Failure::transport(RelayError::UpstreamFailed("the answer was already read".into())));
+                return Err(Failure::without_answer(
+                    UpstreamFault::Malformed,
+                    RelayError::UpstreamFailed("the answer was already read".into()),
+                ));
             };
             let limit =
                 self.limits.total.map(|t| t.saturating_sub(self.started.elapsed())).unwrap_or(self.limits.idle * 10);
             let body = match tokio::time::timeout(limit, response.into_body().collect()).await {
-                Err(_) => Err(format!("body not complete within {limit:?}")),
-                Ok(Err(e)) => Err(format!("body read failed: {e}")),
+                Err(_) => {
+                    Err((UpstreamFault::Timeout(Phase::FirstByte), format!("body not complete within {limit:?}")))
+                }
+                Ok(Err(e)) => Err((UpstreamFault::StreamCut, format!("body read failed: {e}"))),
                 Ok(Ok(b)) => Ok(b.to_bytes()),
             }
-            .map_err(|m| Failure::transport(RelayError::UpstreamFailed(m)))?;
+            .map_err(|(f, m)| Failure::without_answer(f, RelayError::UpstreamFailed(m)))?;
             if body.iter().all(u8::is_ascii_whitespace) {
-                return Err(Failure::transport(RelayError::UpstreamFailed(
-                    "the upstream answered with an empty body".into(),
-                )));
+                return Err(Failure::without_answer(
+                    UpstreamFault::Malformed,
+                    RelayError::UpstreamFailed("the upstream answered with an empty body".into()),
+                ));
             }
             self.body = Some(body);
         }

@@ -6,7 +6,7 @@
 mod budget;
 pub mod cooldown;
 mod plan;
-mod verdict;
+pub(crate) mod verdict;
 
 pub(crate) use verdict::fault_of;
 
@@ -48,6 +48,21 @@ pub struct Failover<'a> {
     plan: Plan,
     /// Candidates this request may not use (a streaming request skips channels that cannot stream).
     skip: fn(&Candidate) -> bool,
+    /// Candidate and key index of the latest pick.
+    picked: (usize, usize),
+}
+
+/// A request's failover between two homes: taken from the handler's [`Failover`] with its first target
+/// chosen, and resumed by the task that answers (a whole answer delivered as a stream outlives the handler).
+/// The retry budget was charged once, when the request's failover began; resuming charges nothing and draws
+/// no new first target.
+pub struct Detached {
+    max_attempts: u32,
+    attempts: u32,
+    started: Instant,
+    plan: Plan,
+    skip: fn(&Candidate) -> bool,
+    picked: (usize, usize),
 }
 
 impl<'a> Failover<'a> {
@@ -62,7 +77,32 @@ impl<'a> Failover<'a> {
             started: Instant::now(),
             plan: Plan::default(),
             skip: |_| false,
+            picked: (0, 0),
         }
+    }
+
+    /// This failover with `first` (its latest pick) as plain data, free of the handler's borrows.
+    pub fn detach(self, first: Target<'a>) -> Detached {
+        debug_assert!(std::ptr::eq(first.channel, &self.candidates[self.picked.0]));
+        let Failover { max_attempts, attempts, started, plan, skip, picked, .. } = self;
+        Detached { max_attempts, attempts, started, plan, skip, picked }
+    }
+
+    /// Picks up a [`Detached`] failover over the same authorization, with the target it had chosen.
+    pub fn resume(
+        shared: &'a Shared,
+        dispatcher: &'a Dispatcher,
+        auth: &'a Authorized,
+        detached: Detached,
+    ) -> Result<(Self, Target<'a>), RelayError> {
+        let Detached { max_attempts, attempts, started, plan, skip, picked } = detached;
+        let candidates = auth.candidates();
+        let (i, k) = picked;
+        let channel =
+            candidates.get(i).ok_or_else(|| RelayError::UpstreamFailed("the chosen channel is gone".into()))?;
+        let key = channel.keys.get(k).ok_or_else(|| RelayError::UpstreamFailed("the chosen key is gone".into()))?;
+        let failover = Failover { shared, dispatcher, candidates, max_attempts, attempts, started, plan, skip, picked };
+        Ok((failover, Target { channel, key }))
     }
 
     /// Leaves out the candidates for which `skip` is true (for retries; the first target is already chosen).
@@ -72,16 +112,19 @@ impl<'a> Failover<'a> {
 
     /// The first target, chosen before anything is sent; when there is none the request ends, recorded as failed.
     pub fn first(&mut self, meter: &mut Metering) -> Result<Target<'a>, RelayError> {
-        self.pick(None).inspect_err(|e| meter.rejected(e.status_code(), &e.to_string()))
+        self.pick(None).inspect_err(|e| meter.rejected(e))
     }
 
     fn pick(&mut self, last: Option<Failure>) -> Result<Target<'a>, RelayError> {
         let candidates = self.candidates;
         let cooldowns = &self.shared.cooldowns;
         match self.plan.next(candidates, self.skip, |c, s| cooldowns.remaining(c, s), &mut rand::rng()) {
-            Pick::Try(i, k) => Ok(Target { channel: &candidates[i], key: &candidates[i].keys[k] }),
+            Pick::Try(i, k) => {
+                self.picked = (i, k);
+                Ok(Target { channel: &candidates[i], key: &candidates[i].keys[k] })
+            }
             Pick::CoolingDown(wait) => Err(match last {
-                Some(f) if f.status != 429 => f.error,
+                Some(f) if f.fault.status() != Some(429) => f.error,
                 _ => RelayError::RateLimited {
                     retry_after: wait,
                     message: "the upstream is rate limited for this model; try again later".into(),
@@ -115,7 +158,7 @@ impl<'a> Failover<'a> {
             let call = match build(&target) {
                 Ok(call) => call,
                 Err(e) => {
-                    meter.rejected(e.status_code(), &e.to_string());
+                    meter.rejected(&e);
                     return Err(e);
                 }
             };
@@ -131,7 +174,7 @@ impl<'a> Failover<'a> {
             tracing::info!(
                 channel = target.channel_id,
                 slot = target.key.slot,
-                status = failure.status,
+                fault = ?failure.fault,
                 error = ?failure.error.to_string(),
                 "upstream attempt failed"
             );
@@ -141,14 +184,14 @@ impl<'a> Failover<'a> {
                 && self.shared.budget.try_retry();
             if !retry {
                 let error = failure.into_client_error();
-                meter.rejected(error.status_code(), &error.to_string());
+                meter.rejected(&error);
                 return Err(error);
             }
             self.plan.failed(verdict.scope);
             target = match self.pick(Some(failure)) {
                 Ok(t) => t,
                 Err(error) => {
-                    meter.rejected(error.status_code(), &error.to_string());
+                    meter.rejected(&error);
                     return Err(error);
                 }
             };
@@ -159,8 +202,10 @@ impl<'a> Failover<'a> {
 impl Failure {
     /// What the client is told when this was the last attempt: a rate limit keeps its `Retry-After`.
     fn into_client_error(self) -> RelayError {
-        match (self.status, self.retry_after) {
-            (429, Some(wait)) => RelayError::RateLimited { retry_after: wait, message: self.error.public_message() },
+        match (self.fault.status(), self.retry_after) {
+            (Some(429), Some(wait)) => {
+                RelayError::RateLimited { retry_after: wait, message: self.error.public_message() }
+            }
             _ => self.error,
         }
     }

@@ -38,7 +38,7 @@ const REFUSED_KEY_PAUSE: Duration = Duration::from_secs(60);
 /// Where `failure`'s fault lies, by its status and what the upstream said (its error body, or the transport
 /// error).
 pub fn fault_of(failure: &Failure) -> Fault {
-    classify(failure.status, &failure.detail)
+    classify(failure.status(), &failure.detail)
 }
 
 pub fn of(failure: &Failure) -> Verdict {
@@ -57,6 +57,7 @@ pub fn of(failure: &Failure) -> Verdict {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dispatch::UpstreamFault;
     use crate::error::RelayError;
 
     fn failure(status: u16, retry_after: Option<u64>) -> Failure {
@@ -64,9 +65,13 @@ mod tests {
     }
 
     fn said(status: u16, retry_after: Option<u64>, detail: &str) -> Failure {
+        let fault = match status {
+            0 => UpstreamFault::Connect,
+            status => UpstreamFault::Status { status, code: None },
+        };
         Failure {
             error: RelayError::UpstreamFailed("x".into()),
-            status,
+            fault,
             retry_after: retry_after.map(Duration::from_secs),
             detail: detail.to_string(),
         }

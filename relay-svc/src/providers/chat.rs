@@ -282,6 +282,16 @@ impl Reply {
             .collect()
     }
 
+    /// Whether the answer said anything at all (text, reasoning, a tool call, an image); one that did not is free.
+    pub fn says_something(&self) -> bool {
+        self.parts.iter().any(|p| match p {
+            Part::Text(t) => !t.is_empty(),
+            Part::Thinking { text, .. } => !text.is_empty(),
+            Part::ToolCall(_) | Part::Image(_) | Part::RedactedThinking(_) => true,
+            Part::ToolResult(_) => false,
+        })
+    }
+
     pub fn tool_calls(&self) -> impl Iterator<Item = &ToolCall> {
         self.parts.iter().filter_map(|p| match p {
             Part::ToolCall(c) => Some(c),
@@ -342,6 +352,21 @@ pub enum StreamEvent {
     Finish(Finish),
 }
 
+impl StreamEvent {
+    /// Whether this event is part of what the answer says (an answer of none of these is free).
+    pub fn says_something(&self) -> bool {
+        match self {
+            StreamEvent::Text(s) | StreamEvent::Thinking(s) => !s.is_empty(),
+            StreamEvent::ToolCallStart { .. } => true,
+            StreamEvent::ToolCallArguments { fragment, .. } => !fragment.is_empty(),
+            StreamEvent::Start { .. }
+            | StreamEvent::ThinkingSignature(_)
+            | StreamEvent::Usage(_)
+            | StreamEvent::Finish(_) => false,
+        }
+    }
+}
+
 /// One server-sent event for the client: an optional `event:` name (Anthropic needs it) and the `data:` JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frame {
@@ -379,6 +404,11 @@ pub trait StreamDecoder: Send {
     fn decode(&mut self, event: &str, data: &str) -> Result<Vec<StreamEvent>, crate::error::RelayError>;
     /// Whether the upstream said the answer is complete (`[DONE]`, `message_stop`, a final `finishReason`).
     fn complete(&self) -> bool;
+    /// Whether the decoder reports what the answer says (text, reasoning, tool calls); one that reads only usage
+    /// and completion cannot tell an empty answer from another, so its answers are never taken for empty.
+    fn reads_answer(&self) -> bool {
+        true
+    }
 }
 
 /// Writes [`StreamEvent`]s as one client stream format. Stateful: an encoder lives for one stream.

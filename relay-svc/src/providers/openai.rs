@@ -243,6 +243,17 @@ pub struct Usage {
     pub cached_tokens: i64,
 }
 
+impl From<Usage> for crate::providers::chat::Usage {
+    fn from(u: Usage) -> Self {
+        crate::providers::chat::Usage {
+            input: u.prompt_tokens,
+            output: u.completion_tokens,
+            cache_read: u.cached_tokens,
+            ..Default::default()
+        }
+    }
+}
+
 fn cached_tokens<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     #[derive(Deserialize)]
     struct Details {

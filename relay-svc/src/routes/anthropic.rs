@@ -9,7 +9,8 @@ use http::HeaderMap;
 use serde_json::{Value, json};
 use veloera_proto::v1::EndpointKind;
 
-use super::conversation::{Asking, admit, converse, error_response};
+use super::answer::{Asked, answer};
+use super::conversation::{Asking, admit, error_response};
 use super::request_id::RequestId;
 use super::{RelayState, read_body};
 use crate::auth;
@@ -54,7 +55,7 @@ async fn relay(
         body: &bytes,
     };
     let admitted = admit(state, asking).await?;
-    converse(state, admitted, Format::Anthropic, request, &bytes, false).await
+    answer(state, admitted, Asked::shared(Format::Anthropic, &bytes, request)).await
 }
 
 /// `POST /v1/messages/count_tokens`: the prompt's size, counted here with a real tokenizer (no channel is
@@ -81,6 +82,7 @@ async fn count(state: &RelayState, ip: &str, headers: &HeaderMap, body: Body) ->
         client_ip: ip,
         endpoint: EndpointKind::Messages,
         pinned_channel: None,
+        request_id: None,
     };
     state.link.authorize(&ask).await?;
     let bytes = read_body(body, state.max_body_bytes).await?;

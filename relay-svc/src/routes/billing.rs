@@ -31,6 +31,7 @@ async fn caller(
         client_ip: &ip,
         endpoint: EndpointKind::Models,
         pinned_channel: None,
+        request_id: None,
     };
     Ok(state.link.authorize(&ask).await?.caller)
 }

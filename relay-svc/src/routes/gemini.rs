@@ -11,7 +11,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use veloera_proto::v1::EndpointKind;
 
-use super::conversation::{Asking, admit, converse, error_response};
+use super::answer::{Asked, answer};
+use super::conversation::{Asking, admit, error_response};
 use super::request_id::RequestId;
 use super::{RelayState, read_body};
 use crate::auth;
@@ -71,7 +72,7 @@ async fn relay(
     let endpoint = EndpointKind::GenerateContent;
     let asking = Asking { key: &key, model, client_ip: ip, endpoint, request_id, stream, cost, body: &bytes };
     let admitted = admit(state, asking).await?;
-    converse(state, admitted, Format::Gemini, request, &bytes, false).await
+    answer(state, admitted, Asked::shared(Format::Gemini, &bytes, request)).await
 }
 
 async fn caller(
@@ -88,6 +89,7 @@ async fn caller(
         client_ip: ip,
         endpoint: EndpointKind::Models,
         pinned_channel: None,
+        request_id: None,
     };
     state.link.authorize(&ask).await
 }

@@ -1,6 +1,7 @@
 //! The relay's HTTP surface: `/v1/*`, the exact alias `/hf/v1/*`, the playground's `/pg/chat/completions`, the
 //! probes `/healthz` and `/readyz`, and the front door for everything else.
 
+mod answer;
 mod anthropic;
 mod billing;
 mod chat;

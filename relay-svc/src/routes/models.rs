@@ -22,6 +22,7 @@ async fn caller(state: &RelayState, headers: &HeaderMap, peer: std::net::SocketA
         client_ip: &ip,
         endpoint: EndpointKind::Models,
         pinned_channel: None,
+        request_id: None,
     };
     state.link.authorize(&ask).await
 }

@@ -144,7 +144,7 @@ pub(super) fn openai_failover<'a>(
         let err = RelayError::InvalidRequest(format!(
             "{path} needs an OpenAI-compatible channel; model {model} is served by one that is not"
         ));
-        meter.rejected(err.status_code(), &err.to_string());
+        meter.rejected(&err);
         return Err(err);
     }
     let mut failover = Failover::new(&state.failover, &state.dispatcher, auth);
@@ -171,7 +171,7 @@ pub(super) async fn answer(upstream: Upstream, mut meter: Metering, model: &str)
     if !content_type.to_str().is_ok_and(|ct| ct.starts_with("application/json")) {
         // Audio and other binary answers: streamed through; the request is billed by its price per call.
         meter.first_byte();
-        meter.succeeded();
+        meter.answered(None, true);
         // The closure owns the metering, so the usage record is sent when the body ends (or is abandoned).
         let bytes = upstream.into_bytes_stream().map(move |piece| {
             let _metering = &meter;
@@ -180,16 +180,14 @@ pub(super) async fn answer(upstream: Upstream, mut meter: Metering, model: &str)
                 std::io::Error::other(e.to_string())
             })
         });
-        let mut response = Response::new(Body::from_stream(bytes));
+        let mut response = Response::new(Body::from_stream(super::request_id::InRequestSpan::new(bytes)));
         response.headers_mut().insert(http::header::CONTENT_TYPE, content_type);
         return Ok(response);
     }
     let body = meter.check(upstream.body().await)?;
     meter.first_byte();
-    if let Some(usage) = usage_in(&body) {
-        meter.usage_of(usage);
-    }
-    meter.succeeded();
+    // Embeddings, images and the like have no empty answer: what they return is what was paid for.
+    meter.answered(usage_in(&body), true);
     let mut response = Body::from(body).into_response();
     response.headers_mut().insert(http::header::CONTENT_TYPE, content_type);
     Ok(response)

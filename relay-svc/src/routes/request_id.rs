@@ -2,6 +2,11 @@
 //! idempotency key. It is always generated here, never taken from the client: a client that could choose it
 //! could replay an id control has already settled and have its request go unbilled.
 //!
+//! The same layer opens the request's span (`request` with its id; `model`, `channel` and `slot` recorded as
+//! they become known), in which the handler runs and, through [`InRequestSpan`], the response body streams.
+//! It is also the one place a failed request is logged: the error's response carries its log text
+//! ([`crate::error::Logged`]) and this layer writes it, once.
+//!
 //! A plain tower layer rather than `axum::middleware::from_fn`, which boxes a future and clones the inner
 //! service on every request.
 
@@ -82,7 +87,18 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         let id = RequestId::generate();
         request.extensions_mut().insert(id);
-        RespondWithId { inner: self.inner.call(request), id }
+        let span = tracing::info_span!(
+            "request",
+            id = id.as_str(),
+            model = tracing::field::Empty,
+            channel = tracing::field::Empty,
+            slot = tracing::field::Empty,
+        );
+        let inner = {
+            let _in_span = span.enter();
+            self.inner.call(request)
+        };
+        RespondWithId { inner, id, span }
     }
 }
 
@@ -91,6 +107,7 @@ pin_project_lite::pin_project! {
         #[pin]
         inner: F,
         id: RequestId,
+        span: tracing::Span,
     }
 }
 
@@ -102,9 +119,53 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let _in_span = this.span.enter();
         let mut response = std::task::ready!(this.inner.poll(cx))?;
+        if let Some(crate::error::Logged(error)) = response.extensions_mut().remove() {
+            // Escaped (`?`): the text may carry what the client sent, such as a model name with line breaks.
+            tracing::warn!(status = response.status().as_u16(), error = ?error, "relay request failed");
+        }
         response.headers_mut().insert(HEADER, this.id.header_value());
         Poll::Ready(Ok(response))
+    }
+}
+
+/// Records the model asked for on the current request's span.
+pub fn record_model(model: &str) {
+    tracing::Span::current().record("model", model);
+}
+
+/// Records the channel and key slot now serving the current request on its span.
+pub fn record_target(channel: i64, slot: i32) {
+    let span = tracing::Span::current();
+    span.record("channel", channel);
+    span.record("slot", slot);
+}
+
+pin_project_lite::pin_project! {
+    /// A response body stream that runs in the request's span: an SSE answer outlives its handler, and what it
+    /// logs still names the request.
+    pub struct InRequestSpan<S> {
+        #[pin]
+        inner: S,
+        span: tracing::Span,
+    }
+}
+
+impl<S> InRequestSpan<S> {
+    /// `inner` in the current request's span.
+    pub fn new(inner: S) -> Self {
+        InRequestSpan { inner, span: tracing::Span::current() }
+    }
+}
+
+impl<S: futures::Stream> futures::Stream for InRequestSpan<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        let this = self.project();
+        let _in_span = this.span.enter();
+        this.inner.poll_next(cx)
     }
 }
 

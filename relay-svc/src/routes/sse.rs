@@ -44,7 +44,7 @@ pub fn relay(upstream: Upstream, meter: Metering, wants_usage: bool) -> Response
         let frame = next_frame(&mut r).await;
         Some((Ok::<Bytes, Infallible>(frame), r))
     });
-    event_stream(Body::from_stream(frames))
+    event_stream(Body::from_stream(super::request_id::InRequestSpan::new(frames)))
 }
 
 /// A response carrying server-sent events: never cached, never buffered by a proxy in front of us.
@@ -77,7 +77,8 @@ async fn next_frame(r: &mut Relay) -> Bytes {
             Err(e) => return fail(r, e),
         };
         if let Some(usage) = info.usage {
-            r.meter.usage(usage);
+            // Applied as it arrives: a client that hangs up after it is billed by it.
+            r.meter.usage_of(usage.into());
         }
         if r.meter.records_answer() {
             r.meter.answer_text(&openai::chunk_text(&event.data));
@@ -88,28 +89,27 @@ async fn next_frame(r: &mut Relay) -> Bytes {
         }
         r.meter.said(info.said_bytes);
         r.said_anything |= info.said_bytes > 0;
-        return encode(&event);
+        return frame(&event);
     }
 }
 
 /// The stream finished normally; an answer that said nothing is free.
 fn done(r: &mut Relay) -> Bytes {
     r.ended = true;
-    if !r.said_anything {
-        r.meter.empty_answer();
-    }
-    r.meter.succeeded();
+    r.meter.answered(None, r.said_anything);
     Bytes::from_static(DONE)
 }
 
 fn fail(r: &mut Relay, e: RelayError) -> Bytes {
     tracing::warn!(error = ?e.to_string(), "upstream stream failed");
     r.ended = true;
-    r.meter.failed(e.status_code(), &e.to_string());
+    r.meter.failed(&e);
     Bytes::from(format!("data: {}\n\n", e.body()))
 }
 
-fn encode(event: &Event) -> Bytes {
+/// An upstream event framed as it came (its event name kept: Anthropic clients dispatch on it); the one SSE
+/// frame writer of the relay's pass-through streams.
+pub(super) fn frame(event: &Event) -> Bytes {
     let mut out = String::with_capacity(event.data.len() + 16);
     if !event.event.is_empty() && event.event != "message" {
         out.push_str("event: ");

@@ -67,7 +67,7 @@ pub async fn reply(upstream: Upstream, mut meter: Metering, plan: ReplyPlan<'_>)
         && let Err(e) = check.feed(&reply.text())
     {
         // Nothing of the answer reaches the client, so nothing is billed.
-        meter.failed(e.status_code(), &e.to_string());
+        meter.failed(&e);
         return Err(e);
     }
     if let (true, Ok(reply)) = (meter.records_answer(), &parsed) {
@@ -75,18 +75,18 @@ pub async fn reply(upstream: Upstream, mut meter: Metering, plan: ReplyPlan<'_>)
     }
     match delivery {
         Delivery::PassThrough => {
-            if let Ok(reply) = &parsed {
-                meter.usage_of(reply.usage);
+            match &parsed {
+                Ok(reply) => meter.answered(Some(reply.usage), reply.says_something()),
+                // Passed on as it came; an answer we cannot read is not known to be empty.
+                Err(_) => meter.answered(None, true),
             }
-            meter.succeeded();
             let mut response = Body::from(body).into_response();
             response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             Ok(response)
         }
         Delivery::Convert => {
             let mut reply = meter.check(parsed)?;
-            meter.usage_of(reply.usage);
-            meter.succeeded();
+            meter.answered(Some(reply.usage), reply.says_something());
             if think_tags {
                 think_tags::reply(&mut reply);
             }
@@ -107,6 +107,8 @@ struct Translation {
     request: Option<Arc<chat::Request>>,
     usage_seen: bool,
     output_tokens: i64,
+    /// Any text, reasoning or tool call passed: an answer without one is free.
+    said_something: bool,
     /// The channel's `thinking_to_content`, when on.
     tags: Option<ThinkTags>,
     /// Reads the answer for blocked words as it passes.
@@ -139,6 +141,7 @@ pub fn stream(upstream: Upstream, meter: Metering, how: StreamPlan, think_tags: 
         request,
         usage_seen: false,
         output_tokens: 0,
+        said_something: false,
         tags: think_tags.then(ThinkTags::default),
         answers,
     };
@@ -149,7 +152,7 @@ pub fn stream(upstream: Upstream, meter: Metering, how: StreamPlan, think_tags: 
         let bytes = next_bytes(&mut t).await;
         Some((Ok::<Bytes, Infallible>(bytes), t))
     });
-    super::sse::event_stream(Body::from_stream(frames))
+    super::sse::event_stream(Body::from_stream(super::request_id::InRequestSpan::new(frames)))
 }
 
 async fn next_bytes(t: &mut Translation) -> Bytes {
@@ -159,11 +162,15 @@ async fn next_bytes(t: &mut Translation) -> Bytes {
             Some(Err(e)) => return fail(t, e),
             None if t.decoder.complete() => {
                 t.ended = true;
-                if let (false, Some(request)) = (t.usage_seen, &t.request) {
-                    let input = tokenizer::count_request(request);
-                    t.meter.usage_of(Usage { input, output: t.output_tokens, ..Usage::default() });
-                }
-                t.meter.succeeded();
+                let counted = match (t.usage_seen, &t.request) {
+                    (false, Some(request)) => {
+                        let input = tokenizer::count_request(request);
+                        Some(Usage { input, output: t.output_tokens, ..Usage::default() })
+                    }
+                    _ => None,
+                };
+                let said_something = t.said_something || !t.decoder.reads_answer();
+                t.meter.answered(counted, said_something);
                 return match t.delivery {
                     Delivery::Convert => join(t.encoder.finish().iter().map(|f| f.to_bytes())),
                     Delivery::PassThrough => Bytes::new(),
@@ -194,6 +201,7 @@ async fn next_bytes(t: &mut Translation) -> Bytes {
             }
         }
         for ev in &decoded {
+            t.said_something |= ev.says_something();
             match ev {
                 StreamEvent::Usage(u) => {
                     t.usage_seen = true;
@@ -210,7 +218,7 @@ async fn next_bytes(t: &mut Translation) -> Bytes {
             }
         }
         let out = match t.delivery {
-            Delivery::PassThrough => raw(&event),
+            Delivery::PassThrough => super::sse::frame(&event),
             Delivery::Convert => {
                 let decoded = match &mut t.tags {
                     Some(tags) => decoded.into_iter().flat_map(|ev| tags.map(ev)).collect(),
@@ -228,7 +236,7 @@ async fn next_bytes(t: &mut Translation) -> Bytes {
 fn fail(t: &mut Translation, e: RelayError) -> Bytes {
     tracing::warn!(error = ?e.to_string(), "upstream stream failed");
     t.ended = true;
-    t.meter.failed(e.status_code(), &e.to_string());
+    t.meter.failed(&e);
     join(t.encoder.fail(&e.public_message()).iter().map(|f| f.to_bytes()))
 }
 
@@ -237,23 +245,6 @@ fn join(parts: impl Iterator<Item = Bytes>) -> Bytes {
     for p in parts {
         out.extend_from_slice(&p);
     }
-    Bytes::from(out)
-}
-
-/// An upstream event re-framed as it came (event name kept; Anthropic clients dispatch on it).
-fn raw(event: &Event) -> Bytes {
-    let mut out = String::with_capacity(event.data.len() + 32);
-    if !event.event.is_empty() && event.event != "message" {
-        out.push_str("event: ");
-        out.push_str(&event.event);
-        out.push('\n');
-    }
-    for line in event.data.split('\n') {
-        out.push_str("data: ");
-        out.push_str(line);
-        out.push('\n');
-    }
-    out.push('\n');
     Bytes::from(out)
 }
 
@@ -287,15 +278,14 @@ pub fn reply_as_stream(
                             meter.answer_text(&reply.text());
                         }
                         meter.first_byte();
-                        meter.usage_of(reply.usage);
-                        meter.succeeded();
+                        meter.answered(Some(reply.usage), reply.says_something());
                         let mut frames: Vec<_> = reply_events(&reply).iter().flat_map(|ev| encoder.encode(ev)).collect();
                         frames.extend(encoder.finish());
                         frames
                     }
                     Err(e) => {
                         tracing::warn!(error = ?e.to_string(), "upstream failed behind a non-streaming channel");
-                        meter.failed(e.status_code(), &e.to_string());
+                        meter.failed(&e);
                         encoder.fail(&e.public_message())
                     }
                 };
@@ -303,7 +293,7 @@ pub fn reply_as_stream(
             }
         }
     });
-    super::sse::event_stream(Body::from_stream(frames))
+    super::sse::event_stream(Body::from_stream(super::request_id::InRequestSpan::new(frames)))
 }
 
 /// A whole answer read into the shared reply, with usage counted here when the upstream reported none and the

@@ -17,6 +17,7 @@ mod account_security;
 mod accounts;
 mod admin;
 mod admin_grpc;
+mod answers;
 mod api_access;
 mod auth;
 mod billing;

@@ -107,6 +107,10 @@ impl chat::StreamDecoder for UsageDecoder {
     fn complete(&self) -> bool {
         self.complete
     }
+
+    fn reads_answer(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]
