@@ -38,7 +38,8 @@ impl Application {
     /// Builds on a listener the caller bound (tests bind port 0).
     pub async fn build_with_listener(config: Config, listener: TcpListener) -> Result<Self, String> {
         let internal_secret = config.resolve_internal_secret().await?;
-        let client = control::client(&config.control_grpc_url, &internal_secret)?;
+        let ca = control::read_ca(config.control_grpc_ca.as_deref())?;
+        let client = control::client(&config.control_grpc_url, &internal_secret, ca.as_deref())?;
         let metrics_listener = crate::metrics::bind(config.metrics_addr).await?;
         let metrics = if metrics_listener.is_some() { Metrics::enabled()? } else { Metrics::default() };
         let cache = AuthCache::new(config.auth_cache_ttl, config.control_stale_grace);

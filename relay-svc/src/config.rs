@@ -51,6 +51,10 @@ pub struct Config {
     /// `METRICS_ADDR` (`host:port`): where Prometheus metrics are served (`GET /metrics`), on a listener of their
     /// own, never on the public port. Unset: no metrics are recorded or served.
     pub metrics_addr: Option<SocketAddr>,
+    /// `CONTROL_GRPC_CA`: a PEM file with the certificate authority that signed control's gRPC certificate, for
+    /// a control serving TLS (`CONTROL_GRPC_TLS_CERT`) with a private CA. With an `https://` `CONTROL_GRPC_URL` and
+    /// no CA file, the public web roots are trusted.
+    pub control_grpc_ca: Option<std::path::PathBuf>,
 }
 
 impl Config {
@@ -102,6 +106,7 @@ impl Config {
             metrics_addr: var("METRICS_ADDR")
                 .map(|v| v.trim().parse().map_err(|_| format!("METRICS_ADDR: {v:?} is not an address (host:port)")))
                 .transpose()?,
+            control_grpc_ca: var("CONTROL_GRPC_CA").map(std::path::PathBuf::from),
         })
     }
 

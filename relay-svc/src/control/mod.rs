@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use veloera_proto::INTERNAL_SECRET_HEADER;
 use veloera_proto::rules::{CallerAsk, check_caller};
 use veloera_proto::v1::authorize_response::Outcome;
@@ -34,14 +34,24 @@ impl tonic::service::Interceptor for AddSecret {
 
 pub type Client = ControlClient<InterceptedService<Channel, AddSecret>>;
 
-/// Builds a lazily connecting client (control may start after the relay).
-pub fn client(url: &str, secret: &str) -> Result<Client, String> {
-    let endpoint = Endpoint::from_shared(url.to_string())
+/// Builds a lazily connecting client (control may start after the relay). An `https://` URL speaks TLS,
+/// trusting `ca` (PEM) when given, else the public web roots.
+pub fn client(url: &str, secret: &str, ca: Option<&[u8]>) -> Result<Client, String> {
+    let mut endpoint = Endpoint::from_shared(url.to_string())
         .map_err(|e| format!("CONTROL_GRPC_URL {url:?}: {e}"))?
         .tcp_nodelay(true)
         .connect_timeout(Duration::from_secs(3))
         .http2_keep_alive_interval(Duration::from_secs(20))
         .keep_alive_while_idle(true);
+    if url.starts_with("https://") {
+        let tls = match ca {
+            Some(pem) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(pem)),
+            None => ClientTlsConfig::new().with_webpki_roots(),
+        };
+        endpoint = endpoint.tls_config(tls).map_err(|e| format!("CONTROL_GRPC_URL {url:?}: TLS: {e}"))?;
+    } else if ca.is_some() {
+        return Err(format!("CONTROL_GRPC_CA is set but CONTROL_GRPC_URL {url:?} is not https://"));
+    }
     let secret =
         MetadataValue::try_from(secret).map_err(|_| "the internal secret must be printable ASCII".to_string())?;
     Ok(ControlClient::with_interceptor(endpoint.connect_lazy(), AddSecret(secret)))
@@ -232,4 +242,14 @@ fn with_request_id<T>(message: T, request_id: Option<&str>) -> tonic::Request<T>
         request.metadata_mut().insert(veloera_proto::REQUEST_ID_HEADER, id);
     }
     request
+}
+
+/// The PEM file `CONTROL_GRPC_CA` names, read once at start so a bad file stops the relay with the file named.
+pub fn read_ca(path: Option<&std::path::Path>) -> Result<Option<Vec<u8>>, String> {
+    let Some(path) = path else { return Ok(None) };
+    let pem = std::fs::read(path).map_err(|e| format!("CONTROL_GRPC_CA: cannot read {}: {e}", path.display()))?;
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(format!("CONTROL_GRPC_CA: {} holds no PEM certificate", path.display()));
+    }
+    Ok(Some(pem))
 }

@@ -157,6 +157,7 @@ pub fn relay_config(control: &ControlHandle) -> relay_svc::Config {
         trusted_proxy_hops: 0,
         // Off as in a default deployment; the metrics tests (`metrics.rs`) set it.
         metrics_addr: None,
+        control_grpc_ca: None,
     }
 }
 

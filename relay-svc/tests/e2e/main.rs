@@ -25,6 +25,7 @@ mod blocked_words;
 mod channel_admin;
 mod chat;
 mod content_logging;
+mod control_tls;
 mod failover;
 mod formats;
 mod lifecycle;
