@@ -7,10 +7,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use veloera_admin_types::{
-    AffTransferRequest, AffTransferResult, Channel, ChannelCreate, ChannelIds, ChannelKey, ChannelKeyStatus,
-    ChannelUpdate, ChannelUsage, CheckInResult, CheckInStatus, Envelope, LogEntry, LogStat, LoginRequest, Page,
-    PasswordReset, QuotaData, RegisterRequest, SetupRequest, SetupStatus, SiteStatus, Token, TokenCreate, TokenUpdate,
-    TopUpRequest, TopUpResult, UpdateSelf, UserSelf, UserSetting,
+    AffTransferRequest, AffTransferResult, Channel, ChannelBatchTag, ChannelCreate, ChannelIds, ChannelKey,
+    ChannelKeyStatus, ChannelUpdate, ChannelUsage, CheckInResult, CheckInStatus, Envelope, LogEntry, LogStat,
+    LoginRequest, Page, PasswordReset, QuotaData, RegisterRequest, SetupRequest, SetupStatus, SiteStatus, Token,
+    TokenCreate, TokenUpdate, TopUpRequest, TopUpResult, UpdateSelf, UserSelf, UserSetting,
 };
 use web_sys::RequestCredentials;
 
@@ -214,6 +214,11 @@ pub async fn delete_channel(id: i64) -> ApiResult<()> {
 
 pub async fn delete_channels(ids: Vec<i64>) -> ApiResult<()> {
     done(Method::POST, "/api/channel/batch", json(&ChannelIds { ids })).await
+}
+
+/// Sets `tag` (empty: none) on the channels `ids`; answers how many changed.
+pub async fn set_channels_tag(ids: Vec<i64>, tag: String) -> ApiResult<u64> {
+    data(Method::POST, "/api/channel/batch/tag", json(&ChannelBatchTag { ids, tag: Some(tag) })).await
 }
 
 pub async fn delete_disabled_channels() -> ApiResult<()> {

@@ -383,6 +383,24 @@ async fn root_sets_up_channels_and_a_token_uses_it_and_finds_the_request_in_logs
     text_when(&c, "#channels .tag-row", |t| t.contains("team-a")).await;
     shot(&c, "channels-tag-view").await;
     click(&c, "#channel-tag-mode").await;
+
+    // A tag set on the selected rows at once (Veloera's batch "set tag").
+    let (_, found) = gw.api("GET", "/api/channel/search?keyword=claude-direct", None).await;
+    let claude_id = found["data"][0]["id"].as_i64().expect("the Claude channel was created");
+    click(&c, &format!("#channel-{claude_id} input[type=checkbox]")).await;
+    type_into(&c, "#channel-batch-tag", "team-b").await;
+    click(&c, "#channel-tag-selected").await;
+    let mut tagged = Value::Null;
+    for _ in 0..50 {
+        tagged = gw.api("GET", &format!("/api/channel/{claude_id}"), None).await.1;
+        if tagged["data"]["tag"] == "team-b" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(tagged["data"]["tag"], "team-b", "{tagged}");
+    let (_, untouched) = gw.api("GET", &format!("/api/channel/{openai_id}"), None).await;
+    assert_eq!(untouched["data"]["tag"], "team-a", "only the selected row is tagged: {untouched}");
     click(&c, &format!("#channel-{openai_id} .channel-copy")).await;
     let mut copied = String::new();
     for _ in 0..50 {

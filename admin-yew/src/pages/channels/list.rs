@@ -1,6 +1,7 @@
 //! The channel list: paging and search, type by name, status with the auto-disable reason, response time,
 //! balance (click to refresh), inline priority and weight; tests (one with a chosen model, all with
-//! progress), balances, enable/disable, delete and batch delete, each destructive step confirmed.
+//! progress), balances, enable/disable, delete, batch delete and a tag set on the selected rows, each destructive
+//! step confirmed.
 
 use std::collections::BTreeSet;
 use std::rc::Rc;
@@ -59,6 +60,7 @@ pub fn channel_list() -> Html {
     let searching = use_state(|| false);
     let selected = use_state(BTreeSet::<i64>::new);
     let tag_mode = use_state(|| false);
+    let batch_tag = use_state(String::new);
     let progress = use_state(|| None::<Progress>);
     let testing = use_state(|| None::<Channel>);
     let reload_tick = use_state(|| 0u32);
@@ -149,6 +151,24 @@ pub fn channel_list() -> Html {
             });
         })
     };
+    let tag_selected = {
+        let (ctx, reload, selected, batch_tag) = (ctx.clone(), reload.clone(), selected.clone(), batch_tag.clone());
+        Callback::from(move |_: MouseEvent| {
+            let ids: Vec<i64> = selected.iter().copied().collect();
+            let tag = batch_tag.trim().to_string();
+            let (ctx, reload, selected) = (ctx.clone(), reload.clone(), selected.clone());
+            spawn_local(async move {
+                match api::set_channels_tag(ids, tag).await {
+                    Ok(count) => {
+                        selected.set(BTreeSet::new());
+                        ctx.notify(ctx.tf("channel.tag_set", &[("n", count.to_string())]));
+                    }
+                    Err(e) => ctx.error(&e),
+                }
+                reload.emit(());
+            });
+        })
+    };
 
     let busy = progress.is_some();
     let table = match &*rows {
@@ -207,6 +227,12 @@ pub fn channel_list() -> Html {
                     <super::transfer::ChannelTransfer selected={(*selected).clone()} on_imported={reload.clone()} />
                 }
                 if !selected.is_empty() {
+                    <label class="sr-only" for="channel-batch-tag">{ ctx.t("channel.batch_tag") }</label>
+                    <input id="channel-batch-tag" placeholder={ctx.t("channel.batch_tag")} value={(*batch_tag).clone()}
+                        oninput={bind(&batch_tag)} />
+                    <button id="channel-tag-selected" class="secondary" onclick={tag_selected}>
+                        { ctx.tf("channel.tag_selected", &[("n", selected.len().to_string())]) }
+                    </button>
                     <button id="channel-delete-selected" class="danger" onclick={delete_selected}>
                         { ctx.tf("channel.delete_selected", &[("n", selected.len().to_string())]) }
                     </button>
