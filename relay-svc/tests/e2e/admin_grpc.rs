@@ -270,6 +270,27 @@ async fn a_token_created_for_a_user_works_once_shown_is_listed_masked_limited_an
     let negative = UpdateTokenLimitsRequest { id: token.id, remain_quota: Some(-1), ..Default::default() };
     assert_eq!(bad_field(&admin.update_token_limits(with(&who.user, negative)).await.unwrap_err()), "remain_quota");
 
+    // The token's own request limit, as the REST API sets it.
+    let rate = UpdateTokenLimitsRequest {
+        id: token.id,
+        rate_limit_enabled: Some(true),
+        rate_limit_period: Some(60),
+        rate_limit_count: Some(5),
+        ..Default::default()
+    };
+    let rated = admin.update_token_limits(with(&who.user, rate)).await.unwrap().into_inner();
+    assert_eq!(
+        (rated.rate_limit_enabled, rated.rate_limit_period, rated.rate_limit_count, rated.rate_limit_success),
+        (true, 60, 5, 0)
+    );
+    let stored = admin.list_tokens(with(&who.user, list)).await.unwrap().into_inner().tokens.remove(0);
+    assert_eq!((stored.rate_limit_enabled, stored.rate_limit_count), (true, 5), "the limit was stored");
+    let zero_window = UpdateTokenLimitsRequest { id: token.id, rate_limit_period: Some(0), ..Default::default() };
+    assert_eq!(
+        bad_field(&admin.update_token_limits(with(&who.user, zero_window)).await.unwrap_err()),
+        "rate_limit_period"
+    );
+
     // Someone else's token is missing, not forbidden; the owner (or its administrator) revokes it.
     let stranger = gw.create_user("mallory", "mallory-password").await;
     let stranger = personal_token(&gw, &stranger).await;

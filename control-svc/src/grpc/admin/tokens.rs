@@ -15,7 +15,16 @@ use crate::secrets::mask_token_key;
 use crate::state::AppState;
 
 /// The token fields the cores' messages may name.
-const FIELDS: &[&str] = &["name", "remain_quota", "expired_time", "allow_ips", "group", "model_limits"];
+const FIELDS: &[&str] = &[
+    "name",
+    "remain_quota",
+    "expired_time",
+    "allow_ips",
+    "group",
+    "model_limits",
+    "rate_limit_period",
+    "rate_limit_count",
+];
 
 /// A token in the service's shape.
 fn token(t: veloera_admin_types::Token) -> Token {
@@ -35,6 +44,10 @@ fn token(t: veloera_admin_types::Token) -> Token {
         model_limits: t.model_limits,
         allow_ips: t.allow_ips,
         group: t.group,
+        rate_limit_enabled: t.rate_limit_enabled,
+        rate_limit_period: t.rate_limit_period,
+        rate_limit_count: t.rate_limit_count,
+        rate_limit_success: t.rate_limit_success,
     }
 }
 
@@ -82,6 +95,10 @@ pub async fn update_limits(state: &AppState, actor: &UserRow, r: UpdateTokenLimi
         model_limits_enabled: r.model_limits.as_ref().map(|m| !m.trim().is_empty()),
         model_limits: r.model_limits,
         allow_ips: r.allow_ips,
+        rate_limit_enabled: r.rate_limit_enabled,
+        rate_limit_period: r.rate_limit_period,
+        rate_limit_count: r.rate_limit_count,
+        rate_limit_success: r.rate_limit_success,
         ..Default::default()
     };
     Ok(token(core::change(state, row, body, false).await.map_err(|e| from_core(e, FIELDS))?))
