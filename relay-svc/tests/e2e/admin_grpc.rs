@@ -276,12 +276,13 @@ async fn a_token_created_for_a_user_works_once_shown_is_listed_masked_limited_an
         rate_limit_enabled: Some(true),
         rate_limit_period: Some(60),
         rate_limit_count: Some(5),
+        rate_limit_success: Some(2),
         ..Default::default()
     };
     let rated = admin.update_token_limits(with(&who.user, rate)).await.unwrap().into_inner();
     assert_eq!(
         (rated.rate_limit_enabled, rated.rate_limit_period, rated.rate_limit_count, rated.rate_limit_success),
-        (true, 60, 5, 0)
+        (true, 60, 5, 2)
     );
     let stored = admin.list_tokens(with(&who.user, list)).await.unwrap().into_inner().tokens.remove(0);
     assert_eq!((stored.rate_limit_enabled, stored.rate_limit_count), (true, 5), "the limit was stored");
