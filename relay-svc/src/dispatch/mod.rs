@@ -198,9 +198,10 @@ impl Dispatcher {
         }
         if let Some(account) = &call.google_account {
             let token = self.google_tokens.token(&self.client, account, limits.idle).await.map_err(connect_failure)?;
-            let bearer = http::HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+            let mut bearer = http::HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
                 connect_failure(RelayError::UpstreamFailed("the Vertex AI token is not a header value".into()))
             })?;
+            bearer.set_sensitive(true);
             request = request.header(http::header::AUTHORIZATION, bearer);
         }
         let request = request.body(Full::new(call.body)).map_err(|e| {

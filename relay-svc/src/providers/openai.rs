@@ -214,13 +214,16 @@ fn is_version_segment(s: &str) -> bool {
 pub(crate) fn auth_headers(candidate: &super::Target<'_>) -> Result<Vec<(HeaderName, HeaderValue)>, RelayError> {
     let bad_key =
         || RelayError::UpstreamFailed(format!("channel {} has a key that is not a valid header", candidate.channel_id));
+    // Marked sensitive, as every adaptor's key header is, so it never shows in debug output or HTTP/2 tables.
+    let secret = |raw: &str| {
+        let mut value = HeaderValue::from_str(raw).map_err(|_| bad_key())?;
+        value.set_sensitive(true);
+        Ok::<_, RelayError>(value)
+    };
     let mut headers = if candidate.channel_type == AZURE_CHANNEL_TYPE {
-        vec![(HeaderName::from_static("api-key"), HeaderValue::from_str(candidate.api_key()).map_err(|_| bad_key())?)]
+        vec![(HeaderName::from_static("api-key"), secret(candidate.api_key())?)]
     } else {
-        vec![(
-            http::header::AUTHORIZATION,
-            HeaderValue::from_str(&format!("Bearer {}", candidate.api_key())).map_err(|_| bad_key())?,
-        )]
+        vec![(http::header::AUTHORIZATION, secret(&format!("Bearer {}", candidate.api_key()))?)]
     };
     if !candidate.openai_organization.is_empty() {
         headers.push((
@@ -491,6 +494,7 @@ mod tests {
         assert_eq!(body["temperature"], 0.2);
         assert_eq!(body["messages"][0]["content"], "hi");
         assert_eq!(call.headers[0].1, "Bearer sk-up");
+        assert!(call.headers[0].1.is_sensitive(), "the key header is marked sensitive");
     }
 
     #[test]
