@@ -82,6 +82,20 @@ pub fn quota_for(pricing: &crate::v1::Pricing, prompt: i64, completion: i64, cac
     if ratio > 0.0 && quota == 0 && prompt + completion > 0 { 1 } else { quota }
 }
 
+/// What a request asking for `answers` answers costs: token prices already count every answer's tokens, a price
+/// per call is charged once per answer (an image request's `n` images), as Veloera charges them.
+pub fn quota_for_answers(
+    pricing: &crate::v1::Pricing,
+    prompt: i64,
+    completion: i64,
+    cached: i64,
+    written: i64,
+    answers: i64,
+) -> i64 {
+    let quota = quota_for(pricing, prompt, completion, cached, written);
+    if pricing.model_price.is_some() { quota.saturating_mul(answers.max(1)) } else { quota }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

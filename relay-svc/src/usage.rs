@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use veloera_proto::rules::quota_for;
+use veloera_proto::rules::quota_for_answers;
 use veloera_proto::v1::{Attempt, EndpointKind, Outcome, Pricing, UsageRecord};
 
 use crate::content::Recording;
@@ -63,9 +63,7 @@ const MAX_COPIES: u64 = 1 << 16;
 pub fn estimate(pricing: &Pricing, hint: CostHint) -> i64 {
     let prompt = (hint.input_bytes / 3) as i64 + 1;
     let output = hint.output_cap().unwrap_or(DEFAULT_OUTPUT_TOKENS.saturating_mul(hint.copies()));
-    let quota = quota_for(pricing, prompt, output, 0, 0);
-    let quota = if pricing.model_price.is_some() { quota.saturating_mul(hint.copies()) } else { quota };
-    quota.max(1)
+    quota_for_answers(pricing, prompt, output, 0, 0, hint.copies()).max(1)
 }
 
 pub struct Metering {
@@ -179,6 +177,7 @@ impl Metering {
 
     /// What the request's cost is estimated from.
     pub fn expect(&mut self, hint: CostHint) {
+        self.record.answers = hint.copies();
         self.hint = hint;
     }
 
@@ -323,7 +322,14 @@ impl Drop for Metering {
             0
         } else {
             let r = &record;
-            quota_for(&self.pricing, r.prompt_tokens, r.completion_tokens, r.cached_tokens, r.cache_creation_tokens)
+            quota_for_answers(
+                &self.pricing,
+                r.prompt_tokens,
+                r.completion_tokens,
+                r.cached_tokens,
+                r.cache_creation_tokens,
+                r.answers,
+            )
         };
         // Count what this relay spent against the cached balance until control's settlement is visible.
         self.caller.spent.fetch_add(quota, Ordering::Relaxed);

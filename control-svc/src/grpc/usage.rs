@@ -11,6 +11,9 @@ use crate::events::Change;
 use crate::settlement::{ChatContent, FailedAttempt, UsageReport};
 use crate::state::AppState;
 
+/// More answers than one request may ask for (the relay's own bound on `n`); a larger report is read as this.
+const MAX_ANSWERS: i64 = 1 << 16;
+
 impl From<UsageRecord> for UsageReport {
     fn from(r: UsageRecord) -> Self {
         UsageReport {
@@ -26,6 +29,7 @@ impl From<UsageRecord> for UsageReport {
             completion_tokens: r.completion_tokens.max(0),
             cached_tokens: r.cached_tokens.max(0),
             cache_creation_tokens: r.cache_creation_tokens.max(0),
+            answers: r.answers.clamp(1, MAX_ANSWERS),
             latency_ms: r.latency_ms,
             first_byte_ms: r.first_byte_ms,
             stream: r.stream,

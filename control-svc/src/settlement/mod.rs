@@ -21,6 +21,8 @@ pub struct UsageReport {
     pub cached_tokens: i64,
     /// Prompt tokens written to the upstream's prompt cache (billed at the cache-creation ratio).
     pub cache_creation_tokens: i64,
+    /// Answers the request asked for (at least 1): a price per call is charged once per answer.
+    pub answers: i64,
     pub latency_ms: i64,
     pub first_byte_ms: i64,
     pub stream: bool,

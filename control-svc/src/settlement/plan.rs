@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 use veloera_admin_types::log_type;
 
 use super::{ChatContent, Outcome, UsageReport};
-use crate::billing::{ModelPricing, PriceTable, quota_for};
+use crate::billing::{ModelPricing, PriceTable};
 use crate::db::quota_data;
 use crate::error::ControlError;
 use crate::notify::{Preferences, quota_warning};
+use veloera_proto::rules::quota_for_answers;
 
 /// `LogConsumeEnabled` (default on), `LogErrorEnabled` (default off, Veloera v0.5) and `LogChatContentEnabled`
 /// (default off). Content a relay recorded just before the option was turned off is dropped here, so none is
@@ -137,7 +138,16 @@ pub fn plan<'r>(
         let pricing = prices.lookup_for(&r.model, &r.group, accept_unset);
         let quota = pricing
             .as_ref()
-            .map(|p| quota_for(p, r.prompt_tokens, r.completion_tokens, r.cached_tokens, r.cache_creation_tokens))
+            .map(|p| {
+                quota_for_answers(
+                    p,
+                    r.prompt_tokens,
+                    r.completion_tokens,
+                    r.cached_tokens,
+                    r.cache_creation_tokens,
+                    r.answers,
+                )
+            })
             .unwrap_or(0);
         s.tokens.entry(r.token_id).or_default().used += quota;
         let charge = s.users.entry(r.user_id).or_default();

@@ -279,3 +279,31 @@ async fn parallel_requests_across_two_relays_never_overdraw_the_balance() {
     assert!(token["remain_quota"].as_i64().unwrap() >= 0, "below zero: {token}");
     assert_eq!(gw.mock.chat_requests(), answered, "refused requests never reach the upstream");
 }
+
+/// A price per call is charged once per answer asked for, as Veloera charges images: `n` pictures cost `n` prices,
+/// in the token's balance and in the log, not only in the reservation.
+#[tokio::test]
+async fn pictures_priced_per_call_are_charged_once_per_picture() {
+    let gw = Gateway::start().await;
+    gw.set_options(&[("ModelPrice", r#"{"dall-e-3": 0.04}"#)]).await;
+    gw.create_channel(json!({"name": "images", "type": 1, "key": "sk-upstream-2", "base_url": gw.mock.base_url(), "models": "dall-e-3"}))
+        .await;
+    let (id, key) = gw.create_token(json!({"name": "pictures", "remain_quota": 1_000_000})).await;
+    gw.mock.script(crate::mock_upstream::Reply::Json(
+        200,
+        json!({"created": 1, "data": [{"url": "a"}, {"url": "b"}, {"url": "c"}]}),
+    ));
+    let resp = gw
+        .http
+        .post(gw.url("/v1/images/generations"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "dall-e-3", "prompt": "a cat", "n": 3}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let logs = gw.wait_for_logs(1).await;
+    // $0.04 × 500,000 = 20,000 quota a picture.
+    assert_eq!(logs[0]["quota"], 60_000, "{}", logs[0]);
+    assert_eq!(gw.token(id).await["used_quota"], 60_000);
+}
