@@ -132,6 +132,18 @@ async fn js(c: &Client, script: &str) -> Value {
     c.execute(script, vec![]).await.unwrap_or_else(|e| panic!("script {script}: {e}"))
 }
 
+/// Waits (up to 5 s) until `script` returns `true`: layout that animates (the drawer slides in 0.2 s) is read only
+/// once it has settled.
+async fn js_until(c: &Client, script: &str, what: &str) {
+    for _ in 0..50 {
+        if js(c, script).await == Value::Bool(true) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{what}: `{script}` never became true");
+}
+
 /// Navigates inside the app (history API), so the page and its error hooks stay loaded.
 async fn go(c: &Client, path: &str) {
     js(
@@ -497,17 +509,17 @@ async fn root_sets_up_channels_and_a_token_uses_it_and_finds_the_request_in_logs
     go(&c, "/channel").await;
     wait_css(&c, "#channels").await;
     assert!(!scrolls_sideways(&c).await, "the channel list makes the page scroll sideways at 390 px");
-    assert!(
-        !wait_css(&c, "#nav-channels").await.is_displayed().await.unwrap_or(true) || {
-            let left = js(&c, "return document.getElementById('side-nav').getBoundingClientRect().right;").await;
-            left.as_f64().unwrap() <= 0.0
-        }
-    );
+    wait_css(&c, "#nav-channels").await;
+    js_until(
+        &c,
+        "return document.getElementById('side-nav').getBoundingClientRect().right <= 0;",
+        "the drawer folds away at 390 px",
+    )
+    .await;
     shot(&c, "phone-channels-light").await;
     click(&c, "#nav-toggle").await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let right = js(&c, "return document.getElementById('side-nav').getBoundingClientRect().right;").await;
-    assert!(right.as_f64().unwrap() > 100.0, "the drawer opens: {right}");
+    js_until(&c, "return document.getElementById('side-nav').getBoundingClientRect().right > 100;", "the drawer opens")
+        .await;
     shot(&c, "phone-nav-open-light").await;
     click(&c, "#nav-tokens").await;
     wait_css(&c, "#tokens").await;
