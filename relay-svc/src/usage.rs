@@ -16,7 +16,7 @@ use crate::dispatch::Failure;
 use crate::error::RelayError;
 use crate::limits::Admission;
 use crate::metrics::{Finished, Metrics};
-use crate::providers::Target;
+use crate::channel::Target;
 use crate::providers::chat::Usage;
 
 /// What a request's cost can be estimated from before it is sent.
@@ -209,14 +209,15 @@ impl Metering {
     /// The channel and key now serving the request; a candidate serving a virtual model is billed as its
     /// real model, at its own price.
     pub fn use_target(&mut self, t: &Target<'_>) {
-        crate::routes::request_id::record_target(t.channel_id, t.key.slot);
-        self.record.channel_id = t.channel_id;
+        let channel = t.channel;
+        crate::routes::request_id::record_target(channel.id.get(), t.key.slot);
+        self.record.channel_id = channel.id.get();
         self.record.key_slot = t.key.slot;
-        self.record.upstream_model.clone_from(&t.upstream_model);
-        if !t.billed_model.is_empty() {
-            self.record.model.clone_from(&t.billed_model);
+        self.record.upstream_model.clone_from(&channel.upstream_model);
+        if !channel.billed_model.is_empty() {
+            self.record.model.clone_from(&channel.billed_model);
         }
-        if let Some(p) = t.pricing {
+        if let Some(p) = channel.pricing {
             self.pricing = p;
         }
         self.attempt_open = true;
@@ -227,7 +228,7 @@ impl Metering {
     pub fn attempt_failed(&mut self, t: &Target<'_>, failure: &Failure) {
         let detail = if failure.detail.is_empty() { failure.error.to_string() } else { failure.detail.clone() };
         self.record.failed_attempts.push(Attempt {
-            channel_id: t.channel_id,
+            channel_id: t.channel.id.get(),
             key_slot: t.key.slot,
             status_code: i32::from(failure.status()),
             error: detail.chars().take(500).collect(),
@@ -235,7 +236,7 @@ impl Metering {
             fault: veloera_proto::v1::Fault::from(crate::failover::fault_of(failure)) as i32,
         });
         self.attempt_open = false;
-        self.metrics.upstream_error(t.channel_id, Some(failure));
+        self.metrics.upstream_error(t.channel.id.get(), Some(failure));
     }
 
     /// The request ends unanswered for a reason that is no channel's failure (or whose attempts are recorded).
