@@ -18,7 +18,8 @@ pub struct IpAllowList {
 impl IpAllowList {
     /// The allow-list of `entries` (exact addresses or CIDRs); entries that are neither match nothing.
     pub fn parse(entries: &[String]) -> IpAllowList {
-        let net = |entry: &String| entry.parse::<IpNet>().ok().or_else(|| entry.parse::<IpAddr>().ok().map(IpNet::from));
+        let net =
+            |entry: &String| entry.parse::<IpNet>().ok().or_else(|| entry.parse::<IpAddr>().ok().map(IpNet::from));
         IpAllowList { restricted: !entries.is_empty(), nets: entries.iter().filter_map(net).collect() }
     }
 

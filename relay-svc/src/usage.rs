@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use veloera_proto::rules::quota_for_answers;
 use veloera_proto::v1::{Attempt, EndpointKind, Outcome, Pricing, UsageRecord};
 
+use crate::channel::Target;
 use crate::content::Recording;
 use crate::control::cache::CallerEntry;
 use crate::control::leases::Reservation;
@@ -16,7 +17,6 @@ use crate::dispatch::Failure;
 use crate::error::RelayError;
 use crate::limits::Admission;
 use crate::metrics::{Finished, Metrics};
-use crate::channel::Target;
 use crate::providers::chat::Usage;
 
 /// What a request's cost can be estimated from before it is sent.

@@ -109,7 +109,11 @@ const TYPES: &[ChannelType] = &[
         balance: Balance::OpenAiDashboard,
         ..openai_compatible(1, "OpenAI", "https://api.openai.com")
     },
-    ChannelType { auth: Auth::Header("api-key"), url: Url::AzureDeployment, ..openai_compatible(3, "Azure OpenAI", "") },
+    ChannelType {
+        auth: Auth::Header("api-key"),
+        url: Url::AzureDeployment,
+        ..openai_compatible(3, "Azure OpenAI", "")
+    },
     openai_compatible(4, "Ollama", "http://localhost:11434"),
     ChannelType { url: Url::CustomTemplate, balance: Balance::OpenAiDashboard, ..openai_compatible(8, "Custom", "") },
     ChannelType {

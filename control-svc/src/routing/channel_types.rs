@@ -107,8 +107,14 @@ mod tests {
     fn a_candidate_carries_its_types_row() {
         let mut c = Candidate::default();
         describe(&mut c, find(3).unwrap());
-        assert_eq!((c.wire(), c.auth(), c.auth_header.as_str()), (WireFormat::Openai, AuthStyle::ApiKeyHeader, "api-key"));
-        assert_eq!((c.url(), c.output_cap(), c.balance()), (UrlStyle::AzureDeployment, OutputCapField::MaxTokens, BalanceStyle::None));
+        assert_eq!(
+            (c.wire(), c.auth(), c.auth_header.as_str()),
+            (WireFormat::Openai, AuthStyle::ApiKeyHeader, "api-key")
+        );
+        assert_eq!(
+            (c.url(), c.output_cap(), c.balance()),
+            (UrlStyle::AzureDeployment, OutputCapField::MaxTokens, BalanceStyle::None)
+        );
         describe(&mut c, find(1).unwrap());
         assert_eq!((c.auth(), c.auth_header.as_str()), (AuthStyle::Bearer, ""));
         assert_eq!((c.output_cap(), c.balance()), (OutputCapField::MaxCompletionTokens, BalanceStyle::OpenaiDashboard));

@@ -119,8 +119,8 @@ mod tests {
     use veloera_proto::v1::ChannelKey;
 
     use super::*;
-    use crate::channel::testing::{self, openai_candidate};
     use crate::channel::Credential;
+    use crate::channel::testing::{self, openai_candidate};
 
     #[test]
     fn a_candidate_is_read_once_into_typed_parts() {
@@ -145,7 +145,8 @@ mod tests {
     fn a_candidate_without_its_types_data_is_refused() {
         let err = Channel::try_from(Candidate { channel_id: 4, ..Candidate::default() }).unwrap_err();
         assert!(err.contains("channel 4") && err.contains("wire format"), "{err}");
-        let bad_header = Candidate { auth: AuthStyle::ApiKeyHeader as i32, auth_header: "no good".into(), ..openai_candidate() };
+        let bad_header =
+            Candidate { auth: AuthStyle::ApiKeyHeader as i32, auth_header: "no good".into(), ..openai_candidate() };
         assert!(Channel::try_from(bad_header).is_err());
     }
 

@@ -229,7 +229,8 @@ fn check_locally(entry: &CallerEntry, ask: &Ask<'_>) -> Result<(), RelayError> {
         now: if entry.caller.expires_at == -1 { 0 } else { now_secs() },
         spent,
     };
-    check_caller_with(&entry.caller, &entry.ips, &limits).map_err(|(reason, message)| RelayError::Denied { reason, message })
+    check_caller_with(&entry.caller, &entry.ips, &limits)
+        .map_err(|(reason, message)| RelayError::Denied { reason, message })
 }
 
 pub fn now_secs() -> i64 {

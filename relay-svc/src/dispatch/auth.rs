@@ -32,7 +32,10 @@ pub fn auth_headers(
     let organization = &target.channel.organization;
     if target.channel.wire == Wire::OpenAi && !organization.is_empty() {
         let value = HeaderValue::from_str(organization).map_err(|_| {
-            RelayError::UpstreamFailed(format!("channel {} has an organization that is not a valid header", target.channel.id))
+            RelayError::UpstreamFailed(format!(
+                "channel {} has an organization that is not a valid header",
+                target.channel.id
+            ))
         })?;
         headers.push((HeaderName::from_static("openai-organization"), value));
     }
@@ -52,8 +55,7 @@ fn sigv4(
         .ok()
         .and_then(|u| u.host_str().map(|h| u.port().map_or(h.to_string(), |p| format!("{h}:{p}"))))
         .ok_or_else(|| RelayError::UpstreamFailed("the Bedrock endpoint is not a URL".into()))?;
-    let identity: Identity =
-        Credentials::new(&key.access_key, key.secret_key.expose(), None, None, "channel").into();
+    let identity: Identity = Credentials::new(&key.access_key, key.secret_key.expose(), None, None, "channel").into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(&key.region)
@@ -139,6 +141,9 @@ mod tests {
         let c = channel(vertex(account));
         assert!(auth_headers(&target(&c), &Method::POST, "http://h", b"").unwrap().is_empty());
         let bad = channel(vertex("not json"));
-        assert!(matches!(auth_headers(&target(&bad), &Method::POST, "http://h", b""), Err(RelayError::UpstreamFailed(_))));
+        assert!(matches!(
+            auth_headers(&target(&bad), &Method::POST, "http://h", b""),
+            Err(RelayError::UpstreamFailed(_))
+        ));
     }
 }

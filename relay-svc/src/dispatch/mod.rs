@@ -20,9 +20,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use crate::channel::{Key, Timeouts};
 use crate::error::RelayError;
 use crate::failover::verdict::Scope;
-use crate::channel::{Key, Timeouts};
 use crate::providers::upstream_error;
 pub use call::UpstreamCall;
 pub use fault::{Phase, UpstreamFault};

@@ -110,7 +110,10 @@ mod tests {
 
     fn keys(list: &[&str]) -> Vec<Key> {
         let auth = crate::channel::Auth::Bearer;
-        list.iter().enumerate().map(|(i, k)| Key::new(i as i32, k.to_string(), &auth, crate::channel::ChannelId(1))).collect()
+        list.iter()
+            .enumerate()
+            .map(|(i, k)| Key::new(i as i32, k.to_string(), &auth, crate::channel::ChannelId(1)))
+            .collect()
     }
 
     #[test]

@@ -58,8 +58,7 @@ impl Plan {
                 (0..c.keys.len())
                     .filter(|k| {
                         let slot = c.keys[*k].slot;
-                        !self.tried.contains(&(i, slot))
-                            && paused(c.id, slot).is_none_or(|p| allow_soft && !p.hard)
+                        !self.tried.contains(&(i, slot)) && paused(c.id, slot).is_none_or(|p| allow_soft && !p.hard)
                     })
                     .collect()
             };

@@ -105,7 +105,11 @@ pub fn chat_url(target: &Target<'_>, model: &str, stream: bool) -> Result<String
             let project = match &target.key.credential {
                 Credential::ServiceAccount(account) => account.project_id.as_str(),
                 Credential::Unusable(why) => return Err(RelayError::UpstreamFailed(why.clone())),
-                _ => return Err(RelayError::UpstreamFailed("the Vertex AI channel's key is not a service account".into())),
+                _ => {
+                    return Err(RelayError::UpstreamFailed(
+                        "the Vertex AI channel's key is not a service account".into(),
+                    ));
+                }
             };
             vertex::url(&channel.base_url, &channel.api_version, project, model, stream)
         }

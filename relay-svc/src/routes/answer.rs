@@ -238,8 +238,13 @@ fn whole_as_stream(
             let body = upstream.body().await?;
             let sent = sent.unwrap_or_else(|| whole.clone());
             let channel = target.channel;
-            let reply =
-                translate::whole_reply(channel.format, &body, &channel.upstream_model, &sent, channel.thinking_to_content)?;
+            let reply = translate::whole_reply(
+                channel.format,
+                &body,
+                &channel.upstream_model,
+                &sent,
+                channel.thinking_to_content,
+            )?;
             if let Some(check) = &mut answers {
                 check.feed(&reply.text())?;
             }

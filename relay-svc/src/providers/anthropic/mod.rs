@@ -358,7 +358,10 @@ mod tests {
 
     #[test]
     fn calls_pin_the_api_version() {
-        assert_eq!(version_header(), (HeaderName::from_static("anthropic-version"), HeaderValue::from_static("2023-06-01")));
+        assert_eq!(
+            version_header(),
+            (HeaderName::from_static("anthropic-version"), HeaderValue::from_static("2023-06-01"))
+        );
     }
 
     #[test]

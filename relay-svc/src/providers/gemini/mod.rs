@@ -18,7 +18,7 @@ pub use reply::{parse_reply, render_reply};
 pub use request::{build_request, candidate_count, parse_request};
 pub use stream::{Decoder, Encoder};
 
-use http::{HeaderName, HeaderValue, StatusCode};
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
