@@ -18,7 +18,6 @@ use veloera_proto::v1::authorize_response::Outcome;
 use veloera_proto::v1::control_client::ControlClient;
 use veloera_proto::v1::{AuthorizeRequest, AuthorizeSessionRequest, DenialReason, EndpointKind, Pricing};
 
-use crate::channel::Channel;
 use crate::error::RelayError;
 use cache::{AuthCache, CallerEntry, KeyState, Route, RouteEntry};
 
@@ -66,7 +65,7 @@ pub struct Authorized {
 }
 
 impl Authorized {
-    pub fn candidates(&self) -> &[Channel] {
+    pub fn candidates(&self) -> &[crate::channel::Channel] {
         self.route.as_ref().map(|r| r.candidates.as_slice()).unwrap_or_default()
     }
 
