@@ -21,6 +21,7 @@ use crate::notify::egress::EgressPolicy;
 use crate::routing::ChannelSnapshot;
 use crate::routing::virtual_models::{self, VirtualModels};
 use crate::secrets::Cipher;
+use crate::accounts::AccountSettings;
 use crate::settings::Options;
 use veloera_proto::v1::RelaySettings;
 
@@ -115,6 +116,11 @@ impl AppState {
     /// What relays apply to requests themselves, as last loaded from the options.
     pub fn relay_settings(&self) -> Part<RelaySettings> {
         Part { options: self.options(), get: |o| &o.relay }
+    }
+
+    /// Sign-up, sign-in, OAuth and mail settings, as last loaded from the options.
+    pub fn accounts(&self) -> Arc<AccountSettings> {
+        self.options().accounts.clone()
     }
 
     /// Channel jobs (tests, model lists, balances) handed to connected relays.

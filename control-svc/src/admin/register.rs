@@ -17,7 +17,7 @@ pub async fn register(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> Result<Json<Envelope<UserSelf>>, ControlError> {
-    let settings = AccountSettings::load(state.db()).await?;
+    let settings = state.accounts();
     if !settings.register_enabled {
         return Err(ControlError::Forbidden("registration of new accounts is closed on this site".into()));
     }

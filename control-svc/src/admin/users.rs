@@ -30,7 +30,7 @@ pub async fn login(
     // With password login switched off only root may still use it, so the site cannot lock its owner out. Decided
     // before the password is checked: a switched-off login must not tell right passwords from wrong ones.
     let is_root = user.as_ref().is_some_and(|u| u.role >= veloera_admin_types::role::ROOT as i64);
-    if !is_root && !AccountSettings::load(state.db()).await?.password_login_enabled {
+    if !is_root && !state.accounts().password_login_enabled {
         return Err(ControlError::Forbidden(
             "password sign-in is switched off on this site; sign in with GitHub or OIDC".into(),
         ));

@@ -59,13 +59,7 @@ pub async fn send(state: &AppState, crossings: &[Crossing]) {
     if crossings.is_empty() {
         return;
     }
-    let server_address = match AccountSettings::load(state.db()).await {
-        Ok(s) => s.server_address,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the server address; using the default in quota warnings");
-            "http://localhost:3000".to_string()
-        }
-    };
+    let server_address = state.accounts().server_address.clone();
     let per_unit = state.prices().quota_per_unit();
     for c in crossings {
         tracing::info!(user = c.user_id, remaining = c.remaining, threshold = c.threshold, "quota warning");
