@@ -46,5 +46,9 @@ async fn serve() {
     let config = startup::or_exit(Config::from_env(), Exit::Config, "configuration error");
     let app = startup::or_exit(Application::build(config).await, Exit::Failed, "control-svc failed to start");
     tracing::info!(http = %app.http_addr(), grpc = %app.grpc_addr(), "control-svc listening");
-    startup::or_exit(app.run_until(startup::shutdown_signal()).await, Exit::Failed, "control-svc stopped with an error");
+    startup::or_exit(
+        app.run_until(startup::shutdown_signal()).await,
+        Exit::Failed,
+        "control-svc stopped with an error",
+    );
 }

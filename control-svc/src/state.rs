@@ -9,6 +9,7 @@ use sha2::{Digest, Sha512};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::accounts::AccountSettings;
 use crate::accounts::oauth::{GitHubEndpoints, OAuthClient};
 use crate::billing::PriceTable;
 use crate::db::{self, Db};
@@ -21,7 +22,6 @@ use crate::notify::egress::EgressPolicy;
 use crate::routing::ChannelSnapshot;
 use crate::routing::virtual_models::{self, VirtualModels};
 use crate::secrets::Cipher;
-use crate::accounts::AccountSettings;
 use crate::settings::Options;
 use veloera_proto::v1::RelaySettings;
 

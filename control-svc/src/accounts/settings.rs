@@ -215,7 +215,8 @@ mod tests {
 
     #[test]
     fn debug_output_leaves_the_secrets_out() {
-        let s = settings(&[("GitHubClientSecret", "gh-secret-1"), ("OidcClientSecret", "oidc-2"), ("SMTPToken", "pw-3")]);
+        let s =
+            settings(&[("GitHubClientSecret", "gh-secret-1"), ("OidcClientSecret", "oidc-2"), ("SMTPToken", "pw-3")]);
         let shown = format!("{s:?}");
         for secret in ["gh-secret-1", "oidc-2", "pw-3"] {
             assert!(!shown.contains(secret), "{shown}");

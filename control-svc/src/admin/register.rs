@@ -6,7 +6,7 @@ use axum::extract::State;
 use veloera_admin_types::{Envelope, RegisterRequest, UserSelf, role};
 
 use super::JsonBody;
-use crate::accounts::{self, AccountSettings, Registration};
+use crate::accounts::{self, Registration};
 use crate::db::{self, auth_codes::Purpose};
 use crate::error::ControlError;
 use crate::secrets::hash_password;

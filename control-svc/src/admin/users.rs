@@ -9,7 +9,6 @@ use veloera_admin_types::{Envelope, LoginRequest, UpdateSelf, UserSelf, UserSett
 use super::JsonBody;
 use super::session::{Active, SignedIn, cookie_session, removal_cookie, start_session};
 use crate::access::access_token_digest;
-use crate::accounts::AccountSettings;
 use crate::db::{self, login_throttle::Attempt, users::UserRow};
 use crate::error::ControlError;
 use crate::events::Change;

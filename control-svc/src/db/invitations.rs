@@ -5,9 +5,9 @@
 use rand::Rng;
 use veloera_admin_types::log_type;
 
+use super::Db;
 use super::logs::{AccountEvent, record_event};
 use super::redemptions::is_unique_violation;
-use super::Db;
 use crate::error::ControlError;
 
 /// Veloera's invitation codes: 4 characters.

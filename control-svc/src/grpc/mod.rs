@@ -18,13 +18,13 @@ use futures::Stream;
 use subtle::ConstantTimeEq;
 use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument as _;
 use veloera_proto::v1::control_server::{Control, ControlServer};
 use veloera_proto::v1::{
     AuthorizeRequest, AuthorizeResponse, AuthorizeSessionRequest, ChannelJob, ConfigEvent, JobAck, JobResult,
     LeaseReply, LeaseRequest, ReturnLeaseReply, ReturnLeaseRequest, UsageAck, UsageBatch, WatchConfigRequest,
     WatchJobsRequest,
 };
-use tracing::Instrument as _;
 use veloera_proto::{INTERNAL_SECRET_HEADER, REQUEST_ID_HEADER};
 
 use crate::state::AppState;

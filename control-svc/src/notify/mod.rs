@@ -19,7 +19,6 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
-use crate::accounts::AccountSettings;
 use crate::accounts::mail::{self, Mail};
 use crate::db;
 use crate::error::ControlError;

@@ -8,7 +8,6 @@
 //! leases without changing it, so it falls only as requests are settled.
 
 use super::Notice;
-use crate::accounts::AccountSettings;
 use crate::state::AppState;
 
 /// Veloera's default `QuotaRemindThreshold` (quota units), for users who set no threshold of their own.

@@ -101,10 +101,8 @@ fn rebate_percentage(options: &HashMap<String, String>) -> Option<f64> {
     if !flag(options, "RebateEnabled", false) {
         return None;
     }
-    let percentage = options
-        .get("RebatePercentage")
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|p| *p > 0.0 && *p <= 100.0);
+    let percentage =
+        options.get("RebatePercentage").and_then(|v| v.trim().parse::<f64>().ok()).filter(|p| *p > 0.0 && *p <= 100.0);
     if percentage.is_none() {
         tracing::warn!("RebateEnabled is true but RebatePercentage is not a number in (0, 100]: no rebate is paid");
     }

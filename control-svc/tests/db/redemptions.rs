@@ -360,7 +360,10 @@ async fn invitation_codes_are_unique_and_transfers_never_overdraw(db: &Db) {
     assert_eq!(codes.len(), 31);
 
     run(db, &format!("UPDATE users SET aff_quota = 1200000 WHERE id = {frank}")).await;
-    assert!(matches!(invitations::transfer(db, 500_000, frank, 499_999).await, Err(ControlError::BadRequest(_))), "min 1 unit");
+    assert!(
+        matches!(invitations::transfer(db, 500_000, frank, 499_999).await, Err(ControlError::BadRequest(_))),
+        "min 1 unit"
+    );
     assert!(matches!(invitations::transfer(db, 500_000, frank, 1_300_000).await, Err(ControlError::BadRequest(_))));
     let outcomes = race(10, |_| {
         let db = db.clone();
