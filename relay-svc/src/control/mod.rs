@@ -237,7 +237,7 @@ pub fn now_secs() -> i64 {
 }
 
 /// `message` as a gRPC request naming the client request it is asked for, so control's log lines carry its id.
-fn with_request_id<T>(message: T, request_id: Option<&str>) -> tonic::Request<T> {
+pub(crate) fn with_request_id<T>(message: T, request_id: Option<&str>) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     if let Some(id) = request_id.and_then(|id| MetadataValue::try_from(id).ok()) {
         request.metadata_mut().insert(veloera_proto::REQUEST_ID_HEADER, id);
