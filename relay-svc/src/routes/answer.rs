@@ -189,6 +189,7 @@ async fn lean(
         meter.answer_text(&openai::reply_text(&body));
     }
     meter.answered(info.usage.map(Into::into), !info.empty);
+    meter.finish();
     let mut response = Body::from(body).into_response();
     response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)

@@ -172,12 +172,14 @@ pub(super) async fn answer(upstream: Upstream, mut meter: Metering, model: &str)
     if !content_type.to_str().is_ok_and(|ct| ct.starts_with("application/json")) {
         // Audio and other binary answers: streamed through; the request is billed by its price per call.
         meter.first_byte();
+        meter.answering();
         meter.answered(None, true);
-        // The closure owns the metering, so the usage record is sent when the body ends (or is abandoned).
+        // The closure owns the metering: a body that breaks off is recorded as failed (and not billed), and the
+        // request is finished when the body has gone out whole (the meter drops with the stream).
         let bytes = upstream.into_bytes_stream().map(move |piece| {
-            let _metering = &meter;
             piece.map_err(|e| {
-                tracing::warn!(error = ?e.to_string(), "binary upstream body failed");
+                meter.failed(&e);
+                meter.finish();
                 std::io::Error::other(e.to_string())
             })
         });
@@ -189,6 +191,7 @@ pub(super) async fn answer(upstream: Upstream, mut meter: Metering, model: &str)
     meter.first_byte();
     // Embeddings, images and the like have no empty answer: what they return is what was paid for.
     meter.answered(usage_in(&body), true);
+    meter.finish();
     let mut response = Body::from(body).into_response();
     response.headers_mut().insert(http::header::CONTENT_TYPE, content_type);
     Ok(response)
