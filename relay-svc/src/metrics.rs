@@ -20,7 +20,6 @@ use tokio_util::sync::CancellationToken;
 use veloera_proto::v1::{EndpointKind, Outcome};
 
 use crate::control::ControlLink;
-use crate::dispatch::Failure;
 use crate::error::RelayError;
 
 /// Distinct model labels one relay creates at most.
@@ -152,9 +151,9 @@ impl Metrics {
     }
 
     /// An upstream attempt failed before answering, or its answer broke off (`failure` is `None`).
-    pub fn upstream_error(&self, channel: i64, failure: Option<&Failure>) {
+    /// An upstream attempt failed; `kind` from [`error_kind`], or `stream_broken` for an answer cut off.
+    pub fn upstream_error(&self, channel: i64, kind: &'static str) {
         let Some(r) = &self.0 else { return };
-        let kind = failure.map_or("stream_broken", |f| error_kind(&f.fault));
         let labels = vec![Label::new("channel", channel.to_string()), Label::new("kind", kind)];
         register_counter(&r.recorder, UPSTREAM_ERRORS, labels).increment(1);
     }
@@ -275,7 +274,7 @@ fn register_counter(recorder: &PrometheusRecorder, name: &'static str, labels: V
 }
 
 /// The kind of an upstream failure, from its status (0: no answer came: connect error, reset or timeout).
-fn error_kind(fault: &crate::dispatch::UpstreamFault) -> &'static str {
+pub(crate) fn error_kind(fault: &crate::dispatch::UpstreamFault) -> &'static str {
     use crate::dispatch::UpstreamFault;
     match fault {
         UpstreamFault::Connect => "connect",

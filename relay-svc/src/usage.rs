@@ -13,8 +13,9 @@ use crate::content::Recording;
 use crate::control::cache::CallerEntry;
 use crate::control::leases::Reservation;
 use crate::control::outbox::Outbox;
-use crate::dispatch::Failure;
+use crate::dispatch::Upstream;
 use crate::error::RelayError;
+use crate::failover::{FailedAttempt, Sent};
 use crate::limits::Admission;
 use crate::metrics::{Finished, Metrics};
 use crate::providers::chat::Usage;
@@ -162,14 +163,6 @@ impl Metering {
         self.metrics = metrics;
     }
 
-    /// Awaits `upstream` (an upstream call), counting the time as spent waiting for the upstream, not the gateway.
-    pub async fn waiting<F: std::future::Future>(&mut self, upstream: F) -> F::Output {
-        let started = Instant::now();
-        let output = upstream.await;
-        self.upstream_wait += started.elapsed();
-        output
-    }
-
     /// Records the request's prompt and answer with its usage record.
     pub fn record_content(&mut self, recording: Box<Recording>) {
         self.content = Some(recording);
@@ -236,19 +229,37 @@ impl Metering {
         self.attempts += 1;
     }
 
-    /// An attempt failed before answering; the request goes on (or ends with [`Metering::rejected`]).
-    pub fn attempt_failed(&mut self, t: &Target<'_>, failure: &Failure) {
-        let detail = if failure.detail.is_empty() { failure.error.to_string() } else { failure.detail.clone() };
+    /// Records what a request's attempts did ([`Failover::send`]'s log) and passes its result on; an error
+    /// ends the request, recorded as failed and finished.
+    pub fn attempted<'a>(&mut self, sent: Sent<'a>) -> Result<(Upstream, Target<'a>), RelayError> {
+        let Sent { result, log } = sent;
+        self.upstream_wait += log.upstream_wait;
+        for failed in &log.failed {
+            self.use_target(&failed.target);
+            self.attempt_failed(failed);
+        }
+        if let Some(last) = &log.last {
+            self.use_target(last);
+        }
+        if let Err(e) = &result {
+            self.rejected(e);
+        }
+        result
+    }
+
+    /// An attempt failed before answering; the request went on (or ended, rejected).
+    fn attempt_failed(&mut self, failed: &FailedAttempt<'_>) {
+        let channel = failed.target.channel.id.get();
         self.record.failed_attempts.push(Attempt {
-            channel_id: t.channel.id.get(),
-            key_slot: t.key.slot,
-            status_code: i32::from(failure.status()),
-            error: detail.chars().take(500).collect(),
-            latency_ms: self.started.elapsed().as_millis() as i64,
-            fault: veloera_proto::v1::Fault::from(crate::failover::fault_of(failure)) as i32,
+            channel_id: channel,
+            key_slot: failed.target.key.slot,
+            status_code: i32::from(failed.status),
+            error: failed.detail.chars().take(500).collect(),
+            latency_ms: failed.after.as_millis() as i64,
+            fault: failed.fault as i32,
         });
         self.attempt_open = false;
-        self.metrics.upstream_error(t.channel.id.get(), Some(failure));
+        self.metrics.upstream_error(channel, failed.kind);
     }
 
     /// The request ends unanswered for a reason that is no channel's failure (or whose attempts are recorded);
@@ -315,7 +326,7 @@ impl Metering {
                 latency_ms: self.started.elapsed().as_millis() as i64,
                 fault: veloera_proto::v1::Fault::from(veloera_proto::fault::classify(0, &message)) as i32,
             });
-            self.metrics.upstream_error(self.record.channel_id, None);
+            self.metrics.upstream_error(self.record.channel_id, "stream_broken");
         }
         self.outcome = Outcome::UpstreamError;
         self.record.status_code = status as i32;

@@ -16,9 +16,52 @@ use crate::channel::{Channel, Target};
 use crate::control::Authorized;
 use crate::dispatch::{Dispatcher, Failure, Upstream, UpstreamCall};
 use crate::error::RelayError;
-use crate::usage::Metering;
 use plan::{Pick, Plan};
 use verdict::Scope;
+
+/// What a request's attempts did, for its metering to record: every failed attempt (its target, its failure and
+/// how long after the request began it failed), the time spent waiting for upstreams, and the target of the
+/// attempt that ended the sending (the one answering, or the one whose call could not be built).
+pub struct AttemptLog<'a> {
+    pub failed: Vec<FailedAttempt<'a>>,
+    pub upstream_wait: Duration,
+    pub last: Option<Target<'a>>,
+}
+
+/// One failed attempt as the usage record and the metrics keep it.
+pub struct FailedAttempt<'a> {
+    pub target: Target<'a>,
+    /// The upstream's status; 0 when it gave none.
+    pub status: u16,
+    /// What the upstream said (or our error, when it said nothing).
+    pub detail: String,
+    pub fault: veloera_proto::v1::Fault,
+    /// The metrics' name for the failure's kind.
+    pub kind: &'static str,
+    /// When it failed, counted from the request's start.
+    pub after: Duration,
+}
+
+impl<'a> FailedAttempt<'a> {
+    fn of(target: Target<'a>, failure: &Failure, after: Duration) -> Self {
+        let detail = if failure.detail.is_empty() { failure.error.to_string() } else { failure.detail.clone() };
+        FailedAttempt {
+            target,
+            status: failure.status(),
+            detail,
+            fault: veloera_proto::v1::Fault::from(fault_of(failure)),
+            kind: crate::metrics::error_kind(&failure.fault),
+            after,
+        }
+    }
+}
+
+/// [`Failover::send`]'s outcome: the answer and the target that gave it, or the error the client gets; with the
+/// log of the attempts either way.
+pub struct Sent<'a> {
+    pub result: Result<(Upstream, Target<'a>), RelayError>,
+    pub log: AttemptLog<'a>,
+}
 
 /// What every request's failover shares on this relay.
 pub struct Shared {
@@ -107,9 +150,9 @@ impl<'a> Failover<'a> {
         self.skip = skip;
     }
 
-    /// The first target, chosen before anything is sent; when there is none the request ends, recorded as failed.
-    pub fn first(&mut self, meter: &mut Metering) -> Result<Target<'a>, RelayError> {
-        self.pick(None).inspect_err(|e| meter.rejected(e))
+    /// The first target, chosen before anything is sent.
+    pub fn first(&mut self) -> Result<Target<'a>, RelayError> {
+        self.pick(None)
     }
 
     fn pick(&mut self, last: Option<Failure>) -> Result<Target<'a>, RelayError> {
@@ -138,32 +181,29 @@ impl<'a> Failover<'a> {
     }
 
     /// Sends to `target` (from [`Failover::first`]) and on to further targets while retrying is allowed; `build`
-    /// writes the call for each. Returns the answer and the target that gave it; on failure the metering
-    /// records every failed attempt and the request as failed.
-    pub async fn send<F>(
-        &mut self,
-        mut target: Target<'a>,
-        meter: &mut Metering,
-        mut build: F,
-    ) -> Result<(Upstream, Target<'a>), RelayError>
+    /// writes the call for each. Returns the answer and the target that gave it, or the client's error, with
+    /// the log of what the attempts did (`Metering::attempted` records it).
+    pub async fn send<F>(&mut self, mut target: Target<'a>, mut build: F) -> Sent<'a>
     where
         F: FnMut(&Target<'a>) -> Result<UpstreamCall, RelayError>,
     {
+        let mut log = AttemptLog { failed: Vec::new(), upstream_wait: Duration::ZERO, last: None };
         loop {
-            meter.use_target(&target);
+            log.last = Some(target);
             self.attempts += 1;
             let call = match build(&target) {
                 Ok(call) => call,
-                Err(e) => {
-                    meter.rejected(&e);
-                    return Err(e);
-                }
+                Err(e) => return Sent { result: Err(e), log },
             };
-            let failure = match meter.waiting(self.dispatcher.send(call, &target.channel.keys)).await {
-                Ok(upstream) => return Ok((upstream, target)),
+            let waiting = Instant::now();
+            let sent = self.dispatcher.send(call, &target.channel.keys).await;
+            log.upstream_wait += waiting.elapsed();
+            let failure = match sent {
+                Ok(upstream) => return Sent { result: Ok((upstream, target)), log },
                 Err(f) => f,
             };
-            meter.attempt_failed(&target, &failure);
+            log.failed.push(FailedAttempt::of(target, &failure, self.started.elapsed()));
+            log.last = None;
             let verdict = verdict::of(&failure);
             if let Some(pause) = verdict.cool_down {
                 self.shared.cooldowns.pause(target.channel.id, target.key.slot, pause, verdict.asked_to_wait);
@@ -180,17 +220,12 @@ impl<'a> Failover<'a> {
                 && self.started.elapsed() < self.shared.deadline
                 && self.shared.budget.try_retry();
             if !retry {
-                let error = failure.into_client_error();
-                meter.rejected(&error);
-                return Err(error);
+                return Sent { result: Err(failure.into_client_error()), log };
             }
             self.plan.failed(verdict.scope);
             target = match self.pick(Some(failure)) {
                 Ok(t) => t,
-                Err(error) => {
-                    meter.rejected(&error);
-                    return Err(error);
-                }
+                Err(error) => return Sent { result: Err(error), log },
             };
         }
     }

@@ -106,7 +106,7 @@ pub async fn answer(state: &RelayState, admitted: Admitted, mut asked: Asked<'_>
     let reads_answer = answers.is_some();
     let (client, stream) = (asked.client, asked.stream);
     let mut failover = Failover::new(&state.failover, &state.dispatcher, &auth);
-    let first = failover.first(&mut meter)?;
+    let first = meter.check(failover.first())?;
     if Path::of(first.channel, client, stream, reads_answer) == Path::WholeAsStream {
         let request = match asked.shared_form() {
             Ok(r) => r.clone(),
@@ -142,7 +142,7 @@ pub async fn answer(state: &RelayState, admitted: Admitted, mut asked: Asked<'_>
             }
         }
     };
-    let (upstream, target) = failover.send(first, &mut meter, build).await?;
+    let (upstream, target) = meter.attempted(failover.send(first, build).await)?;
     let path = Path::of(target.channel, client, stream, reads_answer);
     if path == Path::Lean {
         return lean(upstream, meter, stream, asked.include_usage).await;
@@ -235,7 +235,7 @@ fn whole_as_stream(
                 sent = Some(adjusted);
                 call
             };
-            let (upstream, target) = failover.send(first, &mut meter, build).await?;
+            let (upstream, target) = meter.attempted(failover.send(first, build).await)?;
             let body = upstream.body().await?;
             let sent = sent.unwrap_or_else(|| whole.clone());
             let channel = target.channel;

@@ -77,7 +77,7 @@ pub async fn relay(
     };
     let Admitted { auth, mut meter, .. } = admit(state, asking).await?;
     let mut failover = openai_failover(state, &auth, &mut meter, form.path, &model)?;
-    let first = failover.first(&mut meter)?;
+    let first = meter.check(failover.first())?;
     let build = |t: &Target<'_>| {
         let (boundary, body) = encode(&fields, &t.channel.upstream_model);
         let content_type = HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))
@@ -85,7 +85,7 @@ pub async fn relay(
         let headers = vec![(http::header::CONTENT_TYPE, content_type)];
         UpstreamCall::to_channel(t, openai::endpoint_url(t.channel, form.path), headers, body)
     };
-    let (upstream, _) = failover.send(first, &mut meter, build).await?;
+    let (upstream, _) = meter.attempted(failover.send(first, build).await)?;
     answer(upstream, meter, &model).await
 }
 

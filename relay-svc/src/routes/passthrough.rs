@@ -97,7 +97,7 @@ pub async fn relay(
     };
     let Admitted { auth, mut meter, .. } = admit(state, asking).await?;
     let mut failover = openai_failover(state, &auth, &mut meter, endpoint.path, &model)?;
-    let first = failover.first(&mut meter)?;
+    let first = meter.check(failover.first())?;
     // The parsed body goes to the first attempt; a retry parses the client's body again.
     let mut parsed = Some(fields);
     let build = |t: &Target<'_>| {
@@ -115,7 +115,7 @@ pub async fn relay(
         let url = openai::endpoint_url(t.channel, endpoint.path);
         UpstreamCall::to_channel(t, url, Vec::new(), body.into())
     };
-    let (upstream, _) = failover.send(first, &mut meter, build).await?;
+    let (upstream, _) = meter.attempted(failover.send(first, build).await)?;
     answer(upstream, meter, &model).await
 }
 
