@@ -350,10 +350,10 @@ async fn read_until(resp: reqwest::Response, seen: &str, then: impl FnOnce()) ->
         let mut then = Some(then);
         while let Some(chunk) = stream.next().await {
             text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
-            if text.contains(seen) {
-                if let Some(release) = then.take() {
-                    release();
-                }
+            if text.contains(seen)
+                && let Some(release) = then.take()
+            {
+                release();
             }
         }
     })
