@@ -2,7 +2,7 @@
 //! `control-svc import …`, migrate an existing database in.
 
 use control_svc::{Application, Config};
-use veloera_proto::startup::{self, LogFormat};
+use veloera_proto::startup::{self, Exit};
 
 /// mimalloc: freed memory (argon2 alone takes 19 MiB per password hash) goes back to the OS instead of lingering
 /// in glibc's per-thread arenas; idle RSS after sign-in dropped from 88 MB to 61 MB in the benchmark. The relay
@@ -42,31 +42,13 @@ fn main() {
 }
 
 async fn serve() {
-    let log_format = match LogFormat::from_env() {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("configuration error: {e}");
-            std::process::exit(2);
-        }
-    };
-    startup::init_logging(log_format);
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("configuration error: {e}");
-            std::process::exit(2);
-        }
-    };
-    let app = match Application::build(config).await {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("control-svc failed to start: {e}");
-            std::process::exit(1);
-        }
-    };
+    startup::init_logging(startup::log_format_or_exit());
+    let config = startup::or_exit(Config::from_env(), Exit::Config, "configuration error");
+    let app = startup::or_exit(Application::build(config).await, Exit::Failed, "control-svc failed to start");
     tracing::info!(http = %app.http_addr(), grpc = %app.grpc_addr(), "control-svc listening");
-    if let Err(e) = app.run_until(startup::shutdown_signal()).await {
-        eprintln!("control-svc stopped with an error: {e}");
-        std::process::exit(1);
-    }
+    startup::or_exit(
+        app.run_until(startup::shutdown_signal()).await,
+        Exit::Failed,
+        "control-svc stopped with an error",
+    );
 }

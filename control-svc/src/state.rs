@@ -9,6 +9,7 @@ use sha2::{Digest, Sha512};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::accounts::AccountSettings;
 use crate::accounts::oauth::{GitHubEndpoints, OAuthClient};
 use crate::billing::PriceTable;
 use crate::db::{self, Db};
@@ -115,6 +116,11 @@ impl AppState {
     /// What relays apply to requests themselves, as last loaded from the options.
     pub fn relay_settings(&self) -> Part<RelaySettings> {
         Part { options: self.options(), get: |o| &o.relay }
+    }
+
+    /// Sign-up, sign-in, OAuth and mail settings, as last loaded from the options.
+    pub fn accounts(&self) -> Arc<AccountSettings> {
+        self.options().accounts.clone()
     }
 
     /// Channel jobs (tests, model lists, balances) handed to connected relays.

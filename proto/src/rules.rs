@@ -6,16 +6,36 @@ use ipnet::IpNet;
 
 use crate::v1::DenialReason;
 
+/// A token's IP allow-list, parsed: each entry a network (an exact address is its one-address network). The
+/// relay keeps one per cached caller, so a warm request parses no entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpAllowList {
+    /// The list had entries (even if none parsed): an address must match one.
+    restricted: bool,
+    nets: Vec<IpNet>,
+}
+
+impl IpAllowList {
+    /// The allow-list of `entries` (exact addresses or CIDRs); entries that are neither match nothing.
+    pub fn parse(entries: &[String]) -> IpAllowList {
+        let net =
+            |entry: &String| entry.parse::<IpNet>().ok().or_else(|| entry.parse::<IpAddr>().ok().map(IpNet::from));
+        IpAllowList { restricted: !entries.is_empty(), nets: entries.iter().filter_map(net).collect() }
+    }
+
+    /// True when `ip` is in one of the networks, or the list is empty.
+    pub fn allows(&self, ip: &str) -> bool {
+        if !self.restricted {
+            return true;
+        }
+        let Ok(addr) = ip.parse::<IpAddr>() else { return false };
+        self.nets.iter().any(|net| net.contains(&addr))
+    }
+}
+
 /// True when `ip` matches one entry of the allowlist (exact address or CIDR), or the list is empty.
 pub fn ip_allowed(allowlist: &[String], ip: &str) -> bool {
-    if allowlist.is_empty() {
-        return true;
-    }
-    let Ok(addr) = ip.parse::<IpAddr>() else { return false };
-    allowlist.iter().any(|entry| match entry.parse::<IpNet>() {
-        Ok(net) => net.contains(&addr),
-        Err(_) => entry.parse::<IpAddr>().map(|a| a == addr).unwrap_or(false),
-    })
+    IpAllowList::parse(allowlist).allows(ip)
 }
 
 /// Role number from which a user may pin a request to a channel (Veloera's administrator).
@@ -39,6 +59,15 @@ pub struct CallerAsk<'a> {
 /// cold path (after the checks only its database can make: token and user status), the relay on every warm
 /// request against its cached `caller`.
 pub fn check_caller(caller: &crate::v1::Caller, ask: &CallerAsk<'_>) -> Result<(), (DenialReason, String)> {
+    check_caller_with(caller, &IpAllowList::parse(&caller.ip_allowlist), ask)
+}
+
+/// [`check_caller`] with the caller's IP allow-list already parsed (`ips`, from `caller.ip_allowlist`).
+pub fn check_caller_with(
+    caller: &crate::v1::Caller,
+    ips: &IpAllowList,
+    ask: &CallerAsk<'_>,
+) -> Result<(), (DenialReason, String)> {
     let c = caller;
     if c.expires_at != -1 && c.expires_at <= ask.now {
         return Err((DenialReason::TokenExpired, "token has expired".into()));
@@ -49,7 +78,7 @@ pub fn check_caller(caller: &crate::v1::Caller, ask: &CallerAsk<'_>) -> Result<(
     if c.user_quota - ask.spent <= 0 {
         return Err((DenialReason::UserExhausted, "user quota is used up".into()));
     }
-    if !ip_allowed(&c.ip_allowlist, ask.client_ip) {
+    if !ips.allows(ask.client_ip) {
         return Err((DenialReason::IpNotAllowed, format!("IP {} is not allowed to use this token", ask.client_ip)));
     }
     if !ask.model.is_empty() && !c.model_allowlist.is_empty() && !c.model_allowlist.iter().any(|m| m == ask.model) {
@@ -143,6 +172,8 @@ mod tests {
         assert!(!ip_allowed(&list, "192.168.1.6"));
         assert!(!ip_allowed(&list, "not-an-ip"));
         assert!(ip_allowed(&[], "anything"));
+        assert!(!ip_allowed(&["not an entry".to_string()], "10.0.0.1"), "a list of bad entries still restricts");
+        assert!(IpAllowList::parse(&["2001:db8::/32".to_string()]).allows("2001:db8::1"));
     }
 
     fn claude() -> crate::v1::Pricing {

@@ -39,6 +39,35 @@ impl LogFormat {
     }
 }
 
+/// How a service that cannot go on exits: 2 when its configuration is unusable, 1 when it fails otherwise
+/// (the container supervisor and platforms tell the two apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Config = 2,
+    Failed = 1,
+}
+
+/// The value of `result`, or: logs `what` with the error through the log subscriber (so a JSON log collector
+/// receives it like every other line) and exits with `exit`'s code.
+pub fn or_exit<T, E: std::fmt::Display>(result: Result<T, E>, exit: Exit, what: &str) -> T {
+    match result {
+        Ok(value) => value,
+        Err(e) => {
+            tracing::error!(error = %e, "{what}");
+            std::process::exit(exit as i32)
+        }
+    }
+}
+
+/// `LOG_FORMAT`, or (before any subscriber exists to log through) the reason on stderr and exit code 2.
+#[allow(clippy::print_stderr, reason = "nothing can log before the log format is known")]
+pub fn log_format_or_exit() -> LogFormat {
+    LogFormat::from_env().unwrap_or_else(|e| {
+        eprintln!("configuration error: {e}");
+        std::process::exit(Exit::Config as i32)
+    })
+}
+
 /// Installs the process's log subscriber.
 pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());

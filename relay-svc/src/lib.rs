@@ -12,13 +12,16 @@
 //!   `sse` is the OpenAI-to-OpenAI stream hot path
 //! - `auth`      reading the API key from a request
 //! - `client_addr` the client's address (behind `TRUSTED_PROXY_HOPS` reverse proxies)
+//! - `channel`   the relay's `Channel` (made once from control's candidate when the cache stores it: typed id,
+//!   wire/auth/URL styles from the channel-type table, parsed settings, keys as secrets) and `Target`
 //! - `failover`  one request's attempts over its candidates: plan, verdict, retry budget, paused keys
 //! - `guard`     blocked words in prompts and answers
 //! - `content`   chat-content logging: the prompt and answer recorded with the usage record, when enabled
 //! - `control`   gRPC client, caches, `WatchConfig` consumer, usage outbox
 //! - `providers` pure adaptors per wire format (`openai`, `anthropic`, `gemini`) around the shared chat
 //!   representation in `providers::chat`
-//! - `dispatch`  the one place that does upstream I/O, and the typed upstream fault (`dispatch::fault`)
+//! - `dispatch`  the one place that does upstream I/O: its input `UpstreamCall`, the credentials every call
+//!   carries (`dispatch::auth`), and the typed upstream fault (`dispatch::fault`)
 //! - `limits`    rate limits per token, user and model, counted in Redis (shared) or memory
 //! - `usage`     one usage record per request, sent when the request ends
 //! - `metrics`   Prometheus series and their recording functions, served on `METRICS_ADDR` only
@@ -28,6 +31,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod channel;
 pub mod client_addr;
 pub mod config;
 pub mod content;

@@ -1,7 +1,7 @@
 //! relay-svc entry point: read the environment, build, serve until Ctrl-C or SIGTERM.
 
 use relay_svc::{Application, Config};
-use veloera_proto::startup::{self, LogFormat};
+use veloera_proto::startup::{self, Exit};
 
 // The system allocator on purpose: mimalloc and jemalloc saved about a tenth of the instructions per request
 // but made each open stream cost 1.5-2x the bare proxy's memory (glibc: 1.2x), and throughput did not
@@ -9,31 +9,9 @@ use veloera_proto::startup::{self, LogFormat};
 
 #[tokio::main]
 async fn main() {
-    let log_format = match LogFormat::from_env() {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("configuration error: {e}");
-            std::process::exit(2);
-        }
-    };
-    startup::init_logging(log_format);
-    let config = match Config::from_env() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("configuration error: {e}");
-            std::process::exit(2);
-        }
-    };
-    let app = match Application::build(config).await {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("relay-svc failed to start: {e}");
-            std::process::exit(1);
-        }
-    };
+    startup::init_logging(startup::log_format_or_exit());
+    let config = startup::or_exit(Config::from_env(), Exit::Config, "configuration error");
+    let app = startup::or_exit(Application::build(config).await, Exit::Failed, "relay-svc failed to start");
     tracing::info!(addr = %app.addr(), "relay-svc listening");
-    if let Err(e) = app.run_until(startup::shutdown_signal()).await {
-        eprintln!("relay-svc stopped with an error: {e}");
-        std::process::exit(1);
-    }
+    startup::or_exit(app.run_until(startup::shutdown_signal()).await, Exit::Failed, "relay-svc stopped with an error");
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use veloera_proto::rules::quota_for_answers;
 use veloera_proto::v1::{Attempt, EndpointKind, Outcome, Pricing, UsageRecord};
 
+use crate::channel::Target;
 use crate::content::Recording;
 use crate::control::cache::CallerEntry;
 use crate::control::leases::Reservation;
@@ -16,7 +17,6 @@ use crate::dispatch::Failure;
 use crate::error::RelayError;
 use crate::limits::Admission;
 use crate::metrics::{Finished, Metrics};
-use crate::providers::Target;
 use crate::providers::chat::Usage;
 
 /// What a request's cost can be estimated from before it is sent.
@@ -92,6 +92,11 @@ pub struct Metering {
     attempts: u32,
     upstream_wait: Duration,
     first_byte_after: Option<Duration>,
+    /// The response to the client has begun (a stream, or a body streamed through): a failure from now on ends
+    /// the answer instead of becoming an error response, so it is logged here (the request layer cannot).
+    answering: bool,
+    /// The request's end has been billed and reported ([`Metering::finish`]).
+    finished: bool,
 }
 
 /// What the usage record says about the request itself.
@@ -142,7 +147,14 @@ impl Metering {
             attempts: 0,
             upstream_wait: Duration::ZERO,
             first_byte_after: None,
+            answering: false,
+            finished: false,
         }
+    }
+
+    /// The response to the client begins now; what fails from here on fails mid-answer.
+    pub fn answering(&mut self) {
+        self.answering = true;
     }
 
     /// Records how the request ends into `metrics` too.
@@ -209,14 +221,15 @@ impl Metering {
     /// The channel and key now serving the request; a candidate serving a virtual model is billed as its
     /// real model, at its own price.
     pub fn use_target(&mut self, t: &Target<'_>) {
-        crate::routes::request_id::record_target(t.channel_id, t.key.slot);
-        self.record.channel_id = t.channel_id;
+        let channel = t.channel;
+        crate::routes::request_id::record_target(channel.id.get(), t.key.slot);
+        self.record.channel_id = channel.id.get();
         self.record.key_slot = t.key.slot;
-        self.record.upstream_model.clone_from(&t.upstream_model);
-        if !t.billed_model.is_empty() {
-            self.record.model.clone_from(&t.billed_model);
+        self.record.upstream_model.clone_from(&channel.upstream_model);
+        if !channel.billed_model.is_empty() {
+            self.record.model.clone_from(&channel.billed_model);
         }
-        if let Some(p) = t.pricing {
+        if let Some(p) = channel.pricing {
             self.pricing = p;
         }
         self.attempt_open = true;
@@ -227,7 +240,7 @@ impl Metering {
     pub fn attempt_failed(&mut self, t: &Target<'_>, failure: &Failure) {
         let detail = if failure.detail.is_empty() { failure.error.to_string() } else { failure.detail.clone() };
         self.record.failed_attempts.push(Attempt {
-            channel_id: t.channel_id,
+            channel_id: t.channel.id.get(),
             key_slot: t.key.slot,
             status_code: i32::from(failure.status()),
             error: detail.chars().take(500).collect(),
@@ -235,13 +248,15 @@ impl Metering {
             fault: veloera_proto::v1::Fault::from(crate::failover::fault_of(failure)) as i32,
         });
         self.attempt_open = false;
-        self.metrics.upstream_error(t.channel_id, Some(failure));
+        self.metrics.upstream_error(t.channel.id.get(), Some(failure));
     }
 
-    /// The request ends unanswered for a reason that is no channel's failure (or whose attempts are recorded).
+    /// The request ends unanswered for a reason that is no channel's failure (or whose attempts are recorded);
+    /// it is finished.
     pub fn rejected(&mut self, error: &RelayError) {
         self.attempt_open = false;
         self.failed(error);
+        self.finish();
     }
 
     pub fn first_byte(&mut self) {
@@ -274,10 +289,11 @@ impl Metering {
         self.outcome = Outcome::Success;
     }
 
-    /// Passes `result` on, recording the request as failed when it is an error.
+    /// Passes `result` on; an error ends the request, recorded as failed and finished.
     pub fn check<T>(&mut self, result: Result<T, RelayError>) -> Result<T, RelayError> {
         if let Err(e) = &result {
             self.failed(e);
+            self.finish();
         }
         result
     }
@@ -286,6 +302,9 @@ impl Metering {
     /// attempt counts against its key.
     pub fn failed(&mut self, error: &RelayError) {
         let message = error.to_string();
+        if self.answering {
+            tracing::warn!(status = error.status_code(), error = ?message, "answer failed after the response began");
+        }
         let status = error.status_code();
         if std::mem::take(&mut self.attempt_open) {
             self.record.failed_attempts.push(Attempt {
@@ -304,8 +323,14 @@ impl Metering {
     }
 }
 
-impl Drop for Metering {
-    fn drop(&mut self) {
+impl Metering {
+    /// Ends the request: bills what it cost (nothing for a failure; for a client that hung up mid-answer, what
+    /// reached it), settles its quota reservation and rate limits, records its metrics and sends its usage
+    /// record. Every path calls it when its answer ends; once only, later calls do nothing.
+    pub fn finish(&mut self) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
         let mut record = std::mem::take(&mut self.record);
         record.content = self.content.take().map(|c| c.into_proto());
         let latency = self.started.elapsed();
@@ -361,6 +386,14 @@ impl Drop for Metering {
     }
 }
 
+/// The safety net: a request whose path never finished it (the client hung up, so its response future or body
+/// stream was dropped) is finished here, as abandoned unless its answer had already ended.
+impl Drop for Metering {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -391,6 +424,44 @@ mod tests {
         let priced = Pricing { model_price: Some(0.04), ..per_token() };
         assert_eq!(estimate(&priced, CostHint::default()), 20_000);
         assert_eq!(estimate(&priced, CostHint::default().times(Some(3))), 60_000);
+    }
+
+    fn meter() -> (Metering, tokio::sync::mpsc::UnboundedReceiver<UsageRecord>) {
+        let (outbox, records) = Outbox::channel();
+        let facts = RequestFacts {
+            request_id: "r",
+            model: "m",
+            client_ip: "127.0.0.1",
+            endpoint: veloera_proto::v1::EndpointKind::ChatCompletions,
+            stream: false,
+        };
+        let caller = Arc::new(CallerEntry::new(veloera_proto::v1::Caller::default()));
+        (Metering::start(outbox, caller.clone(), per_token(), facts), records)
+    }
+
+    #[test]
+    fn a_finished_request_is_billed_and_reported_once_and_the_drop_adds_nothing() {
+        let (mut meter, mut records) = meter();
+        meter.answered(Some(Usage { input: 10, output: 5, ..Usage::default() }), true);
+        meter.finish();
+        let record = records.try_recv().expect("finish sends the record");
+        assert_eq!((record.outcome, record.prompt_tokens, record.completion_tokens), (Outcome::Success as i32, 10, 5));
+        let spent = meter.caller.spent.load(Ordering::Relaxed);
+        assert_eq!(spent, 15);
+        meter.finish();
+        drop(meter);
+        assert!(records.try_recv().is_err(), "a second finish and the drop send nothing");
+    }
+
+    #[test]
+    fn an_unfinished_request_is_finished_by_its_drop_as_abandoned() {
+        let (mut meter, mut records) = meter();
+        meter.expect(CostHint::new(40, Some(100)));
+        meter.said(20);
+        drop(meter);
+        let record = records.try_recv().expect("the drop is the safety net");
+        assert_eq!(record.outcome, Outcome::ClientCancelled as i32);
+        assert_eq!((record.prompt_tokens, record.completion_tokens), (10, 5), "billed for what reached the client");
     }
 
     #[test]

@@ -1,13 +1,13 @@
 //! The options (rows of the `options` table, Veloera's names) that govern sign-up, sign-in and email, typed.
-//! Read from the database on each use: these routes are rare, and every control instance then sees a change at
-//! once.
+//! Parsed with the rest of the options snapshot (`settings::Options::accounts`) whenever an option changes.
 
 use std::collections::HashMap;
 
-use crate::db::{self, Db};
-use crate::error::ControlError;
+use crate::settings::flag;
 
-/// Sign-up and sign-in switches, quotas for new accounts, OAuth providers and the mail server.
+/// Sign-up and sign-in switches, quotas for new accounts, OAuth providers and the mail server. Its `Debug`
+/// leaves the OAuth client secrets and the SMTP password out.
+#[derive(Clone)]
 pub struct AccountSettings {
     /// `RegisterEnabled` (true): any new account at all, by password or OAuth.
     pub register_enabled: bool,
@@ -34,6 +34,7 @@ pub struct AccountSettings {
 }
 
 /// `GitHubOAuthEnabled`, `GitHubClientId`, `GitHubClientSecret`.
+#[derive(Clone)]
 pub struct GitHubSettings {
     pub enabled: bool,
     pub client_id: String,
@@ -42,6 +43,7 @@ pub struct GitHubSettings {
 
 /// `OidcEnabled`, `OidcClientId`, `OidcClientSecret`, and either `OidcWellKnown` (the discovery document) or the
 /// explicit `OidcAuthorizationEndpoint`, `OidcTokenEndpoint`, `OidcUserInfoEndpoint` (which win when set).
+#[derive(Clone)]
 pub struct OidcSettings {
     pub enabled: bool,
     pub client_id: String,
@@ -54,6 +56,7 @@ pub struct OidcSettings {
 
 /// `SMTPServer` (empty: no mail), `SMTPPort` (587, or 465 with SSL), `SMTPAccount`, `SMTPFrom` (the account when
 /// empty), `SMTPToken` (the password), `SMTPSSLEnabled` (implicit TLS instead of STARTTLS).
+#[derive(Clone)]
 pub struct SmtpSettings {
     pub server: String,
     pub port: u16,
@@ -69,12 +72,23 @@ impl SmtpSettings {
     }
 }
 
-impl AccountSettings {
-    pub async fn load(db: &Db) -> Result<Self, ControlError> {
-        Ok(Self::from_options(&db::options::all(db).await?))
+impl std::fmt::Debug for AccountSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountSettings")
+            .field("register_enabled", &self.register_enabled)
+            .field("password_register_enabled", &self.password_register_enabled)
+            .field("password_login_enabled", &self.password_login_enabled)
+            .field("email_verification_enabled", &self.email_verification_enabled)
+            .field("github_enabled", &self.github.enabled)
+            .field("oidc_enabled", &self.oidc.enabled)
+            .field("smtp_server", &self.smtp.server)
+            .finish_non_exhaustive()
     }
+}
 
-    /// Unset or unreadable values take Veloera's defaults (an unreadable one is logged).
+impl AccountSettings {
+    /// Unset or unreadable values take Veloera's defaults (an unreadable one is logged). Flags that are neither
+    /// `true` nor `false` were already left out by the snapshot's parse, so they read as their default here.
     pub fn from_options(options: &HashMap<String, String>) -> Self {
         let o = Options(options);
         let ssl = o.flag("SMTPSSLEnabled", false);
@@ -141,15 +155,7 @@ impl Options<'_> {
     }
 
     fn flag(&self, name: &str, default: bool) -> bool {
-        match self.text(name).to_ascii_lowercase().as_str() {
-            "" => default,
-            "true" | "1" => true,
-            "false" | "0" => false,
-            other => {
-                tracing::warn!(option = name, value = other, "not a boolean; using the default");
-                default
-            }
-        }
+        flag(self.0, name, default)
     }
 
     fn number(&self, name: &str) -> Option<i64> {
@@ -205,5 +211,15 @@ mod tests {
         assert!(s.register_enabled);
         assert_eq!(s.quota_for_new_user, 0);
         assert_eq!(s.smtp.port, 465);
+    }
+
+    #[test]
+    fn debug_output_leaves_the_secrets_out() {
+        let s =
+            settings(&[("GitHubClientSecret", "gh-secret-1"), ("OidcClientSecret", "oidc-2"), ("SMTPToken", "pw-3")]);
+        let shown = format!("{s:?}");
+        for secret in ["gh-secret-1", "oidc-2", "pw-3"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 }

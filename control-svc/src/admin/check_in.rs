@@ -14,7 +14,7 @@ pub async fn status(
     State(state): State<AppState>,
     Active(user): Active,
 ) -> Result<Json<Envelope<CheckInStatus>>, ControlError> {
-    let can_check_in = db::check_in::can_check_in(state.db(), user.id, now_secs()).await?;
+    let can_check_in = db::check_in::can_check_in(state.db(), &state.options().check_in, user.id, now_secs()).await?;
     Ok(Json(Envelope::ok(CheckInStatus { can_check_in })))
 }
 
@@ -23,6 +23,6 @@ pub async fn check_in(
     State(state): State<AppState>,
     Active(user): Active,
 ) -> Result<Json<Envelope<CheckInResult>>, ControlError> {
-    let quota = db::check_in::check_in(state.db(), user.id, now_secs()).await?;
+    let quota = db::check_in::check_in(state.db(), &state.options().check_in, user.id, now_secs()).await?;
     Ok(Json(Envelope::ok(CheckInResult { quota })))
 }

@@ -41,7 +41,7 @@ pub async fn send_verification(
     State(state): State<AppState>,
     Query(query): Query<EmailQuery>,
 ) -> Result<Json<Envelope<()>>, ControlError> {
-    let settings = AccountSettings::load(state.db()).await?;
+    let settings = state.accounts();
     let email = accounts::check_email(&query.email)?;
     if !settings.smtp.configured() {
         return Err(mail::not_configured());
@@ -80,7 +80,7 @@ pub async fn send_password_reset(
     State(state): State<AppState>,
     Query(query): Query<EmailQuery>,
 ) -> Result<Json<Envelope<()>>, ControlError> {
-    let settings = AccountSettings::load(state.db()).await?;
+    let settings = state.accounts();
     let email = accounts::check_email(&query.email)?;
     if !settings.smtp.configured() {
         return Err(mail::not_configured());
@@ -223,7 +223,7 @@ async fn bind(state: &AppState, user: &UserRow, request: BindQuery) -> Result<Js
         return Err(ControlError::BadRequest("password is wrong".into()));
     }
     db::login_throttle::succeeded(state.db(), &throttle).await?;
-    let settings = AccountSettings::load(state.db()).await?;
+    let settings = state.accounts();
     if !settings.email_domain_allowed(&email) {
         return Err(ControlError::BadRequest("this site accepts email addresses of certain domains only".into()));
     }

@@ -24,6 +24,6 @@ pub async fn transfer(
     Active(user): Active,
     JsonBody(body): JsonBody<AffTransferRequest>,
 ) -> Result<Json<Envelope<AffTransferResult>>, ControlError> {
-    let after = db::invitations::transfer(state.db(), user.id, body.quota).await?;
+    let after = db::invitations::transfer(state.db(), state.prices().quota_per_unit(), user.id, body.quota).await?;
     Ok(Json(Envelope::ok(AffTransferResult { quota: after.quota, aff_quota: after.aff_quota })))
 }

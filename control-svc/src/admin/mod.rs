@@ -19,7 +19,7 @@ mod register;
 pub mod routes;
 pub mod session;
 mod setup;
-mod site;
+pub(crate) mod site;
 mod status;
 pub(crate) mod tokens;
 mod topup;

@@ -64,7 +64,7 @@ pub async fn github(
     jar: SignedCookieJar<Key>,
     Query(callback): Query<Callback>,
 ) -> Result<SignedInAnswer, ControlError> {
-    let settings = AccountSettings::load(app.db()).await?;
+    let settings = app.accounts();
     if !settings.github.enabled {
         return Err(ControlError::Forbidden("sign-in with GitHub is not enabled on this site".into()));
     }
@@ -81,7 +81,7 @@ pub async fn oidc(
     jar: SignedCookieJar<Key>,
     Query(callback): Query<Callback>,
 ) -> Result<SignedInAnswer, ControlError> {
-    let settings = AccountSettings::load(app.db()).await?;
+    let settings = app.accounts();
     if !settings.oidc.enabled {
         return Err(ControlError::Forbidden("sign-in with OIDC is not enabled on this site".into()));
     }

@@ -6,7 +6,7 @@ use axum::extract::State;
 use veloera_admin_types::{Envelope, RegisterRequest, Role, UserSelf};
 
 use super::JsonBody;
-use crate::accounts::{self, AccountSettings, Registration};
+use crate::accounts::{self, Registration};
 use crate::db::{self, auth_codes::Purpose};
 use crate::error::ControlError;
 use crate::secrets::hash_password;
@@ -17,7 +17,7 @@ pub async fn register(
     State(state): State<AppState>,
     JsonBody(body): JsonBody<RegisterRequest>,
 ) -> Result<Json<Envelope<UserSelf>>, ControlError> {
-    let settings = AccountSettings::load(state.db()).await?;
+    let settings = state.accounts();
     if !settings.register_enabled {
         return Err(ControlError::Forbidden("registration of new accounts is closed on this site".into()));
     }

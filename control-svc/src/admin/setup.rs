@@ -47,7 +47,7 @@ pub async fn post(
     }
     let hash = hash_password(&body.password)?;
     // No new-user bonus or invitation for root: only the fixed root quota.
-    let mut settings = AccountSettings::load(state.db()).await?;
+    let mut settings = AccountSettings::clone(&state.accounts());
     settings.quota_for_new_user = 0;
 
     let mut tx = state.db().begin_write().await?;

@@ -10,7 +10,6 @@ use veloera_admin_types::Envelope;
 
 use super::session::Admin;
 use super::site;
-use crate::accounts::AccountSettings;
 use crate::db;
 use crate::error::ControlError;
 use crate::state::AppState;
@@ -29,25 +28,24 @@ pub fn record_start() {
 /// prompts and answers are being recorded (`LogChatContentEnabled`), so the UI and clients can warn their
 /// users. The site's look and the UI's switches come from `admin::site`.
 pub async fn status(State(state): State<AppState>) -> Result<Json<Envelope<Value>>, ControlError> {
-    let settings = AccountSettings::load(state.db()).await?;
-    let options = db::options::all(state.db()).await?;
+    let settings = state.accounts();
     let oidc_authorization_endpoint = if settings.oidc.enabled {
         state.oauth().oidc_endpoints(&settings.oidc).await?.authorization_endpoint
     } else {
         String::new()
     };
     let github_enabled = settings.github.enabled;
-    let mut fields = site::status_fields(&options);
+    let mut fields = state.options().site.clone();
     fields.extend(site::object(json!({
-        "system_name": settings.system_name,
+        "system_name": settings.system_name.clone(),
         "version": env!("CARGO_PKG_VERSION"),
         "quota_per_unit": state.prices().quota_per_unit(),
         "setup": db::users::count(state.db()).await? > 0,
         "email_verification": settings.email_verification_enabled,
         "github_oauth": github_enabled,
-        "github_client_id": if github_enabled { settings.github.client_id } else { String::new() },
+        "github_client_id": if github_enabled { settings.github.client_id.clone() } else { String::new() },
         "oidc_enabled": settings.oidc.enabled,
-        "oidc_client_id": if settings.oidc.enabled { settings.oidc.client_id } else { String::new() },
+        "oidc_client_id": if settings.oidc.enabled { settings.oidc.client_id.clone() } else { String::new() },
         "oidc_authorization_endpoint": oidc_authorization_endpoint,
         "log_chat_content_enabled": state.relay_settings().log_chat_content_enabled,
         "start_time": *STARTED_AT,

@@ -21,6 +21,7 @@ pub async fn redeem(
     if key.is_empty() {
         return Err(ControlError::BadRequest("key is required".into()));
     }
-    let redeemed = db::redemptions::redeem(state.db(), user.id, key, now_secs()).await?;
+    let redeemed =
+        db::redemptions::redeem(state.db(), state.options().rebate_percentage, user.id, key, now_secs()).await?;
     Ok(Json(Envelope::ok(TopUpResult { quota: redeemed.quota, is_gift: redeemed.is_gift })))
 }

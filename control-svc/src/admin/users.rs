@@ -9,7 +9,6 @@ use veloera_admin_types::{Envelope, LoginRequest, Role, UpdateSelf, UserSelf, Us
 use super::JsonBody;
 use super::session::{Active, SignedIn, cookie_session, removal_cookie, start_session};
 use crate::access::access_token_digest;
-use crate::accounts::AccountSettings;
 use crate::db::{self, login_throttle::Attempt, users::UserRow};
 use crate::error::ControlError;
 use crate::events::Change;
@@ -30,7 +29,7 @@ pub async fn login(
     // With password login switched off only root may still use it, so the site cannot lock its owner out. Decided
     // before the password is checked: a switched-off login must not tell right passwords from wrong ones.
     let is_root = user.as_ref().is_some_and(|u| u.role >= Role::Root.as_i64());
-    if !is_root && !AccountSettings::load(state.db()).await?.password_login_enabled {
+    if !is_root && !state.accounts().password_login_enabled {
         return Err(ControlError::Forbidden(
             "password sign-in is switched off on this site; sign in with GitHub or OIDC".into(),
         ));

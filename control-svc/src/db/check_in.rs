@@ -4,14 +4,16 @@
 use rand::Rng;
 use veloera_admin_types::log_type;
 
+use std::collections::HashMap;
+
+use super::Db;
 use super::logs::{AccountEvent, record_event};
-use super::{Db, options};
 use crate::error::ControlError;
 
 const SECONDS_PER_DAY: i64 = 86_400;
 
-/// The check-in options as stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The check-in options (part of the options snapshot, `settings::Options::check_in`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CheckInSettings {
     pub enabled: bool,
     pub min_quota: i64,
@@ -19,14 +21,14 @@ pub struct CheckInSettings {
 }
 
 impl CheckInSettings {
-    /// Reads the options through `conn`; unset or unreadable numbers count as 0.
-    pub async fn load(db: &Db, conn: &mut sqlx::AnyConnection) -> Result<Self, ControlError> {
-        let number = |v: Option<String>| v.and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
-        Ok(CheckInSettings {
-            enabled: options::get(db, &mut *conn, "CheckInEnabled").await?.is_some_and(|v| v.trim() == "true"),
-            min_quota: number(options::get(db, &mut *conn, "CheckInQuota").await?),
-            max_quota: number(options::get(db, &mut *conn, "CheckInMaxQuota").await?),
-        })
+    /// Unset or unreadable numbers count as 0 (which leaves check-in unconfigured).
+    pub fn from_options(options: &HashMap<String, String>) -> Self {
+        let number = |key: &str| options.get(key).and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(0);
+        CheckInSettings {
+            enabled: crate::settings::flag(options, "CheckInEnabled", false),
+            min_quota: number("CheckInQuota"),
+            max_quota: number("CheckInMaxQuota"),
+        }
     }
 
     /// A reward drawn uniformly from [min, max] (just min when max is not greater); refused while check-in is
@@ -54,15 +56,14 @@ pub fn start_of_day(now: i64) -> i64 {
 }
 
 /// Whether check-in is on and the user has not checked in yet on `now`'s UTC day.
-pub async fn can_check_in(db: &Db, user_id: i64, now: i64) -> Result<bool, ControlError> {
-    let mut conn = db.pool().acquire().await?;
-    if !CheckInSettings::load(db, &mut conn).await?.enabled {
+pub async fn can_check_in(db: &Db, settings: &CheckInSettings, user_id: i64, now: i64) -> Result<bool, ControlError> {
+    if !settings.enabled {
         return Ok(false);
     }
     let last: Option<(i64,)> =
         sqlx::query_as(&db.sql("SELECT last_check_in_time FROM users WHERE id = ? AND deleted_at IS NULL"))
             .bind(user_id)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(db.pool())
             .await?;
     Ok(last.is_some_and(|(t,)| t < start_of_day(now)))
 }
@@ -70,9 +71,9 @@ pub async fn can_check_in(db: &Db, user_id: i64, now: i64) -> Result<bool, Contr
 /// Checks the user in for `now`'s UTC day and returns the quota credited. One conditional update on
 /// `last_check_in_time` credits at most once per day however many requests race; a second check-in the same
 /// day is a `Conflict`. Writes a check-in log in the same transaction.
-pub async fn check_in(db: &Db, user_id: i64, now: i64) -> Result<i64, ControlError> {
+pub async fn check_in(db: &Db, settings: &CheckInSettings, user_id: i64, now: i64) -> Result<i64, ControlError> {
+    let reward = settings.draw()?;
     let mut tx = db.begin_write().await?;
-    let reward = CheckInSettings::load(db, &mut tx).await?.draw()?;
     let done = sqlx::query(&db.sql(
         "UPDATE users SET quota = quota + ?, last_check_in_time = ? \
          WHERE id = ? AND deleted_at IS NULL AND last_check_in_time < ?",

@@ -5,9 +5,9 @@
 use rand::Rng;
 use veloera_admin_types::log_type;
 
+use super::Db;
 use super::logs::{AccountEvent, record_event};
 use super::redemptions::is_unique_violation;
-use super::{Db, options};
 use crate::error::ControlError;
 
 /// Veloera's invitation codes: 4 characters.
@@ -15,8 +15,6 @@ const AFF_CODE_LEN: usize = 4;
 const AFF_CODE_ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 /// Attempts at a free random code before giving up (a collision needs millions of users to become likely).
 const AFF_CODE_ATTEMPTS: usize = 20;
-/// Quota per US dollar when the option `QuotaPerUnit` is not set.
-const DEFAULT_QUOTA_PER_UNIT: i64 = 500_000;
 
 /// The user's invitation code, generating a random one on first use. Codes are unique among users: the
 /// database's unique index refuses a taken code and another is drawn.
@@ -67,18 +65,14 @@ pub struct Balances {
 }
 
 /// Moves `amount` of the user's invitation quota into its quota: at least one unit (`QuotaPerUnit`, $1), at
-/// most what it has. The move is one conditional update, so concurrent transfers never overdraw.
-pub async fn transfer(db: &Db, user_id: i64, amount: i64) -> Result<Balances, ControlError> {
-    let mut tx = db.begin_write().await?;
-    let unit = options::get(db, &mut *tx, "QuotaPerUnit")
-        .await?
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .map(|v| v as i64)
-        .filter(|v| *v > 0)
-        .unwrap_or(DEFAULT_QUOTA_PER_UNIT);
+/// most what it has. The move is one conditional update, so concurrent transfers never overdraw. `unit` is the
+/// options' `QuotaPerUnit` (at least 1 is asked for, whatever it says).
+pub async fn transfer(db: &Db, unit: i64, user_id: i64, amount: i64) -> Result<Balances, ControlError> {
+    let unit = unit.max(1);
     if amount < unit {
         return Err(ControlError::BadRequest(format!("at least {unit} quota (one unit) must be transferred")));
     }
+    let mut tx = db.begin_write().await?;
     let moved = sqlx::query(&db.sql(
         "UPDATE users SET aff_quota = aff_quota - ?, quota = quota + ? \
          WHERE id = ? AND deleted_at IS NULL AND aff_quota >= ?",
@@ -189,19 +183,11 @@ pub async fn reward_inviter(
 pub(crate) async fn pay_rebate(
     db: &Db,
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    rebate_percentage: Option<f64>,
     invitee_id: i64,
     topped_up: i64,
 ) -> Result<(), ControlError> {
-    let enabled = options::get(db, &mut **tx, "RebateEnabled").await?.is_some_and(|v| v.trim() == "true");
-    if !enabled {
-        return Ok(());
-    }
-    let percentage = options::get(db, &mut **tx, "RebatePercentage")
-        .await?
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|p| *p > 0.0 && *p <= 100.0);
-    let Some(percentage) = percentage else {
-        tracing::warn!("RebateEnabled is true but RebatePercentage is not a number in (0, 100]: no rebate paid");
+    let Some(percentage) = rebate_percentage else {
         return Ok(());
     };
     let invitee: Option<(i64, String)> = sqlx::query_as(&db.sql("SELECT inviter_id, username FROM users WHERE id = ?"))

@@ -262,10 +262,16 @@ pub const EXHAUSTED: &str = "this gift code has reached its maximum number of us
 pub const EXPIRED: &str = "this redemption code has expired";
 
 /// Redeems `code` for `user_id` at `now` (unix seconds): claims the code, credits the user's quota, records
-/// the use and a top-up log (naming the code's name, never its key) and, when `RebateEnabled`, pays the
-/// inviter's rebate, all in one transaction. Refusals are `NotFound` (unknown code) or `Conflict` with a
-/// message saying why; nothing is written then.
-pub async fn redeem(db: &Db, user_id: i64, code: &str, now: i64) -> Result<Redeemed, ControlError> {
+/// the use and a top-up log (naming the code's name, never its key) and, when `rebate_percentage` is set (the
+/// options' `RebateEnabled` with `RebatePercentage`), pays the inviter's rebate, all in one transaction.
+/// Refusals are `NotFound` (unknown code) or `Conflict` with a message saying why; nothing is written then.
+pub async fn redeem(
+    db: &Db,
+    rebate_percentage: Option<f64>,
+    user_id: i64,
+    code: &str,
+    now: i64,
+) -> Result<Redeemed, ControlError> {
     let mut tx = db.begin_write().await?;
     let q = format!("SELECT {COLUMNS} FROM redemptions WHERE code = ?");
     let row: RedemptionRow = sqlx::query_as(&db.sql(&q))
@@ -340,7 +346,7 @@ pub async fn redeem(db: &Db, user_id: i64, code: &str, now: i64) -> Result<Redee
     let content = format!("top-up with {kind} \"{}\": {} quota", row.name, row.quota);
     let event = AccountEvent { user_id, log_type: log_type::TOPUP, content: &content, quota: row.quota };
     record_event(db, &mut tx, &event).await?;
-    invitations::pay_rebate(db, &mut tx, user_id, row.quota).await?;
+    invitations::pay_rebate(db, &mut tx, rebate_percentage, user_id, row.quota).await?;
     tx.commit().await?;
     Ok(Redeemed { quota: row.quota, is_gift, name: row.name })
 }

@@ -9,7 +9,7 @@ use veloera_proto::v1::{
 use crate::db::{self, now_secs};
 use crate::error::ControlError;
 use crate::notify::Preferences;
-use crate::routing::{RoutableChannel, split_list};
+use crate::routing::{RoutableChannel, channel_types, split_list};
 use crate::state::AppState;
 use veloera_proto::rules::{CallerAsk, check_caller};
 
@@ -164,7 +164,7 @@ pub(super) fn grant(state: &AppState, caller: Caller, model: &str, pinned: Optio
 /// The relay's view of a channel, with the given keys, sending `upstream_model`.
 fn candidate<'k>(c: &RoutableChannel, upstream_model: &str, keys: impl Iterator<Item = (usize, &'k str)>) -> Candidate {
     let t = c.settings.timeouts;
-    Candidate {
+    let mut candidate = Candidate {
         channel_id: c.id,
         channel_name: c.name.clone(),
         channel_type: c.channel_type,
@@ -191,7 +191,11 @@ fn candidate<'k>(c: &RoutableChannel, upstream_model: &str, keys: impl Iterator<
         }),
         pricing: None,
         billed_model: String::new(),
-    }
+        ..Candidate::default()
+    };
+    let kind = channel_types::find(c.channel_type).unwrap_or(&channel_types::UNKNOWN);
+    channel_types::describe(&mut candidate, kind);
+    candidate
 }
 
 /// The channel as a job target: only the key in `slot`, sending `model` after the channel's mapping.

@@ -18,6 +18,7 @@ use futures::Stream;
 use subtle::ConstantTimeEq;
 use tonic::service::interceptor::InterceptedService;
 use tonic::{Request, Response, Status, Streaming};
+use tracing::Instrument as _;
 use veloera_proto::v1::control_server::{Control, ControlServer};
 use veloera_proto::v1::{
     AuthorizeRequest, AuthorizeResponse, AuthorizeSessionRequest, ChannelJob, ConfigEvent, JobAck, JobResult,
@@ -38,10 +39,7 @@ type BoxStream<T> = Pin<Box<dyn Stream<Item = Result<T, Status>> + Send + 'stati
 #[tonic::async_trait]
 impl Control for ControlGrpc {
     async fn authorize(&self, request: Request<AuthorizeRequest>) -> Result<Response<AuthorizeResponse>, Status> {
-        use tracing::Instrument as _;
-        // The relay names the client request it asks for, so this call's log lines carry its id.
-        let request_id = request.metadata().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
-        let span = tracing::info_span!("authorize", request_id = ?request_id);
+        let span = span_of("authorize", &request);
         let answer = authorize::decide(&self.state, request.into_inner()).instrument(span).await?;
         self.state.metrics().authorized(authorize::denial_of(&answer));
         Ok(Response::new(answer))
@@ -79,7 +77,8 @@ impl Control for ControlGrpc {
     }
 
     async fn lease(&self, request: Request<LeaseRequest>) -> Result<Response<LeaseReply>, Status> {
-        Ok(Response::new(leases::grant(&self.state, request.into_inner()).await?))
+        let span = span_of("lease", &request);
+        Ok(Response::new(leases::grant(&self.state, request.into_inner()).instrument(span).await?))
     }
 
     async fn return_lease(&self, request: Request<ReturnLeaseRequest>) -> Result<Response<ReturnLeaseReply>, Status> {
@@ -90,8 +89,16 @@ impl Control for ControlGrpc {
         &self,
         request: Request<AuthorizeSessionRequest>,
     ) -> Result<Response<AuthorizeResponse>, Status> {
-        Ok(Response::new(session::decide(&self.state, request.into_inner()).await?))
+        let span = span_of("authorize_session", &request);
+        Ok(Response::new(session::decide(&self.state, request.into_inner()).instrument(span).await?))
     }
+}
+
+/// The span of a call a relay makes for one client request: the relay names that request in the metadata, so
+/// this call's log lines carry its id (escaped: it is only as trustworthy as the relay).
+fn span_of<T>(call: &'static str, request: &Request<T>) -> tracing::Span {
+    let request_id = request.metadata().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    tracing::info_span!("relay_call", call, request_id = ?request_id)
 }
 
 /// Rejects any call without the internal secret in its metadata.

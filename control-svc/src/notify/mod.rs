@@ -19,7 +19,6 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
-use crate::accounts::AccountSettings;
 use crate::accounts::mail::{self, Mail};
 use crate::db;
 use crate::error::ControlError;
@@ -204,7 +203,7 @@ async fn deliver(state: &AppState, user_id: i64, notice: &Notice) -> Result<(), 
             tracing::debug!(user = user_id, "no email address to send the notice to");
             return Ok(());
         }
-        let settings = AccountSettings::load(state.db()).await?;
+        let settings = state.accounts();
         if !settings.smtp.configured() {
             tracing::debug!(user = user_id, "no mail server configured; notice not sent by mail");
             return Ok(());

@@ -8,7 +8,6 @@
 //! leases without changing it, so it falls only as requests are settled.
 
 use super::Notice;
-use crate::accounts::AccountSettings;
 use crate::state::AppState;
 
 /// Veloera's default `QuotaRemindThreshold` (quota units), for users who set no threshold of their own.
@@ -59,13 +58,7 @@ pub async fn send(state: &AppState, crossings: &[Crossing]) {
     if crossings.is_empty() {
         return;
     }
-    let server_address = match AccountSettings::load(state.db()).await {
-        Ok(s) => s.server_address,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the server address; using the default in quota warnings");
-            "http://localhost:3000".to_string()
-        }
-    };
+    let server_address = state.accounts().server_address.clone();
     let per_unit = state.prices().quota_per_unit();
     for c in crossings {
         tracing::info!(user = c.user_id, remaining = c.remaining, threshold = c.threshold, "quota warning");

@@ -5,7 +5,7 @@
 mod keys;
 pub mod snapshot;
 
-pub use snapshot::{Options, OptionsError};
+pub use snapshot::{Options, OptionsError, flag};
 
 use std::collections::BTreeMap;
 

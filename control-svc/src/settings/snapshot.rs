@@ -1,13 +1,18 @@
 //! The options table parsed once per change into one typed snapshot: prices, the health policy, the settings
-//! relays apply, the log switches and the quota warning threshold. Every reader takes its part from the
-//! snapshot `AppState` holds, which is swapped whole when an option is saved.
+//! relays apply, the log switches, the quota warning threshold, sign-up and sign-in, check-in, the invitation
+//! rebate and the site's look. Every reader takes its part from the snapshot `AppState` holds, which is swapped
+//! whole when an option is saved.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
+use serde_json::{Map, Value};
 use veloera_proto::v1::RelaySettings;
 
 use super::{Kind, lookup};
+use crate::accounts::AccountSettings;
 use crate::billing::PriceTable;
+use crate::db::check_in::CheckInSettings;
 use crate::health::Policy;
 use crate::notify::quota_warning;
 use crate::settlement::LogSwitches;
@@ -22,6 +27,13 @@ pub struct Options {
     pub logs: LogSwitches,
     /// `QuotaRemindThreshold` (default 1000): the quota warning threshold of users who set none; 0 for none.
     pub quota_remind_threshold: i64,
+    /// Sign-up, sign-in, OAuth and mail (shared: it holds the OAuth and SMTP secrets once).
+    pub accounts: Arc<AccountSettings>,
+    pub check_in: CheckInSettings,
+    /// `RebatePercentage` while `RebateEnabled`: the percentage of an invitee's top-up paid to its inviter.
+    pub rebate_percentage: Option<f64>,
+    /// The `/api/status` fields the site's look and the UI's switches give (`admin::site`).
+    pub site: Map<String, Value>,
 }
 
 impl Default for Options {
@@ -32,6 +44,10 @@ impl Default for Options {
             relay: RelaySettings::default(),
             logs: LogSwitches::default(),
             quota_remind_threshold: quota_warning::DEFAULT_SITE_THRESHOLD,
+            accounts: Arc::new(AccountSettings::from_options(&HashMap::new())),
+            check_in: CheckInSettings::default(),
+            rebate_percentage: None,
+            site: crate::admin::site::status_fields(&HashMap::new()),
         }
     }
 }
@@ -62,6 +78,10 @@ impl Options {
                 content: flag(&values, "LogChatContentEnabled", false),
             },
             quota_remind_threshold: remind.max(0),
+            accounts: Arc::new(AccountSettings::from_options(&values)),
+            check_in: CheckInSettings::from_options(&values),
+            rebate_percentage: rebate_percentage(&values),
+            site: crate::admin::site::status_fields(&values),
         })
     }
 }
@@ -73,6 +93,20 @@ pub fn flag(options: &HashMap<String, String>, key: &str, default: bool) -> bool
         Some("false") => false,
         _ => default,
     }
+}
+
+/// `RebatePercentage` when `RebateEnabled` is true and the percentage is in (0, 100]; a rebate switched on with
+/// an unusable percentage pays nothing (logged).
+fn rebate_percentage(options: &HashMap<String, String>) -> Option<f64> {
+    if !flag(options, "RebateEnabled", false) {
+        return None;
+    }
+    let percentage =
+        options.get("RebatePercentage").and_then(|v| v.trim().parse::<f64>().ok()).filter(|p| *p > 0.0 && *p <= 100.0);
+    if percentage.is_none() {
+        tracing::warn!("RebateEnabled is true but RebatePercentage is not a number in (0, 100]: no rebate is paid");
+    }
+    percentage
 }
 
 /// The options with every registered flag that is neither `true` nor `false` left out (logged): Veloera's
@@ -122,6 +156,28 @@ mod tests {
         assert!(options.logs.error);
         assert_eq!(options.quota_remind_threshold, 50);
         assert!(options.prices.lookup("mystery-model", "default").is_some());
+        let accounts = Options::parse(&stored(&[
+            ("RegisterEnabled", "false"),
+            ("CheckInEnabled", "true"),
+            ("CheckInQuota", "10"),
+            ("RebateEnabled", "true"),
+            ("RebatePercentage", "5"),
+            ("Logo", "https://example.com/logo.png"),
+        ]))
+        .unwrap();
+        assert!(!accounts.accounts.register_enabled);
+        assert_eq!(accounts.check_in, CheckInSettings { enabled: true, min_quota: 10, max_quota: 0 });
+        assert_eq!(accounts.rebate_percentage, Some(5.0));
+        assert_eq!(accounts.site["logo"], "https://example.com/logo.png");
+    }
+
+    #[test]
+    fn a_rebate_needs_its_switch_and_a_usable_percentage() {
+        let rebate = |pairs: &[(&str, &str)]| Options::parse(&stored(pairs)).unwrap().rebate_percentage;
+        assert_eq!(rebate(&[("RebatePercentage", "5")]), None, "off unless RebateEnabled");
+        assert_eq!(rebate(&[("RebateEnabled", "true"), ("RebatePercentage", "150")]), None);
+        assert_eq!(rebate(&[("RebateEnabled", "true"), ("RebatePercentage", "x")]), None);
+        assert_eq!(rebate(&[("RebateEnabled", "true"), ("RebatePercentage", "12.5")]), Some(12.5));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use control_svc::db::check_in::CheckInSettings;
 use control_svc::db::redemptions::{self, NewRedemption, RedemptionEdit};
 use control_svc::db::{self, DatabaseUrl, Db, check_in, invitations, users::NewUser};
 use control_svc::error::ControlError;
@@ -133,7 +134,7 @@ async fn one_user_racing_on_a_gift_code_is_credited_once(db: &Db) {
     let id = create(db, code(&key("gift-once"), "once", true, -1)).await;
     let outcomes = race(50, |_| {
         let db = db.clone();
-        async move { redemptions::redeem(&db, alice, &key("gift-once"), 100).await }
+        async move { redemptions::redeem(&db, None, alice, &key("gift-once"), 100).await }
     })
     .await;
     assert_eq!(only_refused_with(&outcomes, &[redemptions::ALREADY_USED_BY_YOU]), 1);
@@ -158,7 +159,7 @@ async fn fifty_users_on_a_ten_use_gift_code_credit_exactly_ten(db: &Db) {
     let users = Arc::new(users);
     let outcomes = race(50, |i| {
         let (db, users) = (db.clone(), users.clone());
-        async move { redemptions::redeem(&db, users[i], &key("gift-ten"), 100).await }
+        async move { redemptions::redeem(&db, None, users[i], &key("gift-ten"), 100).await }
     })
     .await;
     assert_eq!(only_refused_with(&outcomes, &[redemptions::EXHAUSTED]), 10);
@@ -182,7 +183,7 @@ async fn an_ordinary_code_raced_by_twenty_users_credits_one(db: &Db) {
     let users = Arc::new(users);
     let outcomes = race(20, |i| {
         let (db, users) = (db.clone(), users.clone());
-        async move { redemptions::redeem(&db, users[i], &key("ordinary"), 100).await }
+        async move { redemptions::redeem(&db, None, users[i], &key("ordinary"), 100).await }
     })
     .await;
     assert_eq!(only_refused_with(&outcomes, &[redemptions::ALREADY_USED]), 1);
@@ -197,16 +198,19 @@ async fn an_ordinary_code_raced_by_twenty_users_credits_one(db: &Db) {
 async fn twenty_check_ins_at_once_credit_once(db: &Db) {
     let carol = user(db, "checker").await;
     let now = 1_748_822_399; // 2025-06-01 23:59:59 UTC
-    assert!(!check_in::can_check_in(db, carol, now).await.unwrap(), "off by default");
-    assert!(matches!(check_in::check_in(db, carol, now).await, Err(ControlError::Forbidden(_))));
-    db::options::set(db, "CheckInEnabled", "true").await.unwrap();
-    assert!(matches!(check_in::check_in(db, carol, now).await, Err(ControlError::Forbidden(_))), "no quota set");
-    db::options::set(db, "CheckInQuota", "100").await.unwrap();
-    db::options::set(db, "CheckInMaxQuota", "200").await.unwrap();
-    assert!(check_in::can_check_in(db, carol, now).await.unwrap());
+    let off = CheckInSettings::default();
+    assert!(!check_in::can_check_in(db, &off, carol, now).await.unwrap(), "off by default");
+    assert!(matches!(check_in::check_in(db, &off, carol, now).await, Err(ControlError::Forbidden(_))));
+    let unconfigured = CheckInSettings { enabled: true, ..off };
+    assert!(
+        matches!(check_in::check_in(db, &unconfigured, carol, now).await, Err(ControlError::Forbidden(_))),
+        "no quota set"
+    );
+    let on = CheckInSettings { enabled: true, min_quota: 100, max_quota: 200 };
+    assert!(check_in::can_check_in(db, &on, carol, now).await.unwrap());
     let outcomes = race(20, |_| {
         let db = db.clone();
-        async move { check_in::check_in(&db, carol, now).await }
+        async move { check_in::check_in(&db, &on, carol, now).await }
     })
     .await;
     assert_eq!(only_refused_with(&outcomes, &["you have already checked in today (UTC)"]), 1);
@@ -214,12 +218,11 @@ async fn twenty_check_ins_at_once_credit_once(db: &Db) {
     assert!((100..=200).contains(&reward));
     assert_eq!(quota(db, carol).await, reward);
     assert_eq!(count(db, format!("SELECT COUNT(*) FROM logs WHERE user_id = {carol} AND type = 5")).await, 1);
-    assert!(!check_in::can_check_in(db, carol, now).await.unwrap());
+    assert!(!check_in::can_check_in(db, &on, carol, now).await.unwrap());
     // The next UTC day, one second later, is a new day.
-    assert!(check_in::can_check_in(db, carol, now + 1).await.unwrap());
-    check_in::check_in(db, carol, now + 1).await.unwrap();
+    assert!(check_in::can_check_in(db, &on, carol, now + 1).await.unwrap());
+    check_in::check_in(db, &on, carol, now + 1).await.unwrap();
     assert_eq!(count(db, format!("SELECT COUNT(*) FROM logs WHERE user_id = {carol} AND type = 5")).await, 2);
-    db::options::set(db, "CheckInEnabled", "false").await.unwrap();
 }
 
 async fn refusals_write_nothing(db: &Db) {
@@ -237,14 +240,14 @@ async fn refusals_write_nothing(db: &Db) {
         Err(ControlError::Conflict(m)) | Err(ControlError::NotFound(m)) => m,
         other => panic!("expected a refusal, got {other:?}"),
     };
-    assert_eq!(refusal(redemptions::redeem(db, dave, &key("nope"), 100).await), redemptions::UNKNOWN_CODE);
-    assert_eq!(refusal(redemptions::redeem(db, dave, &key("off"), 100).await), redemptions::DISABLED);
-    assert!(refusal(redemptions::redeem(db, dave, &key("early"), 100).await).contains("not valid yet"));
-    assert_eq!(refusal(redemptions::redeem(db, dave, &key("late"), 100).await), redemptions::EXPIRED);
-    assert_eq!(refusal(redemptions::redeem(db, dave, &key("gift-ten"), 100).await), redemptions::EXHAUSTED);
-    assert_eq!(refusal(redemptions::redeem(db, dave, &key("ordinary"), 100).await), redemptions::ALREADY_USED);
+    assert_eq!(refusal(redemptions::redeem(db, None, dave, &key("nope"), 100).await), redemptions::UNKNOWN_CODE);
+    assert_eq!(refusal(redemptions::redeem(db, None, dave, &key("off"), 100).await), redemptions::DISABLED);
+    assert!(refusal(redemptions::redeem(db, None, dave, &key("early"), 100).await).contains("not valid yet"));
+    assert_eq!(refusal(redemptions::redeem(db, None, dave, &key("late"), 100).await), redemptions::EXPIRED);
+    assert_eq!(refusal(redemptions::redeem(db, None, dave, &key("gift-ten"), 100).await), redemptions::EXHAUSTED);
+    assert_eq!(refusal(redemptions::redeem(db, None, dave, &key("ordinary"), 100).await), redemptions::ALREADY_USED);
     // The window's bounds are inclusive.
-    redemptions::redeem(db, dave, &key("early"), 1_000).await.unwrap();
+    redemptions::redeem(db, None, dave, &key("early"), 1_000).await.unwrap();
     assert_eq!(quota(db, dave).await, GIFT_QUOTA);
     assert_eq!(count(db, format!("SELECT COUNT(*) FROM logs WHERE user_id = {dave}")).await, 1);
     assert_eq!(count(db, format!("SELECT COUNT(*) FROM redemption_logs WHERE user_id = {dave}")).await, 1);
@@ -264,9 +267,9 @@ async fn codes_compare_exactly_and_duplicates_are_refused(db: &Db) {
     assert_eq!(redemptions::count_by_name(db, "case").await.unwrap(), 2);
     assert_eq!(redemptions::count_by_name(db, "CASE").await.unwrap(), 0, "names compare exactly");
     let eve = user(db, "case_eve").await;
-    assert_eq!(redemptions::redeem(db, eve, &lower.to_uppercase(), 100).await.map(|r| r.name).unwrap(), "case");
-    assert!(redemptions::redeem(db, eve, "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345", 100).await.is_err(), "used");
-    redemptions::redeem(db, eve, lower, 100).await.unwrap();
+    assert_eq!(redemptions::redeem(db, None, eve, &lower.to_uppercase(), 100).await.map(|r| r.name).unwrap(), "case");
+    assert!(redemptions::redeem(db, None, eve, "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345", 100).await.is_err(), "used");
+    redemptions::redeem(db, None, eve, lower, 100).await.unwrap();
     let found: Vec<i64> = redemptions::search(db, "CAS").await.unwrap().iter().map(|r| r.id).collect();
     assert_eq!(found.len(), 2);
     assert!(redemptions::search(db, "c%e").await.unwrap().is_empty(), "% is literal");
@@ -278,7 +281,7 @@ async fn status_edits_follow_the_uses(db: &Db) {
     let fields = |max_uses| RedemptionEdit { name: "edited".into(), quota: 7, max_uses, valid_from: 0, valid_until: 0 };
     for name in ["edit_a", "edit_b"] {
         let u = user(db, name).await;
-        redemptions::redeem(db, u, &key("edit"), 100).await.unwrap();
+        redemptions::redeem(db, None, u, &key("edit"), 100).await.unwrap();
     }
     let row = redemptions::find_by_id(db, id).await.unwrap().unwrap();
     assert_eq!(row.status, 3);
@@ -302,7 +305,7 @@ async fn status_edits_follow_the_uses(db: &Db) {
     assert_eq!(redemptions::disable_all(db, &[single, id, 999_999]).await.unwrap(), 1, "only enabled codes change");
     redemptions::update(db, single, &same, Some(1)).await.unwrap();
     let u = user(db, "toggler").await;
-    redemptions::redeem(db, u, &key("toggle"), 100).await.unwrap();
+    redemptions::redeem(db, None, u, &key("toggle"), 100).await.unwrap();
     assert!(matches!(redemptions::update(db, single, &same, Some(1)).await, Err(ControlError::Conflict(_))));
     assert!(matches!(redemptions::update(db, 999_999, &same, None).await, Err(ControlError::NotFound(_))));
 }
@@ -357,11 +360,14 @@ async fn invitation_codes_are_unique_and_transfers_never_overdraw(db: &Db) {
     assert_eq!(codes.len(), 31);
 
     run(db, &format!("UPDATE users SET aff_quota = 1200000 WHERE id = {frank}")).await;
-    assert!(matches!(invitations::transfer(db, frank, 499_999).await, Err(ControlError::BadRequest(_))), "min 1 unit");
-    assert!(matches!(invitations::transfer(db, frank, 1_300_000).await, Err(ControlError::BadRequest(_))));
+    assert!(
+        matches!(invitations::transfer(db, 500_000, frank, 499_999).await, Err(ControlError::BadRequest(_))),
+        "min 1 unit"
+    );
+    assert!(matches!(invitations::transfer(db, 500_000, frank, 1_300_000).await, Err(ControlError::BadRequest(_))));
     let outcomes = race(10, |_| {
         let db = db.clone();
-        async move { invitations::transfer(&db, frank, 500_000).await }
+        async move { invitations::transfer(&db, 500_000, frank, 500_000).await }
     })
     .await;
     let moved = outcomes.iter().filter(|o| o.is_ok()).count();
@@ -371,8 +377,7 @@ async fn invitation_codes_are_unique_and_transfers_never_overdraw(db: &Db) {
     }
     let row = (quota(db, frank).await, count(db, format!("SELECT aff_quota FROM users WHERE id = {frank}")).await);
     assert_eq!(row, (1_000_000, 200_000));
-    db::options::set(db, "QuotaPerUnit", "100000").await.unwrap();
-    let after = invitations::transfer(db, frank, 200_000).await.unwrap();
+    let after = invitations::transfer(db, 100_000, frank, 200_000).await.unwrap();
     assert_eq!((after.quota, after.aff_quota), (1_200_000, 0));
 }
 
@@ -405,11 +410,9 @@ async fn registration_reward_and_rebate(db: &Db) {
     // The rebate is off unless enabled; then the inviter gets the percentage.
     create(db, code(&key("rebate-1"), "rebate", false, 1)).await;
     create(db, code(&key("rebate-2"), "rebate", false, 1)).await;
-    redemptions::redeem(db, invitee, &key("rebate-1"), 100).await.unwrap();
+    redemptions::redeem(db, None, invitee, &key("rebate-1"), 100).await.unwrap();
     assert_eq!(quota(db, inviter).await, 0);
-    db::options::set(db, "RebateEnabled", "true").await.unwrap();
-    db::options::set(db, "RebatePercentage", "12.5").await.unwrap();
-    redemptions::redeem(db, invitee, &key("rebate-2"), 100).await.unwrap();
+    redemptions::redeem(db, Some(12.5), invitee, &key("rebate-2"), 100).await.unwrap();
     assert_eq!(quota(db, inviter).await, GIFT_QUOTA / 8);
     assert_eq!(quota(db, invitee).await, 300 + 2 * GIFT_QUOTA);
     assert_eq!(count(db, format!("SELECT COUNT(*) FROM logs WHERE user_id = {inviter} AND type = 1")).await, 1);

@@ -8,12 +8,17 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use veloera_proto::rules::IpAllowList;
 use veloera_proto::v1::{Caller, Candidate, DenialReason, Pricing};
+
+use crate::channel::Channel;
 
 /// A granted caller plus the quota this relay has spent for it since control's numbers were read.
 #[derive(Debug)]
 pub struct CallerEntry {
     pub caller: Caller,
+    /// `caller.ip_allowlist` parsed once, when the entry was stored.
+    pub ips: IpAllowList,
     fetched: Instant,
     /// Quota charged by requests this relay finished since `fetched` (control settles them asynchronously).
     pub spent: AtomicI64,
@@ -22,7 +27,8 @@ pub struct CallerEntry {
 impl CallerEntry {
     /// An entry fetched now, nothing spent yet.
     pub fn new(caller: Caller) -> Self {
-        CallerEntry { caller, fetched: Instant::now(), spent: AtomicI64::new(0) }
+        let ips = IpAllowList::parse(&caller.ip_allowlist);
+        CallerEntry { caller, ips, fetched: Instant::now(), spent: AtomicI64::new(0) }
     }
 }
 
@@ -53,7 +59,8 @@ pub struct Route {
 /// Candidates and price for one (group, model, pinned channel, whether the caller accepts unpriced models).
 #[derive(Debug)]
 pub struct RouteEntry {
-    pub candidates: Vec<Candidate>,
+    /// Control's candidates, each converted once, here, into the relay's [`Channel`].
+    pub candidates: Vec<Channel>,
     pub pricing: Pricing,
     /// Further keys or channels one request may try (`RetryTimes`).
     pub max_retries: u32,
@@ -190,6 +197,7 @@ impl AuthCache {
         let accept_unset = caller.accept_unset_model_ratio_model;
         let entry = Arc::new(CallerEntry { fetched: now, ..CallerEntry::new(caller) });
         let route = route.map(|Route { model, pinned, candidates, pricing, max_retries }| {
+            let candidates = channels(candidates);
             Arc::new(RouteEntry { candidates, pricing, max_retries, fetched: now, group, model, pinned, accept_unset })
         });
         if self.generation() == generation {
@@ -268,6 +276,17 @@ impl AuthCache {
     }
 }
 
+/// Control's candidates as the relay's channels; one control could not describe is left out, with a warning
+/// (an older control that sends no channel-type data).
+fn channels(candidates: Vec<Candidate>) -> Vec<Channel> {
+    candidates
+        .into_iter()
+        .filter_map(|c| {
+            Channel::try_from(c).inspect_err(|why| tracing::warn!(why = ?why, "a candidate channel is left out")).ok()
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,6 +360,23 @@ mod tests {
         assert!(c.route("default", "m", Some(3), false).is_none());
         c.forget_routes();
         assert!(c.route("default", "m", None, false).is_none());
+    }
+
+    #[test]
+    fn candidates_are_stored_as_channels_and_undescribed_ones_are_left_out() {
+        let c = cache();
+        let described = crate::channel::testing::openai_candidate();
+        let undescribed = Candidate { channel_id: 9, ..Candidate::default() };
+        let route = Some(Route {
+            model: "m".to_string(),
+            pinned: None,
+            candidates: vec![described, undescribed],
+            pricing: Pricing::default(),
+            max_retries: 0,
+        });
+        let (_, stored) = c.store_grant(c.generation(), [1; 32], caller(1), route);
+        let ids: Vec<i64> = stored.unwrap().candidates.iter().map(|ch| ch.id.get()).collect();
+        assert_eq!(ids, [1]);
     }
 
     #[test]

@@ -10,13 +10,14 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use veloera_proto::v1::channel_job::Kind;
-use veloera_proto::v1::{Candidate, ChannelJob, JobResult, WatchJobsRequest};
+use veloera_proto::v1::{ChannelJob, JobResult, WatchJobsRequest};
 
 use super::ControlLink;
-use crate::dispatch::{Dispatcher, Failure, UpstreamFault};
+use crate::channel::{Balance, Channel, Target};
+use crate::dispatch::{Dispatcher, Failure, UpstreamCall, UpstreamFault};
 use crate::error::RelayError;
-use crate::providers::openai::{self, UpstreamCall};
-use crate::providers::{self, Format, Target, anthropic, chat, gemini};
+use crate::providers::openai;
+use crate::providers::{self, Format, chat};
 
 /// Runs until `shutdown`: subscribe, run each job in its own task, reconnect on any break.
 ///
@@ -68,6 +69,13 @@ pub async fn perform(dispatcher: &Dispatcher, job: ChannelJob) -> JobResult {
         result.message = "the job names no channel or no task".into();
         return result;
     };
+    let channel = match Channel::try_from(channel) {
+        Ok(c) => c,
+        Err(why) => {
+            result.message = why;
+            return result;
+        }
+    };
     let Some(key) = channel.keys.first() else {
         result.message = "the channel has no key to use".into();
         return result;
@@ -109,12 +117,12 @@ fn local(e: RelayError) -> Failure {
 
 /// One small non-streaming request: embeddings for embedding models, a chat turn otherwise.
 async fn test(dispatcher: &Dispatcher, target: &Target<'_>, model: &str) -> Result<chat::Usage, Failure> {
-    let wire = Format::of_candidate(target);
+    let channel = target.channel;
+    let wire = channel.format;
     if wire == Format::OpenAi && model.contains("embed") {
-        let body = json!({ "model": target.upstream_model, "input": "hi" }).to_string();
-        let url = openai::endpoint_url(target, "/v1/embeddings");
-        let headers = openai::auth_headers(target).map_err(local)?;
-        let call = UpstreamCall::to_channel(target, wire, url, headers, Bytes::from(body));
+        let body = json!({ "model": channel.upstream_model, "input": "hi" }).to_string();
+        let url = openai::endpoint_url(channel, "/v1/embeddings");
+        let call = UpstreamCall::to_channel(target, url, Vec::new(), Bytes::from(body)).map_err(local)?;
         let body = dispatcher.send(call, &target.channel.keys).await?.body().await.map_err(local)?;
         let usage = openai::usage_from_body(&body).unwrap_or_default();
         return Ok(chat::Usage { input: usage.prompt_tokens, ..chat::Usage::default() });
@@ -125,7 +133,7 @@ async fn test(dispatcher: &Dispatcher, target: &Target<'_>, model: &str) -> Resu
         max_tokens: Some(16),
         ..chat::Request::default()
     };
-    let (upstream_model, adjust) = providers::model_suffix::parse(wire, &target.upstream_model);
+    let (upstream_model, adjust) = providers::model_suffix::parse(wire, &channel.upstream_model);
     let mut request = request;
     adjust.apply(&mut request);
     let call = providers::chat_call(target, &request, &upstream_model).map_err(local)?;
@@ -136,31 +144,24 @@ async fn test(dispatcher: &Dispatcher, target: &Target<'_>, model: &str) -> Resu
 
 /// A GET to the channel's upstream with its credentials, read as JSON.
 async fn get_json(dispatcher: &Dispatcher, target: &Target<'_>, url: String) -> Result<Value, Failure> {
-    let wire = Format::of_candidate(target);
-    let headers = match wire {
-        Format::OpenAi => openai::auth_headers(target),
-        Format::Anthropic => anthropic::auth_headers(target.api_key()),
-        Format::Gemini => gemini::auth_headers(target.api_key()),
-    }
-    .map_err(local)?;
-    let mut call = UpstreamCall::to_channel(target, wire, url, headers, Bytes::new());
-    call.method = http::Method::GET;
+    let headers = providers::wire_headers(target.channel.wire);
+    let call = UpstreamCall::get(target, url, headers).map_err(local)?;
     let body = dispatcher.send(call, &target.channel.keys).await?.body().await.map_err(local)?;
     serde_json::from_slice(&body)
         .map_err(|e| local(RelayError::UpstreamFailed(format!("the upstream's answer is not JSON: {e}"))))
 }
 
-fn base(target: &Candidate) -> &str {
-    target.base_url.trim_end_matches('/')
+fn base(channel: &Channel) -> &str {
+    channel.base_url.trim_end_matches('/')
 }
 
 /// The upstream's model ids.
 async fn list_models(dispatcher: &Dispatcher, target: &Target<'_>) -> Result<Vec<String>, Failure> {
-    let wire = Format::of_candidate(target);
+    let wire = target.channel.format;
     let url = match wire {
-        Format::OpenAi => openai::endpoint_url(target, "/v1/models"),
-        Format::Anthropic => format!("{}/v1/models?limit=1000", base(target)),
-        Format::Gemini => format!("{}/v1beta/models?pageSize=1000", base(target)),
+        Format::OpenAi => openai::endpoint_url(target.channel, "/v1/models"),
+        Format::Anthropic => format!("{}/v1/models?limit=1000", base(target.channel)),
+        Format::Gemini => format!("{}/v1beta/models?pageSize=1000", base(target.channel)),
     };
     let answer = get_json(dispatcher, target, url).await?;
     let (list, field) = match wire {
@@ -185,46 +186,41 @@ async fn list_models(dispatcher: &Dispatcher, target: &Target<'_>) -> Result<Vec
     Ok(models)
 }
 
-/// Channel types with a balance API (Veloera reference §2.7).
-const OPENAI: i32 = 1;
-const CUSTOM: i32 = 8;
-const OPENROUTER: i32 = 20;
-const SILICONFLOW: i32 = 40;
-const DEEPSEEK: i32 = 43;
-
-/// The upstream account's remaining balance.
+/// The upstream account's remaining balance, by the channel type's balance API (Veloera reference §2.7).
 async fn balance(dispatcher: &Dispatcher, target: &Target<'_>) -> Result<f64, Failure> {
     let number = |v: &Value| v.as_f64().or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()));
     let missing = |what: &str| local(RelayError::UpstreamFailed(format!("the upstream's answer has no {what}")));
-    match target.channel_type {
-        OPENAI | CUSTOM => {
-            let sub = get_json(dispatcher, target, openai::endpoint_url(target, "/v1/dashboard/billing/subscription"))
-                .await?;
+    let channel = target.channel;
+    match channel.balance {
+        Balance::OpenAiDashboard => {
+            let url = openai::endpoint_url(channel, "/v1/dashboard/billing/subscription");
+            let sub = get_json(dispatcher, target, url).await?;
             let limit = number(&sub["hard_limit_usd"]).ok_or_else(|| missing("hard_limit_usd"))?;
             let today = usage_window();
             let path = format!("/v1/dashboard/billing/usage?start_date={}&end_date={}", today.0, today.1);
-            let usage = get_json(dispatcher, target, openai::endpoint_url(target, &path)).await?;
+            let usage = get_json(dispatcher, target, openai::endpoint_url(channel, &path)).await?;
             let used_cents = number(&usage["total_usage"]).unwrap_or(0.0);
             Ok(limit - used_cents / 100.0)
         }
-        DEEPSEEK => {
-            let answer = get_json(dispatcher, target, format!("{}/user/balance", base(target))).await?;
+        Balance::DeepSeek => {
+            let answer = get_json(dispatcher, target, format!("{}/user/balance", base(channel))).await?;
             number(&answer["balance_infos"][0]["total_balance"]).ok_or_else(|| missing("total_balance"))
         }
-        SILICONFLOW => {
-            let answer = get_json(dispatcher, target, format!("{}/v1/user/info", base(target))).await?;
+        Balance::SiliconFlow => {
+            let answer = get_json(dispatcher, target, format!("{}/v1/user/info", base(channel))).await?;
             number(&answer["data"]["totalBalance"])
                 .or_else(|| number(&answer["data"]["balance"]))
                 .ok_or_else(|| missing("balance"))
         }
-        OPENROUTER => {
-            let root = base(target).trim_end_matches("/v1").trim_end_matches("/api");
+        Balance::OpenRouter => {
+            let root = base(channel).trim_end_matches("/v1").trim_end_matches("/api");
             let answer = get_json(dispatcher, target, format!("{root}/api/v1/credits")).await?;
             let total = number(&answer["data"]["total_credits"]).ok_or_else(|| missing("total_credits"))?;
             Ok(total - number(&answer["data"]["total_usage"]).unwrap_or(0.0))
         }
-        other => Err(local(RelayError::InvalidRequest(format!(
-            "channel type {other} has no balance API this gateway knows"
+        Balance::None => Err(local(RelayError::InvalidRequest(format!(
+            "channel type {} has no balance API this gateway knows",
+            channel.type_number
         )))),
     }
 }

@@ -142,9 +142,10 @@ impl Leases {
         (self.held.len(), quota)
     }
 
-    /// Reserves `estimate` for one request of `caller`: from the lease held, or from a new one. Refused (403,
+    /// Reserves `estimate` for one request of `caller`: from the lease held, or from a new one (asked for in
+    /// the name of `request_id`, so control's log of the call names the request that needed it). Refused (403,
     /// "quota not enough") when the balance left cannot cover all of it.
-    pub async fn reserve(&self, caller: &Caller, estimate: i64) -> Result<Reservation, RelayError> {
+    pub async fn reserve(&self, caller: &Caller, estimate: i64, request_id: &str) -> Result<Reservation, RelayError> {
         let estimate = estimate.max(1);
         let key = lease_key(caller);
         if let Some(r) = self.take_local(key, estimate) {
@@ -177,7 +178,7 @@ impl Leases {
         let reply = self
             .client
             .clone()
-            .lease(request)
+            .lease(super::with_request_id(request, Some(request_id)))
             .await
             .map_err(|s| RelayError::ControlUnavailable(format!("{}: {}", s.code(), s.message())))?
             .into_inner();

@@ -13,10 +13,10 @@ use tonic::metadata::MetadataValue;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint};
 use veloera_proto::INTERNAL_SECRET_HEADER;
-use veloera_proto::rules::{CallerAsk, check_caller};
+use veloera_proto::rules::{CallerAsk, check_caller_with};
 use veloera_proto::v1::authorize_response::Outcome;
 use veloera_proto::v1::control_client::ControlClient;
-use veloera_proto::v1::{AuthorizeRequest, AuthorizeSessionRequest, Candidate, DenialReason, EndpointKind, Pricing};
+use veloera_proto::v1::{AuthorizeRequest, AuthorizeSessionRequest, DenialReason, EndpointKind, Pricing};
 
 use crate::error::RelayError;
 use cache::{AuthCache, CallerEntry, KeyState, Route, RouteEntry};
@@ -65,7 +65,7 @@ pub struct Authorized {
 }
 
 impl Authorized {
-    pub fn candidates(&self) -> &[Candidate] {
+    pub fn candidates(&self) -> &[crate::channel::Channel] {
         self.route.as_ref().map(|r| r.candidates.as_slice()).unwrap_or_default()
     }
 
@@ -217,7 +217,7 @@ fn is_token_level(reason: DenialReason) -> bool {
 }
 
 /// The per-request rules that need no call (`veloera_proto::rules::check_caller`, shared with control), against
-/// the cached caller with this relay's local spending counted.
+/// the cached caller (its IP allow-list parsed when it was cached) with this relay's local spending counted.
 fn check_locally(entry: &CallerEntry, ask: &Ask<'_>) -> Result<(), RelayError> {
     let spent = entry.spent.load(std::sync::atomic::Ordering::Relaxed);
     let limits = CallerAsk {
@@ -228,7 +228,8 @@ fn check_locally(entry: &CallerEntry, ask: &Ask<'_>) -> Result<(), RelayError> {
         now: if entry.caller.expires_at == -1 { 0 } else { now_secs() },
         spent,
     };
-    check_caller(&entry.caller, &limits).map_err(|(reason, message)| RelayError::Denied { reason, message })
+    check_caller_with(&entry.caller, &entry.ips, &limits)
+        .map_err(|(reason, message)| RelayError::Denied { reason, message })
 }
 
 pub fn now_secs() -> i64 {
@@ -236,7 +237,7 @@ pub fn now_secs() -> i64 {
 }
 
 /// `message` as a gRPC request naming the client request it is asked for, so control's log lines carry its id.
-fn with_request_id<T>(message: T, request_id: Option<&str>) -> tonic::Request<T> {
+pub(crate) fn with_request_id<T>(message: T, request_id: Option<&str>) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     if let Some(id) = request_id.and_then(|id| MetadataValue::try_from(id).ok()) {
         request.metadata_mut().insert(veloera_proto::REQUEST_ID_HEADER, id);

@@ -20,18 +20,20 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
+use crate::channel::{Key, Timeouts};
 use crate::error::RelayError;
 use crate::failover::verdict::Scope;
-use crate::providers::openai::UpstreamCall;
 use crate::providers::upstream_error;
+pub use call::UpstreamCall;
 pub use fault::{Phase, UpstreamFault};
-use veloera_proto::v1::{ChannelKey, Timeouts};
 
 /// Most of an upstream error body we read (enough for any JSON error object).
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
 type HttpClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
 
+pub mod auth;
+mod call;
 pub mod eventstream;
 pub mod fault;
 mod google_token;
@@ -61,14 +63,13 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// These limits with a channel's overrides (0 = keep ours).
+    /// These limits with a channel's overrides (unset = keep ours).
     fn with(self, t: &Timeouts) -> Limits {
-        let ms = |v: u32, d: Duration| if v == 0 { d } else { Duration::from_millis(u64::from(v)) };
         Limits {
-            connect: ms(t.connect_ms, self.connect),
-            first_byte: ms(t.first_byte_ms, self.first_byte),
-            idle: ms(t.idle_ms, self.idle),
-            total: if t.total_ms == 0 { self.total } else { Some(Duration::from_millis(u64::from(t.total_ms))) },
+            connect: t.connect.unwrap_or(self.connect),
+            first_byte: t.first_byte.unwrap_or(self.first_byte),
+            idle: t.idle.unwrap_or(self.idle),
+            total: t.total.or(self.total),
         }
     }
 }
@@ -108,7 +109,7 @@ impl Failure {
     }
 
     /// The failure with `keys` (and anything shaped like a key) removed from everything it says.
-    fn redacted(self, keys: &[ChannelKey]) -> Failure {
+    fn redacted(self, keys: &[Key]) -> Failure {
         let Failure { error, fault, retry_after, detail } = self;
         let error = error.map_text(|text| redact::redact(&text, keys).into_owned());
         Failure { error, fault, retry_after, detail: redact::redact(&detail, keys).into_owned() }
@@ -152,7 +153,7 @@ impl Dispatcher {
     /// Sends the call and reads the answer up to its first byte: a non-2xx answer is read (bounded) and
     /// turned into our error; a stream's first event and a JSON body are read before this returns. `keys` are
     /// the channel's stored keys, never repeated by what a failure says.
-    pub async fn send(&self, call: UpstreamCall, keys: &[ChannelKey]) -> Result<Upstream, Failure> {
+    pub async fn send(&self, call: UpstreamCall, keys: &[Key]) -> Result<Upstream, Failure> {
         self.send_unredacted(call).await.map_err(|failure| failure.redacted(keys))
     }
 
@@ -207,10 +208,9 @@ impl Dispatcher {
         let request = request.body(Full::new(call.body)).map_err(|e| {
             connect_failure(RelayError::UpstreamFailed(format!("cannot build the upstream request: {e}")))
         })?;
-        let response = if proxy.is_empty() {
-            self.client_for(limits.connect).request(request).await
-        } else {
-            self.proxies.request(&proxy, request).map_err(connect_failure)?.await
+        let response = match &proxy {
+            None => self.client_for(limits.connect).request(request).await,
+            Some(proxy) => self.proxies.request(proxy, request).map_err(connect_failure)?.await,
         };
         let response =
             response.map_err(|e| connect_failure(RelayError::UpstreamFailed(format!("request failed: {e:?}"))))?;
@@ -458,7 +458,8 @@ mod tests {
     fn channel_timeouts_override_the_defaults_where_set() {
         let second = Duration::from_secs(1);
         let defaults = Limits { connect: second, first_byte: second * 300, idle: second * 60, total: None };
-        let t = Timeouts { connect_ms: 500, first_byte_ms: 0, idle_ms: 2000, total_ms: 9000 };
+        let ms = |v: u64| Some(Duration::from_millis(v));
+        let t = Timeouts { connect: ms(500), first_byte: None, idle: ms(2000), total: ms(9000) };
         let l = defaults.with(&t);
         assert_eq!((l.connect, l.first_byte, l.idle), (second / 2, second * 300, second * 2));
         assert_eq!(l.total, Some(second * 9));

@@ -5,7 +5,7 @@
 
 use std::borrow::Cow;
 
-use veloera_proto::v1::ChannelKey;
+use crate::channel::Key;
 
 /// What a secret is replaced with.
 pub const REDACTED: &str = "[redacted]";
@@ -29,10 +29,10 @@ fn key_char(b: u8) -> bool {
 
 /// `text` without the channel's stored `keys` (each whole, and each part of a `|`-separated composite key such as
 /// AWS's `access|secret|region`) and without anything shaped like a provider key or a bearer credential.
-pub fn redact<'a>(text: &'a str, keys: &[ChannelKey]) -> Cow<'a, str> {
+pub fn redact<'a>(text: &'a str, keys: &[Key]) -> Cow<'a, str> {
     let mut out = Cow::Borrowed(text);
     for key in keys {
-        let whole = key.key.trim();
+        let whole = key.secret.expose().trim();
         let parts = whole.split('|').map(str::trim).filter(|part| part.len() >= MIN_KEY_PART);
         let secrets = std::iter::once(whole).filter(|w| w.len() >= MIN_STORED_SECRET).chain(parts);
         for secret in secrets {
@@ -108,8 +108,12 @@ fn secret_at(text: &str, lower: &str, i: usize) -> Option<(usize, usize)> {
 mod tests {
     use super::*;
 
-    fn keys(list: &[&str]) -> Vec<ChannelKey> {
-        list.iter().enumerate().map(|(i, k)| ChannelKey { slot: i as i32, key: k.to_string() }).collect()
+    fn keys(list: &[&str]) -> Vec<Key> {
+        let auth = crate::channel::Auth::Bearer;
+        list.iter()
+            .enumerate()
+            .map(|(i, k)| Key::new(i as i32, k.to_string(), &auth, crate::channel::ChannelId(1)))
+            .collect()
     }
 
     #[test]

@@ -6,10 +6,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::channel::ChannelId;
+
 #[derive(Default)]
 pub struct Cooldowns {
     any: AtomicBool,
-    until: Mutex<HashMap<(i64, i32), (Instant, bool)>>,
+    until: Mutex<HashMap<(ChannelId, i32), (Instant, bool)>>,
 }
 
 /// A key left alone for a while.
@@ -23,7 +25,7 @@ pub struct Pause {
 
 impl Cooldowns {
     /// Leaves `(channel, key slot)` alone for `pause` (`hard`: see [`Pause::hard`]).
-    pub fn pause(&self, channel: i64, slot: i32, pause: Duration, hard: bool) {
+    pub fn pause(&self, channel: ChannelId, slot: i32, pause: Duration, hard: bool) {
         let mut until = self.until.lock().unwrap_or_else(|p| p.into_inner());
         let end = Instant::now() + pause;
         let entry = until.entry((channel, slot)).or_insert((end, hard));
@@ -32,7 +34,7 @@ impl Cooldowns {
     }
 
     /// How much longer the key is left alone, if it is.
-    pub fn remaining(&self, channel: i64, slot: i32) -> Option<Pause> {
+    pub fn remaining(&self, channel: ChannelId, slot: i32) -> Option<Pause> {
         if !self.any.load(Ordering::Acquire) {
             return None;
         }
@@ -50,14 +52,16 @@ impl Cooldowns {
 mod tests {
     use super::*;
 
+    const C1: ChannelId = ChannelId(1);
+
     #[test]
     fn a_paused_key_comes_back_when_its_pause_ends() {
         let c = Cooldowns::default();
-        assert!(c.remaining(1, 0).is_none());
-        c.pause(1, 0, Duration::from_millis(30), true);
-        assert!(c.remaining(1, 0).is_some());
-        assert!(c.remaining(1, 1).is_none());
+        assert!(c.remaining(C1, 0).is_none());
+        c.pause(C1, 0, Duration::from_millis(30), true);
+        assert!(c.remaining(C1, 0).is_some());
+        assert!(c.remaining(C1, 1).is_none());
         std::thread::sleep(Duration::from_millis(40));
-        assert!(c.remaining(1, 0).is_none());
+        assert!(c.remaining(C1, 0).is_none());
     }
 }

@@ -12,13 +12,10 @@ pub(crate) use verdict::fault_of;
 
 use std::time::{Duration, Instant};
 
-use veloera_proto::v1::Candidate;
-
+use crate::channel::{Channel, Target};
 use crate::control::Authorized;
-use crate::dispatch::{Dispatcher, Failure, Upstream};
+use crate::dispatch::{Dispatcher, Failure, Upstream, UpstreamCall};
 use crate::error::RelayError;
-use crate::providers::Target;
-use crate::providers::openai::UpstreamCall;
 use crate::usage::Metering;
 use plan::{Pick, Plan};
 use verdict::Scope;
@@ -41,13 +38,13 @@ impl Shared {
 pub struct Failover<'a> {
     shared: &'a Shared,
     dispatcher: &'a Dispatcher,
-    candidates: &'a [Candidate],
+    candidates: &'a [Channel],
     max_attempts: u32,
     attempts: u32,
     started: Instant,
     plan: Plan,
     /// Candidates this request may not use (a streaming request skips channels that cannot stream).
-    skip: fn(&Candidate) -> bool,
+    skip: fn(&Channel) -> bool,
     /// Candidate and key index of the latest pick.
     picked: (usize, usize),
 }
@@ -61,7 +58,7 @@ pub struct Detached {
     attempts: u32,
     started: Instant,
     plan: Plan,
-    skip: fn(&Candidate) -> bool,
+    skip: fn(&Channel) -> bool,
     picked: (usize, usize),
 }
 
@@ -106,7 +103,7 @@ impl<'a> Failover<'a> {
     }
 
     /// Leaves out the candidates for which `skip` is true (for retries; the first target is already chosen).
-    pub fn skip(&mut self, skip: fn(&Candidate) -> bool) {
+    pub fn skip(&mut self, skip: fn(&Channel) -> bool) {
         self.skip = skip;
     }
 
@@ -169,10 +166,10 @@ impl<'a> Failover<'a> {
             meter.attempt_failed(&target, &failure);
             let verdict = verdict::of(&failure);
             if let Some(pause) = verdict.cool_down {
-                self.shared.cooldowns.pause(target.channel_id, target.key.slot, pause, verdict.asked_to_wait);
+                self.shared.cooldowns.pause(target.channel.id, target.key.slot, pause, verdict.asked_to_wait);
             }
             tracing::info!(
-                channel = target.channel_id,
+                channel = target.channel.id.get(),
                 slot = target.key.slot,
                 fault = ?failure.fault,
                 error = ?failure.error.to_string(),

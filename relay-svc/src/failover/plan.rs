@@ -6,7 +6,8 @@
 use std::time::Duration;
 
 use rand::Rng;
-use veloera_proto::v1::Candidate;
+
+use crate::channel::{Channel, ChannelId};
 
 use super::cooldown::Pause;
 use super::verdict::Scope;
@@ -38,16 +39,16 @@ impl Plan {
     /// (soft pauses yield when nothing else is left).
     pub fn next(
         &mut self,
-        candidates: &[Candidate],
-        skip: impl Fn(&Candidate) -> bool,
-        paused: impl Fn(i64, i32) -> Option<Pause>,
+        candidates: &[Channel],
+        skip: impl Fn(&Channel) -> bool,
+        paused: impl Fn(ChannelId, i32) -> Option<Pause>,
         rng: &mut impl Rng,
     ) -> Pick {
         // The common case, one channel with one key and nothing paused, without building any list.
         if let ([only], None) = (candidates, self.last)
             && only.keys.len() == 1
             && !skip(only)
-            && paused(only.channel_id, only.keys[0].slot).is_none()
+            && paused(only.id, only.keys[0].slot).is_none()
         {
             return self.take(candidates, 0, 0);
         }
@@ -57,8 +58,7 @@ impl Plan {
                 (0..c.keys.len())
                     .filter(|k| {
                         let slot = c.keys[*k].slot;
-                        !self.tried.contains(&(i, slot))
-                            && paused(c.channel_id, slot).is_none_or(|p| allow_soft && !p.hard)
+                        !self.tried.contains(&(i, slot)) && paused(c.id, slot).is_none_or(|p| allow_soft && !p.hard)
                     })
                     .collect()
             };
@@ -104,14 +104,14 @@ impl Plan {
             .filter(|i| !skip(&candidates[*i]))
             .flat_map(|i| candidates[i].keys.iter().map(move |k| (i, k.slot)))
             .filter(|key| !self.tried.contains(key))
-            .filter_map(|(i, slot)| paused(candidates[i].channel_id, slot))
+            .filter_map(|(i, slot)| paused(candidates[i].id, slot))
             .filter(|p| p.hard)
             .map(|p| p.left)
             .min();
         soonest.map_or(Pick::Exhausted, Pick::CoolingDown)
     }
 
-    fn take(&mut self, candidates: &[Candidate], i: usize, key: usize) -> Pick {
+    fn take(&mut self, candidates: &[Channel], i: usize, key: usize) -> Pick {
         self.tried.push((i, candidates[i].keys[key].slot));
         self.last = Some((i, candidates[i].rank));
         self.stay_on_channel = false;
@@ -131,21 +131,22 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use veloera_proto::v1::ChannelKey;
+    use crate::channel::testing::{channel, openai_candidate};
+    use veloera_proto::v1::{Candidate, ChannelKey};
 
-    fn candidate(id: i64, rank: u32, weight: u32, keys: usize) -> Candidate {
-        Candidate {
+    fn candidate(id: i64, rank: u32, weight: u32, keys: usize) -> Channel {
+        channel(Candidate {
             channel_id: id,
             rank,
             weight,
             keys: (0..keys).map(|s| ChannelKey { slot: s as i32, key: format!("k{s}") }).collect(),
-            ..Default::default()
-        }
+            ..openai_candidate()
+        })
     }
 
-    fn channel_of(p: Pick, c: &[Candidate]) -> i64 {
+    fn channel_of(p: Pick, c: &[Channel]) -> i64 {
         match p {
-            Pick::Try(i, _) => c[i].channel_id,
+            Pick::Try(i, _) => c[i].id.get(),
             other => panic!("expected a pick, got {other:?}"),
         }
     }
@@ -203,7 +204,7 @@ mod tests {
         let c = vec![candidate(1, 0, 0, 2)];
         let mut rng = rand::rng();
         let mut plan = Plan::default();
-        let pause = |_: i64, slot: i32| (slot == 0).then_some(Pause { left: Duration::from_secs(5), hard: true });
+        let pause = |_: ChannelId, slot: i32| (slot == 0).then_some(Pause { left: Duration::from_secs(5), hard: true });
         assert_eq!(plan.next(&c, |_| false, pause, &mut rng), Pick::Try(0, 1));
         plan.failed(Scope::Key);
         assert_eq!(plan.next(&c, |_| false, pause, &mut rng), Pick::CoolingDown(Duration::from_secs(5)));
@@ -213,7 +214,7 @@ mod tests {
     fn a_softly_paused_key_is_used_when_nothing_else_is_left() {
         let c = vec![candidate(1, 0, 0, 1)];
         let mut rng = rand::rng();
-        let soft = |_: i64, _: i32| Some(Pause { left: Duration::from_secs(60), hard: false });
+        let soft = |_: ChannelId, _: i32| Some(Pause { left: Duration::from_secs(60), hard: false });
         assert_eq!(Plan::default().next(&c, |_| false, soft, &mut rng), Pick::Try(0, 0));
     }
 

@@ -1,13 +1,14 @@
 //! A channel's settings applied to the request it is sent (Veloera reference §1.4): the channel's system
-//! prompt goes first, `param_override` replaces top-level body keys, extra headers are added. Pure functions
-//! over JSON, used by every adaptor's call builder.
+//! prompt goes first, `param_override` (parsed once, with the channel) replaces top-level body keys. Pure
+//! functions over JSON, used by every adaptor's call builder; extra headers are added by `dispatch`'s
+//! `UpstreamCall::to_channel`.
 
 use std::collections::BTreeMap;
 
-use http::{HeaderName, HeaderValue};
 use serde_json::value::{RawValue, to_raw_value};
-use serde_json::{Map, Value, json};
-use veloera_proto::v1::Candidate;
+use serde_json::{Value, json};
+
+use crate::channel::Channel;
 
 use crate::error::RelayError;
 
@@ -18,32 +19,21 @@ fn encode(e: serde_json::Error) -> RelayError {
 }
 
 /// Replaces top-level keys of a body kept as raw fields with the channel's `param_override`.
-pub fn override_fields(candidate: &Candidate, fields: &mut Fields) {
-    if candidate.param_override.is_empty() {
-        return;
-    }
-    // Validated by control when the channel was saved.
-    if let Ok(over) = serde_json::from_str::<Fields>(&candidate.param_override) {
-        fields.extend(over);
-    }
+pub fn override_fields(channel: &Channel, fields: &mut Fields) {
+    fields.extend(channel.param_override.fields().iter().map(|(k, v)| (k.clone(), v.clone())));
 }
 
 /// Replaces top-level keys of a body built as JSON with the channel's `param_override`.
-pub fn override_value(candidate: &Candidate, body: &mut Value) {
-    if candidate.param_override.is_empty() {
-        return;
-    }
-    if let (Value::Object(map), Ok(over)) =
-        (body, serde_json::from_str::<Map<String, Value>>(&candidate.param_override))
-    {
-        map.extend(over);
+pub fn override_value(channel: &Channel, body: &mut Value) {
+    if let Value::Object(map) = body {
+        map.extend(channel.param_override.values().iter().map(|(k, v)| (k.clone(), v.clone())));
     }
 }
 
 /// Puts the channel's system prompt before the conversation's own in an OpenAI `messages` array: merged into a
 /// leading system (or developer) message as `"<channel>\n\n<client>"`, else inserted as the first message.
-pub fn prepend_openai_system(candidate: &Candidate, fields: &mut Fields) -> Result<(), RelayError> {
-    let prompt = candidate.system_prompt.as_str();
+pub fn prepend_openai_system(channel: &Channel, fields: &mut Fields) -> Result<(), RelayError> {
+    let prompt = channel.system_prompt.as_str();
     if prompt.is_empty() {
         return Ok(());
     }
@@ -62,8 +52,8 @@ pub fn prepend_openai_system(candidate: &Candidate, fields: &mut Fields) -> Resu
 }
 
 /// The same for a raw Anthropic body's top-level `system` (a string or text blocks).
-pub fn prepend_anthropic_system(candidate: &Candidate, fields: &mut Fields) -> Result<(), RelayError> {
-    let prompt = candidate.system_prompt.as_str();
+pub fn prepend_anthropic_system(channel: &Channel, fields: &mut Fields) -> Result<(), RelayError> {
+    let prompt = channel.system_prompt.as_str();
     if prompt.is_empty() {
         return Ok(());
     }
@@ -84,8 +74,8 @@ pub fn prepend_anthropic_system(candidate: &Candidate, fields: &mut Fields) -> R
 }
 
 /// The same for a raw Gemini body's `systemInstruction.parts`.
-pub fn prepend_gemini_system(candidate: &Candidate, body: &mut Value) {
-    let prompt = candidate.system_prompt.as_str();
+pub fn prepend_gemini_system(channel: &Channel, body: &mut Value) {
+    let prompt = channel.system_prompt.as_str();
     if prompt.is_empty() {
         return;
     }
@@ -100,28 +90,16 @@ pub fn prepend_gemini_system(candidate: &Candidate, body: &mut Value) {
     }
 }
 
-/// The channel's extra headers, added after the adaptor's own.
-pub fn extra_headers(candidate: &Candidate, headers: &mut Vec<(HeaderName, HeaderValue)>) {
-    for (name, value) in &candidate.extra_headers {
-        // Validated by control when the channel was saved.
-        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(value)) {
-            headers.retain(|(existing, _)| existing != n);
-            headers.push((n, v));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn candidate() -> Candidate {
-        Candidate {
+    fn candidate() -> Channel {
+        crate::channel::testing::channel(veloera_proto::v1::Candidate {
             system_prompt: "Answer in French.".into(),
             param_override: r#"{"temperature": 0.1, "seed": 7}"#.into(),
-            extra_headers: [("X-Team".to_string(), "blue".to_string())].into_iter().collect(),
-            ..Default::default()
-        }
+            ..crate::channel::testing::openai_candidate()
+        })
     }
 
     fn fields(json: &str) -> Fields {
@@ -154,7 +132,7 @@ mod tests {
     }
 
     #[test]
-    fn overrides_replace_keys_and_headers_are_added() {
+    fn overrides_replace_keys() {
         let mut f = fields(r#"{"temperature": 0.9, "model": "m"}"#);
         override_fields(&candidate(), &mut f);
         assert_eq!(f["temperature"].get(), "0.1");
@@ -162,9 +140,6 @@ mod tests {
         let mut v = json!({"temperature": 0.9});
         override_value(&candidate(), &mut v);
         assert_eq!(v["temperature"], 0.1);
-        let mut h = vec![(HeaderName::from_static("x-team"), HeaderValue::from_static("red"))];
-        extra_headers(&candidate(), &mut h);
-        assert_eq!(h.len(), 1);
-        assert_eq!(h[0].1, "blue");
+        assert_eq!(v["seed"], 7);
     }
 }

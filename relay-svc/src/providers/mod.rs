@@ -16,74 +16,21 @@ pub mod vertex;
 
 use std::collections::BTreeMap;
 
-use http::StatusCode;
+use http::{HeaderName, HeaderValue, StatusCode};
 use serde_json::Value;
 use serde_json::value::{RawValue, to_raw_value};
-use veloera_proto::v1::{Candidate, ChannelKey};
 
+use crate::channel::{Credential, Target, UrlStyle, Wire};
+use crate::dispatch::UpstreamCall;
 use crate::error::RelayError;
 use chat::{Reply, StreamDecoder, StreamEncoder};
-use openai::UpstreamCall;
-use openai::convert::OutputCap;
 
-/// One attempt's destination: a candidate channel and the key picked for this attempt. Reads as its candidate.
-#[derive(Debug, Clone, Copy)]
-pub struct Target<'a> {
-    pub channel: &'a Candidate,
-    pub key: &'a ChannelKey,
-}
-
-impl std::ops::Deref for Target<'_> {
-    type Target = Candidate;
-
-    fn deref(&self) -> &Candidate {
-        self.channel
-    }
-}
-
-impl Target<'_> {
-    pub fn api_key(&self) -> &str {
-        &self.key.key
-    }
-}
-
-/// `candidate` with the key `sk-up`, for adaptor tests.
-#[cfg(test)]
-pub(crate) fn test_target(candidate: &Candidate) -> Target<'_> {
-    static KEY: std::sync::LazyLock<ChannelKey> =
-        std::sync::LazyLock::new(|| ChannelKey { slot: 0, key: "sk-up".into() });
-    Target { channel: candidate, key: &KEY }
-}
-
-/// A wire format, spoken by a client or by a channel.
+/// A wire format, spoken by a client or by a channel (a channel's is `Channel::format`, made from its wire).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     OpenAi,
     Anthropic,
     Gemini,
-}
-
-/// Veloera's channel types (reference §2.2) with their own wire formats; every other supported type speaks OpenAI's.
-const ANTHROPIC_CHANNEL: i32 = 14;
-const GEMINI_CHANNEL: i32 = 24;
-const OPENAI_CHANNEL: i32 = 1;
-
-impl Format {
-    /// The format a candidate speaks: its channel type's, or for Vertex AI, its model's publisher's.
-    pub fn of_candidate(candidate: &Candidate) -> Format {
-        if candidate.channel_type == vertex::CHANNEL_TYPE {
-            return if vertex::is_claude(&candidate.upstream_model) { Format::Anthropic } else { Format::Gemini };
-        }
-        Format::of_channel(candidate.channel_type)
-    }
-
-    pub fn of_channel(channel_type: i32) -> Format {
-        match channel_type {
-            ANTHROPIC_CHANNEL | bedrock::CHANNEL_TYPE => Format::Anthropic,
-            GEMINI_CHANNEL => Format::Gemini,
-            _ => Format::OpenAi,
-        }
-    }
 }
 
 /// An upstream's error answer in `wire`'s shape → our error.
@@ -144,76 +91,74 @@ pub fn error_body(client: Format, error: &RelayError) -> Value {
     }
 }
 
-/// The call carrying `req` to `candidate` in the candidate's own format, naming `upstream_model` (the channel's
+/// The chat endpoint of `target`'s channel for `model` (the channel's model without a convenience suffix), by
+/// the channel's URL style.
+pub fn chat_url(target: &Target<'_>, model: &str, stream: bool) -> Result<String, RelayError> {
+    let channel = target.channel;
+    Ok(match channel.url {
+        UrlStyle::OpenAi | UrlStyle::AzureDeployment | UrlStyle::CustomTemplate => {
+            openai::endpoint_url(channel, "/v1/chat/completions")
+        }
+        UrlStyle::Anthropic => anthropic::endpoint_url(&channel.base_url),
+        UrlStyle::Gemini => gemini::endpoint_url(&channel.base_url, model, stream),
+        UrlStyle::Vertex => {
+            let project = match &target.key.credential {
+                Credential::ServiceAccount(account) => account.project_id.as_str(),
+                Credential::Unusable(why) => return Err(RelayError::UpstreamFailed(why.clone())),
+                _ => {
+                    return Err(RelayError::UpstreamFailed(
+                        "the Vertex AI channel's key is not a service account".into(),
+                    ));
+                }
+            };
+            vertex::url(&channel.base_url, &channel.api_version, project, model, stream)
+        }
+        UrlStyle::Bedrock => {
+            let region = match &target.key.credential {
+                Credential::Aws(key) => key.region.as_str(),
+                Credential::Unusable(why) => return Err(RelayError::UpstreamFailed(why.clone())),
+                _ => return Err(RelayError::UpstreamFailed("the Bedrock channel's key is not AK|SK|region".into())),
+            };
+            bedrock::url(&channel.base_url, region, model, stream)
+        }
+    })
+}
+
+/// Headers a wire format asks of every call besides the credentials (Anthropic's pinned `anthropic-version`).
+pub fn wire_headers(wire: Wire) -> Vec<(HeaderName, HeaderValue)> {
+    match wire {
+        Wire::Anthropic => vec![anthropic::version_header()],
+        Wire::OpenAi | Wire::Gemini | Wire::Vertex | Wire::Bedrock => Vec::new(),
+    }
+}
+
+/// The call carrying `req` to `target` in its channel's own format, naming `upstream_model` (the channel's
 /// model without a convenience suffix, see [`model_suffix`]).
-pub fn chat_call(
-    candidate: &Target<'_>,
-    req: &chat::Request,
-    upstream_model: &str,
-) -> Result<UpstreamCall, RelayError> {
-    let wire = Format::of_candidate(candidate);
-    let encode = |mut v: Value| {
-        channel_settings::override_value(candidate, &mut v);
-        Ok::<_, RelayError>(bytes::Bytes::from(v.to_string()))
+pub fn chat_call(target: &Target<'_>, req: &chat::Request, upstream_model: &str) -> Result<UpstreamCall, RelayError> {
+    let channel = target.channel;
+    let mut body = match channel.format {
+        Format::OpenAi => openai::convert::build_request(req, upstream_model, channel.output_cap)?,
+        Format::Anthropic => anthropic::build_request(req, upstream_model)?,
+        Format::Gemini => gemini::build_request(req)?,
     };
-    let (url, headers, body) = match wire {
-        Format::OpenAi => {
-            // OpenAI's own API wants `max_completion_tokens` (reasoning models refuse `max_tokens`); most other
-            // OpenAI-compatible vendors know only `max_tokens`.
-            let cap = if candidate.channel_type == OPENAI_CHANNEL {
-                OutputCap::MaxCompletionTokens
-            } else {
-                OutputCap::MaxTokens
-            };
-            let body = openai::convert::build_request(req, upstream_model, cap)?;
-            (openai::endpoint_url(candidate, "/v1/chat/completions"), openai::auth_headers(candidate)?, encode(body)?)
-        }
-        Format::Anthropic | Format::Gemini if candidate.channel_type == vertex::CHANNEL_TYPE => {
-            let account = vertex::ServiceAccount::parse(candidate.api_key())?;
-            let mut body = match wire {
-                Format::Anthropic => vertex::claude_body(anthropic::build_request(req, upstream_model)?),
-                _ => gemini::build_request(req)?,
-            };
-            channel_settings::override_value(candidate, &mut body);
-            let url = vertex::url(
-                &candidate.base_url,
-                &candidate.api_version,
-                &account.project_id,
-                upstream_model,
-                req.stream,
-            );
-            let headers = vec![(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"))];
-            let body = bytes::Bytes::from(body.to_string());
-            let mut call = UpstreamCall::to_channel(candidate, wire, url, headers, body);
-            call.google_account = Some(account);
-            return Ok(call);
-        }
-        Format::Anthropic if candidate.channel_type == bedrock::CHANNEL_TYPE => {
-            let mut body = anthropic::build_request(req, upstream_model)?;
-            channel_settings::override_value(candidate, &mut body);
-            let now = std::time::SystemTime::now();
-            bedrock::call(&candidate.base_url, candidate.api_key(), upstream_model, body, req.stream, now)?
-        }
-        Format::Anthropic => (
-            anthropic::endpoint_url(&candidate.base_url),
-            anthropic::auth_headers(candidate.api_key())?,
-            encode(anthropic::build_request(req, upstream_model)?)?,
-        ),
-        Format::Gemini => (
-            gemini::endpoint_url(&candidate.base_url, upstream_model, req.stream),
-            gemini::auth_headers(candidate.api_key())?,
-            encode(gemini::build_request(req)?)?,
-        ),
-    };
-    Ok(UpstreamCall::to_channel(candidate, wire, url, headers, body))
+    if channel.wire == Wire::Vertex && channel.format == Format::Anthropic {
+        body = vertex::claude_body(body);
+    }
+    channel_settings::override_value(channel, &mut body);
+    if channel.wire == Wire::Bedrock {
+        body = bedrock::body(body);
+    }
+    let url = chat_url(target, upstream_model, req.stream)?;
+    let body = bytes::Bytes::from(body.to_string());
+    UpstreamCall::to_channel(target, url, wire_headers(channel.wire), body)
 }
 
 /// A same-format call: the client's own JSON, with the model replaced where the body names it (Anthropic;
 /// Gemini names it in the URL), so fields we do not model pass through untouched.
-pub fn passthrough_call(candidate: &Target<'_>, body: &[u8], stream: bool) -> Result<UpstreamCall, RelayError> {
-    let wire = Format::of_candidate(candidate);
-    let (upstream_model, adjust) = model_suffix::parse(wire, &candidate.upstream_model);
-    let (url, headers, body) = match wire {
+pub fn passthrough_call(target: &Target<'_>, body: &[u8], stream: bool) -> Result<UpstreamCall, RelayError> {
+    let channel = target.channel;
+    let (upstream_model, adjust) = model_suffix::parse(channel.format, &channel.upstream_model);
+    let body = match channel.format {
         Format::Anthropic => {
             let mut fields: BTreeMap<String, Box<RawValue>> = if adjust == model_suffix::Adjust::None {
                 serde_json::from_slice(body)
@@ -230,43 +175,83 @@ pub fn passthrough_call(candidate: &Target<'_>, body: &[u8], stream: bool) -> Re
             let model = to_raw_value(&upstream_model)
                 .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the model: {e}")))?;
             fields.insert("model".into(), model);
-            channel_settings::prepend_anthropic_system(candidate, &mut fields)?;
-            channel_settings::override_fields(candidate, &mut fields);
-            if candidate.channel_type == bedrock::CHANNEL_TYPE {
+            channel_settings::prepend_anthropic_system(channel, &mut fields)?;
+            channel_settings::override_fields(channel, &mut fields);
+            if channel.wire == Wire::Bedrock {
                 let body = serde_json::to_value(&fields)
                     .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?;
-                let now = std::time::SystemTime::now();
-                bedrock::call(&candidate.base_url, candidate.api_key(), &upstream_model, body, stream, now)?
+                bedrock::body(body).to_string().into()
             } else {
-                let body = serde_json::to_vec(&fields)
-                    .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?;
-                (
-                    anthropic::endpoint_url(&candidate.base_url),
-                    anthropic::auth_headers(candidate.api_key())?,
-                    body.into(),
-                )
+                serde_json::to_vec(&fields)
+                    .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?
+                    .into()
             }
         }
         Format::Gemini => {
-            let untouched = candidate.system_prompt.is_empty()
-                && candidate.param_override.is_empty()
+            let untouched = channel.system_prompt.is_empty()
+                && channel.param_override.is_empty()
                 && adjust == model_suffix::Adjust::None;
-            let body = if untouched {
+            if untouched {
                 bytes::Bytes::copy_from_slice(body)
             } else {
                 let mut v: Value = serde_json::from_slice(body)
                     .map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body: {e}")))?;
                 model_suffix::apply_gemini_raw(adjust, &mut v);
-                channel_settings::prepend_gemini_system(candidate, &mut v);
-                channel_settings::override_value(candidate, &mut v);
+                channel_settings::prepend_gemini_system(channel, &mut v);
+                channel_settings::override_value(channel, &mut v);
                 bytes::Bytes::from(v.to_string())
-            };
-            let url = gemini::endpoint_url(&candidate.base_url, &upstream_model, stream);
-            (url, gemini::auth_headers(candidate.api_key())?, body)
+            }
         }
         Format::OpenAi => {
             return Err(RelayError::UpstreamFailed("OpenAI pass-through goes through the chat route".into()));
         }
     };
-    Ok(UpstreamCall::to_channel(candidate, wire, url, headers, body))
+    let url = chat_url(target, &upstream_model, stream)?;
+    UpstreamCall::to_channel(target, url, wire_headers(channel.wire), body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::testing::{candidate_of_row, channel, target};
+    use veloera_admin_types::channel_types::{Auth, ChannelType, UNKNOWN};
+
+    fn hello() -> chat::Request {
+        chat::Request {
+            model: "m".into(),
+            messages: vec![chat::Message { role: chat::Role::User, parts: vec![chat::Part::Text("hi".into())] }],
+            ..chat::Request::default()
+        }
+    }
+
+    /// A new OpenAI-compatible vendor is one row of control's table: what the row says reaches the call.
+    #[test]
+    fn a_vendor_whose_row_names_an_api_key_header_gets_the_key_in_it() {
+        let row = ChannelType {
+            id: 990,
+            name: "Foo AI",
+            default_base_url: "https://api.foo.example",
+            auth: Auth::Header("x-foo"),
+            ..UNKNOWN
+        };
+        let c = channel(candidate_of_row(&row));
+        let call = chat_call(&target(&c), &hello(), "foo-1").unwrap();
+        assert_eq!(call.url, "https://api.foo.example/v1/chat/completions");
+        let (_, key) = call.headers.iter().find(|(name, _)| name == "x-foo").unwrap();
+        assert_eq!(key, "sk-up");
+        assert!(key.is_sensitive());
+        assert!(call.headers.iter().all(|(name, _)| name != http::header::AUTHORIZATION));
+        let body: Value = serde_json::from_slice(&call.body).unwrap();
+        assert_eq!(body["model"], "foo-1");
+    }
+
+    #[test]
+    fn anthropic_calls_carry_the_key_header_then_the_pinned_version() {
+        let c = channel(crate::channel::testing::candidate_of_type(14));
+        let call = chat_call(&target(&c), &hello(), "claude-sonnet-4-5").unwrap();
+        assert_eq!(call.url, "https://api.anthropic.com/v1/messages");
+        let names: Vec<&str> = call.headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["x-api-key", "anthropic-version"]);
+        assert!(call.headers[0].1.is_sensitive());
+    }
 }

@@ -1,8 +1,7 @@
 //! The OpenAI wire format (also spoken by OpenRouter, DeepSeek, Groq, Ollama's OpenAI endpoint, …):
 //! builds the upstream call, reads usage from bodies and stream chunks, and turns upstream errors into ours.
 
-use bytes::Bytes;
-use http::{HeaderName, HeaderValue, StatusCode};
+use http::StatusCode;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
@@ -10,18 +9,14 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 use serde_json::value::{RawValue, to_raw_value};
 use serde_json::{Map, Value};
-use veloera_proto::v1::Candidate;
 
 use super::channel_settings;
+use crate::channel::{Channel, Target, UrlStyle};
+use crate::dispatch::UpstreamCall;
 use crate::error::RelayError;
 
 pub mod convert;
 pub mod probe;
-
-/// Veloera's "Custom" channel type: `base_url` is the full endpoint URL, `{model}` substituted.
-const CUSTOM_CHANNEL_TYPE: i32 = 8;
-/// Azure OpenAI: deployment URLs, an `api-version`, and the key in `api-key`.
-const AZURE_CHANNEL_TYPE: i32 = 3;
 
 /// A chat request: the few fields we read or rewrite, decoded; every top-level field kept as the client's raw
 /// JSON, so pass-through never drops or re-encodes what we do not touch (the messages are never parsed).
@@ -95,57 +90,13 @@ impl ChatRequest {
     }
 }
 
-/// Everything the dispatcher needs to make one upstream call.
-#[derive(Debug)]
-pub struct UpstreamCall {
-    pub url: String,
-    pub headers: Vec<(HeaderName, HeaderValue)>,
-    pub body: Bytes,
-    /// The channel's wire format, which shapes its error answers.
-    pub format: super::Format,
-    /// The channel's `status_code_mapping`: upstream status → status shown to the client.
-    pub status_map: std::collections::HashMap<i32, i32>,
-    /// The channel's proxy URL; empty for a direct connection.
-    pub proxy: String,
-    /// A Vertex AI service account whose access token authorizes the call (fetched and cached by `dispatch`).
-    pub google_account: Option<super::vertex::ServiceAccount>,
-    /// POST for every relayed call; GET for model lists and balances.
-    pub method: http::Method,
-    /// The channel's own time bounds (0 = the relay's defaults).
-    pub timeouts: veloera_proto::v1::Timeouts,
-}
-
-impl UpstreamCall {
-    /// A call to `candidate` in `format`: the channel's extra headers are added after the adaptor's own, and its
-    /// status mapping and proxy come along.
-    pub fn to_channel(
-        candidate: &Candidate,
-        format: super::Format,
-        url: String,
-        mut headers: Vec<(HeaderName, HeaderValue)>,
-        body: Bytes,
-    ) -> UpstreamCall {
-        channel_settings::extra_headers(candidate, &mut headers);
-        UpstreamCall {
-            url,
-            headers,
-            body,
-            format,
-            status_map: candidate.status_code_mapping.clone(),
-            proxy: candidate.proxy.clone(),
-            google_account: None,
-            method: http::Method::POST,
-            timeouts: candidate.timeouts.unwrap_or_default(),
-        }
-    }
-}
-
-/// Builds the chat call for `candidate`: mapped model name, and for streams `stream_options.include_usage`
+/// Builds the chat call for `target`: mapped model name, and for streams `stream_options.include_usage`
 /// forced on so usage comes from the upstream rather than from guessing.
-pub fn chat_call(candidate: &super::Target<'_>, req: ChatRequest) -> Result<UpstreamCall, RelayError> {
+pub fn chat_call(target: &Target<'_>, req: ChatRequest) -> Result<UpstreamCall, RelayError> {
     let encode = |e: serde_json::Error| RelayError::InvalidRequest(format!("cannot encode request: {e}"));
+    let channel = target.channel;
     let mut fields = req.fields;
-    let (model, adjust) = super::model_suffix::parse(super::Format::OpenAi, &candidate.upstream_model);
+    let (model, adjust) = super::model_suffix::parse(super::Format::OpenAi, &channel.upstream_model);
     if super::model_suffix::is_reasoning_model(&model) {
         reasoning_model_rewrites(&mut fields).map_err(encode)?;
     }
@@ -159,11 +110,11 @@ pub fn chat_call(candidate: &super::Target<'_>, req: ChatRequest) -> Result<Upst
         options.include_usage = Some(true);
         fields.insert("stream_options".into(), to_raw_value(&options).map_err(encode)?);
     }
-    channel_settings::prepend_openai_system(candidate, &mut fields)?;
-    channel_settings::override_fields(candidate, &mut fields);
+    channel_settings::prepend_openai_system(channel, &mut fields)?;
+    channel_settings::override_fields(channel, &mut fields);
     let body = serde_json::to_vec(&fields).map_err(encode)?;
-    let url = endpoint_url(candidate, "/v1/chat/completions");
-    Ok(UpstreamCall::to_channel(candidate, super::Format::OpenAi, url, auth_headers(candidate)?, body.into()))
+    let url = endpoint_url(channel, "/v1/chat/completions");
+    UpstreamCall::to_channel(target, url, Vec::new(), body.into())
 }
 
 /// What OpenAI's reasoning models (o1, o3, o4, gpt-5) require, as Veloera rewrites it: `max_tokens` becomes
@@ -184,54 +135,33 @@ fn reasoning_model_rewrites(fields: &mut BTreeMap<String, Box<RawValue>>) -> Res
     Ok(())
 }
 
-pub(crate) fn endpoint_url(candidate: &Candidate, path: &str) -> String {
-    if candidate.channel_type == AZURE_CHANNEL_TYPE {
-        // Azure names the deployment (our upstream model) in the path and the API version in the query.
-        let base = candidate.base_url.trim_end_matches('/');
-        let resource = path.trim_start_matches("/v1");
-        return format!(
-            "{base}/openai/deployments/{}{resource}?api-version={}",
-            candidate.upstream_model, candidate.api_version
-        );
-    }
-    if candidate.channel_type == CUSTOM_CHANNEL_TYPE {
-        return candidate.base_url.replace("{model}", &candidate.upstream_model);
-    }
-    let base = candidate.base_url.trim_end_matches('/');
-    // Bases that already carry a version segment (…/v1, …/api/v3, GitHub's …/inference) get only the resource path.
-    if base.ends_with("/v1") || base.ends_with("/inference") || base.rsplit('/').next().is_some_and(is_version_segment)
-    {
-        format!("{base}{}", path.trim_start_matches("/v1"))
-    } else {
-        format!("{base}{path}")
+/// The URL of `path` (as under `https://api.openai.com`) at an OpenAI-format channel, by its URL style.
+pub(crate) fn endpoint_url(channel: &Channel, path: &str) -> String {
+    match channel.url {
+        UrlStyle::AzureDeployment => {
+            // Azure names the deployment (our upstream model) in the path and the API version in the query.
+            let base = channel.base_url.trim_end_matches('/');
+            let resource = path.trim_start_matches("/v1");
+            format!(
+                "{base}/openai/deployments/{}{resource}?api-version={}",
+                channel.upstream_model, channel.api_version
+            )
+        }
+        UrlStyle::CustomTemplate => channel.base_url.replace("{model}", &channel.upstream_model),
+        _ => {
+            let base = channel.base_url.trim_end_matches('/');
+            // Bases that already carry a version segment (…/v1, …/api/v3, GitHub's …/inference) get only the
+            // resource path.
+            let versioned = base.ends_with("/v1")
+                || base.ends_with("/inference")
+                || base.rsplit('/').next().is_some_and(is_version_segment);
+            if versioned { format!("{base}{}", path.trim_start_matches("/v1")) } else { format!("{base}{path}") }
+        }
     }
 }
 
 fn is_version_segment(s: &str) -> bool {
     s.len() >= 2 && s.starts_with('v') && s[1..].chars().all(|c| c.is_ascii_digit())
-}
-
-pub(crate) fn auth_headers(candidate: &super::Target<'_>) -> Result<Vec<(HeaderName, HeaderValue)>, RelayError> {
-    let bad_key =
-        || RelayError::UpstreamFailed(format!("channel {} has a key that is not a valid header", candidate.channel_id));
-    // Marked sensitive, as every adaptor's key header is, so it never shows in debug output or HTTP/2 tables.
-    let secret = |raw: &str| {
-        let mut value = HeaderValue::from_str(raw).map_err(|_| bad_key())?;
-        value.set_sensitive(true);
-        Ok::<_, RelayError>(value)
-    };
-    let mut headers = if candidate.channel_type == AZURE_CHANNEL_TYPE {
-        vec![(HeaderName::from_static("api-key"), secret(candidate.api_key())?)]
-    } else {
-        vec![(http::header::AUTHORIZATION, secret(&format!("Bearer {}", candidate.api_key()))?)]
-    };
-    if !candidate.openai_organization.is_empty() {
-        headers.push((
-            HeaderName::from_static("openai-organization"),
-            HeaderValue::from_str(&candidate.openai_organization).map_err(|_| bad_key())?,
-        ));
-    }
-    Ok(headers)
 }
 
 /// Token counts as OpenAI reports them.
@@ -463,10 +393,13 @@ pub fn upstream_error(status: StatusCode, body: &[u8]) -> RelayError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::test_target;
+    use crate::channel::testing::{self, target as test_target};
+    use veloera_proto::v1::Candidate;
 
-    fn candidate(channel_type: i32, base_url: &str) -> Candidate {
-        Candidate { channel_type, base_url: base_url.into(), upstream_model: "real-model".into(), ..Default::default() }
+    /// A channel of Veloera's type `type_id` (its row as control sends it) at `base_url`.
+    fn candidate(type_id: i32, base_url: &str) -> Channel {
+        let c = testing::candidate_of_type(type_id);
+        testing::channel(Candidate { base_url: base_url.into(), upstream_model: "real-model".into(), ..c })
     }
 
     #[test]
@@ -570,8 +503,10 @@ mod tests {
             endpoint_url(&c, "/v1/chat/completions"),
             "https://res.openai.azure.com/openai/deployments/real-model/chat/completions?api-version=2024-10-21"
         );
-        let h = auth_headers(&test_target(&c)).unwrap();
+        let req = ChatRequest::parse(br#"{"model":"m","messages":[{"role":"user","content":"hi"}]}"#).unwrap();
+        let h = chat_call(&test_target(&c), req).unwrap().headers;
         assert_eq!((h[0].0.as_str(), h[0].1.to_str().unwrap()), ("api-key", "sk-up"));
+        assert!(h[0].1.is_sensitive());
     }
 
     #[test]

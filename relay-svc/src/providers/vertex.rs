@@ -1,4 +1,4 @@
-//! Google Vertex AI channels (Veloera channel type 41): the key is a service-account JSON, the channel's
+//! Google Vertex AI channels: the key is a service-account JSON, the channel's
 //! `other` is the region. Claude models are called with Anthropic's body (`anthropic_version:
 //! vertex-2023-10-16`, no `model`) at `rawPredict` / `streamRawPredict`; every other model is a Gemini model at
 //! `generateContent` / `streamGenerateContent`. The access token comes from an RS256 JWT assertion exchanged at
@@ -9,20 +9,28 @@ use serde_json::Value;
 
 use crate::error::RelayError;
 
-pub const CHANNEL_TYPE: i32 = 41;
 const DEFAULT_REGION: &str = "us-central1";
 const ANTHROPIC_VERSION: &str = "vertex-2023-10-16";
 const SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
 const GOOGLE_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 
-/// The fields of a service-account key file that are used.
-#[derive(Debug, Clone, Deserialize)]
+/// The fields of a service-account key file that are used. `Debug` leaves the private key out.
+#[derive(Clone, Deserialize)]
 pub struct ServiceAccount {
     pub client_email: String,
     pub private_key: String,
     pub project_id: String,
     #[serde(default)]
     pub token_uri: Option<String>,
+}
+
+impl std::fmt::Debug for ServiceAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceAccount")
+            .field("client_email", &self.client_email)
+            .field("project_id", &self.project_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ServiceAccount {

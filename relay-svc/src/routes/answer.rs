@@ -9,17 +9,17 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use http::HeaderValue;
-use veloera_proto::v1::Candidate;
 
 use super::RelayState;
 use super::conversation::Admitted;
 use super::sse;
 use super::translate::{self, Delivery};
-use crate::dispatch::Upstream;
+use crate::channel::{Channel, Target, Wire};
+use crate::dispatch::{Upstream, UpstreamCall};
 use crate::error::RelayError;
 use crate::failover::{Detached, Failover};
-use crate::providers::openai::{self, ChatRequest, UpstreamCall, convert};
-use crate::providers::{self, Format, Target, chat};
+use crate::providers::openai::{self, ChatRequest, convert};
+use crate::providers::{self, Format, chat};
 use crate::usage::Metering;
 
 /// How one attempt's answer reaches the client.
@@ -40,16 +40,15 @@ pub enum Path {
 impl Path {
     /// The delivery for `channel` serving a `client` request (`stream`ing or not); `reads_answer` when the
     /// answer must be read as it passes (blocked words), which takes OpenAI chat off its lean path.
-    pub fn of(channel: &Candidate, client: Format, stream: bool, reads_answer: bool) -> Path {
-        let wire = Format::of_candidate(channel);
+    pub fn of(channel: &Channel, client: Format, stream: bool, reads_answer: bool) -> Path {
         if stream && channel.non_stream_only {
             return Path::WholeAsStream;
         }
         // Vertex AI takes its own body shapes, so it is always written through the adaptors.
-        let same = wire == client
+        let same = channel.format == client
             && !channel.thinking_to_content
             && !channel.force_format
-            && channel.channel_type != providers::vertex::CHANNEL_TYPE;
+            && channel.wire != Wire::Vertex;
         match (same, client) {
             (true, Format::OpenAi) if !reads_answer => Path::Lean,
             (true, _) => Path::PassThrough,
@@ -152,21 +151,22 @@ pub async fn answer(state: &RelayState, admitted: Admitted, mut asked: Asked<'_>
         Some(r) => r,
         None => Arc::new(asked.shared_form()?.clone()),
     };
-    let wire = Format::of_candidate(&target);
+    let channel = target.channel;
+    let wire = channel.format;
     let delivery = if path == Path::PassThrough { Delivery::PassThrough } else { Delivery::Convert };
     if stream && upstream.is_event_stream() {
-        let decoder = providers::decoder(wire, &target.upstream_model);
+        let decoder = providers::decoder(wire, &channel.upstream_model);
         let encoder = providers::encoder(client, &request.model, asked.include_usage);
         let plan = translate::StreamPlan { decoder, encoder, delivery, request: Some(request.clone()), answers };
-        return Ok(translate::stream(upstream, meter, plan, target.thinking_to_content));
+        return Ok(translate::stream(upstream, meter, plan, channel.thinking_to_content));
     }
     let plan = translate::ReplyPlan {
         wire,
         client,
         delivery,
-        model: &target.upstream_model,
+        model: &channel.upstream_model,
         request: &request,
-        think_tags: target.thinking_to_content,
+        think_tags: channel.thinking_to_content,
         answers,
     };
     translate::reply(upstream, meter, plan).await
@@ -189,6 +189,7 @@ async fn lean(
         meter.answer_text(&openai::reply_text(&body));
     }
     meter.answered(info.usage.map(Into::into), !info.empty);
+    meter.finish();
     let mut response = Body::from(body).into_response();
     response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(response)
@@ -197,12 +198,13 @@ async fn lean(
 /// `request` as `target` gets it: the channel's system prompt first, the model's convenience suffix applied.
 /// Returns it with the model name to send upstream.
 fn for_target(request: &chat::Request, target: &Target<'_>) -> (chat::Request, String) {
+    let channel = target.channel;
     let mut request = request.clone();
-    if !target.system_prompt.is_empty() {
+    if !channel.system_prompt.is_empty() {
         // The channel's prompt goes first (joined to the client's with a blank line, as Veloera merges them).
-        request.system.insert(0, target.system_prompt.clone());
+        request.system.insert(0, channel.system_prompt.clone());
     }
-    let (upstream_model, adjust) = providers::model_suffix::parse(Format::of_candidate(target), &target.upstream_model);
+    let (upstream_model, adjust) = providers::model_suffix::parse(channel.format, &channel.upstream_model);
     adjust.apply(&mut request);
     (request, upstream_model)
 }
@@ -236,8 +238,14 @@ fn whole_as_stream(
             let (upstream, target) = failover.send(first, &mut meter, build).await?;
             let body = upstream.body().await?;
             let sent = sent.unwrap_or_else(|| whole.clone());
-            let wire = Format::of_candidate(&target);
-            let reply = translate::whole_reply(wire, &body, &target.upstream_model, &sent, target.thinking_to_content)?;
+            let channel = target.channel;
+            let reply = translate::whole_reply(
+                channel.format,
+                &body,
+                &channel.upstream_model,
+                &sent,
+                channel.thinking_to_content,
+            )?;
             if let Some(check) = &mut answers {
                 check.feed(&reply.text())?;
             }

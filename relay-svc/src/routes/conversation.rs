@@ -73,7 +73,11 @@ async fn try_admit(state: &RelayState, asking: Asking<'_>) -> Result<Admitted, R
         None
     };
     // The estimate is reserved before anything is sent; a request the balance cannot cover goes no further.
-    let reservation = state.link.leases.reserve(&auth.caller.caller, usage::estimate(pricing, asking.cost)).await?;
+    let reservation = state
+        .link
+        .leases
+        .reserve(&auth.caller.caller, usage::estimate(pricing, asking.cost), asking.request_id.as_str())
+        .await?;
     let mut meter = Metering::start(state.outbox.clone(), auth.caller.clone(), *pricing, facts);
     meter.measured_by(state.link.metrics.clone());
     if let Some(recording) = state.link.content.record(asking.body) {

@@ -13,9 +13,10 @@ use super::conversation::{Admitted, Asking, admit};
 use super::passthrough::{Incoming, answer, openai_failover};
 use super::{RelayState, read_body};
 use crate::auth;
+use crate::channel::Target;
+use crate::dispatch::UpstreamCall;
 use crate::error::RelayError;
-use crate::providers::openai::{self, UpstreamCall};
-use crate::providers::{Format, Target};
+use crate::providers::openai;
 use crate::usage::CostHint;
 
 /// One multipart endpoint.
@@ -78,12 +79,11 @@ pub async fn relay(
     let mut failover = openai_failover(state, &auth, &mut meter, form.path, &model)?;
     let first = failover.first(&mut meter)?;
     let build = |t: &Target<'_>| {
-        let (boundary, body) = encode(&fields, &t.upstream_model);
-        let mut headers = openai::auth_headers(t)?;
+        let (boundary, body) = encode(&fields, &t.channel.upstream_model);
         let content_type = HeaderValue::from_str(&format!("multipart/form-data; boundary={boundary}"))
             .map_err(|_| RelayError::InvalidRequest("cannot build the form's content type".into()))?;
-        headers.push((http::header::CONTENT_TYPE, content_type));
-        Ok(UpstreamCall::to_channel(t, Format::OpenAi, openai::endpoint_url(t, form.path), headers, body))
+        let headers = vec![(http::header::CONTENT_TYPE, content_type)];
+        UpstreamCall::to_channel(t, openai::endpoint_url(t.channel, form.path), headers, body)
     };
     let (upstream, _) = failover.send(first, &mut meter, build).await?;
     answer(upstream, meter, &model).await

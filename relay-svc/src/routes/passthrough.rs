@@ -17,12 +17,13 @@ use super::request_id::RequestId;
 use super::translate::{self, Delivery};
 use super::{RelayState, read_body};
 use crate::auth;
-use crate::dispatch::Upstream;
+use crate::channel::{Channel, Target};
+use crate::dispatch::{Upstream, UpstreamCall};
 use crate::error::RelayError;
 use crate::failover::Failover;
+use crate::providers::openai;
 use crate::providers::openai::probe::{UsageDecoder, usage_in};
-use crate::providers::openai::{self, UpstreamCall};
-use crate::providers::{self, Format, Target, channel_settings};
+use crate::providers::{self, Format, channel_settings};
 use crate::usage::CostHint;
 use crate::usage::Metering;
 
@@ -105,14 +106,14 @@ pub async fn relay(
             None => serde_json::from_slice(&bytes)
                 .map_err(|e| RelayError::InvalidRequest(format!("invalid JSON body (expected an object): {e}")))?,
         };
-        let upstream_model = to_raw_value(&t.upstream_model)
+        let upstream_model = to_raw_value(&t.channel.upstream_model)
             .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the model: {e}")))?;
         fields.insert("model".into(), upstream_model);
-        channel_settings::override_fields(t, &mut fields);
+        channel_settings::override_fields(t.channel, &mut fields);
         let body = serde_json::to_vec(&fields)
             .map_err(|e| RelayError::InvalidRequest(format!("cannot encode the request: {e}")))?;
-        let url = openai::endpoint_url(t, endpoint.path);
-        Ok(UpstreamCall::to_channel(t, Format::OpenAi, url, openai::auth_headers(t)?, body.into()))
+        let url = openai::endpoint_url(t.channel, endpoint.path);
+        UpstreamCall::to_channel(t, url, Vec::new(), body.into())
     };
     let (upstream, _) = failover.send(first, &mut meter, build).await?;
     answer(upstream, meter, &model).await
@@ -139,7 +140,7 @@ pub(super) fn openai_failover<'a>(
     path: &str,
     model: &str,
 ) -> Result<Failover<'a>, RelayError> {
-    let openai = |c: &veloera_proto::v1::Candidate| Format::of_candidate(c) == Format::OpenAi;
+    let openai = |c: &Channel| c.format == Format::OpenAi;
     if !auth.candidates().iter().any(openai) {
         let err = RelayError::InvalidRequest(format!(
             "{path} needs an OpenAI-compatible channel; model {model} is served by one that is not"
@@ -148,7 +149,7 @@ pub(super) fn openai_failover<'a>(
         return Err(err);
     }
     let mut failover = Failover::new(&state.failover, &state.dispatcher, auth);
-    failover.skip(|c| Format::of_candidate(c) != Format::OpenAi);
+    failover.skip(|c| c.format != Format::OpenAi);
     Ok(failover)
 }
 
@@ -171,12 +172,14 @@ pub(super) async fn answer(upstream: Upstream, mut meter: Metering, model: &str)
     if !content_type.to_str().is_ok_and(|ct| ct.starts_with("application/json")) {
         // Audio and other binary answers: streamed through; the request is billed by its price per call.
         meter.first_byte();
+        meter.answering();
         meter.answered(None, true);
-        // The closure owns the metering, so the usage record is sent when the body ends (or is abandoned).
+        // The closure owns the metering: a body that breaks off is recorded as failed (and not billed), and the
+        // request is finished when the body has gone out whole (the meter drops with the stream).
         let bytes = upstream.into_bytes_stream().map(move |piece| {
-            let _metering = &meter;
             piece.map_err(|e| {
-                tracing::warn!(error = ?e.to_string(), "binary upstream body failed");
+                meter.failed(&e);
+                meter.finish();
                 std::io::Error::other(e.to_string())
             })
         });
@@ -188,6 +191,7 @@ pub(super) async fn answer(upstream: Upstream, mut meter: Metering, model: &str)
     meter.first_byte();
     // Embeddings, images and the like have no empty answer: what they return is what was paid for.
     meter.answered(usage_in(&body), true);
+    meter.finish();
     let mut response = Body::from(body).into_response();
     response.headers_mut().insert(http::header::CONTENT_TYPE, content_type);
     Ok(response)

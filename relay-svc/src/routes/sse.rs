@@ -28,7 +28,8 @@ struct Relay {
     said_anything: bool,
 }
 
-pub fn relay(upstream: Upstream, meter: Metering, wants_usage: bool) -> Response {
+pub fn relay(upstream: Upstream, mut meter: Metering, wants_usage: bool) -> Response {
+    meter.answering();
     let state = Relay {
         events: Box::pin(upstream.events()),
         meter,
@@ -97,13 +98,14 @@ async fn next_frame(r: &mut Relay) -> Bytes {
 fn done(r: &mut Relay) -> Bytes {
     r.ended = true;
     r.meter.answered(None, r.said_anything);
+    r.meter.finish();
     Bytes::from_static(DONE)
 }
 
 fn fail(r: &mut Relay, e: RelayError) -> Bytes {
-    tracing::warn!(error = ?e.to_string(), "upstream stream failed");
     r.ended = true;
     r.meter.failed(&e);
+    r.meter.finish();
     Bytes::from(format!("data: {}\n\n", e.body()))
 }
 

@@ -68,6 +68,7 @@ pub async fn reply(upstream: Upstream, mut meter: Metering, plan: ReplyPlan<'_>)
     {
         // Nothing of the answer reaches the client, so nothing is billed.
         meter.failed(&e);
+        meter.finish();
         return Err(e);
     }
     if let (true, Ok(reply)) = (meter.records_answer(), &parsed) {
@@ -80,6 +81,7 @@ pub async fn reply(upstream: Upstream, mut meter: Metering, plan: ReplyPlan<'_>)
                 // Passed on as it came; an answer we cannot read is not known to be empty.
                 Err(_) => meter.answered(None, true),
             }
+            meter.finish();
             let mut response = Body::from(body).into_response();
             response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
             Ok(response)
@@ -87,6 +89,7 @@ pub async fn reply(upstream: Upstream, mut meter: Metering, plan: ReplyPlan<'_>)
         Delivery::Convert => {
             let mut reply = meter.check(parsed)?;
             meter.answered(Some(reply.usage), reply.says_something());
+            meter.finish();
             if think_tags {
                 think_tags::reply(&mut reply);
             }
@@ -129,7 +132,8 @@ pub struct StreamPlan {
 
 /// A streamed answer, relayed event by event (never buffered whole). A failure after the first byte ends the
 /// client's stream with its format's error event, never with a normal finish.
-pub fn stream(upstream: Upstream, meter: Metering, how: StreamPlan, think_tags: bool) -> Response {
+pub fn stream(upstream: Upstream, mut meter: Metering, how: StreamPlan, think_tags: bool) -> Response {
+    meter.answering();
     let StreamPlan { decoder, encoder, delivery, request, answers } = how;
     let state = Translation {
         events: Box::pin(upstream.events()),
@@ -171,6 +175,7 @@ async fn next_bytes(t: &mut Translation) -> Bytes {
                 };
                 let said_something = t.said_something || !t.decoder.reads_answer();
                 t.meter.answered(counted, said_something);
+                t.meter.finish();
                 return match t.delivery {
                     Delivery::Convert => join(t.encoder.finish().iter().map(|f| f.to_bytes())),
                     Delivery::PassThrough => Bytes::new(),
@@ -234,9 +239,9 @@ async fn next_bytes(t: &mut Translation) -> Bytes {
 }
 
 fn fail(t: &mut Translation, e: RelayError) -> Bytes {
-    tracing::warn!(error = ?e.to_string(), "upstream stream failed");
     t.ended = true;
     t.meter.failed(&e);
+    t.meter.finish();
     join(t.encoder.fail(&e.public_message()).iter().map(|f| f.to_bytes()))
 }
 
@@ -279,13 +284,14 @@ pub fn reply_as_stream(
                         }
                         meter.first_byte();
                         meter.answered(Some(reply.usage), reply.says_something());
+                        meter.finish();
                         let mut frames: Vec<_> = reply_events(&reply).iter().flat_map(|ev| encoder.encode(ev)).collect();
                         frames.extend(encoder.finish());
                         frames
                     }
                     Err(e) => {
-                        tracing::warn!(error = ?e.to_string(), "upstream failed behind a non-streaming channel");
                         meter.failed(&e);
+                        meter.finish();
                         encoder.fail(&e.public_message())
                     }
                 };

@@ -15,3 +15,4 @@ mod compose;
 mod dockerfile;
 mod launcher;
 mod space;
+mod startup;

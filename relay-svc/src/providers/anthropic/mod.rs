@@ -339,15 +339,10 @@ pub fn endpoint_url(base_url: &str) -> String {
     if base.ends_with("/v1") { format!("{base}/messages") } else { format!("{base}/v1/messages") }
 }
 
-/// `x-api-key` (marked sensitive so it never shows in debug output) and the pinned `anthropic-version`.
-pub fn auth_headers(api_key: &str) -> Result<Vec<(HeaderName, HeaderValue)>, RelayError> {
-    let mut key = HeaderValue::from_str(api_key)
-        .map_err(|_| RelayError::UpstreamFailed("the channel's API key is not a valid header value".into()))?;
-    key.set_sensitive(true);
-    Ok(vec![
-        (HeaderName::from_static("x-api-key"), key),
-        (HeaderName::from_static("anthropic-version"), HeaderValue::from_static(API_VERSION)),
-    ])
+/// The pinned `anthropic-version` every call to Anthropic's API carries (the key's `x-api-key` is the channel
+/// type's auth style, written by `dispatch::auth`).
+pub fn version_header() -> (HeaderName, HeaderValue) {
+    (HeaderName::from_static("anthropic-version"), HeaderValue::from_static(API_VERSION))
 }
 
 #[cfg(test)]
@@ -362,13 +357,11 @@ mod tests {
     }
 
     #[test]
-    fn auth_uses_the_api_key_header_and_pins_the_version() {
-        let headers = auth_headers("sk-ant-123").unwrap();
-        assert_eq!(headers[0].0, "x-api-key");
-        assert_eq!(headers[0].1, "sk-ant-123");
-        assert!(headers[0].1.is_sensitive());
-        assert_eq!(headers[1], (HeaderName::from_static("anthropic-version"), HeaderValue::from_static("2023-06-01")));
-        assert!(matches!(auth_headers("bad\nkey"), Err(RelayError::UpstreamFailed(_))));
+    fn calls_pin_the_api_version() {
+        assert_eq!(
+            version_header(),
+            (HeaderName::from_static("anthropic-version"), HeaderValue::from_static("2023-06-01"))
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ pub use reply::{parse_reply, render_reply};
 pub use request::{build_request, candidate_count, parse_request};
 pub use stream::{Decoder, Encoder};
 
-use http::{HeaderName, HeaderValue, StatusCode};
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -392,14 +392,6 @@ fn is_version_segment(s: &str) -> bool {
     tail.chars().all(|c| c.is_ascii_digit())
 }
 
-/// `x-goog-api-key: <key>` (a header rather than `?key=`, so the key stays out of URLs and logs).
-pub fn auth_headers(api_key: &str) -> Result<Vec<(HeaderName, HeaderValue)>, RelayError> {
-    let mut value = HeaderValue::from_str(api_key)
-        .map_err(|_| RelayError::UpstreamFailed("the Gemini channel key is not a valid header value".into()))?;
-    value.set_sensitive(true);
-    Ok(vec![(HeaderName::from_static("x-goog-api-key"), value)])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -427,15 +419,6 @@ mod tests {
             assert_eq!(is_version_segment(segment), want, "{segment}");
         }
         assert!(!is_version_segment("vertex") && !is_version_segment("v1x"));
-    }
-
-    #[test]
-    fn the_key_goes_in_a_sensitive_goog_header() {
-        let headers = auth_headers("AIza-key").unwrap();
-        assert_eq!(headers[0].0, "x-goog-api-key");
-        assert_eq!(headers[0].1, "AIza-key");
-        assert!(headers[0].1.is_sensitive());
-        assert!(matches!(auth_headers("bad\nkey"), Err(RelayError::UpstreamFailed(_))));
     }
 
     #[test]
