@@ -1,6 +1,6 @@
 //! First start: the root account (and its default token when configured).
 
-use veloera_admin_types::{TokenCreate, role};
+use veloera_admin_types::{Role, TokenCreate};
 
 use crate::admin::tokens::issue;
 use crate::db::{self, users::NewUser};
@@ -22,7 +22,7 @@ pub async fn ensure_root(state: &AppState, password: &str) -> Result<(), Control
     let user = NewUser {
         username: "root",
         password_hash: &hash,
-        role: role::ROOT as i64,
+        role: Role::Root.as_i64(),
         quota: ROOT_QUOTA,
         must_change_password: password == DEFAULT_ROOT_PASSWORD,
     };

@@ -12,6 +12,7 @@ use std::time::Duration;
 use metrics::{Counter, Gauge, Histogram, Key, Label, Recorder};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 use tokio::net::TcpListener;
+use veloera_admin_types::ChannelStatus;
 use veloera_proto::v1::DenialReason;
 
 use crate::error::ControlError;
@@ -107,11 +108,11 @@ impl Metrics {
         let Some(r) = &self.0 else { return Ok(String::new()) };
         for channel in crate::db::gauges::channel_health(state.db()).await? {
             let id = channel.channel_id.to_string();
-            let enabled = channel.status == i64::from(veloera_admin_types::status::ENABLED);
+            let enabled = channel.status == ChannelStatus::Enabled.as_i64();
             r.gauge(CHANNEL_ENABLED, vec![Label::new("channel", id.clone())]).set(f64::from(u8::from(enabled)));
             for k in channel.keys {
                 let labels = vec![Label::new("channel", id.clone()), Label::new("key", k.key)];
-                let enabled = k.status == i64::from(veloera_admin_types::status::ENABLED);
+                let enabled = k.status == ChannelStatus::Enabled.as_i64();
                 r.gauge(KEY_ENABLED, labels.clone()).set(f64::from(u8::from(enabled)));
                 r.gauge(KEY_REQUESTS, labels.clone()).set(k.requests as f64);
                 r.gauge(KEY_ERRORS, labels).set(k.errors as f64);

@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 
 pub mod channel_transfer;
 pub mod channel_types;
+mod role_status;
+
+pub use role_status::{ChannelStatus, Role, TokenStatus, UnknownNumber, UserStatus};
 
 /// Veloera's response envelope. `data` is omitted when there is nothing to return.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,21 +48,24 @@ impl<T> Page<T> {
     }
 }
 
-/// Veloera role numbers.
+/// Veloera role numbers as the API's integer fields carry them (the UI compares them); the server uses [`Role`].
 pub mod role {
-    pub const GUEST: i32 = 0;
-    pub const COMMON: i32 = 1;
-    pub const ADMIN: i32 = 10;
-    pub const ROOT: i32 = 100;
+    use super::Role;
+    pub const GUEST: i32 = Role::Guest.as_i32();
+    pub const COMMON: i32 = Role::Common.as_i32();
+    pub const ADMIN: i32 = Role::Admin.as_i32();
+    pub const ROOT: i32 = Role::Root.as_i32();
 }
 
-/// Veloera status numbers shared by users and channels (channels add 3 = auto-disabled).
+/// Veloera status numbers as the API's integer fields carry them (the UI compares them); the server uses
+/// [`UserStatus`], [`TokenStatus`] and [`ChannelStatus`].
 pub mod status {
-    pub const ENABLED: i32 = 1;
-    pub const DISABLED: i32 = 2;
-    pub const CHANNEL_AUTO_DISABLED: i32 = 3;
-    pub const TOKEN_EXPIRED: i32 = 3;
-    pub const TOKEN_EXHAUSTED: i32 = 4;
+    use super::{ChannelStatus, TokenStatus};
+    pub const ENABLED: i32 = ChannelStatus::Enabled.as_i32();
+    pub const DISABLED: i32 = ChannelStatus::Disabled.as_i32();
+    pub const CHANNEL_AUTO_DISABLED: i32 = ChannelStatus::AutoDisabled.as_i32();
+    pub const TOKEN_EXPIRED: i32 = TokenStatus::Expired.as_i32();
+    pub const TOKEN_EXHAUSTED: i32 = TokenStatus::Exhausted.as_i32();
 }
 
 /// Veloera log types (note: 5 is check-in here, unlike new-api).

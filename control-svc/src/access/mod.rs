@@ -9,7 +9,7 @@ mod ownership;
 
 pub use ownership::{LogScope, acting_for, log_scope, manageable, own_token, reachable_token};
 
-use veloera_admin_types::{role, status};
+use veloera_admin_types::{Role, UserStatus};
 
 use crate::db::{self, users::UserRow};
 use crate::error::ControlError;
@@ -33,16 +33,16 @@ pub enum Need {
 
 /// Refuses `user` unless it meets `need`.
 pub fn require(user: &UserRow, need: Need) -> Result<(), ControlError> {
-    if user.status != status::ENABLED as i64 {
+    if user.status != UserStatus::Enabled.as_i64() {
         return Err(ControlError::Forbidden("this account is disabled".into()));
     }
     if need >= Need::Active && user.must_change_password != 0 {
         return Err(ControlError::Forbidden("the default password must be changed first (PUT /api/user/self)".into()));
     }
-    if need == Need::Admin && user.role < role::ADMIN as i64 {
+    if need == Need::Admin && user.role < Role::Admin.as_i64() {
         return Err(ControlError::Forbidden("administrator access required".into()));
     }
-    if need == Need::Root && user.role < role::ROOT as i64 {
+    if need == Need::Root && user.role < Role::Root.as_i64() {
         return Err(ControlError::Forbidden("root access required".into()));
     }
     Ok(())
@@ -97,8 +97,9 @@ mod tests {
 
     #[test]
     fn each_level_admits_the_roles_above_it_and_refuses_those_below() {
-        let (common, admin, root) = (role::COMMON as u8, role::ADMIN as u8, role::ROOT as u8);
-        let on = status::ENABLED as u8;
+        let (common, admin, root) =
+            (Role::Common.as_i32() as u8, Role::Admin.as_i32() as u8, Role::Root.as_i32() as u8);
+        let on = UserStatus::Enabled.as_i32() as u8;
         assert!(require(&user(common, on, false), Need::Active).is_ok());
         assert!(require(&user(common, on, false), Need::Admin).is_err());
         assert!(require(&user(admin, on, false), Need::Admin).is_ok());
@@ -108,10 +109,10 @@ mod tests {
 
     #[test]
     fn a_disabled_account_or_a_pending_password_change_is_refused() {
-        let root = role::ROOT as u8;
-        assert!(require(&user(root, status::DISABLED as u8, false), Need::SignedIn).is_err());
-        assert!(require(&user(root, status::ENABLED as u8, true), Need::SignedIn).is_ok());
-        assert!(require(&user(root, status::ENABLED as u8, true), Need::Active).is_err());
+        let root = Role::Root.as_i32() as u8;
+        assert!(require(&user(root, UserStatus::Disabled.as_i32() as u8, false), Need::SignedIn).is_err());
+        assert!(require(&user(root, UserStatus::Enabled.as_i32() as u8, true), Need::SignedIn).is_ok());
+        assert!(require(&user(root, UserStatus::Enabled.as_i32() as u8, true), Need::Active).is_err());
     }
 
     #[test]

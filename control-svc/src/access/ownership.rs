@@ -1,7 +1,7 @@
 //! On whose behalf a caller may act: other users (Veloera's rule: an administrator manages only users of a lower
 //! role, root manages everyone), their tokens, and which log rows a caller may read.
 
-use veloera_admin_types::role;
+use veloera_admin_types::Role;
 
 use crate::db::{self, tokens::TokenRow, users::UserRow};
 use crate::error::ControlError;
@@ -13,7 +13,7 @@ pub async fn manageable(state: &AppState, actor: &UserRow, id: i64) -> Result<Us
     let user = db::users::find_by_id(state.db(), id)
         .await?
         .ok_or_else(|| ControlError::NotFound(format!("user {id} not found")))?;
-    if actor.role != role::ROOT as i64 && user.role >= actor.role {
+    if actor.role != Role::Root.as_i64() && user.role >= actor.role {
         return Err(ControlError::Forbidden(
             "administrators may not manage users of their own or a higher role".into(),
         ));
@@ -27,7 +27,7 @@ pub async fn acting_for(state: &AppState, actor: &UserRow, owner_id: i64) -> Res
     if owner_id == actor.id {
         return Ok(actor.clone());
     }
-    if actor.role < role::ADMIN as i64 {
+    if actor.role < Role::Admin.as_i64() {
         return Err(ControlError::Forbidden("users may act only on their own account".into()));
     }
     manageable(state, actor, owner_id).await
@@ -78,7 +78,7 @@ impl LogScope {
 /// The scope of a log view `actor` asks for: `asked_user` (0 for none) and whether it filters or groups by
 /// channel. Ordinary users may ask only for their own rows and never by channel.
 pub fn log_scope(actor: &UserRow, asked_user: i64, by_channel: bool) -> Result<LogScope, ControlError> {
-    if actor.role >= role::ADMIN as i64 {
+    if actor.role >= Role::Admin.as_i64() {
         return Ok(LogScope::All { user_id: (asked_user != 0).then_some(asked_user) });
     }
     if asked_user != 0 && asked_user != actor.id {

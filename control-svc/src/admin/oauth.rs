@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum_extra::extract::cookie::{Cookie, Key, SameSite, SignedCookieJar};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
-use veloera_admin_types::{Envelope, UserSelf, role, status};
+use veloera_admin_types::{Envelope, Role, UserSelf, UserStatus};
 
 use super::session::start_session;
 use crate::accounts::oauth::Identity;
@@ -158,7 +158,7 @@ async fn sign_in_or_register(
         password_hash: "",
         display_name: &display_name,
         email: &email,
-        role: role::COMMON as i64,
+        role: Role::Common.as_i64(),
         base_quota: 0,
         aff_code: Some(aff),
         github_id: if kind == ExternalId::GitHub { &identity.subject } else { "" },
@@ -190,7 +190,7 @@ async fn linked(app: &AppState, kind: ExternalId, subject: &str) -> Result<Optio
     if deleted {
         return Err(ControlError::Forbidden("the account linked to this sign-in has been deleted".into()));
     }
-    if user.status != status::ENABLED as i64 {
+    if user.status != UserStatus::Enabled.as_i64() {
         return Err(ControlError::Forbidden("this account is disabled".into()));
     }
     Ok(Some(user))

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use veloera_admin_types::{Envelope, RegisterRequest, UserSelf, role};
+use veloera_admin_types::{Envelope, RegisterRequest, Role, UserSelf};
 
 use super::JsonBody;
 use crate::accounts::{self, Registration};
@@ -67,7 +67,7 @@ pub async fn register(
         password_hash: &hash,
         display_name: username,
         email: &email,
-        role: role::COMMON as i64,
+        role: Role::Common.as_i64(),
         base_quota: 0,
         aff_code: body.aff_code.as_deref(),
         github_id: "",

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use veloera_admin_types::{Envelope, SetupRequest, SetupStatus, UserSelf, role};
+use veloera_admin_types::{Envelope, Role, SetupRequest, SetupStatus, UserSelf};
 
 use super::JsonBody;
 use crate::accounts::{self, AccountSettings, Registration};
@@ -63,7 +63,7 @@ pub async fn post(
         password_hash: &hash,
         display_name: "Root User",
         email: "",
-        role: role::ROOT as i64,
+        role: Role::Root.as_i64(),
         base_quota: ROOT_QUOTA,
         aff_code: None,
         github_id: "",

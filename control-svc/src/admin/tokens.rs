@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
-use veloera_admin_types::{Envelope, Page, Token, TokenCreate, TokenUpdate, status};
+use veloera_admin_types::{Envelope, Page, Token, TokenCreate, TokenStatus, TokenUpdate};
 
 use super::JsonBody;
 use super::paging::{FirstPage, PageQuery};
@@ -218,7 +218,8 @@ pub(crate) async fn change(
         row.set_rate_limit(limit);
     }
     if let Some(s) = body.status {
-        if s == status::ENABLED {
+        let wanted = TokenStatus::try_from(s);
+        if wanted == Ok(TokenStatus::Enabled) {
             if row.expired_time != -1 && row.expired_time <= now_secs() {
                 return Err(ControlError::BadRequest(
                     "the token has expired; extend expired_time before enabling it".into(),
@@ -229,7 +230,7 @@ pub(crate) async fn change(
                     "the token has no quota left; add quota before enabling it".into(),
                 ));
             }
-        } else if s != status::DISABLED {
+        } else if wanted != Ok(TokenStatus::Disabled) {
             return Err(ControlError::BadRequest("status must be 1 (enabled) or 2 (disabled)".into()));
         }
         row.status = s as i64;

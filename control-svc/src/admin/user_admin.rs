@@ -7,7 +7,7 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
-use veloera_admin_types::{Envelope, Page, UserCreate, UserManage, UserSelf, UserUpdate, role, status};
+use veloera_admin_types::{Envelope, Page, Role, UserCreate, UserManage, UserSelf, UserStatus, UserUpdate};
 
 use super::JsonBody;
 use super::paging::{FirstPage, PageQuery};
@@ -103,11 +103,11 @@ pub(crate) async fn create_user(state: &AppState, admin: &UserRow, body: UserCre
         return Err(ControlError::BadRequest("username must be 1 to 12 of a-z, A-Z, 0-9, _ and -".into()));
     }
     check_password(&body.password)?;
-    let new_role = body.role.unwrap_or(role::COMMON) as i64;
-    if ![role::COMMON as i64, role::ADMIN as i64].contains(&new_role) {
+    let new_role = body.role.map_or(Role::Common.as_i64(), i64::from);
+    if ![Role::Common.as_i64(), Role::Admin.as_i64()].contains(&new_role) {
         return Err(ControlError::BadRequest("role must be 1 (user) or 10 (administrator)".into()));
     }
-    if new_role >= admin.role && admin.role != role::ROOT as i64 {
+    if new_role >= admin.role && admin.role != Role::Root.as_i64() {
         return Err(ControlError::Forbidden("only root may create administrators".into()));
     }
     if db::users::find_by_username(state.db(), username).await?.is_some() {
@@ -220,25 +220,25 @@ pub(crate) async fn act(state: &AppState, admin: &UserRow, id: i64, action: &str
         return Err(ControlError::Forbidden("you cannot manage your own account here".into()));
     }
     let user = access::manageable(state, admin, id).await?;
-    let is_root = user.role == role::ROOT as i64;
+    let is_root = user.role == Role::Root.as_i64();
     let root_only = |what: &str| Err(ControlError::Forbidden(format!("only root may {what} administrators")));
     match action {
         "disable" | "delete" if is_root => {
             return Err(ControlError::Forbidden("the root account cannot be disabled or deleted".into()));
         }
-        "disable" => db::user_admin::set_status(state.db(), id, status::DISABLED as i64).await?,
-        "enable" => db::user_admin::set_status(state.db(), id, status::ENABLED as i64).await?,
+        "disable" => db::user_admin::set_status(state.db(), id, UserStatus::Disabled.as_i64()).await?,
+        "enable" => db::user_admin::set_status(state.db(), id, UserStatus::Enabled.as_i64()).await?,
         "delete" => db::user_admin::soft_delete(state.db(), id).await?,
-        "promote" if admin.role != role::ROOT as i64 => return root_only("create"),
-        "promote" if user.role >= role::ADMIN as i64 => {
+        "promote" if admin.role != Role::Root.as_i64() => return root_only("create"),
+        "promote" if user.role >= Role::Admin.as_i64() => {
             return Err(ControlError::BadRequest("the user is already an administrator".into()));
         }
-        "promote" => db::user_admin::set_role(state.db(), id, role::ADMIN as i64).await?,
-        "demote" if admin.role != role::ROOT as i64 => return root_only("demote"),
-        "demote" if user.role != role::ADMIN as i64 => {
+        "promote" => db::user_admin::set_role(state.db(), id, Role::Admin.as_i64()).await?,
+        "demote" if admin.role != Role::Root.as_i64() => return root_only("demote"),
+        "demote" if user.role != Role::Admin.as_i64() => {
             return Err(ControlError::BadRequest("only administrators can be demoted".into()));
         }
-        _ => db::user_admin::set_role(state.db(), id, role::COMMON as i64).await?,
+        _ => db::user_admin::set_role(state.db(), id, Role::Common.as_i64()).await?,
     }
     if matches!(action, "disable" | "delete") {
         // Enabling the account again must not bring its old sessions back.

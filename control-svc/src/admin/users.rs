@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum_extra::extract::cookie::{Key, SignedCookieJar};
-use veloera_admin_types::{Envelope, LoginRequest, UpdateSelf, UserSelf, UserSetting, log_type, role};
+use veloera_admin_types::{Envelope, LoginRequest, Role, UpdateSelf, UserSelf, UserSetting, UserStatus, log_type};
 
 use super::JsonBody;
 use super::session::{Active, SignedIn, cookie_session, removal_cookie, start_session};
@@ -28,7 +28,7 @@ pub async fn login(
     let user = db::users::find_by_username(state.db(), username).await?;
     // With password login switched off only root may still use it, so the site cannot lock its owner out. Decided
     // before the password is checked: a switched-off login must not tell right passwords from wrong ones.
-    let is_root = user.as_ref().is_some_and(|u| u.role >= veloera_admin_types::role::ROOT as i64);
+    let is_root = user.as_ref().is_some_and(|u| u.role >= Role::Root.as_i64());
     if !is_root && !state.accounts().password_login_enabled {
         return Err(ControlError::Forbidden(
             "password sign-in is switched off on this site; sign in with GitHub or OIDC".into(),
@@ -59,7 +59,7 @@ pub async fn login(
         // An imported bcrypt hash is replaced by argon2id now that the password is known.
         db::users::rehash_password(state.db(), user.id, &user.password_hash, &hash_password(&body.password)?).await?;
     }
-    if user.status != veloera_admin_types::status::ENABLED as i64 {
+    if user.status != UserStatus::Enabled.as_i64() {
         return Err(ControlError::Forbidden("this account is disabled".into()));
     }
     let mut envelope = Envelope::ok(user.to_self());
@@ -293,7 +293,7 @@ pub async fn delete_self(
     jar: SignedCookieJar<Key>,
     Active(user): Active,
 ) -> Result<(SignedCookieJar<Key>, Json<Envelope<()>>), ControlError> {
-    if user.role >= role::ROOT as i64 {
+    if user.role >= Role::Root.as_i64() {
         return Err(ControlError::Forbidden("the root account cannot be deleted".into()));
     }
     db::user_admin::soft_delete(state.db(), user.id).await?;

@@ -16,7 +16,7 @@ pub async fn recipient(db: &Db, user_id: i64) -> Result<Option<Recipient>, Contr
     let row: Option<(String, String)> =
         sqlx::query_as(&db.sql("SELECT email, setting FROM users WHERE id = ? AND status = ? AND deleted_at IS NULL"))
             .bind(user_id)
-            .bind(veloera_admin_types::status::ENABLED as i64)
+            .bind(veloera_admin_types::UserStatus::Enabled.as_i64())
             .fetch_optional(db.pool())
             .await?;
     Ok(row.map(|(email, setting)| Recipient { email, setting }))
@@ -26,7 +26,7 @@ pub async fn recipient(db: &Db, user_id: i64) -> Result<Option<Recipient>, Contr
 pub async fn root_id(db: &Db) -> Result<Option<i64>, ControlError> {
     let row: Option<(i64,)> =
         sqlx::query_as(&db.sql("SELECT id FROM users WHERE role = ? AND deleted_at IS NULL ORDER BY id LIMIT 1"))
-            .bind(veloera_admin_types::role::ROOT as i64)
+            .bind(veloera_admin_types::Role::Root.as_i64())
             .fetch_optional(db.pool())
             .await?;
     Ok(row.map(|(id,)| id))

@@ -316,7 +316,7 @@ pub async fn set_password_in(
 /// Number of live accounts with role root.
 pub async fn count_roots(db: &Db) -> Result<i64, ControlError> {
     let (n,): (i64,) = sqlx::query_as(&db.sql("SELECT COUNT(*) FROM users WHERE role = ? AND deleted_at IS NULL"))
-        .bind(veloera_admin_types::role::ROOT as i64)
+        .bind(veloera_admin_types::Role::Root.as_i64())
         .fetch_one(db.pool())
         .await?;
     Ok(n)

@@ -1,6 +1,6 @@
 //! `Authorize`: the cold path of a relay request. Checks the token and its user, then picks candidates.
 
-use veloera_admin_types::status;
+use veloera_admin_types::{TokenStatus, UserStatus};
 use veloera_proto::v1::{
     AuthorizeRequest, AuthorizeResponse, Caller, Candidate, ChannelKey, Denial, DenialReason, Grant, RetryPolicy,
     Timeouts, authorize_response::Outcome,
@@ -45,13 +45,12 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
     let rate_limit = |v: i64| if rate_limited { v.max(0) } else { 0 };
     let (rate_limit_period, rate_limit_count, rate_limit_success) =
         (rate_limit(token.rate_limit_period), rate_limit(token.rate_limit_count), rate_limit(token.rate_limit_success));
-    match token.status {
-        s if s == status::TOKEN_EXHAUSTED as i64 => {
-            return Ok(deny(DenialReason::TokenExhausted, "token quota is used up"));
-        }
-        s if s == status::TOKEN_EXPIRED as i64 => return Ok(deny(DenialReason::TokenExpired, "token has expired")),
-        s if s != status::ENABLED as i64 => return Ok(deny(DenialReason::TokenDisabled, "token is disabled")),
-        _ => {}
+    // Any number but these (disabled, or one Veloera never wrote) refuses the token as disabled.
+    match TokenStatus::try_from(token.status) {
+        Ok(TokenStatus::Enabled) => {}
+        Ok(TokenStatus::Exhausted) => return Ok(deny(DenialReason::TokenExhausted, "token quota is used up")),
+        Ok(TokenStatus::Expired) => return Ok(deny(DenialReason::TokenExpired, "token has expired")),
+        Ok(TokenStatus::Disabled) | Err(_) => return Ok(deny(DenialReason::TokenDisabled, "token is disabled")),
     }
     let (Some(user_status), Some(user_role), Some(user_quota), Some(user_group)) =
         (owner_status, owner_role, owner_quota, owner_group)
@@ -63,7 +62,7 @@ pub async fn decide(state: &AppState, req: AuthorizeRequest) -> Result<Authorize
     let (token_leased, user_leased) = db::leases::outstanding(state.db(), token.id, token.user_id).await?;
     let token_remain = token.remain_quota + token_leased;
     let user_quota = user_quota + owner_subscription_quota.unwrap_or(0) + user_leased;
-    if user_status != status::ENABLED as i64 {
+    if user_status != UserStatus::Enabled.as_i64() {
         return Ok(deny(DenialReason::UserDisabled, "user is disabled"));
     }
 

@@ -3,7 +3,7 @@
 //! ciphertext and hint), so the keys people already use keep working.
 
 use sqlx::Row;
-use veloera_admin_types::role;
+use veloera_admin_types::Role;
 
 use super::source::{Col, Source, SourceRow};
 use super::{PAGE, Run};
@@ -73,8 +73,8 @@ pub(super) async fn import_users(source: &Source, run: &mut Run<'_>) -> Result<(
                 run.report.table(USERS).existing += 1;
                 continue;
             }
-            let user_role = row.int_or("role", role::COMMON as i64);
-            if ![role::GUEST, role::COMMON, role::ADMIN, role::ROOT].contains(&(user_role as i32)) {
+            let user_role = row.int_or("role", Role::Common.as_i64());
+            if Role::try_from(user_role).is_err() {
                 run.report.unmapped(USERS, format!("#{source_id} ({username})"), format!("unknown role {user_role}"));
                 continue;
             }

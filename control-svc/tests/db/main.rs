@@ -22,6 +22,53 @@ use control_svc::settings::Options;
 use control_svc::settlement::{ChatContent, FailedAttempt, Outcome, UsageReport};
 use sqlx::{AnyPool, Executor};
 
+/// One named test per behaviour per backend (`<behaviour>::sqlite`, `::postgres`, `::mysql`), each on a fresh
+/// database, so the first failure on one backend hides nothing else. Behaviours take the connected `&Db`;
+/// after `from_url:` they take the `DatabaseUrl` (to connect more than once); after `racing:` they run on a
+/// multi-threaded runtime (real parallel tasks).
+macro_rules! on_every_backend {
+    (@tests #[$test:meta] $run:path) => {
+        #[$test]
+        async fn sqlite() {
+            crate::on_sqlite($run).await;
+        }
+
+        #[$test]
+        async fn postgres() {
+            crate::on_postgres($run).await;
+        }
+
+        #[$test]
+        async fn mysql() {
+            crate::on_mysql($run).await;
+        }
+    };
+    (@connected #[$test:meta] $($(#[$doc:meta])* $behaviour:ident => $exercise:path;)*) => {$(
+        $(#[$doc])*
+        mod $behaviour {
+            async fn run(url: control_svc::db::DatabaseUrl) {
+                let db = control_svc::db::Db::connect(&url).await.expect("connect and migrate");
+                $exercise(&db).await;
+                db.pool().close().await;
+            }
+
+            on_every_backend!(@tests #[$test] run);
+        }
+    )*};
+    (from_url: $($(#[$doc:meta])* $behaviour:ident => $exercise:path;)*) => {$(
+        $(#[$doc])*
+        mod $behaviour {
+            on_every_backend!(@tests #[tokio::test] $exercise);
+        }
+    )*};
+    (racing: $($body:tt)*) => {
+        on_every_backend!(@connected #[tokio::test(flavor = "multi_thread", worker_threads = 4)] $($body)*);
+    };
+    ($($body:tt)*) => {
+        on_every_backend!(@connected #[tokio::test] $($body)*);
+    };
+}
+
 mod accounts;
 mod billing;
 mod import;
@@ -111,37 +158,23 @@ fn replace_db(url: &str, name: &str) -> String {
     format!("{base}/{name}")
 }
 
-/// The same behaviours on every backend: migrations, inserts with ids, lookups, exactly-once settlement, logs.
-async fn exercise(url: DatabaseUrl) {
-    let db = Db::connect(&url).await.expect("connect and migrate");
-    // Running migrations a second time is a no-op.
-    let db2 = Db::connect(&url).await.expect("reconnect");
-    assert_eq!(db::users::count(&db2).await.unwrap(), 0);
+/// Alice (quota 10 000, must change her password) with a token of 100 and a gpt-4o channel named "c", and a
+/// report of one of her requests on them (40 prompt and 5 completion tokens: (40 + 5×4) × 1.25 = 75 quota).
+struct Alice {
+    user_id: i64,
+    token_id: i64,
+    report: UsageReport,
+}
 
+async fn alice_with_a_token_and_a_channel(db: &Db) -> Alice {
     let user_id = db::users::insert(
-        &db,
+        db,
         &NewUser { username: "alice", password_hash: "h", role: 1, quota: 10_000, must_change_password: true },
     )
     .await
     .unwrap();
-    let bob = db::users::insert(
-        &db,
-        &NewUser { username: "bob", password_hash: "h", role: 1, quota: 5, must_change_password: false },
-    )
-    .await
-    .unwrap();
-    assert_ne!(user_id, bob);
-    let alice = db::users::find_by_username(&db, "alice").await.unwrap().unwrap();
-    assert_eq!((alice.id, alice.quota, alice.must_change_password), (user_id, 10_000, 1));
-    let duplicate = db::users::insert(
-        &db,
-        &NewUser { username: "alice", password_hash: "h", role: 1, quota: 0, must_change_password: false },
-    )
-    .await;
-    assert!(duplicate.is_err(), "usernames are unique");
-
     let token_id = db::tokens::insert(
-        &db,
+        db,
         &NewToken {
             user_id,
             name: "t".into(),
@@ -161,59 +194,15 @@ async fn exercise(url: DatabaseUrl) {
     )
     .await
     .unwrap();
-    let found = db::tokens::find_with_owner_by_digest(&db, &"ab".repeat(32)).await.unwrap().unwrap();
-    assert_eq!((found.token.id, found.token.remain_quota), (token_id, 100));
-    assert_eq!(
-        (found.owner_status, found.owner_quota, found.owner_group.as_deref()),
-        (Some(1), Some(10_000), Some("default"))
-    );
-    // Veloera v0.5's per-token rate limit columns, with their defaults (off).
-    assert_eq!(
-        (
-            found.token.rate_limit_enabled,
-            found.token.rate_limit_period,
-            found.token.rate_limit_count,
-            found.token.rate_limit_success
-        ),
-        (0, 60, 1000, 10)
-    );
-    assert!(db::tokens::find_with_owner_by_digest(&db, &"cd".repeat(32)).await.unwrap().is_none());
-
-    let channel_id = db::channels::insert(
-        &db,
-        &NewChannel {
-            channel_type: 1,
-            name: "c".into(),
-            key_ciphertext: "ct".into(),
-            key_hint: "h".into(),
-            base_url: "http://x".into(),
-            models: "gpt-4o".into(),
-            group_name: "default".into(),
-            model_mapping: String::new(),
-            status: 1,
-            priority: 0,
-            weight: 0,
-            auto_ban: 1,
-            test_model: String::new(),
-            openai_organization: String::new(),
-            tag: String::new(),
-            created_time: 1,
-            model_prefix: String::new(),
-            settings: db::channels::ChannelSettings {
-                other: "2024-10-21".into(),
-                system_prompt: "Be brief.".into(),
-                headers: r#"{"X-Team":"blue"}"#.into(),
-                ..Default::default()
-            },
-        },
-    )
-    .await
-    .unwrap();
-    let stored = &db::channels::list(&db).await.unwrap()[0];
-    assert_eq!(stored.id, channel_id);
-    assert_eq!((stored.settings.other.as_str(), stored.settings.system_prompt.as_str()), ("2024-10-21", "Be brief."));
-    assert_eq!(stored.settings.headers, r#"{"X-Team":"blue"}"#);
-
+    let mut c = channel("c", "http://x", "gpt-4o", "default", "", 0, 1);
+    c.created_time = 1;
+    c.settings = db::channels::ChannelSettings {
+        other: "2024-10-21".into(),
+        system_prompt: "Be brief.".into(),
+        headers: r#"{"X-Team":"blue"}"#.into(),
+        ..Default::default()
+    };
+    let channel_id = db::channels::insert(db, &c).await.unwrap();
     let report = UsageReport {
         request_id: "req-1".into(),
         user_id,
@@ -229,51 +218,141 @@ async fn exercise(url: DatabaseUrl) {
         created_at_secs: 10,
         ..Default::default()
     };
-    let options = Options { quota_remind_threshold: 0, ..Options::default() };
-    let snapshot = ChannelSnapshot::default();
-    let cx = Context { options: &options, channels: &snapshot };
-    // (40 + 5×4) × 1.25 = 75, applied once although delivered three times in two batches.
-    let first = settle(&db, &cx, &[report.clone(), report.clone()]).await.unwrap();
-    assert_eq!(first.newly_applied, 1);
-    let again = settle(&db, &cx, std::slice::from_ref(&report)).await.unwrap();
-    assert_eq!(again.newly_applied, 0);
-    let token = db::tokens::find_by_id(&db, token_id).await.unwrap().unwrap();
-    assert_eq!((token.remain_quota, token.used_quota), (25, 75));
-    let alice = db::users::find_by_id(&db, user_id).await.unwrap().unwrap();
-    assert_eq!((alice.quota, alice.used_quota, alice.request_count), (10_000 - 75, 75, 1));
-    let logs = db::logs::page(&db, &Default::default(), 0, 10).await.unwrap();
-    assert_eq!(logs.len(), 1);
-    assert_eq!((logs[0].quota, logs[0].username.as_str(), logs[0].request_id.as_str()), (75, "alice", "req-1"));
+    Alice { user_id, token_id, report }
+}
 
-    // Spending the rest marks the token as exhausted for invalidation.
-    let more = UsageReport { request_id: "req-2".into(), ..report.clone() };
-    let settled = settle(&db, &cx, &[more]).await.unwrap();
-    assert!(settled.exhausted_tokens.contains_key(&token_id));
+/// Default options without quota warnings (no site threshold), for settlement.
+fn quiet_options() -> Options {
+    Options { quota_remind_threshold: 0, ..Options::default() }
+}
 
-    // A failed upstream call is recorded for idempotency but charges nothing.
-    let failed = UsageReport { request_id: "req-3".into(), outcome: Outcome::Failed, ..report.clone() };
-    settle(&db, &cx, &[failed]).await.unwrap();
-    assert_eq!(db::logs::page(&db, &Default::default(), 0, 10).await.unwrap().len(), 2);
-
-    // Large batches are written in several fixed-size statements; a redelivered batch with a few new records
-    // applies only the new ones.
-    let bulk: Vec<UsageReport> = (0..150)
+/// 150 free requests of `report`'s caller (no tokens), `bulk-0` … `bulk-149`.
+fn bulk(report: &UsageReport) -> Vec<UsageReport> {
+    (0..150)
         .map(|i| UsageReport {
             request_id: format!("bulk-{i}"),
             prompt_tokens: 0,
             completion_tokens: 0,
             ..report.clone()
         })
-        .collect();
-    assert_eq!(settle(&db, &cx, &bulk).await.unwrap().newly_applied, 150);
+        .collect()
+}
+
+/// Connecting runs the migrations; connecting again finds nothing left to run.
+async fn exercise_migrations(url: DatabaseUrl) {
+    let db = Db::connect(&url).await.expect("connect and migrate");
+    let again = Db::connect(&url).await.expect("reconnect");
+    assert_eq!(db::users::count(&again).await.unwrap(), 0);
+    db.pool().close().await;
+    again.pool().close().await;
+}
+
+/// Users get their own ids, are found by name with what was stored, and names are unique.
+async fn exercise_users(db: &Db) {
+    let user_id = alice_with_a_token_and_a_channel(db).await.user_id;
+    let bob = db::users::insert(
+        db,
+        &NewUser { username: "bob", password_hash: "h", role: 1, quota: 5, must_change_password: false },
+    )
+    .await
+    .unwrap();
+    assert_ne!(user_id, bob);
+    let alice = db::users::find_by_username(db, "alice").await.unwrap().unwrap();
+    assert_eq!((alice.id, alice.quota, alice.must_change_password), (user_id, 10_000, 1));
+    let duplicate = db::users::insert(
+        db,
+        &NewUser { username: "alice", password_hash: "h", role: 1, quota: 0, must_change_password: false },
+    )
+    .await;
+    assert!(duplicate.is_err(), "usernames are unique");
+}
+
+/// A token is found by its key's digest together with its owner's status, quota and group.
+async fn exercise_tokens(db: &Db) {
+    let Alice { token_id, .. } = alice_with_a_token_and_a_channel(db).await;
+    let found = db::tokens::find_with_owner_by_digest(db, &"ab".repeat(32)).await.unwrap().unwrap();
+    assert_eq!((found.token.id, found.token.remain_quota), (token_id, 100));
+    assert_eq!(
+        (found.owner_status, found.owner_quota, found.owner_group.as_deref()),
+        (Some(1), Some(10_000), Some("default"))
+    );
+    // Veloera v0.5's per-token rate limit columns, with their defaults (off).
+    assert_eq!(
+        (
+            found.token.rate_limit_enabled,
+            found.token.rate_limit_period,
+            found.token.rate_limit_count,
+            found.token.rate_limit_success
+        ),
+        (0, 60, 1000, 10)
+    );
+    assert!(db::tokens::find_with_owner_by_digest(db, &"cd".repeat(32)).await.unwrap().is_none());
+}
+
+/// A channel's settings (API version, system prompt, headers) are stored and listed as written.
+async fn exercise_channel_settings(db: &Db) {
+    let channel_id = alice_with_a_token_and_a_channel(db).await.report.channel_id;
+    let stored = &db::channels::list(db).await.unwrap()[0];
+    assert_eq!(stored.id, channel_id);
+    assert_eq!((stored.settings.other.as_str(), stored.settings.system_prompt.as_str()), ("2024-10-21", "Be brief."));
+    assert_eq!(stored.settings.headers, r#"{"X-Team":"blue"}"#);
+}
+
+/// A report is applied once although delivered three times in two batches: token, user and log charged once.
+async fn exercise_settled_once(db: &Db) {
+    let Alice { user_id, token_id, report } = alice_with_a_token_and_a_channel(db).await;
+    let (options, snapshot) = (quiet_options(), ChannelSnapshot::default());
+    let cx = Context { options: &options, channels: &snapshot };
+    let first = settle(db, &cx, &[report.clone(), report.clone()]).await.unwrap();
+    assert_eq!(first.newly_applied, 1);
+    let again = settle(db, &cx, std::slice::from_ref(&report)).await.unwrap();
+    assert_eq!(again.newly_applied, 0);
+    let token = db::tokens::find_by_id(db, token_id).await.unwrap().unwrap();
+    assert_eq!((token.remain_quota, token.used_quota), (25, 75));
+    let alice = db::users::find_by_id(db, user_id).await.unwrap().unwrap();
+    assert_eq!((alice.quota, alice.used_quota, alice.request_count), (10_000 - 75, 75, 1));
+    let logs = db::logs::page(db, &Default::default(), 0, 10).await.unwrap();
+    assert_eq!(logs.len(), 1);
+    assert_eq!((logs[0].quota, logs[0].username.as_str(), logs[0].request_id.as_str()), (75, "alice", "req-1"));
+}
+
+/// Spending the rest of a token marks it as exhausted, so relays are told.
+async fn exercise_exhausted_tokens(db: &Db) {
+    let Alice { token_id, report, .. } = alice_with_a_token_and_a_channel(db).await;
+    let (options, snapshot) = (quiet_options(), ChannelSnapshot::default());
+    let cx = Context { options: &options, channels: &snapshot };
+    let settled = settle(db, &cx, std::slice::from_ref(&report)).await.unwrap();
+    assert!(!settled.exhausted_tokens.contains_key(&token_id), "25 of 100 are left");
+    let more = UsageReport { request_id: "req-2".into(), ..report };
+    let settled = settle(db, &cx, &[more]).await.unwrap();
+    assert!(settled.exhausted_tokens.contains_key(&token_id));
+}
+
+/// A failed upstream call is recorded for idempotency but charges nothing and writes no consume row.
+async fn exercise_failed_calls(db: &Db) {
+    let Alice { token_id, report, .. } = alice_with_a_token_and_a_channel(db).await;
+    let (options, snapshot) = (quiet_options(), ChannelSnapshot::default());
+    let cx = Context { options: &options, channels: &snapshot };
+    let failed = UsageReport { request_id: "req-3".into(), outcome: Outcome::Failed, ..report };
+    settle(db, &cx, std::slice::from_ref(&failed)).await.unwrap();
+    assert_eq!(settle(db, &cx, &[failed]).await.unwrap().newly_applied, 0, "recorded: a redelivery is known");
+    assert!(db::logs::page(db, &Default::default(), 0, 10).await.unwrap().is_empty());
+    let token = db::tokens::find_by_id(db, token_id).await.unwrap().unwrap();
+    assert_eq!((token.remain_quota, token.used_quota), (100, 0));
+}
+
+/// Large batches are written in several fixed-size statements; a redelivered batch with a few new records
+/// applies only the new ones.
+async fn exercise_large_batches(db: &Db) {
+    let report = alice_with_a_token_and_a_channel(db).await.report;
+    let (options, snapshot) = (quiet_options(), ChannelSnapshot::default());
+    let cx = Context { options: &options, channels: &snapshot };
+    let bulk = bulk(&report);
+    assert_eq!(settle(db, &cx, &bulk).await.unwrap().newly_applied, 150);
     let mut redelivered = bulk.clone();
     redelivered.extend((150..153).map(|i| UsageReport { request_id: format!("bulk-{i}"), ..bulk[0].clone() }));
-    assert_eq!(settle(&db, &cx, &redelivered).await.unwrap().newly_applied, 3);
-    assert_eq!(db::logs::page(&db, &Default::default(), 0, 500).await.unwrap().len(), 2 + 153);
-    exercise_logs_and_quota_data(&db, &cx, &report).await;
-    exercise_chat_content(&db, &cx, &report).await;
-    db.pool().close().await;
-    db2.pool().close().await;
+    assert_eq!(settle(db, &cx, &redelivered).await.unwrap().newly_applied, 3);
+    assert_eq!(db::logs::page(db, &Default::default(), 0, 500).await.unwrap().len(), 153);
 }
 
 fn channel(name: &str, base_url: &str, models: &str, group: &str, tag: &str, priority: i64, status: i64) -> NewChannel {
@@ -448,37 +527,25 @@ async fn exercise_channel_admin(db: &Db) {
     assert_eq!(channels::delete_disabled(db).await.unwrap(), 0);
 }
 
-/// One named test per behaviour per backend (`<behaviour>::sqlite`, `::postgres`, `::mysql`), each on a fresh
-/// database, so the first failure on one backend hides nothing else.
-macro_rules! on_every_backend {
-    ($($(#[$doc:meta])* $behaviour:ident => $exercise:path;)*) => {$(
-        $(#[$doc])*
-        mod $behaviour {
-            async fn run(url: control_svc::db::DatabaseUrl) {
-                let db = control_svc::db::Db::connect(&url).await.expect("connect and migrate");
-                $exercise(&db).await;
-                db.pool().close().await;
-            }
-
-            #[tokio::test]
-            async fn sqlite() {
-                super::on_sqlite(run).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                super::on_postgres(run).await;
-            }
-
-            #[tokio::test]
-            async fn mysql() {
-                super::on_mysql(run).await;
-            }
-        }
-    )*};
-}
-
 on_every_backend! {
+    /// Users: ids, lookups by name, unique names.
+    users => super::exercise_users;
+    /// Tokens found by digest with their owner.
+    tokens => super::exercise_tokens;
+    /// Channel settings stored as written.
+    channel_settings => super::exercise_channel_settings;
+    /// Settlement applies each report exactly once.
+    settled_once => super::exercise_settled_once;
+    /// A token spent to its end is reported exhausted.
+    exhausted_tokens => super::exercise_exhausted_tokens;
+    /// Failed calls are recorded but free.
+    failed_calls => super::exercise_failed_calls;
+    /// Batches larger than one statement, and redelivered ones.
+    large_batches => super::exercise_large_batches;
+    /// Log queries and the hourly dashboard sums.
+    logs_and_quota_data => super::exercise_logs_and_quota_data;
+    /// Chat content kept only while its option is on.
+    chat_content => super::exercise_chat_content;
     /// Channel administration: search, order, tags, status changes, deletion.
     channel_admin => super::exercise_channel_admin;
     /// Failed attempts settle into per-key and per-channel health, exactly once.
@@ -487,22 +554,19 @@ on_every_backend! {
     quota_leases => super::exercise_leases;
 }
 
+on_every_backend! {
+    from_url:
+    /// Migrations run once: a second connection finds nothing to do.
+    migrations => super::exercise_migrations;
+}
+
 #[tokio::test]
-async fn sqlite_backend_behaves() {
+async fn a_sqlite_file_is_created_with_its_missing_directories() {
     let dir = tempfile::tempdir().unwrap();
-    let url = DatabaseUrl::sqlite_file(&dir.path().join("nested/dir/veloera.db").to_string_lossy());
-    exercise(url).await;
-    assert!(dir.path().join("nested/dir/veloera.db").exists(), "the SQLite file is created on first start");
-}
-
-#[tokio::test]
-async fn postgres_backend_behaves() {
-    on_postgres(exercise).await;
-}
-
-#[tokio::test]
-async fn mysql_backend_behaves() {
-    on_mysql(exercise).await;
+    let path = dir.path().join("nested/dir/veloera.db");
+    let db = Db::connect(&DatabaseUrl::sqlite_file(&path.to_string_lossy())).await.expect("connect and migrate");
+    assert!(path.exists(), "the SQLite file is created on first start");
+    db.pool().close().await;
 }
 
 #[tokio::test]
@@ -675,11 +739,24 @@ async fn exercise_leases(db: &Db) {
     assert_eq!(db::leases::outstanding(db, token, user).await.unwrap(), (0, 0));
 }
 
-/// Log filters, statistics, search and deletion, and the hourly dashboard sums written at settlement. Runs after
-/// `exercise` settled req-1, req-2 (75 quota each) and 153 free bulk requests for alice at t = 10.
-async fn exercise_logs_and_quota_data(db: &Db, cx: &Context<'_>, report: &UsageReport) {
+/// Log filters, statistics, search and deletion, and the hourly dashboard sums written at settlement, over
+/// req-1 and req-2 (75 quota each), a failed req-3 and 153 free bulk requests of alice at t = 10.
+async fn exercise_logs_and_quota_data(db: &Db) {
     use control_svc::db::logs::LogFilter;
     use control_svc::db::quota_data::{self, GroupBy, Window};
+    let report = &alice_with_a_token_and_a_channel(db).await.report;
+    let (options, snapshot) = (quiet_options(), ChannelSnapshot::default());
+    let cx = &Context { options: &options, channels: &snapshot };
+    for request_id in ["req-1", "req-2"] {
+        settle(db, cx, &[UsageReport { request_id: request_id.into(), ..report.clone() }]).await.unwrap();
+    }
+    settle(db, cx, &[UsageReport { request_id: "req-3".into(), outcome: Outcome::Failed, ..report.clone() }])
+        .await
+        .unwrap();
+    let mut bulk = bulk(report);
+    let first = bulk[0].clone();
+    bulk.extend((150..153).map(|i| UsageReport { request_id: format!("bulk-{i}"), ..first.clone() }));
+    settle(db, cx, &bulk).await.unwrap();
     // A request at t = 7205 that needed a retry: one failed attempt on the same channel.
     let retried = UsageReport {
         request_id: "req-4".into(),
@@ -723,8 +800,11 @@ async fn exercise_logs_and_quota_data(db: &Db, cx: &Context<'_>, report: &UsageR
 
 /// Recorded prompts and answers are kept only while `LogChatContentEnabled` is on, in columns large enough for the
 /// longest cut (`LogContentMaxBytes` is at most 64 KiB, a byte more than MySQL's `TEXT` holds).
-async fn exercise_chat_content(db: &Db, cx: &Context<'_>, report: &UsageReport) {
+async fn exercise_chat_content(db: &Db) {
     use control_svc::db::logs::LogFilter;
+    let report = &alice_with_a_token_and_a_channel(db).await.report;
+    let (options, snapshot) = (quiet_options(), ChannelSnapshot::default());
+    let cx = &Context { options: &options, channels: &snapshot };
     let answer = "é".repeat(40_000);
     let recorded = |request_id: &str| UsageReport {
         request_id: request_id.into(),

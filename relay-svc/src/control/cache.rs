@@ -89,6 +89,17 @@ pub enum LinkState {
     NeverConnected,
 }
 
+/// How far the caches have followed `WatchConfig`, published after each event is wholly applied (caches,
+/// settings, leases), so whoever must know that a change reached this relay (the e2e tests) waits for it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Followed {
+    /// Events applied since the relay started (each `Reset` counts as one).
+    pub generation: u64,
+    /// The `ConfigEvent.version` of the last event applied: control's count of published changes, which a
+    /// `Reset` sets afresh (control may have restarted and counts from zero again).
+    pub control_version: u64,
+}
+
 pub struct AuthCache {
     keys: DashMap<[u8; 32], KeyState, FastState>,
     routes: DashMap<u64, Arc<RouteEntry>, FastState>,
@@ -97,6 +108,7 @@ pub struct AuthCache {
     grace: Duration,
     /// Bumped on every invalidation; an answer fetched across a bump is not cached (it may be stale).
     generation: AtomicU64,
+    followed: tokio::sync::watch::Sender<Followed>,
     watch_connected: AtomicBool,
     /// Milliseconds since `epoch` when the watch stream went down.
     watch_down_at_ms: AtomicU64,
@@ -112,6 +124,7 @@ impl AuthCache {
             ttl,
             grace,
             generation: AtomicU64::new(0),
+            followed: tokio::sync::watch::Sender::new(Followed::default()),
             watch_connected: AtomicBool::new(false),
             watch_down_at_ms: AtomicU64::new(0),
             epoch: Instant::now(),
@@ -155,6 +168,20 @@ impl AuthCache {
 
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
+    }
+
+    /// Records that the `WatchConfig` event numbered `control_version` has been applied in full (`reset`: it
+    /// was a `Reset`, whose number replaces the last one).
+    pub fn followed(&self, control_version: u64, reset: bool) {
+        self.followed.send_modify(|f| {
+            f.generation += 1;
+            f.control_version = if reset { control_version } else { control_version.max(f.control_version) };
+        });
+    }
+
+    /// Watches how far the caches have followed `WatchConfig` (moves once per applied event).
+    pub fn watch_followed(&self) -> tokio::sync::watch::Receiver<Followed> {
+        self.followed.subscribe()
     }
 
     /// Stores a granted caller (and its route) fetched at `generation`; returns the entry to use.
@@ -286,6 +313,18 @@ mod tests {
         no_grace.set_watch_connected(true);
         no_grace.set_watch_connected(false);
         assert!(matches!(no_grace.link_state(), LinkState::Lost { .. }));
+    }
+
+    #[test]
+    fn followed_counts_applied_events_and_a_reset_numbers_afresh() {
+        let c = cache();
+        let seen = c.watch_followed();
+        c.followed(5, true);
+        c.followed(6, false);
+        assert_eq!(*seen.borrow(), Followed { generation: 2, control_version: 6 });
+        // Control restarted: its first `Reset` counts from zero again.
+        c.followed(0, true);
+        assert_eq!(*seen.borrow(), Followed { generation: 3, control_version: 0 });
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub async fn run(link: Arc<ControlLink>, limiter: Arc<Limiter>, relay_id: String
             let mut stream =
                 link.client().watch_config(WatchConfigRequest { relay_id: relay_id.clone() }).await?.into_inner();
             while let Some(event) = stream.message().await? {
+                let is_reset = matches!(event.event, Some(Event::Reset(_)));
                 match event.event {
                     Some(Event::Reset(reset)) => {
                         let settings = reset.settings.unwrap_or_default();
@@ -45,6 +46,7 @@ pub async fn run(link: Arc<ControlLink>, limiter: Arc<Limiter>, relay_id: String
                     }
                     None => {}
                 }
+                link.cache.followed(event.version, is_reset);
             }
             Ok::<(), tonic::Status>(())
         };

@@ -250,6 +250,8 @@ async fn a_token_created_for_a_user_works_once_shown_is_listed_masked_limited_an
     assert_eq!(token.user_id, who.user_id);
     assert_ne!(token.key, created.key, "the token itself carries the masked key");
     assert_eq!(gw.chat("/v1", &created.key, chat_body("gpt-4o-mini")).await.status(), 200);
+    // Settled before the limits are set, so its charge does not land on the 42 read back below.
+    gw.wait_settled(1).await;
 
     let list = ListTokensRequest { user_id: who.user_id, page: None };
     let listed = admin.list_tokens(with(&who.user, list)).await.unwrap().into_inner();
@@ -299,6 +301,7 @@ async fn a_token_created_for_a_user_works_once_shown_is_listed_masked_limited_an
     assert_eq!(got.code(), Code::NotFound);
     admin.revoke_token(with(&who.admin, RevokeTokenRequest { id: token.id })).await.unwrap();
     assert_eq!(admin.list_tokens(with(&who.user, list)).await.unwrap().into_inner().total, 0);
+    gw.wait_relay_caught_up().await;
     assert_eq!(gw.chat("/v1", &created.key, chat_body("gpt-4o-mini")).await.status(), 401);
 }
 

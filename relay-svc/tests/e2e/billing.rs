@@ -199,11 +199,11 @@ async fn subscription_quota_is_spent_first_and_unused_leases_give_it_back() {
     gw.mock.script(Reply::Json(500, json!({"error": {"message": "boom"}})));
     assert_eq!(gw.chat("/v1", &key, capped()).await.status(), 502);
     gw.wait_for_logs(1).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // gpt-4o-mini with the mock's usage costs 2 (see quota.rs); quota held in the relay's lease is shown where it
-    // would go back to.
-    let (_, shown) = gw.api("GET", &format!("/api/user/{id}"), None).await;
-    assert_eq!((shown["data"]["subscription_quota"].as_i64(), shown["data"]["quota"].as_i64()), (Some(98), Some(0)));
+    // would go back to. Read again each time control settles, until both requests are accounted for.
+    let balances = |u: &Value| (u["data"]["subscription_quota"].as_i64(), u["data"]["quota"].as_i64());
+    let shown = gw.wait_for_state(&format!("/api/user/{id}"), |u| balances(u) == (Some(98), Some(0))).await;
+    assert_eq!(balances(&shown), (Some(98), Some(0)), "{shown}");
     assert_eq!(shown["data"]["used_quota"], 2);
 
     // The relay shuts down and returns its lease: the unused part lands back in the subscription.
@@ -223,7 +223,7 @@ async fn a_subscription_alone_admits_requests_while_it_covers_their_reservation(
     let key = body["data"]["key"].as_str().unwrap().to_string();
     assert_eq!(gw.chat("/v1", &key, capped()).await.status(), 200, "the subscription counts as available");
     gw.wait_for_logs(1).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    gw.wait_relay_caught_up().await;
     let resp = gw.chat("/v1", &key, capped()).await;
     assert_eq!(resp.status(), 403, "the 2 left do not cover another reservation of 4");
     let body: Value = resp.json().await.unwrap();
@@ -293,17 +293,9 @@ async fn fallback_pricing_prices_models_that_have_none() {
         ("fallback_completion_ratio", "3"),
     ])
     .await;
-    gw.relay_watching().await;
-    let mut answered = false;
-    for _ in 0..40 {
-        // The relay drops its cached refusal when control announces the option change.
-        if gw.chat("/v1", &key, body.clone()).await.status() == 200 {
-            answered = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    assert!(answered, "the fallback price admits the model");
+    // The relay drops its cached refusal when control announces the option change.
+    gw.wait_relay_caught_up().await;
+    assert_eq!(gw.chat("/v1", &key, body.clone()).await.status(), 200, "the fallback price admits the model");
     let logs = gw.wait_for_logs(1).await;
     // The mock's usage (12 prompt, 5 completion): (12 + 5×3) × 2 = 54.
     assert_eq!(logs[0]["quota"], 54, "{}", logs[0]);

@@ -10,17 +10,13 @@ use serde_json::{Value, json};
 use crate::harness::{Gateway, chat_body};
 use crate::mock_upstream::{Reply, stream_chunks};
 
-/// Sets blocked-word options and waits (bounded) until the relay applied them, probed with `probe`.
+/// Sets blocked-word options, waits (bounded) until the relay applied them, and checks it with `probe`.
 async fn set_words(gw: &Gateway, options: &[(&str, &str)], probe: &str, blocked: bool) {
     gw.set_options(options).await;
+    gw.wait_relay_caught_up().await;
     let body = json!({"messages": [{"role": "user", "content": probe}]}).to_string();
-    for _ in 0..200 {
-        if gw.relay.link.guard.check_prompt("default", body.as_bytes(), "probe").is_err() == blocked {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the relay never applied the blocked-word settings");
+    let refused = gw.relay.link.guard.check_prompt("default", body.as_bytes(), "probe").is_err();
+    assert_eq!(refused, blocked, "the relay applied the blocked-word settings to {probe:?}");
 }
 
 async fn post(gw: &Gateway, path: &str, key: &str, body: Value) -> (u16, Value) {
@@ -180,12 +176,7 @@ async fn a_list_saved_through_the_settings_api_is_checked_and_reaches_the_relay(
     assert_eq!(status, 200, "{body}");
     let mut chat = chat_body("gpt-4o-mini");
     chat["messages"] = json!([{"role": "user", "content": "please DROP  TABLE users"}]);
-    for _ in 0..200 {
-        let (status, _) = post(&gw, "/v1/chat/completions", &key, chat.clone()).await;
-        if status == 400 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the saved list never reached the relay");
+    gw.wait_relay_caught_up().await;
+    let (status, body) = post(&gw, "/v1/chat/completions", &key, chat).await;
+    assert_eq!(status, 400, "the saved list reached the relay: {body}");
 }

@@ -1,8 +1,6 @@
 //! Veloera's channel administration (`/api/channel/…`) end to end: what the admin API answers, what it
 //! stores, and what the relay then does with the channels.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::harness::{Gateway, chat_body};
@@ -39,18 +37,10 @@ async fn listed(gw: &Gateway, path: impl AsRef<str>) -> Vec<i64> {
     ids_of(&ok(gw, "GET", path.as_ref(), None).await)
 }
 
-/// Sends chats for `model` until one answers `want` (the relay applies channel changes when control's
-/// notification arrives), and returns the last status.
-async fn chat_status_becomes(gw: &Gateway, key: &str, model: &str, want: u16) -> u16 {
-    let mut last = 0;
-    for _ in 0..100 {
-        last = gw.chat("/v1", key, chat_body(model)).await.status().as_u16();
-        if last == want {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    last
+/// The status of a chat for `model` once the relay has applied every channel change control announced.
+async fn chat_status_once_caught_up(gw: &Gateway, key: &str, model: &str) -> u16 {
+    gw.wait_relay_caught_up().await;
+    gw.chat("/v1", key, chat_body(model)).await.status().as_u16()
 }
 
 async fn scalar(gw: &Gateway, query: &str) -> i64 {
@@ -65,7 +55,7 @@ fn other_info(channel: &Value) -> Value {
 #[tokio::test]
 async fn updating_a_channel_without_a_key_keeps_its_keys_and_never_shows_them() {
     let gw = Gateway::start().await;
-    gw.relay_watching().await;
+    gw.wait_relay_caught_up().await;
     let id = gw
         .create_channel(
             json!({"name": "two keys", "type": 1, "key": "sk-first-secret-key-aaaa\nsk-second-secret-key-bbbb",
@@ -98,7 +88,7 @@ async fn updating_a_channel_without_a_key_keeps_its_keys_and_never_shows_them() 
 #[tokio::test]
 async fn updating_a_channel_with_a_new_key_sends_requests_with_the_new_key() {
     let gw = Gateway::start().await;
-    gw.relay_watching().await;
+    gw.wait_relay_caught_up().await;
     let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
     assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 200);
     assert_eq!(gw.mock.received()[0].authorization, "Bearer sk-upstream-1");
@@ -109,17 +99,10 @@ async fn updating_a_channel_with_a_new_key_sends_requests_with_the_new_key() {
             .await;
     assert_eq!(updated["key"], "sk-r**********9999,sk-s**********0000");
     assert!(!updated.to_string().contains("replaced-key"));
-    let mut seen = Vec::new();
-    for _ in 0..100 {
-        assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 200);
-        seen.push(gw.mock.received().last().unwrap().authorization.clone());
-        if seen.last().unwrap() != "Bearer sk-upstream-1" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let now = seen.last().unwrap();
-    assert!(now == "Bearer sk-replaced-key-9999" || now == "Bearer sk-spare-key-0000", "upstream saw {seen:?}");
+    gw.wait_relay_caught_up().await;
+    assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 200);
+    let now = gw.mock.received().last().unwrap().authorization.clone();
+    assert!(now == "Bearer sk-replaced-key-9999" || now == "Bearer sk-spare-key-0000", "upstream saw {now:?}");
     // The old key is gone for good.
     for _ in 0..5 {
         gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await;
@@ -190,7 +173,7 @@ async fn disabling_by_hand_records_why_and_enabling_clears_the_reason_and_the_ci
 async fn disabling_a_tag_stops_its_channels_while_the_others_serve_and_enabling_restores_them() {
     let mut gw = Gateway::start_bare().await;
     gw.sign_in_root().await;
-    gw.relay_watching().await;
+    gw.wait_relay_caught_up().await;
     let base = gw.mock.base_url();
     let blue_a = gw
         .create_channel(json!({"name": "blue a", "type": 1, "key": "sk-blue-a", "base_url": base, "models": "gpt-4o", "tag": "blue"}))
@@ -206,7 +189,7 @@ async fn disabling_a_tag_stops_its_channels_while_the_others_serve_and_enabling_
     assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o")).await.status(), 200);
 
     assert_eq!(ok(&gw, "POST", "/api/channel/tag/disabled", Some(json!({"tag": "blue"}))).await, 2);
-    assert_eq!(chat_status_becomes(&gw, &key, "gpt-4o", 503).await, 503);
+    assert_eq!(chat_status_once_caught_up(&gw, &key, "gpt-4o").await, 503);
     assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 200);
     assert_eq!(gw.mock.received().last().unwrap().authorization, "Bearer sk-plain");
     for id in [blue_a, blue_b] {
@@ -217,7 +200,7 @@ async fn disabling_a_tag_stops_its_channels_while_the_others_serve_and_enabling_
 
     gw.sql(&format!("UPDATE channels SET fail_count = 3, probe_at = 99 WHERE id = {blue_a}")).await;
     assert_eq!(ok(&gw, "POST", "/api/channel/tag/enabled", Some(json!({"tag": "blue"}))).await, 2);
-    assert_eq!(chat_status_becomes(&gw, &key, "gpt-4o", 200).await, 200);
+    assert_eq!(chat_status_once_caught_up(&gw, &key, "gpt-4o").await, 200);
     let blue_key = gw.mock.received().last().unwrap().authorization.clone();
     assert!(blue_key == "Bearer sk-blue-a" || blue_key == "Bearer sk-blue-b", "{blue_key}");
     for id in [blue_a, blue_b] {

@@ -1,12 +1,12 @@
 //! Chat completions through the relay: non-stream, stream, the `/hf/v1` alias, billing and logs.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use futures::StreamExt;
 use serde_json::{Value, json};
 
 use crate::harness::{Gateway, chat_body};
-use crate::mock_upstream::{COMPLETION_TOKENS, PROMPT_TOKENS, Reply, stream_chunks};
+use crate::mock_upstream::{COMPLETION_TOKENS, Gate, PROMPT_TOKENS, Reply, Step, stream_chunks};
 
 /// gpt-4o-mini: (12 + 5×4) × 0.075 = 2.4 → 2 quota.
 const EXPECTED_QUOTA: i64 = 2;
@@ -94,26 +94,32 @@ async fn streaming_chat_keeps_the_usage_chunk_when_the_client_asked() {
 async fn stream_chunks_are_forwarded_as_they_arrive() {
     let gw = Gateway::start().await;
     let (_, key) = gw.create_token(json!({"name": "s", "unlimited_quota": true})).await;
-    gw.mock.script(Reply::Sse {
-        chunks: stream_chunks("gpt-4o-mini", &["first", "second"], true),
-        delay: Duration::from_millis(1000),
-        done: true,
-    });
+    // The upstream sends its first chunk and then holds everything else until the test has read that chunk
+    // from the relay: a relay that buffered would never deliver it.
+    let hold = Gate::new();
+    let mut chunks = stream_chunks("gpt-4o-mini", &["first", "second"], true).into_iter().map(Step::Chunk);
+    let mut steps: Vec<Step> = chunks.next().into_iter().chain([Step::Until(hold.clone())]).collect();
+    steps.extend(chunks);
+    steps.push(Step::Frame("data: [DONE]\n\n".into()));
+    gw.mock.script(Reply::Steps(steps));
     let mut body = chat_body("gpt-4o-mini");
     body["stream"] = json!(true);
-    let started = Instant::now();
     let resp = gw.chat("/v1", &key, body).await;
     let mut stream = resp.bytes_stream();
-    let first = stream.next().await.unwrap().unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("the first chunk was held back while the upstream waited: buffered?")
+        .unwrap()
+        .unwrap();
     assert!(String::from_utf8_lossy(&first).contains("first"));
-    assert!(started.elapsed() < Duration::from_millis(900), "first chunk took {:?}: buffered?", started.elapsed());
+    assert!(!String::from_utf8_lossy(&first).contains("second"));
+    hold.open();
     let mut rest = Vec::new();
     while let Some(chunk) = stream.next().await {
         rest.extend_from_slice(&chunk.unwrap());
     }
-    assert!(String::from_utf8_lossy(&rest).contains("second"));
-    // Four more frames follow, one second apart.
-    assert!(started.elapsed() >= Duration::from_millis(3900));
+    let rest = String::from_utf8_lossy(&rest);
+    assert!(rest.contains("second") && rest.ends_with("data: [DONE]\n\n"), "{rest}");
 }
 
 #[tokio::test]

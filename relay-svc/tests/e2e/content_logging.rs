@@ -10,16 +10,11 @@ use serde_json::{Value, json};
 use crate::harness::{Gateway, chat_body};
 use crate::mock_upstream::{Reply, stream_chunks};
 
-/// Sets the content-logging options and waits (bounded) until the relay applied them.
+/// Sets the content-logging options, waits (bounded) until the relay applied them, and checks its limit.
 async fn set_content_logging(gw: &Gateway, options: &[(&str, &str)], expected: Option<usize>) {
     gw.set_options(options).await;
-    for _ in 0..200 {
-        if gw.relay.link.content.limit() == expected {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("the relay never applied the content-logging settings (want {expected:?})");
+    gw.wait_relay_caught_up().await;
+    assert_eq!(gw.relay.link.content.limit(), expected, "the relay's content-logging settings");
 }
 
 fn ask(text: &str, stream: bool) -> Value {
@@ -43,7 +38,7 @@ fn row_with_prompt<'a>(rows: &'a [Value], prompt: &str) -> &'a Value {
 #[tokio::test]
 async fn nothing_is_recorded_while_content_logging_is_off() {
     let gw = Gateway::start().await;
-    gw.relay_watching().await;
+    gw.wait_relay_caught_up().await;
     let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
     let (status, body) = gw.api("GET", "/api/status", None).await;
     assert_eq!(status, 200);

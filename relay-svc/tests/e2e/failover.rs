@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::harness::Gateway;
-use crate::mock_upstream::{MockUpstream, Reply, Step, resetting_upstream, stream_chunks};
+use crate::mock_upstream::{Gate, MockUpstream, Reply, Step, resetting_upstream, stream_chunks};
 
 const MODEL: &str = "gpt-4o-mini";
 
@@ -84,6 +84,7 @@ async fn a_429_everywhere_is_bounded_and_answered_with_retry_after() {
     assert_eq!(resp.status(), 429);
     assert!(resp.headers().get("retry-after").is_some());
     assert_eq!(gw.mock.chat_requests() + other.chat_requests(), 4, "one attempt and RetryTimes (3) retries");
+    // Time is the behaviour here: waiting out the 2 s Retry-After and trying again would take longer.
     assert!(started.elapsed() < Duration::from_secs(3), "no waiting loop: {:?}", started.elapsed());
     // Every key is now paused: the next request is refused at once, without touching an upstream.
     let resp = gw.chat("/v1", &key, ask(false)).await;
@@ -149,6 +150,8 @@ async fn an_upstream_that_never_answers_is_cut_at_its_first_byte_bound() {
     let started = Instant::now();
     let resp = gw.chat("/v1", &key, ask(false)).await;
     assert_eq!(resp.status(), 200);
+    // The bound is the subject: a generous limit over the 0.5 s first-byte timeout, far below the relay's own
+    // 5 s default that would apply if the channel's setting were ignored.
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
     assert_eq!(fallback.chat_requests(), 1);
 
@@ -186,14 +189,16 @@ async fn a_slow_first_token_within_its_bound_is_answered() {
 async fn a_stream_cut_midway_ends_with_an_error_event_and_is_never_retried() {
     let (gw, fallback, _, _, key) = primary_and_fallback(json!({})).await;
     let chunks = stream_chunks(MODEL, &["one", " two", " three"], false);
+    let cut = Gate::new();
     gw.mock.script(Reply::Steps(vec![
         Step::Chunk(chunks[0].clone()),
         Step::Chunk(chunks[1].clone()),
-        // Lets the two chunks leave the mock before the connection breaks.
-        Step::Wait(Duration::from_millis(100)),
+        // The connection breaks only once the client has both chunks.
+        Step::Until(cut.clone()),
         Step::Cut,
     ]));
-    let text = gw.chat("/v1", &key, ask(true)).await.text().await.unwrap();
+    let resp = gw.chat("/v1", &key, ask(true)).await;
+    let text = read_until(resp, " two", || cut.open()).await;
     assert!(text.contains("one") && text.contains(" two"), "{text}");
     assert!(text.contains("\"error\""), "an explicit error event: {text}");
     assert!(!text.contains("[DONE]") && !text.contains("\"finish_reason\":\"stop\""), "never a normal finish: {text}");
@@ -207,6 +212,7 @@ async fn a_stalled_stream_is_cut_at_its_idle_bound() {
     gw.mock.script(Reply::Steps(vec![Step::Chunk(chunks[0].clone()), Step::Wait(Duration::from_secs(30))]));
     let started = Instant::now();
     let text = gw.chat("/v1", &key, ask(true)).await.text().await.unwrap();
+    // The idle bound is the subject: cut well before the 30 s stall ends (generous over its 0.5 s).
     assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
     assert!(text.contains("one") && text.contains("\"error\"") && !text.contains("[DONE]"), "{text}");
     // The gateway is healthy afterwards.
@@ -228,10 +234,9 @@ async fn a_stream_without_done_is_finished_and_its_usage_reported() {
     let (gw, _, _, _, key) = primary_and_fallback(json!({})).await;
     let steps = stream_chunks(MODEL, &["all", " there"], true).into_iter().map(Step::Chunk).collect();
     gw.mock.script(Reply::Steps(steps));
-    let started = Instant::now();
+    // Finished when the upstream closes: waiting for the idle timeout instead would end in an error event.
     let text = gw.chat("/v1", &key, ask(true)).await.text().await.unwrap();
     assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
-    assert!(started.elapsed() < Duration::from_secs(8));
     let logs = gw.wait_for_logs(1).await;
     assert_eq!(logs[0]["completion_tokens"], crate::mock_upstream::COMPLETION_TOKENS);
 }
@@ -335,18 +340,26 @@ async fn a_429_is_the_keys_fault_for_the_relays_retry_and_for_controls_health() 
     assert_eq!(channel(&gw, id).await["status"], 1, "the channel is well");
 }
 
-/// Polls an admin GET until `done` holds (bounded), returning the last answer: for states that a timer of
-/// control's changes (probes, channel tests), not settlement (`Gateway::wait_for_state`).
-async fn wait_for(gw: &Gateway, path: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let mut last = Value::Null;
-    for _ in 0..100 {
-        last = gw.api("GET", path, None).await.1;
-        if done(&last) {
-            return last;
+/// Reads a streamed answer until it contains `seen`, calls `then` (the test releases the upstream's next
+/// step), and reads the rest (bounded).
+async fn read_until(resp: reqwest::Response, seen: &str, then: impl FnOnce()) -> String {
+    use futures::StreamExt;
+    let mut stream = resp.bytes_stream();
+    let mut text = String::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut then = Some(then);
+        while let Some(chunk) = stream.next().await {
+            text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            if text.contains(seen)
+                && let Some(release) = then.take()
+            {
+                release();
+            }
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{path} never reached the expected state: {last}");
+    })
+    .await;
+    assert!(read.is_ok(), "the stream never ended after {seen:?}: {text}");
+    text
 }
 
 #[tokio::test]
@@ -370,9 +383,9 @@ async fn a_primary_that_goes_down_opens_its_circuit_and_a_probe_brings_it_back()
     assert_eq!(client_calls(&gw), primary_calls);
     // The upstream recovers; a half-open probe (run by the relay for control) closes the circuit.
     gw.mock.clear_key_rules();
-    wait_for(&gw, &format!("/api/channel/{primary}"), |c| c["data"]["status"] == 1).await;
+    gw.wait_for_state(&format!("/api/channel/{primary}"), |c| c["data"]["status"] == 1).await;
     let served_by_fallback = fallback.chat_requests();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    gw.wait_relay_caught_up().await;
     assert_eq!(gw.chat("/v1", &key, ask(false)).await.status(), 200);
     assert_eq!(fallback.chat_requests(), served_by_fallback, "the primary serves again");
 }
@@ -390,8 +403,7 @@ async fn channels_with_auto_ban_off_are_never_disabled() {
     for _ in 0..3 {
         assert_eq!(gw.chat("/v1", &key, ask(false)).await.status(), 502);
     }
-    gw.wait_for_logs(0).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    gw.wait_settled(3).await;
     assert_eq!(channel(&gw, id).await["status"], 1);
     let keys = gw.api("GET", &format!("/api/channel/{id}/keys"), None).await.1;
     assert_eq!(keys["data"][0]["status"], 1, "{keys}");
@@ -491,12 +503,12 @@ async fn testing_all_channels_disables_the_broken_and_restores_the_recovered() {
     gw.mock.on_key("sk-primary", error_reply(401, "invalid_api_key", "revoked"));
     let (status, body) = gw.api("GET", "/api/channel/test", None).await;
     assert_eq!((status, body["success"].clone()), (200, json!(true)), "{body}");
-    let disabled = wait_for(&gw, &format!("/api/channel/{primary}"), |c| c["data"]["status"] == 3).await;
+    let disabled = gw.wait_for_state(&format!("/api/channel/{primary}"), |c| c["data"]["status"] == 3).await;
     assert!(disabled["data"]["other_info"].as_str().unwrap().contains("revoked"), "{disabled}");
     assert_eq!(channel(&gw, backup).await["status"], 1);
     gw.mock.clear_key_rules();
     gw.api("GET", "/api/channel/test", None).await;
-    wait_for(&gw, &format!("/api/channel/{primary}"), |c| c["data"]["status"] == 1).await;
+    gw.wait_for_state(&format!("/api/channel/{primary}"), |c| c["data"]["status"] == 1).await;
 }
 
 #[tokio::test]
@@ -511,6 +523,7 @@ async fn a_stream_longer_than_its_total_bound_is_cut_there() {
     gw.mock.script(Reply::Steps(steps));
     let started = Instant::now();
     let text = gw.chat("/v1", &key, ask(true)).await.text().await.unwrap();
+    // The total bound is the subject: cut near its 1 s, well before the 3 s the whole stream would take.
     assert!(started.elapsed() < Duration::from_millis(2500), "{:?}", started.elapsed());
     assert!(text.contains("tick") && text.contains("\"error\"") && !text.contains("[DONE]"), "{text}");
 }
@@ -529,7 +542,7 @@ async fn a_key_disabled_through_one_relay_is_avoided_by_another() {
         assert_eq!(gw.chat("/v1", &key, ask(false)).await.status(), 200);
     }
     gw.wait_for_state(&format!("/api/channel/{id}/keys"), |k| k["data"][1]["status"] == 3).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    second.wait_caught_up(&gw.control).await;
     let before = gw.mock.received().len();
     for _ in 0..8 {
         let resp = gw

@@ -10,6 +10,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use relay_svc::control::cache::Followed;
+
 use crate::mock_upstream::MockUpstream;
 
 pub const ADMIN_PASSWORD: &str = "a-better-password";
@@ -55,9 +57,38 @@ impl RelayHandle {
             join.await.unwrap();
         }
     }
+
+    /// Waits (bounded) until this relay's `WatchConfig` stream is up and it has applied every change `control`
+    /// has published so far: after an admin call has returned, the relay's next request sees its effect.
+    pub async fn wait_caught_up(&self, control: &ControlHandle) {
+        let published = control.state.events().version();
+        self.wait_followed(|f| f.control_version >= published, &format!("control's change {published}")).await;
+    }
+
+    /// Waits (bounded) until this relay has applied `n` `WatchConfig` events since it started (a reconnect's
+    /// `Reset` is one).
+    pub async fn wait_generation(&self, n: u64) {
+        self.wait_followed(|f| f.generation >= n, &format!("{n} events")).await;
+    }
+
+    /// How many `WatchConfig` events this relay has applied since it started.
+    pub fn generation(&self) -> u64 {
+        self.link.cache.watch_followed().borrow().generation
+    }
+
+    async fn wait_followed(&self, done: impl Fn(&Followed) -> bool, what: &str) {
+        let cache = &self.link.cache;
+        let mut followed = cache.watch_followed();
+        let waited = tokio::time::timeout(SETTLE_BOUND, followed.wait_for(|f| cache.watching() && done(f)))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        let last = *followed.borrow();
+        assert!(waited, "the relay never applied {what}; it followed {last:?}");
+    }
 }
 
-/// How long a test waits for settlement before it fails (an event that never comes, not a clock to race).
+/// How long a test waits for settlement or for a relay to apply a change before it fails (an event that never
+/// comes, not a clock to race).
 const SETTLE_BOUND: Duration = Duration::from_secs(10);
 
 pub struct Gateway {
@@ -107,10 +138,13 @@ pub async fn start_control(config: control_svc::Config) -> ControlHandle {
 /// Control again on the addresses it had (a restart the relay must ride out), with the same data directory.
 pub async fn restart_control(gw: &mut Gateway) {
     let (http_addr, grpc_addr) = (gw.control.http_addr, gw.control.grpc_addr);
+    let before = gw.relay.generation();
     gw.control.stop().await;
     let http = TcpListener::bind(http_addr).await.unwrap();
     let grpc = TcpListener::bind(grpc_addr).await.unwrap();
     gw.control = start_control_on(control_config(gw._dir.path()), http, grpc).await;
+    // The relay's `Reset` from the new control: until then its caches answer for the old one.
+    gw.relay.wait_generation(before + 1).await;
 }
 
 async fn start_control_on(config: control_svc::Config, http: TcpListener, grpc: TcpListener) -> ControlHandle {
@@ -206,15 +240,10 @@ impl Gateway {
         Gateway { mock, control, relay, http, cookie: String::new(), _dir: dir }
     }
 
-    /// Waits (bounded) until the relay's `WatchConfig` stream is up, so its caches are in use.
-    pub async fn relay_watching(&self) {
-        for _ in 0..200 {
-            if self.relay.link.cache.watching() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("the relay never connected its config stream to control");
+    /// Waits (bounded) until the relay's `WatchConfig` stream is up and has applied every change control
+    /// published so far (its caches are in use and current). See [`RelayHandle::wait_caught_up`].
+    pub async fn wait_relay_caught_up(&self) {
+        self.relay.wait_caught_up(&self.control).await;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -302,10 +331,12 @@ impl Gateway {
         assert!(waited, "control settled {} of {n} usage records", *settled.borrow());
     }
 
-    /// Polls an admin GET until `done` holds, looking again each time control settles records (settlement is
-    /// what changes health and balances); bounded. Returns the last answer.
+    /// Asks an admin GET until `done` holds, looking again each time control settles records or publishes a
+    /// change (settlement, probes and channel tests are what change health and balances); bounded. Returns the
+    /// last answer.
     pub async fn wait_for_state(&self, path: &str, done: impl Fn(&Value) -> bool) -> Value {
         let mut settled = self.control.state.watch_usage();
+        let mut published = self.control.state.events().subscribe();
         let mut last = Value::Null;
         let looked = tokio::time::timeout(SETTLE_BOUND, async {
             loop {
@@ -314,7 +345,11 @@ impl Gateway {
                 if done(&last) {
                     return;
                 }
-                settled.changed().await.unwrap();
+                // A lagged receiver has still seen a change; either wake-up means look again.
+                tokio::select! {
+                    changed = settled.changed() => changed.unwrap(),
+                    _ = published.recv() => {}
+                }
             }
         })
         .await;

@@ -27,7 +27,7 @@ async fn warm_requests_need_no_call_to_control() {
     let mut gw = Gateway::start().await;
     let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
     // Cached answers are trusted only while the watch stream is up; then warm the caches.
-    gw.relay_watching().await;
+    gw.wait_relay_caught_up().await;
     assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 200);
     gw.wait_for_logs(1).await;
     gw.control.stop().await;
@@ -46,7 +46,7 @@ async fn warm_requests_need_no_call_to_control() {
 async fn usage_served_while_control_is_down_is_replayed_once_it_is_back() {
     let mut gw = Gateway::start().await;
     let (token_id, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
-    gw.relay_watching().await;
+    gw.wait_relay_caught_up().await;
     assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 200);
     gw.wait_for_logs(1).await;
     gw.control.stop().await;
@@ -67,7 +67,7 @@ async fn usage_served_while_control_is_down_is_replayed_once_it_is_back() {
 #[tokio::test]
 async fn a_new_token_clears_the_negative_cache_at_once() {
     let gw = Gateway::start().await;
-    gw.relay_watching().await;
+    gw.wait_relay_caught_up().await;
     // Prime the negative cache with lots of misses, then create tokens: each works on first use.
     for _ in 0..5 {
         let fake = format!("sk-{}", "z".repeat(48));

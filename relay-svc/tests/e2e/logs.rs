@@ -3,8 +3,6 @@
 //! exports and deletes exactly the rows it should, and a user's `self` views never show other users, channels
 //! or the retry trail; `/api/data/…` sums per hour, model, user and channel.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::harness::{Gateway, chat_body};
@@ -39,8 +37,13 @@ async fn ok(gw: &Gateway, cookie: Option<&str>, path: &str) -> Value {
 /// The rows of a search's or the dashboard's array, or of a paged list's `items`.
 async fn rows(gw: &Gateway, cookie: Option<&str>, path: &str) -> Vec<Value> {
     let data = ok(gw, cookie, path).await;
-    let list = if data.is_array() { &data } else { &data["items"] };
-    list.as_array().cloned().unwrap_or_else(|| panic!("{path} returned no list: {data}"))
+    listed(&data).unwrap_or_else(|| panic!("{path} returned no list: {data}"))
+}
+
+/// The rows of a list answer's `data`: the array itself or a page's `items`.
+fn listed(data: &Value) -> Option<Vec<Value>> {
+    let list = if data.is_array() { data } else { &data["items"] };
+    list.as_array().cloned()
 }
 
 /// An ordinary user "bob" (its session cookie) with an unlimited token (its key).
@@ -126,7 +129,7 @@ async fn settings_are_checked_named_and_secrets_never_come_back() {
 #[tokio::test]
 async fn a_saved_model_ratio_changes_the_next_charge_without_a_restart() {
     let gw = Gateway::start().await;
-    gw.relay_watching().await;
+    gw.wait_relay_caught_up().await;
     let key = gw.root_key().await;
     ask(&gw, &key, "gpt-4o-mini").await;
     assert_eq!(gw.wait_for_logs(1).await[0]["quota"], MINI);
@@ -328,14 +331,8 @@ async fn dashboard_data_sums_per_hour_model_user_and_channel() {
     let root_key = gw.root_key().await;
     gw.mock.script(Reply::Json(500, json!({"error": {"message": "boom"}})));
     assert_eq!(gw.chat("/v1", &root_key, chat_body("gpt-4o-mini")).await.status(), 502);
-    let mut channels = Vec::new();
-    for _ in 0..100 {
-        channels = rows(&gw, Some(&gw.cookie), "/api/data/channels").await;
-        if channels.first().is_some_and(|c| c["error_count"].as_i64() > Some(0)) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    gw.wait_for_state("/api/data/channels", |b| b["data"][0]["error_count"].as_i64() > Some(0)).await;
+    let channels = rows(&gw, Some(&gw.cookie), "/api/data/channels").await;
     let failed_attempts = gw.mock.chat_requests() as i64 - 6;
     assert!(failed_attempts >= 1);
     assert_eq!(channels.len(), 1, "{channels:?}");
@@ -388,16 +385,11 @@ async fn the_client_ip_is_logged_only_for_users_who_opted_in() {
     assert_eq!(own[0]["client_ip"], "127.0.0.1", "{}", own[0]);
 }
 
-/// Waits (bounded) until an administrator's log query returns `n` rows.
+/// Waits (bounded, looking again each time control settles usage) until an administrator's log query returns
+/// `n` rows.
 async fn wait_for(gw: &Gateway, path: &str, n: usize) -> Vec<Value> {
-    for _ in 0..100 {
-        let found = rows(gw, Some(&gw.cookie), path).await;
-        if found.len() >= n {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("fewer than {n} rows from {path} after 5 s");
+    let found = gw.wait_for_state(path, |b| listed(&b["data"]).is_some_and(|rows| rows.len() >= n)).await;
+    listed(&found["data"]).unwrap_or_default()
 }
 
 #[tokio::test]
@@ -426,13 +418,8 @@ async fn error_and_consume_rows_follow_their_switches() {
 
     assert_eq!(put_option(&gw, "LogConsumeEnabled", json!("false")).await.0, 200);
     ask(&gw, &key, "gpt-4o-mini").await;
-    for _ in 0..100 {
-        if gw.token(token_id).await["used_quota"] == 2 * MINI {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(gw.token(token_id).await["used_quota"], 2 * MINI, "the request is still charged");
+    let token = gw.wait_for_state(&format!("/api/token/{token_id}"), |t| t["data"]["used_quota"] == 2 * MINI).await;
+    assert_eq!(token["data"]["used_quota"], 2 * MINI, "the request is still charged");
     assert_eq!(rows(&gw, Some(&gw.cookie), "/api/log/?type=2").await.len(), 1, "but not logged");
     // The dashboard still counts it.
     let data = rows(&gw, Some(&gw.cookie), "/api/data/").await;

@@ -19,7 +19,7 @@ async fn measured_gateway() -> (Gateway, i64, i64, String) {
     config.metrics_addr = Some("127.0.0.1:0".parse().unwrap());
     gw.relay.stop().await;
     gw.relay = start_relay(config).await;
-    gw.relay_watching().await;
+    gw.wait_relay_caught_up().await;
     gw.sign_in_root().await;
     let base = gw.mock.base_url();
     let primary = gw

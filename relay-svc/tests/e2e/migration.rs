@@ -46,7 +46,7 @@ async fn an_imported_user_signs_in_with_the_old_password_and_the_old_key_reaches
     // The site's own root stays as it is: the old root is matched on its name and left alone.
     assert_eq!(report.counts("users").map(|c| (c.imported, c.existing)), Some((1, 1)), "{report}");
     restart_control(&mut gw).await;
-    gw.relay_watching().await;
+    gw.wait_relay_caught_up().await;
 
     assert_eq!(sign_in(&gw, "alice", "not-her-password").await.0, 401);
     let (status, cookie) = sign_in(&gw, "alice", render::ALICE_PASSWORD).await;
@@ -131,7 +131,7 @@ async fn channels_exported_by_one_site_are_imported_by_another_once_with_their_k
     assert_eq!(logged, 1, "the import is in the manage log");
 
     // The keys work at the second site: its relay reaches the first site's upstream with them.
-    target.relay_watching().await;
+    target.wait_relay_caught_up().await;
     let (_, key) = target.create_token(json!({"name": "t", "unlimited_quota": true})).await;
     let before = source.mock.chat_requests();
     assert_eq!(target.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 200);

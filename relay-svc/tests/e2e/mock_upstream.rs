@@ -35,13 +35,44 @@ pub enum Reply {
 /// One step of a [`Reply::Steps`] stream.
 #[derive(Clone, Debug)]
 pub enum Step {
+    /// A pause of this long, for tests whose subject is a timeout (the clock is the behaviour there).
     Wait(Duration),
+    /// Holds the stream until the test opens the gate once more ([`Gate::open`]), so a test that depends on
+    /// what the relay does between two chunks says when the next one leaves instead of racing a delay.
+    Until(Gate),
     /// A raw frame, sent as it is (`data: …\n\n`).
     Frame(String),
     /// An OpenAI chunk as a `data:` frame.
     Chunk(Value),
     /// The connection is broken here (the body ends with an error, not a clean end).
     Cut,
+}
+
+/// A gate in a scripted stream: each [`Gate::open`] lets one [`Step::Until`] waiting on it (or the next to
+/// reach it) pass.
+#[derive(Clone, Debug)]
+pub struct Gate(Arc<tokio::sync::Semaphore>);
+
+impl Default for Gate {
+    fn default() -> Self {
+        Gate(Arc::new(tokio::sync::Semaphore::new(0)))
+    }
+}
+
+impl Gate {
+    /// A closed gate.
+    pub fn new() -> Self {
+        Gate::default()
+    }
+
+    /// Releases the next chunk held at this gate.
+    pub fn open(&self) {
+        self.0.add_permits(1);
+    }
+
+    async fn pass(&self) {
+        self.0.acquire().await.expect("the gate is never closed").forget();
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -178,6 +209,10 @@ async fn handle(State(shared): State<Shared>, uri: Uri, headers: HeaderMap, raw_
                 match step {
                     Step::Wait(d) => {
                         tokio::time::sleep(d).await;
+                        Ok(Bytes::new())
+                    }
+                    Step::Until(gate) => {
+                        gate.pass().await;
                         Ok(Bytes::new())
                     }
                     Step::Frame(f) => Ok(Bytes::from(f)),

@@ -222,13 +222,9 @@ async fn root_webhook(gw: &Gateway, receiver: &Receiver) {
 
 /// Waits (bounded) for a delivery whose title is `title`.
 async fn wait_for_title(receiver: &Receiver, title: &str) -> crate::webhook_receiver::Delivery {
-    for _ in 0..600 {
-        if let Some(d) = receiver.received().into_iter().find(|d| d.body["title"] == title) {
-            return d;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("no notice titled {title:?}; got {:?}", receiver.received().iter().map(|d| &d.body).collect::<Vec<_>>());
+    let titled = |d: &crate::webhook_receiver::Delivery| d.body["title"] == title;
+    let got = receiver.wait_until(&format!("notice titled {title:?}"), |got| got.iter().any(titled)).await;
+    got.into_iter().find(titled).expect("waited for it")
 }
 
 fn invalid_key() -> Reply {

@@ -48,13 +48,9 @@ async fn a_playground_answer_is_streamed_billed_to_the_signed_in_user_and_logged
     assert_eq!(row["model_name"], "gpt-4o-mini");
     let cost = row["quota"].as_i64().unwrap();
     assert!(cost > 0, "{row}");
-    for _ in 0..100 {
-        if quota_of(&gw, &cookie).await == before - cost {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("alice's balance did not drop by {cost} from {before}: {}", quota_of(&gw, &cookie).await);
+    let id = gw.api_as(Some(&cookie), "GET", "/api/user/self", None).await.1["data"]["id"].as_i64().unwrap();
+    gw.wait_for_state(&format!("/api/user/{id}"), |u| u["data"]["quota"] == before - cost).await;
+    assert_eq!(quota_of(&gw, &cookie).await, before - cost, "alice's own view of her balance");
 }
 
 #[tokio::test]
@@ -63,21 +59,16 @@ async fn the_playground_refuses_a_browser_without_a_session_and_one_signed_out()
     let resp = gw.http.post(gw.url("/pg/chat/completions")).json(&chat_body("gpt-4o-mini")).send().await.unwrap();
     assert_eq!(resp.status(), 401);
     let cookie = gw.create_user("bob", "bob-password").await;
-    gw.relay_watching().await;
+    gw.wait_relay_caught_up().await;
     // A first request caches bob's playground caller on the relay; logging out must end it there too.
     assert_eq!(playground(&gw, ("cookie", &cookie), chat_body("gpt-4o-mini")).await.status(), 200);
     let (status, _) = gw.api_as(Some(&cookie), "GET", "/api/user/logout", None).await;
     assert_eq!(status, 200);
-    for _ in 0..100 {
-        let resp = playground(&gw, ("cookie", &cookie), chat_body("gpt-4o-mini")).await;
-        if resp.status() == 401 {
-            let body: Value = resp.json().await.unwrap();
-            assert!(body["error"]["message"].as_str().unwrap().contains("sign in"), "{body}");
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the playground still answers a signed-out session");
+    gw.wait_relay_caught_up().await;
+    let resp = playground(&gw, ("cookie", &cookie), chat_body("gpt-4o-mini")).await;
+    assert_eq!(resp.status(), 401, "the playground still answers a signed-out session");
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("sign in"), "{body}");
 }
 
 #[tokio::test]
@@ -86,20 +77,15 @@ async fn the_playground_refuses_a_disabled_user_even_with_a_personal_access_toke
     let cookie = gw.create_user("carol", "carol-password").await;
     let id = gw.api_as(Some(&cookie), "GET", "/api/user/self", None).await.1["data"]["id"].as_i64().unwrap();
     let token = gw.api_as(Some(&cookie), "GET", "/api/user/token", None).await.1["data"].as_str().unwrap().to_string();
-    gw.relay_watching().await;
+    gw.wait_relay_caught_up().await;
     assert_eq!(playground(&gw, ("authorization", &token), chat_body("gpt-4o-mini")).await.status(), 200);
     let (status, body) = gw.api("POST", "/api/user/manage", Some(json!({"id": id, "action": "disable"}))).await;
     assert_eq!(status, 200, "{body}");
-    for _ in 0..100 {
-        let resp = playground(&gw, ("authorization", &token), chat_body("gpt-4o-mini")).await;
-        if resp.status() == 403 {
-            let body: Value = resp.json().await.unwrap();
-            assert!(body["error"]["message"].as_str().unwrap().contains("disabled"), "{body}");
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("the playground still answers a disabled user");
+    gw.wait_relay_caught_up().await;
+    let resp = playground(&gw, ("authorization", &token), chat_body("gpt-4o-mini")).await;
+    assert_eq!(resp.status(), 403, "the playground still answers a disabled user");
+    let body: Value = resp.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("disabled"), "{body}");
 }
 
 #[tokio::test]

@@ -28,7 +28,7 @@ async fn probe_until(gw: &Gateway, base: std::net::SocketAddr, path: &str, want:
 #[tokio::test]
 async fn both_services_are_alive_and_ready_and_the_relay_answers_on_its_public_port() {
     let gw = Gateway::start_bare().await;
-    gw.relay_watching().await;
+    gw.wait_relay_caught_up().await;
     assert_eq!(probe(&gw, gw.relay.addr, "/healthz").await, (200, serde_json::json!({"status": "ok"})));
     let (status, ready) = probe(&gw, gw.relay.addr, "/readyz").await;
     assert_eq!((status, ready["status"].as_str()), (200, Some("ready")), "{ready}");
@@ -70,12 +70,7 @@ async fn a_silent_redis_makes_the_relay_unavailable_or_degraded_by_its_fail_poli
         config.redis_url = Some(url.clone());
         config.rate_limit_fail_open = fail_open;
         let relay = start_relay(config).await;
-        for _ in 0..200 {
-            if relay.link.cache.watching() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        relay.wait_caught_up(&gw.control).await;
         let (status, ready) = probe_until(&gw, relay.addr, "/readyz", want).await;
         assert_eq!(status, want_status, "{ready}");
         assert_eq!(ready["checks"]["redis"]["status"], if fail_open { "degraded" } else { "failing" });

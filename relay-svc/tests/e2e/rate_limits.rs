@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::harness::{Gateway, RelayHandle, chat_body, relay_config, start_relay};
-use crate::mock_upstream::{Reply, Step};
+use crate::mock_upstream::{Gate, Reply, Step};
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
@@ -52,13 +52,8 @@ fn retry_after(resp: &reqwest::Response) -> u64 {
 async fn set_limits(gw: &Gateway, relays: &[&RelayHandle], options: &[(&str, &str)]) {
     gw.set_options(options).await;
     for relay in relays {
-        for _ in 0..200 {
-            if relay.limiter.is_active() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        assert!(relay.limiter.is_active(), "the relay never received the rate-limit settings");
+        relay.wait_caught_up(&gw.control).await;
+        assert!(relay.limiter.is_active(), "the relay applied the rate-limit settings");
     }
 }
 
@@ -83,15 +78,16 @@ async fn redis_down() -> String {
     format!("redis://127.0.0.1:{port}")
 }
 
-/// A streamed answer that stays open for `hold` after its first chunk, so its request stays in flight.
-fn slow_stream(hold: Duration) -> Reply {
+/// A streamed answer that stays open after its first chunk until `hold` is opened, so its request stays in
+/// flight for as long as the test needs.
+fn held_stream(hold: &Gate) -> Reply {
     let chunk = |text: &str| {
         json!({"id": "c", "object": "chat.completion.chunk", "model": "gpt-4o-mini",
             "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
     };
     Reply::Steps(vec![
         Step::Chunk(chunk("Hello")),
-        Step::Wait(hold),
+        Step::Until(hold.clone()),
         Step::Chunk(chunk(" world")),
         Step::Frame("data: [DONE]\n\n".into()),
     ])
@@ -173,7 +169,7 @@ async fn a_token_success_limit_counts_only_successful_requests() {
 async fn tokens_of_the_exempt_group_skip_their_own_limit() {
     tokio::time::timeout(Duration::from_secs(30), async {
         let gw = Gateway::start().await;
-        gw.relay_watching().await;
+        gw.wait_relay_caught_up().await;
         gw.create_channel(json!({"name": "bulk", "type": 1, "key": "sk-upstream-2", "base_url": gw.mock.base_url(),
             "models": "gpt-4o-mini", "group": "bulk-ok"}))
             .await;
@@ -201,7 +197,7 @@ async fn tokens_of_the_exempt_group_skip_their_own_limit() {
 async fn a_user_limit_spans_all_of_the_users_tokens() {
     tokio::time::timeout(Duration::from_secs(30), async {
         let gw = Gateway::start().await;
-        gw.relay_watching().await;
+        gw.wait_relay_caught_up().await;
         set_limits(
             &gw,
             &[&gw.relay],
@@ -239,7 +235,7 @@ async fn a_user_limit_spans_all_of_the_users_tokens() {
 async fn a_model_rpm_limit_covers_every_caller_of_that_model_only() {
     tokio::time::timeout(Duration::from_secs(30), async {
         let gw = Gateway::start().await;
-        gw.relay_watching().await;
+        gw.wait_relay_caught_up().await;
         set_limits(&gw, &[&gw.relay], &[("ModelRateLimits", r#"{"gpt-4o": {"rpm": 2}}"#)]).await;
         let (_, a) = gw.create_token(json!({"name": "a", "unlimited_quota": true})).await;
         let (_, b) = gw.create_token(json!({"name": "b", "unlimited_quota": true})).await;
@@ -260,7 +256,7 @@ async fn a_model_rpm_limit_covers_every_caller_of_that_model_only() {
 async fn a_model_tpm_limit_counts_the_tokens_requests_used() {
     tokio::time::timeout(Duration::from_secs(30), async {
         let gw = Gateway::start().await;
-        gw.relay_watching().await;
+        gw.wait_relay_caught_up().await;
         // Each mock answer uses 12 + 5 = 17 tokens: two fit under 30 (the second crosses it), the third does not.
         set_limits(&gw, &[&gw.relay], &[("ModelRateLimits", r#"{"gpt-4o-mini": {"tpm": 30}}"#)]).await;
         let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
@@ -280,10 +276,11 @@ async fn a_model_tpm_limit_counts_the_tokens_requests_used() {
 async fn a_model_concurrency_limit_refuses_requests_beyond_its_slots() {
     tokio::time::timeout(Duration::from_secs(30), async {
         let gw = Gateway::start().await;
-        gw.relay_watching().await;
+        gw.wait_relay_caught_up().await;
         set_limits(&gw, &[&gw.relay], &[("ModelRateLimits", r#"{"gpt-4o-mini": {"concurrency": 1}}"#)]).await;
         let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
-        gw.mock.script(slow_stream(Duration::from_millis(800)));
+        let hold = Gate::new();
+        gw.mock.script(held_stream(&hold));
         let slow = gw.chat("/v1", &key, stream_body()).await;
         assert_eq!(slow.status(), 200);
         let refused = gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await;
@@ -291,6 +288,7 @@ async fn a_model_concurrency_limit_refuses_requests_beyond_its_slots() {
         assert!(retry_after(&refused) >= 1);
         let body: Value = refused.json().await.unwrap();
         assert!(body["error"]["message"].as_str().unwrap().contains("at a time"), "{body}");
+        hold.open();
         let text = slow.text().await.unwrap();
         assert!(text.contains("[DONE]"), "{text}");
         // The finished stream gave its slot back.
@@ -333,10 +331,12 @@ async fn two_relays_sharing_redis_enforce_one_concurrency_limit() {
         let two = redis_relay(&gw, REDIS_URL, &prefix, false).await;
         set_limits(&gw, &[&one, &two], &[("ModelRateLimits", r#"{"gpt-4o-mini": {"concurrency": 1}}"#)]).await;
         let (_, key) = gw.create_token(json!({"name": "t", "unlimited_quota": true})).await;
-        gw.mock.script(slow_stream(Duration::from_millis(800)));
+        let hold = Gate::new();
+        gw.mock.script(held_stream(&hold));
         let slow = chat_at(&gw, one.addr, &key, stream_body()).await;
         assert_eq!(slow.status(), 200);
         assert_eq!(chat_at(&gw, two.addr, &key, chat_body("gpt-4o-mini")).await.status(), 429);
+        hold.open();
         slow.text().await.unwrap();
         // The slot is freed in Redis in the background once the stream has ended.
         let mut status = 0;

@@ -45,11 +45,15 @@ impl Delivery {
     }
 }
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Shared {
     script: Arc<Mutex<VecDeque<Answer>>>,
-    received: Arc<Mutex<Vec<Delivery>>>,
+    /// Every delivery, in a watch so tests wake when one arrives.
+    received: Arc<tokio::sync::watch::Sender<Vec<Delivery>>>,
 }
+
+/// How long a test waits for a delivery (notices are retried with a back-off) before it fails.
+const DELIVERY_BOUND: Duration = Duration::from_secs(30);
 
 pub struct Receiver {
     pub url: String,
@@ -58,7 +62,7 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start() -> Receiver {
-        let shared = Shared::default();
+        let shared = Shared { script: Arc::default(), received: Arc::new(tokio::sync::watch::Sender::new(Vec::new())) };
         let app = Router::new().fallback(receive).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
@@ -71,25 +75,27 @@ impl Receiver {
     }
 
     pub fn received(&self) -> Vec<Delivery> {
-        self.shared.received.lock().unwrap().clone()
+        self.shared.received.borrow().clone()
     }
 
     /// Waits (bounded) until `n` deliveries arrived, and returns them in order.
     pub async fn wait_for(&self, n: usize) -> Vec<Delivery> {
-        for _ in 0..200 {
-            let got = self.received();
-            if got.len() >= n {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("fewer than {n} webhook deliveries after 10 s: {:?}", self.received());
+        self.wait_until(&format!("{n} deliveries"), |got| got.len() >= n).await
+    }
+
+    /// Waits (bounded), waking at each delivery, until `done` holds for all received so far; returns them.
+    pub async fn wait_until(&self, what: &str, done: impl Fn(&[Delivery]) -> bool) -> Vec<Delivery> {
+        let mut arrived = self.shared.received.subscribe();
+        let waited =
+            tokio::time::timeout(DELIVERY_BOUND, arrived.wait_for(|got| done(got))).await.is_ok_and(|r| r.is_ok());
+        assert!(waited, "no {what} after {DELIVERY_BOUND:?}: {:?}", self.received());
+        self.received()
     }
 }
 
 async fn receive(State(shared): State<Shared>, headers: HeaderMap, raw: Bytes) -> Response {
     let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-    shared.received.lock().unwrap().push(Delivery { headers, raw, body });
+    shared.received.send_modify(|got| got.push(Delivery { headers, raw, body }));
     match shared.script.lock().unwrap().pop_front() {
         None => StatusCode::OK.into_response(),
         Some(Answer::Status(s)) => StatusCode::from_u16(s).unwrap().into_response(),

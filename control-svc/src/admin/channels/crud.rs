@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use veloera_admin_types::{Channel, ChannelCreate, ChannelIds, ChannelUpdate, Envelope, log_type, role, status};
+use veloera_admin_types::{Channel, ChannelCreate, ChannelIds, ChannelStatus, ChannelUpdate, Envelope, Role, log_type};
 
 use super::validate::{merge, validate};
 use super::{DISABLED_BY_ADMIN, check_ids, find, path_id};
@@ -53,7 +53,7 @@ pub async fn update(
     let keys_entered = body.key.as_deref().is_some_and(|k| !k.trim().is_empty());
     let new = validate(state.cipher(), merge(&state, &row, body)?)?;
     let moved = destination_changes(&row, &new);
-    if !moved.is_empty() && !keys_entered && admin.role < role::ROOT as i64 {
+    if !moved.is_empty() && !keys_entered && admin.role < Role::Root.as_i64() {
         return Err(ControlError::Forbidden(format!(
             "changing a channel's {} would send its stored keys to a new destination; only root may do that \
              without entering the keys again (send them in key)",
@@ -122,12 +122,14 @@ fn destination_changes(row: &ChannelRow, new: &NewChannel) -> Vec<DestinationCha
 /// administrator asking for the channel to be tried again); disabling records why and when, unless the
 /// channel was already disabled by hand. Only the gateway moves a channel into status 3.
 pub(crate) fn status_change(row: &ChannelRow, requested: Option<i32>) -> Result<Option<StatusChange>, ControlError> {
-    match requested {
-        Some(status::ENABLED) => Ok(Some(StatusChange::Enable)),
-        Some(status::DISABLED) if row.status != status::DISABLED as i64 => {
+    let current = ChannelStatus::try_from(row.status).ok();
+    // A number that is no status is no change, as before (the update's other fields still apply).
+    match requested.map(ChannelStatus::try_from) {
+        Some(Ok(ChannelStatus::Enabled)) => Ok(Some(StatusChange::Enable)),
+        Some(Ok(ChannelStatus::Disabled)) if current != Some(ChannelStatus::Disabled) => {
             Ok(Some(StatusChange::Disable { reason: DISABLED_BY_ADMIN.into(), at: now_secs() }))
         }
-        Some(status::CHANNEL_AUTO_DISABLED) if row.status != status::CHANNEL_AUTO_DISABLED as i64 => {
+        Some(Ok(ChannelStatus::AutoDisabled)) if current != Some(ChannelStatus::AutoDisabled) => {
             Err(ControlError::BadRequest(
                 "status 3 (auto-disabled) is set by the gateway; use 2 to disable a channel by hand".into(),
             ))

@@ -14,7 +14,7 @@ mod validate;
 use axum::Json;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use veloera_admin_types::{ChannelFixResult, Envelope, status};
+use veloera_admin_types::{ChannelFixResult, ChannelStatus, Envelope};
 
 pub(crate) use crud::status_change;
 pub use crud::{create, delete, delete_batch, delete_disabled, get_one, update};
@@ -71,7 +71,8 @@ pub async fn fix(
     _admin: Admin,
 ) -> Result<Json<Envelope<ChannelFixResult>>, ControlError> {
     state.reload_channels().await?;
-    let enabled = db::channels::list(state.db()).await?.iter().filter(|r| r.status == status::ENABLED as i64).count();
+    let enabled =
+        db::channels::list(state.db()).await?.iter().filter(|r| r.status == ChannelStatus::Enabled.as_i64()).count();
     let success = state.channels().len();
     Ok(Json(Envelope::ok(ChannelFixResult { success, fails: enabled.saturating_sub(success) })))
 }

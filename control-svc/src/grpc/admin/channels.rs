@@ -2,7 +2,7 @@
 //! `admin/channel_health.rs` and the status rules of `admin/channels`.
 
 use tonic::Status;
-use veloera_admin_types::{ChannelKeyStatus, status};
+use veloera_admin_types::{ChannelKeyStatus, ChannelStatus};
 use veloera_proto::admin_v1::{
     ChannelHealth, KeyHealth, ListChannelsRequest, ListChannelsResponse, SetChannelKeyStatusRequest,
     SetChannelStatusRequest,
@@ -58,8 +58,8 @@ async fn find(state: &AppState, id: i64) -> Result<ChannelRow, Status> {
 
 pub async fn set_status(state: &AppState, r: SetChannelStatusRequest) -> Result<ChannelHealth, Status> {
     let row = find(state, r.id).await?;
-    let wanted = if r.enabled { status::ENABLED } else { status::DISABLED };
-    if let Some(change) = status_change(&row, Some(wanted))? {
+    let wanted = if r.enabled { ChannelStatus::Enabled } else { ChannelStatus::Disabled };
+    if let Some(change) = status_change(&row, Some(wanted.as_i32()))? {
         db::channels::set_status(state.db(), row.id, &change).await?;
         state.reload_channels().await?;
     }

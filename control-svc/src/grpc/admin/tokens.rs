@@ -2,7 +2,7 @@
 //! cores of `admin/tokens.rs`. Who may reach whose tokens is `crate::access`'s rule.
 
 use tonic::Status;
-use veloera_admin_types::{TokenCreate, TokenUpdate, status};
+use veloera_admin_types::{TokenCreate, TokenStatus, TokenUpdate};
 use veloera_proto::admin_v1::{
     CreateTokenRequest, CreateTokenResponse, ListTokensRequest, ListTokensResponse, Token, UpdateTokenLimitsRequest,
 };
@@ -88,7 +88,7 @@ pub async fn update_limits(state: &AppState, actor: &UserRow, r: UpdateTokenLimi
     let row = access::reachable_token(state, actor, r.id).await?;
     let body = TokenUpdate {
         id: row.id,
-        status: r.enabled.map(|on| if on { status::ENABLED } else { status::DISABLED }),
+        status: r.enabled.map(|on| if on { TokenStatus::Enabled } else { TokenStatus::Disabled }.as_i32()),
         remain_quota: r.remain_quota,
         unlimited_quota: r.unlimited_quota,
         expired_time: r.expired_time,

@@ -2,7 +2,7 @@
 //! cores of `admin/user_admin.rs` and the access rules of `crate::access`.
 
 use tonic::Status;
-use veloera_admin_types::{UserCreate, UserSelf, UserUpdate, role};
+use veloera_admin_types::{UserCreate, UserSelf, UserUpdate};
 use veloera_proto::admin_v1::find_user_request::By;
 use veloera_proto::admin_v1::{
     AdjustUserQuotaRequest, Balance, CreateUserRequest, FindUserRequest, ListUsersRequest, ListUsersResponse, Role,
@@ -42,8 +42,8 @@ async fn shown(state: &AppState, row: &UserRow) -> Result<User, Status> {
 pub async fn create(state: &AppState, actor: &UserRow, r: CreateUserRequest) -> Result<User, Status> {
     let role = match Role::try_from(r.role) {
         Ok(Role::Unspecified) => None,
-        Ok(Role::User) => Some(role::COMMON),
-        Ok(Role::Admin) => Some(role::ADMIN),
+        Ok(Role::User) => Some(veloera_admin_types::Role::Common.as_i32()),
+        Ok(Role::Admin) => Some(veloera_admin_types::Role::Admin.as_i32()),
         _ => return Err(invalid("role", "role must be ROLE_USER or ROLE_ADMIN")),
     };
     let body = UserCreate {
