@@ -212,12 +212,16 @@ async fn next_bytes(t: &mut Translation) -> Bytes {
                     t.usage_seen = true;
                     t.meter.usage_of(*u);
                 }
-                // Counted as it passes (never kept), in case the upstream never reports usage.
+                // Counted as it passes (never kept), in case the upstream never reports usage; and told to the
+                // meter as said (as JSON text, quotes included), so a client that hangs up before the usage
+                // arrives pays for what reached it.
                 StreamEvent::Text(s) | StreamEvent::Thinking(s) if !t.usage_seen => {
-                    t.output_tokens += tokenizer::count_text(s)
+                    t.output_tokens += tokenizer::count_text(s);
+                    t.meter.said(s.len() + 2);
                 }
                 StreamEvent::ToolCallArguments { fragment, .. } if !t.usage_seen => {
-                    t.output_tokens += tokenizer::count_text(fragment)
+                    t.output_tokens += tokenizer::count_text(fragment);
+                    t.meter.said(fragment.len() + 2);
                 }
                 _ => {}
             }

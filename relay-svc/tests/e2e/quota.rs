@@ -89,6 +89,33 @@ async fn a_client_that_hangs_up_mid_stream_pays_for_what_it_received() {
 }
 
 #[tokio::test]
+async fn a_client_that_hangs_up_mid_converted_stream_pays_for_what_it_received() {
+    use crate::mock_upstream::{Reply, Step, stream_chunks};
+    let gw = Gateway::start().await;
+    let (id, key) = gw.create_token(json!({"name": "t", "remain_quota": 10000})).await;
+    let chunks = stream_chunks("gpt-4o-mini", &["A fairly long first piece of the answer"; 3], true);
+    let mut steps = vec![Step::Chunk(chunks[0].clone()), Step::Wait(std::time::Duration::from_secs(5))];
+    steps.extend(chunks[1..].iter().cloned().map(Step::Chunk));
+    gw.mock.script(Reply::Steps(steps));
+    // An Anthropic client on an OpenAI channel: the answer is converted as it passes.
+    let body = json!({"model": "gpt-4o-mini", "stream": true, "max_tokens": 100,
+        "messages": [{"role": "user", "content": "hi"}]});
+    let mut resp = gw.http.post(gw.url("/v1/messages")).header("x-api-key", &key).json(&body).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let mut seen = String::new();
+    while !seen.contains("first piece") {
+        let piece = resp.chunk().await.unwrap().expect("the first piece arrives before the upstream pauses");
+        seen.push_str(&String::from_utf8_lossy(&piece));
+    }
+    drop(resp);
+    let logs = gw.wait_for_logs(1).await;
+    assert!(logs[0]["completion_tokens"].as_i64().unwrap() > 0, "{}", logs[0]);
+    assert!(logs[0]["quota"].as_i64().unwrap() > 0, "{}", logs[0]);
+    let token = gw.token(id).await;
+    assert_eq!(token["used_quota"], logs[0]["quota"]);
+}
+
+#[tokio::test]
 async fn an_answer_that_says_nothing_is_free() {
     use crate::mock_upstream::Reply;
     let gw = Gateway::start().await;
