@@ -1,16 +1,17 @@
 //! `POST /v1/messages`: Anthropic's Messages API, answered in Anthropic's format whatever the channel speaks
 //! (passed through to Anthropic channels, converted for OpenAI-compatible and Gemini ones).
 
+use axum::Json;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use http::HeaderMap;
 use serde_json::{Value, json};
 use veloera_proto::v1::EndpointKind;
 
 use super::answer::{Asked, answer};
 use super::conversation::{Asking, admit, error_response};
+use super::inbound::Inbound;
 use super::request_id::RequestId;
 use super::{RelayState, read_body};
 use crate::auth;
@@ -20,15 +21,9 @@ use crate::providers::{Format, anthropic};
 use crate::tokenizer;
 use crate::usage::CostHint;
 
-pub async fn messages(
-    State(state): State<RelayState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let ip = peer.ip().to_string();
-    match relay(&state, &ip, &request_id, &headers, body).await {
+pub async fn messages(State(state): State<RelayState>, inbound: Inbound, body: Body) -> Response {
+    let ip = inbound.ip_text();
+    match relay(&state, &ip, &inbound.request_id, &inbound.headers, body).await {
         Ok(r) => r,
         Err(e) => error_response(Format::Anthropic, e),
     }
@@ -60,29 +55,24 @@ async fn relay(
 
 /// `POST /v1/messages/count_tokens`: the prompt's size, counted here with a real tokenizer (no channel is
 /// called and nothing is billed, as in Veloera). The key must be valid.
-pub async fn count_tokens(
-    State(state): State<RelayState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let ip = peer.ip().to_string();
-    match count(&state, &ip, &headers, body).await {
+pub async fn count_tokens(State(state): State<RelayState>, inbound: Inbound, body: Body) -> Response {
+    match count(&state, &inbound, body).await {
         Ok(n) => Json(json!({ "input_tokens": n })).into_response(),
         Err(e) => error_response(Format::Anthropic, e),
     }
 }
 
-async fn count(state: &RelayState, ip: &str, headers: &HeaderMap, body: Body) -> Result<i64, RelayError> {
-    let key = auth::from_any(headers, None)?;
+async fn count(state: &RelayState, inbound: &Inbound, body: Body) -> Result<i64, RelayError> {
+    let key = auth::from_any(&inbound.headers, None)?;
+    let ip = inbound.ip_text();
     let ask = Ask {
         digest: key.digest,
         session: None,
         model: "",
-        client_ip: ip,
+        client_ip: &ip,
         endpoint: EndpointKind::Messages,
         pinned_channel: None,
-        request_id: None,
+        request_id: Some(inbound.request_id.as_str()),
     };
     state.link.authorize(&ask).await?;
     let bytes = read_body(body, state.max_body_bytes).await?;

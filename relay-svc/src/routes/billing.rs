@@ -4,12 +4,12 @@
 //! and an unlimited token shows 100,000,000.
 
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
-use http::HeaderMap;
+use axum::extract::State;
 use serde_json::{Value, json};
 use veloera_proto::v1::EndpointKind;
 
 use super::RelayState;
+use super::inbound::Inbound;
 use crate::auth;
 use crate::control::Ask;
 use crate::control::cache::CallerEntry;
@@ -17,13 +17,9 @@ use crate::error::RelayError;
 
 const UNLIMITED_USD: f64 = 100_000_000.0;
 
-async fn caller(
-    state: &RelayState,
-    headers: &HeaderMap,
-    peer: std::net::SocketAddr,
-) -> Result<std::sync::Arc<CallerEntry>, RelayError> {
-    let key = auth::from_headers(headers)?;
-    let ip = peer.ip().to_string();
+async fn caller(state: &RelayState, inbound: &Inbound) -> Result<std::sync::Arc<CallerEntry>, RelayError> {
+    let key = auth::from_headers(&inbound.headers)?;
+    let ip = inbound.ip_text();
     let ask = Ask {
         digest: key.digest,
         session: None,
@@ -31,7 +27,7 @@ async fn caller(
         client_ip: &ip,
         endpoint: EndpointKind::Models,
         pinned_channel: None,
-        request_id: None,
+        request_id: Some(inbound.request_id.as_str()),
     };
     Ok(state.link.authorize(&ask).await?.caller)
 }
@@ -47,12 +43,8 @@ fn usd(entry: &CallerEntry, quota: i64) -> f64 {
     quota as f64 / entry.caller.quota_per_unit.max(1) as f64
 }
 
-pub async fn subscription(
-    State(state): State<RelayState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, RelayError> {
-    let entry = caller(&state, &headers, peer).await?;
+pub async fn subscription(State(state): State<RelayState>, inbound: Inbound) -> Result<Json<Value>, RelayError> {
+    let entry = caller(&state, &inbound).await?;
     let (used, left) = used_and_left(&entry);
     let limit = if entry.caller.unlimited_quota { UNLIMITED_USD } else { usd(&entry, used + left.max(0)) };
     let expires = if entry.caller.expires_at == -1 { 0 } else { entry.caller.expires_at };
@@ -66,12 +58,8 @@ pub async fn subscription(
     })))
 }
 
-pub async fn usage(
-    State(state): State<RelayState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    headers: HeaderMap,
-) -> Result<Json<Value>, RelayError> {
-    let entry = caller(&state, &headers, peer).await?;
+pub async fn usage(State(state): State<RelayState>, inbound: Inbound) -> Result<Json<Value>, RelayError> {
+    let entry = caller(&state, &inbound).await?;
     let (used, _) = used_and_left(&entry);
     // OpenAI reports usage in cents.
     Ok(Json(json!({ "object": "list", "total_usage": usd(&entry, used) * 100.0 })))

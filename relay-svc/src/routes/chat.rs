@@ -2,15 +2,14 @@
 //! OpenAI-compatible channels get the client's body with the model rewritten (the hot path); Anthropic and
 //! Gemini channels get it converted, and the answer converted back.
 
-use axum::Extension;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::response::Response;
-use http::HeaderMap;
 use veloera_proto::v1::EndpointKind;
 
 use super::answer::{Asked, answer};
 use super::conversation::{Asking, admit};
+use super::inbound::Inbound;
 use super::request_id::RequestId;
 use super::{RelayState, read_body};
 use crate::auth;
@@ -20,29 +19,27 @@ use crate::usage::CostHint;
 
 pub async fn chat_completions(
     State(state): State<RelayState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
+    inbound: Inbound,
     body: Body,
 ) -> Result<Response, RelayError> {
     // The request's whole state machine lives in one allocation: the handler future that the router's layers
     // move around before polling it stays a few words instead of kilobytes copied at every layer.
-    let key = auth::from_headers(&headers)?;
+    let key = auth::from_headers(&inbound.headers)?;
     let body = read_body(body, state.max_body_bytes);
-    Box::pin(handle(state, peer, request_id, key, body)).await
+    Box::pin(handle(state, inbound.client_ip, inbound.request_id, key, body)).await
 }
 
 /// The chat path for a caller presenting `key` (an API key, or the playground's session), with its body.
 pub(super) async fn handle(
     state: RelayState,
-    peer: std::net::SocketAddr,
+    client_ip: std::net::IpAddr,
     request_id: RequestId,
     key: auth::PresentedKey,
     body: impl std::future::Future<Output = Result<bytes::Bytes, RelayError>>,
 ) -> Result<Response, RelayError> {
     let bytes = body.await?;
     let request = ChatRequest::parse(&bytes)?;
-    let ip = peer.ip().to_string();
+    let ip = client_ip.to_string();
     let stream = request.is_stream();
     let asking = Asking {
         key: &key,

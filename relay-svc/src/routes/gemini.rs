@@ -2,10 +2,10 @@
 //! model list, answered in Gemini's format whatever the channel speaks. The key comes as `?key=`,
 //! `x-goog-api-key` or `Authorization`.
 
+use axum::Json;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -13,6 +13,7 @@ use veloera_proto::v1::EndpointKind;
 
 use super::answer::{Asked, answer};
 use super::conversation::{Asking, admit, error_response};
+use super::inbound::Inbound;
 use super::request_id::RequestId;
 use super::{RelayState, read_body};
 use crate::auth;
@@ -30,15 +31,13 @@ pub struct KeyQuery {
 /// `POST /v1beta/models/{model}:{action}`.
 pub async fn generate(
     State(state): State<RelayState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    Extension(request_id): Extension<RequestId>,
+    inbound: Inbound,
     Path(target): Path<String>,
     Query(query): Query<KeyQuery>,
-    headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let ip = peer.ip().to_string();
-    match relay(&state, &ip, &request_id, &target, query.key.as_deref(), &headers, body).await {
+    let ip = inbound.ip_text();
+    match relay(&state, &ip, &inbound.request_id, &target, query.key.as_deref(), &inbound.headers, body).await {
         Ok(r) => r,
         Err(e) => error_response(Format::Gemini, e),
     }
@@ -75,21 +74,17 @@ async fn relay(
     answer(state, admitted, Asked::shared(Format::Gemini, &bytes, request)).await
 }
 
-async fn caller(
-    state: &RelayState,
-    headers: &HeaderMap,
-    query_key: Option<&str>,
-    ip: &str,
-) -> Result<Authorized, RelayError> {
-    let key = auth::from_any(headers, query_key)?;
+async fn caller(state: &RelayState, inbound: &Inbound, query_key: Option<&str>) -> Result<Authorized, RelayError> {
+    let key = auth::from_any(&inbound.headers, query_key)?;
+    let ip = inbound.ip_text();
     let ask = Ask {
         digest: key.digest,
         session: None,
         model: "",
-        client_ip: ip,
+        client_ip: &ip,
         endpoint: EndpointKind::Models,
         pinned_channel: None,
-        request_id: None,
+        request_id: Some(inbound.request_id.as_str()),
     };
     state.link.authorize(&ask).await
 }
@@ -103,13 +98,8 @@ fn model_object(id: &str) -> Value {
 }
 
 /// `GET /v1beta/models`: the models this key may use, in Gemini's shape.
-pub async fn list(
-    State(state): State<RelayState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    Query(query): Query<KeyQuery>,
-    headers: HeaderMap,
-) -> Response {
-    match caller(&state, &headers, query.key.as_deref(), &peer.ip().to_string()).await {
+pub async fn list(State(state): State<RelayState>, inbound: Inbound, Query(query): Query<KeyQuery>) -> Response {
+    match caller(&state, &inbound, query.key.as_deref()).await {
         Ok(auth) => {
             let models: Vec<Value> = auth.caller.caller.models.iter().map(|m| model_object(m)).collect();
             Json(json!({ "models": models })).into_response()
@@ -121,12 +111,11 @@ pub async fn list(
 /// `GET /v1beta/models/{model}`.
 pub async fn retrieve(
     State(state): State<RelayState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    inbound: Inbound,
     Path(model): Path<String>,
     Query(query): Query<KeyQuery>,
-    headers: HeaderMap,
 ) -> Response {
-    match caller(&state, &headers, query.key.as_deref(), &peer.ip().to_string()).await {
+    match caller(&state, &inbound, query.key.as_deref()).await {
         Ok(auth) if auth.caller.caller.models.iter().any(|m| m == &model) => Json(model_object(&model)).into_response(),
         Ok(_) => error_response(
             Format::Gemini,

@@ -7,6 +7,7 @@ mod billing;
 mod chat;
 mod conversation;
 mod gemini;
+mod inbound;
 mod models;
 mod multipart;
 mod passthrough;
@@ -18,20 +19,18 @@ mod translate;
 
 use std::sync::Arc;
 
-use std::net::SocketAddr;
-
+use axum::Router;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::routing::{MethodRouter, any, get, post};
-use axum::{Extension, Router};
-use http::HeaderMap;
+use inbound::Inbound;
 
 use crate::control::ControlLink;
 use crate::control::outbox::Outbox;
 use crate::dispatch::Dispatcher;
 use crate::error::RelayError;
 use crate::frontdoor;
-use request_id::{RequestId, RequestIdLayer};
+use request_id::RequestIdLayer;
 
 /// Cheap-clone handles every handler needs.
 #[derive(Clone)]
@@ -101,48 +100,46 @@ pub fn router(state: RelayState) -> Router {
 
 /// A passed-through OpenAI endpoint (see `passthrough`).
 fn pass(endpoint: &'static passthrough::Endpoint) -> MethodRouter<RelayState> {
-    post(
-        move |State(state): State<RelayState>,
-              ConnectInfo(peer): ConnectInfo<SocketAddr>,
-              Extension(request_id): Extension<RequestId>,
-              headers: HeaderMap,
-              body: Body| async move {
-            let ip = peer.ip().to_string();
-            let incoming =
-                passthrough::Incoming { headers: &headers, client_ip: &ip, request_id: &request_id, path_model: None };
-            passthrough::relay(&state, endpoint, incoming, body).await
-        },
-    )
+    post(move |State(state): State<RelayState>, inbound: Inbound, body: Body| async move {
+        let ip = inbound.ip_text();
+        let incoming = passthrough::Incoming {
+            headers: &inbound.headers,
+            client_ip: &ip,
+            request_id: &inbound.request_id,
+            path_model: None,
+        };
+        passthrough::relay(&state, endpoint, incoming, body).await
+    })
 }
 
 /// A multipart OpenAI endpoint (see `multipart`).
 fn form(form: &'static multipart::Form) -> MethodRouter<RelayState> {
-    post(
-        move |State(state): State<RelayState>,
-              ConnectInfo(peer): ConnectInfo<SocketAddr>,
-              Extension(request_id): Extension<RequestId>,
-              headers: HeaderMap,
-              body: Body| async move {
-            let ip = peer.ip().to_string();
-            let incoming =
-                passthrough::Incoming { headers: &headers, client_ip: &ip, request_id: &request_id, path_model: None };
-            multipart::relay(&state, form, incoming, body).await
-        },
-    )
+    post(move |State(state): State<RelayState>, inbound: Inbound, body: Body| async move {
+        let ip = inbound.ip_text();
+        let incoming = passthrough::Incoming {
+            headers: &inbound.headers,
+            client_ip: &ip,
+            request_id: &inbound.request_id,
+            path_model: None,
+        };
+        multipart::relay(&state, form, incoming, body).await
+    })
 }
 
 /// `POST /v1/engines/{model}/embeddings`: the legacy form naming the model in the path.
 async fn engine_embeddings(
     State(state): State<RelayState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Extension(request_id): Extension<RequestId>,
+    inbound: Inbound,
     Path(model): Path<String>,
-    headers: HeaderMap,
     body: Body,
 ) -> Result<axum::response::Response, RelayError> {
-    let ip = peer.ip().to_string();
-    let incoming =
-        passthrough::Incoming { headers: &headers, client_ip: &ip, request_id: &request_id, path_model: Some(&model) };
+    let ip = inbound.ip_text();
+    let incoming = passthrough::Incoming {
+        headers: &inbound.headers,
+        client_ip: &ip,
+        request_id: &inbound.request_id,
+        path_model: Some(&model),
+    };
     passthrough::relay(&state, &passthrough::EMBEDDINGS, incoming, body).await
 }
 

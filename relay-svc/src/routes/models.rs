@@ -1,20 +1,20 @@
 //! `GET /v1/models` and `/v1/models/{model}`: the models this token may use.
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use http::HeaderMap;
 use serde_json::{Value, json};
 use veloera_proto::v1::EndpointKind;
 
 use super::RelayState;
+use super::inbound::Inbound;
 use crate::auth;
 use crate::control::{Ask, Authorized};
 use crate::error::RelayError;
 
-async fn caller(state: &RelayState, headers: &HeaderMap, peer: std::net::SocketAddr) -> Result<Authorized, RelayError> {
-    let key = auth::from_headers(headers)?;
-    let ip = peer.ip().to_string();
+async fn caller(state: &RelayState, inbound: &Inbound) -> Result<Authorized, RelayError> {
+    let key = auth::from_headers(&inbound.headers)?;
+    let ip = inbound.ip_text();
     let ask = Ask {
         digest: key.digest,
         session: None,
@@ -22,7 +22,7 @@ async fn caller(state: &RelayState, headers: &HeaderMap, peer: std::net::SocketA
         client_ip: &ip,
         endpoint: EndpointKind::Models,
         pinned_channel: None,
-        request_id: None,
+        request_id: Some(inbound.request_id.as_str()),
     };
     state.link.authorize(&ask).await
 }
@@ -32,35 +32,25 @@ fn model_object(id: &str) -> Value {
 }
 
 /// `GET /v1/models`; a Gemini client (its key in `x-goog-api-key` or `?key=`) gets Gemini's list shape.
-pub async fn list(
-    state: State<RelayState>,
-    peer: ConnectInfo<std::net::SocketAddr>,
-    query: Query<super::gemini::KeyQuery>,
-    headers: HeaderMap,
-) -> Response {
-    if headers.contains_key("x-goog-api-key") || query.key.is_some() {
-        return super::gemini::list(state, peer, query, headers).await;
+pub async fn list(state: State<RelayState>, inbound: Inbound, query: Query<super::gemini::KeyQuery>) -> Response {
+    if inbound.headers.contains_key("x-goog-api-key") || query.key.is_some() {
+        return super::gemini::list(state, inbound, query).await;
     }
-    openai_list(&state, peer.0, &headers).await.into_response()
+    openai_list(&state, &inbound).await.into_response()
 }
 
-async fn openai_list(
-    state: &RelayState,
-    peer: std::net::SocketAddr,
-    headers: &HeaderMap,
-) -> Result<Json<Value>, RelayError> {
-    let auth = caller(state, headers, peer).await?;
+async fn openai_list(state: &RelayState, inbound: &Inbound) -> Result<Json<Value>, RelayError> {
+    let auth = caller(state, inbound).await?;
     let data: Vec<Value> = auth.caller.caller.models.iter().map(|m| model_object(m)).collect();
     Ok(Json(json!({ "object": "list", "data": data })))
 }
 
 pub async fn retrieve(
     State(state): State<RelayState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    headers: HeaderMap,
+    inbound: Inbound,
     Path(model): Path<String>,
 ) -> Result<Json<Value>, RelayError> {
-    let auth = caller(&state, &headers, peer).await?;
+    let auth = caller(&state, &inbound).await?;
     if auth.caller.caller.models.iter().any(|m| m == &model) {
         Ok(Json(model_object(&model)))
     } else {

@@ -3,29 +3,25 @@
 //! `playground-<group>`; from there the request takes the ordinary OpenAI chat path, with its admission, rate
 //! limits, quota reservation, billing and logging.
 
-use axum::Extension;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::response::Response;
-use http::HeaderMap;
 use serde_json::{Map, Value};
 
-use super::request_id::RequestId;
+use super::inbound::Inbound;
 use super::{RelayState, chat, read_body};
 use crate::auth;
 use crate::error::RelayError;
 
 pub async fn chat_completions(
     State(state): State<RelayState>,
-    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
-    Extension(request_id): Extension<RequestId>,
-    headers: HeaderMap,
+    inbound: Inbound,
     body: Body,
 ) -> Result<Response, RelayError> {
     let bytes = read_body(body, state.max_body_bytes).await?;
     let (group, body) = take_group(&bytes)?;
-    let key = auth::session_from_headers(&headers, &group)?;
-    Box::pin(chat::handle(state, peer, request_id, key, async { Ok(body) })).await
+    let key = auth::session_from_headers(&inbound.headers, &group)?;
+    Box::pin(chat::handle(state, inbound.client_ip, inbound.request_id, key, async { Ok(body) })).await
 }
 
 /// The playground's body is an OpenAI chat request plus `group`, the group picked for it; the group is taken
