@@ -102,12 +102,7 @@ pub fn router(state: RelayState) -> Router {
 fn pass(endpoint: &'static passthrough::Endpoint) -> MethodRouter<RelayState> {
     post(move |State(state): State<RelayState>, inbound: Inbound, body: Body| async move {
         let ip = inbound.ip_text();
-        let incoming = passthrough::Incoming {
-            headers: &inbound.headers,
-            client_ip: &ip,
-            request_id: &inbound.request_id,
-            path_model: None,
-        };
+        let incoming = incoming(&inbound, &ip, None);
         passthrough::relay(&state, endpoint, incoming, body).await
     })
 }
@@ -116,12 +111,7 @@ fn pass(endpoint: &'static passthrough::Endpoint) -> MethodRouter<RelayState> {
 fn form(form: &'static multipart::Form) -> MethodRouter<RelayState> {
     post(move |State(state): State<RelayState>, inbound: Inbound, body: Body| async move {
         let ip = inbound.ip_text();
-        let incoming = passthrough::Incoming {
-            headers: &inbound.headers,
-            client_ip: &ip,
-            request_id: &inbound.request_id,
-            path_model: None,
-        };
+        let incoming = incoming(&inbound, &ip, None);
         multipart::relay(&state, form, incoming, body).await
     })
 }
@@ -134,13 +124,13 @@ async fn engine_embeddings(
     body: Body,
 ) -> Result<axum::response::Response, RelayError> {
     let ip = inbound.ip_text();
-    let incoming = passthrough::Incoming {
-        headers: &inbound.headers,
-        client_ip: &ip,
-        request_id: &inbound.request_id,
-        path_model: Some(&model),
-    };
+    let incoming = incoming(&inbound, &ip, Some(&model));
     passthrough::relay(&state, &passthrough::EMBEDDINGS, incoming, body).await
+}
+
+/// A passed-through call's request facts, from the handler's input.
+fn incoming<'a>(inbound: &'a Inbound, ip: &'a str, path_model: Option<&'a str>) -> passthrough::Incoming<'a> {
+    passthrough::Incoming { headers: &inbound.headers, client_ip: ip, request_id: &inbound.request_id, path_model }
 }
 
 async fn unknown_api_route() -> RelayError {
