@@ -3,7 +3,8 @@
 //! beside them.
 //!
 //! Layout: `v1` and `admin_v1` (the generated contracts), `rules` (quota arithmetic, the shared caller checks),
-//! `blocked_words` (the compiled list both services match with), `startup` (log subscriber and shutdown signal
+//! `blocked_words` (the compiled list both services match with), `fault` (one classification of upstream
+//! failures), `in_flight` (work begun and not yet done, with a wait for none left), `startup` (log subscriber and shutdown signal
 //! for both `main.rs`).
 
 /// Metadata key carrying the shared internal secret on every relay -> control call.
@@ -29,5 +30,6 @@ pub mod admin_v1 {
 
 pub mod blocked_words;
 pub mod fault;
+pub mod in_flight;
 pub mod rules;
 pub mod startup;

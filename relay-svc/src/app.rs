@@ -85,6 +85,11 @@ impl Application {
         self.state.link.clone()
     }
 
+    /// The requests whose usage control has not settled yet (tests wait for none instead of sleeping).
+    pub fn unsettled(&self) -> veloera_proto::in_flight::InFlight {
+        self.state.outbox.unsettled()
+    }
+
     /// The rate limiter, to see which settings it applies.
     pub fn limiter(&self) -> Arc<Limiter> {
         self.state.limiter.clone()
@@ -100,10 +105,11 @@ impl Application {
         let cancel = CancellationToken::new();
         let tasks = TaskTracker::new();
 
-        let (outbox, rx) = Outbox::channel();
+        let (outbox, rx) = state.outbox.reopen();
+        let unsettled = outbox.unsettled();
         state.outbox = outbox;
         let stop_usage = CancellationToken::new();
-        tasks.spawn(outbox::run(state.link.client(), rx, stop_usage.clone(), state.link.metrics.clone()));
+        tasks.spawn(outbox::run(state.link.client(), rx, unsettled, stop_usage.clone(), state.link.metrics.clone()));
         if let Some(listener) = metrics_listener {
             // Stopped with the usage drain, so the last acknowledgements can still be scraped until then.
             tasks.spawn(crate::metrics::serve(

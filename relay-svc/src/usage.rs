@@ -129,6 +129,7 @@ impl Metering {
             endpoint: endpoint as i32,
             ..Default::default()
         };
+        outbox.opened();
         // Until told otherwise, a request that ends is one the client abandoned.
         Metering {
             outbox,

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
+use veloera_proto::in_flight::InFlight;
 
 use crate::accounts::mail::{self, Mail};
 use crate::db;
@@ -94,6 +95,8 @@ pub struct Notifier {
     backoff: Vec<Duration>,
     /// Per subject: (hour, notices sent in it). Per control instance.
     hourly: Mutex<HashMap<String, (i64, u32)>>,
+    /// Notices taken and not yet delivered or given up.
+    under_way: InFlight,
 }
 
 impl Notifier {
@@ -104,6 +107,7 @@ impl Notifier {
             permits: Arc::new(Semaphore::new(CONCURRENT_DELIVERIES)),
             backoff: webhook::BACKOFF.to_vec(),
             hourly: Mutex::new(HashMap::new()),
+            under_way: InFlight::default(),
         })
     }
 
@@ -126,6 +130,11 @@ impl Notifier {
         &self.egress
     }
 
+    /// Notices taken and not yet delivered or given up (tests wait for none left instead of sleeping).
+    pub fn under_way(&self) -> &InFlight {
+        &self.under_way
+    }
+
     /// Stops taking notices and waits up to `grace` for those under way (their retries end at shutdown).
     pub async fn drain(&self, grace: Duration) {
         self.tracker.close();
@@ -144,7 +153,9 @@ pub fn send(state: &AppState, user_id: i64, notice: Notice) {
     }
     let permits = notifier.permits.clone();
     let task_state = state.clone();
+    let under_way = notifier.under_way.enter();
     notifier.tracker.spawn(async move {
+        let _under_way = under_way;
         let Ok(_permit) = permits.acquire_owned().await else { return };
         if let Err(e) = deliver(&task_state, user_id, &notice).await {
             tracing::warn!(user = user_id, title = %notice.title, error = %e, "notice could not be delivered");
@@ -159,7 +170,10 @@ pub fn send_to_root(state: &AppState, notice: Notice) {
     if notifier.tracker.is_closed() {
         return;
     }
+    // Held until `send` has counted the notice itself.
+    let under_way = notifier.under_way.enter();
     notifier.tracker.spawn(async move {
+        let _under_way = under_way;
         match db::notices::root_id(task_state.db()).await {
             Ok(Some(root)) => send(&task_state, root, notice),
             Ok(None) => tracing::warn!(title = %notice.title, "no root user to notify"),

@@ -10,12 +10,10 @@ use control_svc::db::tokens::{NewToken, RateLimit};
 use control_svc::db::usage::{Context, settle};
 use control_svc::db::user_admin::{Balance, QuotaChange, adjust_quota};
 use control_svc::db::users::NewUser;
-use control_svc::db::{self, DatabaseUrl, Db};
+use control_svc::db::{self, Db};
 use control_svc::routing::ChannelSnapshot;
 use control_svc::settings::Options;
 use control_svc::settlement::{Outcome, UsageReport};
-
-use super::{on_mysql, on_postgres, on_sqlite};
 
 /// A price table where model `m` costs one quota per prompt or completion token.
 fn prices() -> PriceTable {
@@ -97,10 +95,24 @@ async fn settle_all(db: &Db, reports: &[UsageReport]) -> control_svc::db::usage:
     settle(db, &cx, reports).await.unwrap()
 }
 
-async fn exercise_subscription(url: DatabaseUrl) {
-    let db = Db::connect(&url).await.expect("connect and migrate");
-    let (user, token) = account(&db, "subscriber", 100, 50, Some(1_000)).await;
-    assert_eq!(balances(&db, user).await, (50, 100));
+on_every_backend! {
+    /// The subscription is spent first, by settlements and leases alike, and given back where it came from.
+    subscription_quota_is_spent_first => super::exercise_subscription;
+    /// A grant that cannot cover one request is refused; a too-small rest is surrendered.
+    not_enough_and_surrender => super::exercise_not_enough_and_surrender;
+    /// The token's rate-limit fields are stored and read back.
+    token_rate_limit => super::exercise_token_rate_limit;
+}
+
+on_every_backend! {
+    racing:
+    /// Racing grants, settlements and closes account for every unit once.
+    racing_grants_and_settlements => super::exercise_racing;
+}
+
+async fn exercise_subscription(db: &Db) {
+    let (user, token) = account(db, "subscriber", 100, 50, Some(1_000)).await;
+    assert_eq!(balances(db, user).await, (50, 100));
     let (logs,): (i64,) = sqlx::query_as(&db.sql("SELECT COUNT(*) FROM logs WHERE user_id = ? AND type = 3"))
         .bind(user)
         .fetch_one(db.pool())
@@ -109,55 +121,50 @@ async fn exercise_subscription(url: DatabaseUrl) {
     assert_eq!(logs, 1, "the administrator's change is logged");
 
     // Settled without a lease: the subscription first, then quota; a redelivery changes nothing.
-    settle_all(&db, &[report("s-1", user, token, 30, "")]).await;
-    assert_eq!(balances(&db, user).await, (20, 100));
-    settle_all(&db, &[report("s-2", user, token, 40, ""), report("s-1", user, token, 30, "")]).await;
-    assert_eq!(balances(&db, user).await, (0, 80));
+    settle_all(db, &[report("s-1", user, token, 30, "")]).await;
+    assert_eq!(balances(db, user).await, (20, 100));
+    settle_all(db, &[report("s-2", user, token, 40, ""), report("s-1", user, token, 30, "")]).await;
+    assert_eq!(balances(db, user).await, (0, 80));
 
     // A lease takes the subscription first and records it.
-    adjust_quota(&db, user, "root", QuotaChange { balance: Balance::Subscription, shown: 0, delta: 60 }, "")
+    adjust_quota(db, user, "root", QuotaChange { balance: Balance::Subscription, shown: 0, delta: 60 }, "")
         .await
         .unwrap();
-    let lease = leases::grant(&db, wanted(user, token, 100, 10)).await.unwrap().unwrap();
+    let lease = leases::grant(db, wanted(user, token, 100, 10)).await.unwrap().unwrap();
     assert_eq!(lease.amount, 70, "half of the 140 available");
-    assert_eq!(balances(&db, user).await, (0, 70));
-    assert_eq!(leases::outstanding_for_user(&db, user).await.unwrap(), Split { subscription: 60, quota: 10 });
+    assert_eq!(balances(db, user).await, (0, 70));
+    assert_eq!(leases::outstanding_for_user(db, user).await.unwrap(), Split { subscription: 60, quota: 10 });
     // 25 spent under it (counted against its subscription part): the unused 45 goes back, 10 to quota (all it
     // took from there) and 35 to the subscription. Net: the subscription paid the 25.
-    settle_all(&db, &[report("l-1", user, token, 25, &lease.id)]).await;
-    assert_eq!(balances(&db, user).await, (0, 70), "a leased request is paid by its lease");
-    assert_eq!(leases::close(&db, &lease.id, Some(25)).await.unwrap(), 45);
-    assert_eq!(balances(&db, user).await, (35, 80));
-    assert_eq!(leases::close(&db, &lease.id, Some(25)).await.unwrap(), 0, "closed once");
-    assert_eq!(balances(&db, user).await, (35, 80));
+    settle_all(db, &[report("l-1", user, token, 25, &lease.id)]).await;
+    assert_eq!(balances(db, user).await, (0, 70), "a leased request is paid by its lease");
+    assert_eq!(leases::close(db, &lease.id, Some(25)).await.unwrap(), 45);
+    assert_eq!(balances(db, user).await, (35, 80));
+    assert_eq!(leases::close(db, &lease.id, Some(25)).await.unwrap(), 0, "closed once");
+    assert_eq!(balances(db, user).await, (35, 80));
 
     // Nothing spent: everything back where it came from.
-    let lease = leases::grant(&db, wanted(user, token, 100, 10)).await.unwrap().unwrap();
-    assert_eq!(balances(&db, user).await, (0, 58), "57 leased: 35 of subscription, 22 of quota");
-    leases::close(&db, &lease.id, Some(0)).await.unwrap();
-    assert_eq!(balances(&db, user).await, (35, 80));
+    let lease = leases::grant(db, wanted(user, token, 100, 10)).await.unwrap().unwrap();
+    assert_eq!(balances(db, user).await, (0, 58), "57 leased: 35 of subscription, 22 of quota");
+    leases::close(db, &lease.id, Some(0)).await.unwrap();
+    assert_eq!(balances(db, user).await, (35, 80));
 
     // A request that overran its lease: the excess is debited, the subscription first.
-    let lease = leases::grant(&db, wanted(user, token, 10, 10)).await.unwrap().unwrap();
-    assert_eq!((lease.amount, balances(&db, user).await), (10, (25, 80)));
-    settle_all(&db, &[report("o-1", user, token, 40, &lease.id)]).await;
-    assert_eq!(balances(&db, user).await, (0, 75), "30 over the lease: 25 of subscription, 5 of quota");
-    assert_eq!(leases::close(&db, &lease.id, None).await.unwrap(), 0);
+    let lease = leases::grant(db, wanted(user, token, 10, 10)).await.unwrap().unwrap();
+    assert_eq!((lease.amount, balances(db, user).await), (10, (25, 80)));
+    settle_all(db, &[report("o-1", user, token, 40, &lease.id)]).await;
+    assert_eq!(balances(db, user).await, (0, 75), "30 over the lease: 25 of subscription, 5 of quota");
+    assert_eq!(leases::close(db, &lease.id, None).await.unwrap(), 0);
 
     // Only the subscription left: still available, and exhaustion counts both balances.
-    let (user2, token2) = account(&db, "sub_only", 0, 20, None).await;
-    let settled = settle_all(&db, &[report("x-1", user2, token2, 15, "")]).await;
+    let (user2, token2) = account(db, "sub_only", 0, 20, None).await;
+    let settled = settle_all(db, &[report("x-1", user2, token2, 15, "")]).await;
     assert!(!settled.exhausted_users.contains(&user2));
-    let lease = leases::grant(&db, wanted(user2, token2, 100, 5)).await.unwrap().unwrap();
-    assert_eq!((lease.amount, balances(&db, user2).await), (5, (0, 0)));
-    assert_eq!(leases::grant(&db, wanted(user2, token2, 100, 1)).await.unwrap(), Err(leases::Refused::UserExhausted));
-    let settled = settle_all(&db, &[report("x-2", user2, token2, 5, &lease.id)]).await;
+    let lease = leases::grant(db, wanted(user2, token2, 100, 5)).await.unwrap().unwrap();
+    assert_eq!((lease.amount, balances(db, user2).await), (5, (0, 0)));
+    assert_eq!(leases::grant(db, wanted(user2, token2, 100, 1)).await.unwrap(), Err(leases::Refused::UserExhausted));
+    let settled = settle_all(db, &[report("x-2", user2, token2, 5, &lease.id)]).await;
     assert!(settled.exhausted_users.contains(&user2));
-
-    exercise_racing(&db).await;
-    exercise_not_enough_and_surrender(&db).await;
-    exercise_token_rate_limit(&db).await;
-    db.pool().close().await;
 }
 
 /// Grants, direct settlements and closes racing on one user with both balances: every unit is accounted for
@@ -267,19 +274,4 @@ async fn exercise_token_rate_limit(db: &Db) {
         (dto.rate_limit_enabled, dto.rate_limit_period, dto.rate_limit_count, dto.rate_limit_success),
         (true, 30, 5, 0)
     );
-}
-
-#[tokio::test]
-async fn sqlite_subscription_quota_is_spent_first() {
-    on_sqlite(exercise_subscription).await;
-}
-
-#[tokio::test]
-async fn postgres_subscription_quota_is_spent_first() {
-    on_postgres(exercise_subscription).await;
-}
-
-#[tokio::test]
-async fn mysql_subscription_quota_is_spent_first() {
-    on_mysql(exercise_subscription).await;
 }

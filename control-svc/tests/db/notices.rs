@@ -9,13 +9,11 @@ use control_svc::db::leases;
 use control_svc::db::tokens::NewToken;
 use control_svc::db::usage::{Context, settle};
 use control_svc::db::users::NewUser;
-use control_svc::db::{self, DatabaseUrl, Db};
+use control_svc::db::{self, Db};
 use control_svc::notify::quota_warning::Crossing;
 use control_svc::routing::ChannelSnapshot;
 use control_svc::settings::Options;
 use control_svc::settlement::{Outcome, UsageReport};
-
-use super::{on_mysql, on_postgres, on_sqlite};
 
 /// Model `m` costs one quota per prompt token.
 fn prices() -> PriceTable {
@@ -55,17 +53,21 @@ async fn top_up(db: &Db, user: i64, amount: i64) {
         .unwrap();
 }
 
-async fn exercise_crossings(url: DatabaseUrl) {
-    let db = Db::connect(&url).await.expect("connect and migrate");
+on_every_backend! {
+    /// A quota warning is due once per crossing of the threshold, again after a top-up above it.
+    quota_warnings_cross_once => super::exercise_crossings;
+}
+
+async fn exercise_crossings(db: &Db) {
     let user = db::users::insert(
-        &db,
+        db,
         &NewUser { username: "warned", password_hash: "h", role: 1, quota: 1100, must_change_password: false },
     )
     .await
     .unwrap();
-    db::users::set_setting(&db, user, r#"{"notify_type":"email","quota_warning_threshold":1000}"#).await.unwrap();
+    db::users::set_setting(db, user, r#"{"notify_type":"email","quota_warning_threshold":1000}"#).await.unwrap();
     let token = db::tokens::insert(
-        &db,
+        db,
         &NewToken {
             user_id: user,
             name: "t".into(),
@@ -87,46 +89,31 @@ async fn exercise_crossings(url: DatabaseUrl) {
     .unwrap();
     let crossing = |remaining| vec![Crossing { user_id: user, remaining, threshold: 1000 }];
 
-    assert!(warnings(&db, report("a", user, token, 50, "")).await.is_empty(), "1050 left");
-    assert_eq!(warnings(&db, report("b", user, token, 60, "")).await, crossing(990));
-    assert!(warnings(&db, report("b", user, token, 60, "")).await.is_empty(), "a redelivery settles nothing");
-    assert!(warnings(&db, report("c", user, token, 10, "")).await.is_empty(), "further below: the same crossing");
+    assert!(warnings(db, report("a", user, token, 50, "")).await.is_empty(), "1050 left");
+    assert_eq!(warnings(db, report("b", user, token, 60, "")).await, crossing(990));
+    assert!(warnings(db, report("b", user, token, 60, "")).await.is_empty(), "a redelivery settles nothing");
+    assert!(warnings(db, report("c", user, token, 10, "")).await.is_empty(), "further below: the same crossing");
 
     // Top-up to 1010, then a lease: the 100 it holds still counts as remaining.
-    top_up(&db, user, 30).await;
+    top_up(db, user, 30).await;
     let lease = leases::grant(
-        &db,
+        db,
         leases::Wanted { relay_id: "r", user_id: user, token_id: token, wanted: 100, needed: 10, surrender: None },
     )
     .await
     .unwrap()
     .unwrap();
     assert_eq!(lease.amount, 100);
-    assert!(warnings(&db, report("l1", user, token, 5, &lease.id)).await.is_empty(), "1005 left");
-    assert_eq!(warnings(&db, report("l2", user, token, 10, &lease.id)).await, crossing(995));
+    assert!(warnings(db, report("l1", user, token, 5, &lease.id)).await.is_empty(), "1005 left");
+    assert_eq!(warnings(db, report("l2", user, token, 10, &lease.id)).await, crossing(995));
 
     // Closed with 50 more spent than settled (reports on their way): 35 back, 945 left. A top-up to 985 stays
     // below; the late report the closed lease covers takes nothing more, so it is no crossing.
-    assert_eq!(leases::close(&db, &lease.id, Some(65)).await.unwrap(), 35);
-    top_up(&db, user, 40).await;
-    assert!(warnings(&db, report("l3", user, token, 50, &lease.id)).await.is_empty());
+    assert_eq!(leases::close(db, &lease.id, Some(65)).await.unwrap(), 35);
+    top_up(db, user, 40).await;
+    assert!(warnings(db, report("l3", user, token, 50, &lease.id)).await.is_empty());
 
     // Back to 1005 and down again: warned again.
-    top_up(&db, user, 20).await;
-    assert_eq!(warnings(&db, report("d", user, token, 10, "")).await, crossing(995));
-}
-
-#[tokio::test]
-async fn quota_warnings_cross_once_on_sqlite() {
-    on_sqlite(exercise_crossings).await;
-}
-
-#[tokio::test]
-async fn quota_warnings_cross_once_on_postgres() {
-    on_postgres(exercise_crossings).await;
-}
-
-#[tokio::test]
-async fn quota_warnings_cross_once_on_mysql() {
-    on_mysql(exercise_crossings).await;
+    top_up(db, user, 20).await;
+    assert_eq!(warnings(db, report("d", user, token, 10, "")).await, crossing(995));
 }

@@ -7,42 +7,26 @@ use std::sync::Arc;
 
 use control_svc::db::check_in::CheckInSettings;
 use control_svc::db::redemptions::{self, NewRedemption, RedemptionEdit};
-use control_svc::db::{self, DatabaseUrl, Db, check_in, invitations, users::NewUser};
+use control_svc::db::{self, Db, check_in, invitations, users::NewUser};
 use control_svc::error::ControlError;
 use tokio::sync::Barrier;
 
-use super::{number, on_mysql, on_postgres, on_sqlite, run};
+use super::{number, run};
 
 const GIFT_QUOTA: i64 = 1_000;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sqlite_redemptions_are_race_free() {
-    on_sqlite(exercise).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn postgres_redemptions_are_race_free() {
-    on_postgres(exercise).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn mysql_redemptions_are_race_free() {
-    on_mysql(exercise).await;
-}
-
-async fn exercise(url: DatabaseUrl) {
-    let db = Db::connect(&url).await.expect("connect and migrate");
-    one_user_racing_on_a_gift_code_is_credited_once(&db).await;
-    fifty_users_on_a_ten_use_gift_code_credit_exactly_ten(&db).await;
-    an_ordinary_code_raced_by_twenty_users_credits_one(&db).await;
-    twenty_check_ins_at_once_credit_once(&db).await;
-    refusals_write_nothing(&db).await;
-    codes_compare_exactly_and_duplicates_are_refused(&db).await;
-    status_edits_follow_the_uses(&db).await;
-    deletes_take_the_use_records_along(&db).await;
-    invitation_codes_are_unique_and_transfers_never_overdraw(&db).await;
-    registration_reward_and_rebate(&db).await;
-    db.pool().close().await;
+on_every_backend! {
+    racing:
+    one_user_racing_on_a_gift_code_is_credited_once => super::one_user_racing_on_a_gift_code_is_credited_once;
+    fifty_users_on_a_ten_use_gift_code_credit_exactly_ten => super::fifty_users_on_a_ten_use_gift_code_credit_exactly_ten;
+    an_ordinary_code_raced_by_twenty_users_credits_one => super::an_ordinary_code_raced_by_twenty_users_credits_one;
+    twenty_check_ins_at_once_credit_once => super::twenty_check_ins_at_once_credit_once;
+    refusals_write_nothing => super::refusals_write_nothing;
+    codes_compare_exactly_and_duplicates_are_refused => super::codes_compare_exactly_and_duplicates_are_refused;
+    status_edits_follow_the_uses => super::status_edits_follow_the_uses;
+    deletes_take_the_use_records_along => super::deletes_take_the_use_records_along;
+    invitation_codes_are_unique_and_transfers_never_overdraw => super::invitation_codes_are_unique_and_transfers_never_overdraw;
+    registration_reward_and_rebate => super::registration_reward_and_rebate;
 }
 
 async fn user(db: &Db, name: &str) -> i64 {
@@ -225,7 +209,14 @@ async fn twenty_check_ins_at_once_credit_once(db: &Db) {
     assert_eq!(count(db, format!("SELECT COUNT(*) FROM logs WHERE user_id = {carol} AND type = 5")).await, 2);
 }
 
+/// The codes the next two behaviours refuse or delete: a ten-use gift code used up, an ordinary code used.
+async fn used_up_codes(db: &Db) {
+    fifty_users_on_a_ten_use_gift_code_credit_exactly_ten(db).await;
+    an_ordinary_code_raced_by_twenty_users_credits_one(db).await;
+}
+
 async fn refusals_write_nothing(db: &Db) {
+    used_up_codes(db).await;
     let dave = user(db, "refused").await;
     let mut early = code(&key("early"), "early", false, 1);
     early.valid_from = 1_000;
@@ -311,6 +302,8 @@ async fn status_edits_follow_the_uses(db: &Db) {
 }
 
 async fn deletes_take_the_use_records_along(db: &Db) {
+    used_up_codes(db).await;
+    create(db, code(&key("unused"), "unused", false, 1)).await;
     let uses = |name: &str| {
         format!(
             "SELECT COUNT(*) FROM redemption_logs WHERE redemption_id IN (SELECT id FROM redemptions WHERE name = '{name}')"

@@ -6,8 +6,6 @@ use control_svc::db::{self, DatabaseUrl, Db};
 use control_svc::retention::{self, Check};
 use veloera_admin_types::log_type;
 
-use super::{on_mysql, on_postgres, on_sqlite};
-
 const DAY: i64 = 86_400;
 /// 2026-12-02 12:00 UTC.
 const NOW: i64 = 1_796_212_800;
@@ -25,6 +23,14 @@ async fn count(db: &Db, sql: &str) -> i64 {
 
 async fn logs_of(db: &Db, kind: i32) -> i64 {
     count(db, &format!("SELECT COUNT(*) FROM logs WHERE type = {kind}")).await
+}
+
+on_every_backend! {
+    from_url:
+    /// Retention deletes only old consume and error rows, once a day across controls.
+    log_retention_deletes_old_consume_and_error_rows_once_a_day => super::exercise_retention;
+    /// Several controls checking at once: exactly one does the day's run.
+    one_of_several_controls_claims_the_days_run => super::exercise_concurrent_claims;
 }
 
 async fn exercise_retention(url: DatabaseUrl) {
@@ -76,34 +82,4 @@ async fn exercise_concurrent_claims(url: DatabaseUrl) {
     let outcomes: Vec<Check> = futures::future::join_all(checks).await.into_iter().map(Result::unwrap).collect();
     let ran: Vec<&Check> = outcomes.iter().filter(|c| matches!(c, Check::Deleted(_))).collect();
     assert_eq!(ran, vec![&Check::Deleted(10)], "{outcomes:?}");
-}
-
-#[tokio::test]
-async fn sqlite_log_retention_deletes_only_old_consume_and_error_rows_once_a_day() {
-    on_sqlite(exercise_retention).await;
-}
-
-#[tokio::test]
-async fn postgres_log_retention_deletes_only_old_consume_and_error_rows_once_a_day() {
-    on_postgres(exercise_retention).await;
-}
-
-#[tokio::test]
-async fn mysql_log_retention_deletes_only_old_consume_and_error_rows_once_a_day() {
-    on_mysql(exercise_retention).await;
-}
-
-#[tokio::test]
-async fn sqlite_one_of_several_controls_claims_the_days_retention_run() {
-    on_sqlite(exercise_concurrent_claims).await;
-}
-
-#[tokio::test]
-async fn postgres_one_of_several_controls_claims_the_days_retention_run() {
-    on_postgres(exercise_concurrent_claims).await;
-}
-
-#[tokio::test]
-async fn mysql_one_of_several_controls_claims_the_days_retention_run() {
-    on_mysql(exercise_concurrent_claims).await;
 }

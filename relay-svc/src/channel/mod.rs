@@ -8,6 +8,7 @@ pub mod key;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderName, HeaderValue};
@@ -166,8 +167,8 @@ pub struct Channel {
     pub force_format: bool,
     /// `http://`, `socks5://` or `socks5h://` proxy URL; `None` for a direct connection.
     pub proxy: Option<String>,
-    /// The keys currently healthy.
-    pub keys: Vec<Key>,
+    /// The keys currently healthy; shared (not copied) with each answer, which scrubs them from error events.
+    pub keys: Arc<[Key]>,
     /// Priority tier: every candidate of rank 0 before any of rank 1.
     pub rank: u32,
     /// Relative weight inside a rank.

@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use veloera_proto::in_flight::InFlight;
 use veloera_proto::v1::{UsageBatch, UsageRecord};
 
 use super::Client;
@@ -48,16 +49,37 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(5);
 #[derive(Clone)]
 pub struct Outbox {
     tx: mpsc::UnboundedSender<UsageRecord>,
+    /// Requests from the start of their metering until control has committed their usage record: at zero,
+    /// nothing this relay took can still change a balance or a log.
+    unsettled: InFlight,
 }
 
 impl Outbox {
     pub fn channel() -> (Outbox, mpsc::UnboundedReceiver<UsageRecord>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Outbox { tx }, rx)
+        (Outbox { tx, unsettled: InFlight::default() }, rx)
+    }
+
+    /// A new queue that keeps counting into the same [`Unsettled`] (the service replaces its build-time outbox
+    /// with the one its sender task drains).
+    pub fn reopen(&self) -> (Outbox, mpsc::UnboundedReceiver<UsageRecord>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Outbox { tx, unsettled: self.unsettled.clone() }, rx)
+    }
+
+    /// The requests whose usage control has not acknowledged yet.
+    pub fn unsettled(&self) -> InFlight {
+        self.unsettled.clone()
+    }
+
+    /// A request began that will send one record.
+    pub fn opened(&self) {
+        self.unsettled.begun();
     }
 
     pub fn send(&self, record: UsageRecord) {
         if self.tx.send(record).is_err() {
+            self.unsettled.ended(1);
             tracing::error!("usage outbox is closed; a usage record was dropped during shutdown");
         }
     }
@@ -68,6 +90,7 @@ impl Outbox {
 pub async fn run(
     client: Client,
     mut rx: mpsc::UnboundedReceiver<UsageRecord>,
+    unsettled: InFlight,
     shutdown: CancellationToken,
     metrics: Metrics,
 ) {
@@ -107,7 +130,10 @@ pub async fn run(
             tokio::select! {
                 rec = rx.recv(), if !rx_done => match rec {
                     Some(r) => {
-                        pending.insert(r.request_id.clone(), r.clone());
+                        if pending.insert(r.request_id.clone(), r.clone()).is_some() {
+                            // A record for the same request replaces the first; it is settled once.
+                            unsettled.ended(1);
+                        }
                         metrics.usage_pending(pending.len());
                         buffer_content += content_bytes(&r);
                         buffer.push(r);
@@ -128,12 +154,15 @@ pub async fn run(
                 }
                 ack = acks.next() => match ack {
                     Some(Ok(ack)) => {
+                        let mut settled = 0;
                         for id in ack.request_ids {
                             if let Some(r) = pending.remove(&id) {
                                 metrics.usage_acknowledged(since_queued(&r));
+                                settled += 1;
                             }
                         }
                         metrics.usage_pending(pending.len());
+                        unsettled.ended(settled);
                         backoff = Duration::from_millis(100);
                     }
                     Some(Err(e)) => { tracing::warn!(error = ?e.message(), "usage stream failed"); break true; }

@@ -7,6 +7,7 @@
 //! [`Dispatcher::send`] with the channel's secrets scrubbed from what the upstream said (`redact`).
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -128,6 +129,8 @@ pub struct Upstream {
     started: Instant,
     events: Option<Events>,
     body: Option<Bytes>,
+    /// The channel's keys, scrubbed from error events that arrive mid-stream.
+    keys: Arc<[Key]>,
 }
 
 impl Dispatcher {
@@ -152,12 +155,13 @@ impl Dispatcher {
 
     /// Sends the call and reads the answer up to its first byte: a non-2xx answer is read (bounded) and
     /// turned into our error; a stream's first event and a JSON body are read before this returns. `keys` are
-    /// the channel's stored keys, never repeated by what a failure says.
-    pub async fn send(&self, call: UpstreamCall, keys: &[Key]) -> Result<Upstream, Failure> {
-        self.send_unredacted(call).await.map_err(|failure| failure.redacted(keys))
+    /// the channel's stored keys, never repeated by what a failure says (nor by an error event later in the
+    /// stream).
+    pub async fn send(&self, call: UpstreamCall, keys: &Arc<[Key]>) -> Result<Upstream, Failure> {
+        self.send_unredacted(call, keys.clone()).await.map_err(|failure| failure.redacted(keys))
     }
 
-    async fn send_unredacted(&self, call: UpstreamCall) -> Result<Upstream, Failure> {
+    async fn send_unredacted(&self, call: UpstreamCall, keys: Arc<[Key]>) -> Result<Upstream, Failure> {
         let limits = self.defaults.with(&call.timeouts);
         let started = Instant::now();
         let first_byte_by = started + limits.total.map_or(limits.first_byte, |t| t.min(limits.first_byte));
@@ -173,7 +177,7 @@ impl Dispatcher {
         };
         let content_type = response.headers().get(http::header::CONTENT_TYPE).cloned();
         let mut upstream =
-            Upstream { response: Some(response), content_type, limits, started, events: None, body: None };
+            Upstream { response: Some(response), content_type, limits, started, events: None, body: None, keys };
         upstream.read_first_byte(first_byte_by).await?;
         Ok(upstream)
     }
@@ -372,6 +376,7 @@ impl Upstream {
 
     fn take_events(&mut self) -> Events {
         let bound = self.bound();
+        let keys = self.keys.clone();
         let aws = self.content_type_is(eventstream::CONTENT_TYPE);
         let Some(response) = self.response.take() else {
             return Box::pin(futures::stream::empty());
@@ -389,18 +394,30 @@ impl Upstream {
                 })
             }))
         };
-        Box::pin(futures::stream::unfold((inner, false), move |(mut inner, done)| async move {
+        Box::pin(futures::stream::unfold((inner, keys, false), move |(mut inner, keys, done)| async move {
             if done {
                 return None;
             }
             match tokio::time::timeout_at(bound.next().into(), inner.next()).await {
-                Err(_) => Some((Err(RelayError::UpstreamFailed(bound.exceeded("stream"))), (inner, true))),
+                Err(_) => Some((Err(RelayError::UpstreamFailed(bound.exceeded("stream"))), (inner, keys, true))),
                 Ok(None) => None,
-                Ok(Some(Ok(ev))) => Some((Ok(ev), (inner, false))),
-                Ok(Some(Err(e))) => Some((Err(e), (inner, true))),
+                Ok(Some(Ok(ev))) => Some((Ok(scrubbed(ev, &keys)), (inner, keys, false))),
+                Ok(Some(Err(e))) => Some((Err(e), (inner, keys, true))),
             }
         }))
     }
+}
+
+/// An error event with the channel's keys (and anything shaped like a key) removed: whether it passes through
+/// to the client or becomes our own error, it may quote the credentials the upstream was called with. Other
+/// events pass untouched (answers are the client's, and scanning them would cost every chunk).
+fn scrubbed(mut ev: Event, keys: &[Key]) -> Event {
+    if is_error_event(&ev)
+        && let std::borrow::Cow::Owned(clean) = redact::redact(&ev.data, keys)
+    {
+        ev.data = clean;
+    }
+    ev
 }
 
 /// When the next piece of an answer must have arrived.
@@ -428,14 +445,13 @@ impl PieceBound {
 /// A stream whose first event is an error object (OpenAI `{"error": …}`, Anthropic `event: error`) failed
 /// before it began; its text is returned.
 fn error_event(ev: &Event) -> Option<String> {
-    if ev.event == "error" {
-        return Some(ev.data.chars().take(1024).collect());
-    }
+    is_error_event(ev).then(|| ev.data.chars().take(1024).collect())
+}
+
+/// An error object: OpenAI's (and Gemini's) `{"error": …}`, Anthropic's `event: error`.
+fn is_error_event(ev: &Event) -> bool {
     let trimmed = ev.data.trim_start();
-    if trimmed.starts_with("{\"error\"") || trimmed.starts_with("{ \"error\"") {
-        return Some(ev.data.chars().take(1024).collect());
-    }
-    None
+    ev.event == "error" || trimmed.starts_with("{\"error\"") || trimmed.starts_with("{ \"error\"")
 }
 
 async fn read_limited(response: http::Response<Incoming>, limit: usize, wait: Duration) -> Option<Bytes> {

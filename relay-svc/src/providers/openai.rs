@@ -242,6 +242,8 @@ pub struct ChunkInfo {
     /// Bytes of answer the chunk carries (text, reasoning, tool call arguments), as JSON text: what a client that
     /// hangs up before the usage arrives is billed for.
     pub said_bytes: usize,
+    /// The chunk is an error object (`{"error": …}`): the upstream failed mid-answer.
+    pub error: bool,
 }
 
 #[derive(Deserialize)]
@@ -250,6 +252,8 @@ struct ChunkProbe<'a> {
     choices: Option<Vec<ChoiceProbe<'a>>>,
     #[serde(default)]
     usage: Option<Usage>,
+    #[serde(default, borrow)]
+    error: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
@@ -294,6 +298,7 @@ pub fn inspect_chunk(data: &str) -> Result<ChunkInfo, RelayError> {
         finished: choices.iter().any(|c| c.finish_reason.is_some()),
         said_bytes: choices.iter().filter_map(|c| c.delta.as_ref()).map(DeltaProbe::said).sum(),
         usage: probe.usage,
+        error: probe.error.is_some_and(|e| e.get() != "null"),
     })
 }
 
@@ -537,7 +542,10 @@ mod tests {
         let said = inspect_chunk(r#"{"choices":[{"index":0,"delta":{"content":"Hello"}}]}"#).unwrap();
         assert_eq!(said.said_bytes, 7);
         let silent = inspect_chunk(r#"{"choices":[{"index":0,"delta":{"content":"","role":"assistant"}}]}"#).unwrap();
-        assert_eq!(silent.said_bytes, 0);
+        assert!(silent.said_bytes == 0 && !silent.error);
+        let failed = inspect_chunk(r#"{"error":{"message":"overloaded","type":"server_error"}}"#).unwrap();
+        assert!(failed.error && !failed.usage_only && failed.said_bytes == 0);
+        assert!(!inspect_chunk(r#"{"choices":[],"error":null}"#).unwrap().error, "a null error is none");
         let empty = br#"{"choices":[{"message":{"role":"assistant","content":""}}],"usage":{"prompt_tokens":3}}"#;
         assert!(reply_info(empty).empty);
         let tool = br#"{"choices":[{"message":{"content":null,"tool_calls":[{"id":"x"}]}}]}"#;

@@ -77,6 +77,9 @@ async fn next_frame(r: &mut Relay) -> Bytes {
             Ok(info) => info,
             Err(e) => return fail(r, e),
         };
+        if info.error {
+            return upstream_error_event(r, &event);
+        }
         if let Some(usage) = info.usage {
             // Applied as it arrives: a client that hangs up after it is billed by it.
             r.meter.usage_of(usage.into());
@@ -107,6 +110,16 @@ fn fail(r: &mut Relay, e: RelayError) -> Bytes {
     r.meter.failed(&e);
     r.meter.finish();
     Bytes::from(format!("data: {}\n\n", e.body()))
+}
+
+/// The upstream failed mid-answer with an error chunk (already scrubbed of keys): it is passed on as the
+/// stream's one error event (OpenAI's SDKs raise it with the upstream's message) and the request failed.
+fn upstream_error_event(r: &mut Relay, event: &Event) -> Bytes {
+    r.ended = true;
+    let said: String = event.data.chars().take(500).collect();
+    r.meter.failed(&RelayError::UpstreamFailed(format!("the upstream's stream failed: {said}")));
+    r.meter.finish();
+    frame(event)
 }
 
 /// An upstream event framed as it came (its event name kept: Anthropic clients dispatch on it); the one SSE

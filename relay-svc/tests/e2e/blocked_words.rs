@@ -85,7 +85,7 @@ async fn a_blocked_prompt_is_refused_in_every_format_and_costs_nothing() {
     let (status, body) = post(&gw, "/v1/chat/completions", &key, chat_body("gpt-4o-mini")).await;
     assert_eq!(status, 200, "{body}");
     let logs = gw.wait_for_logs(1).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    gw.wait_all_settled().await;
     let (_, all) = gw.api("GET", "/api/log/?p=1&page_size=100", None).await;
     assert_eq!(all["data"]["items"].as_array().unwrap().len(), 1, "only the clean request was billed: {all}");
     assert_eq!(gw.token(token).await["used_quota"], logs[0]["quota"]);

@@ -44,7 +44,7 @@ async fn non_streaming_chat_is_relayed_billed_once_and_logged() {
     assert_eq!(token["used_quota"], EXPECTED_QUOTA);
     assert_eq!(gw.root_self().await["used_quota"], EXPECTED_QUOTA);
     // Nothing more arrives later: the charge happened exactly once.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    gw.wait_all_settled().await;
     assert_eq!(gw.wait_for_logs(1).await.len(), 1);
     assert_eq!(gw.token(token_id).await["used_quota"], EXPECTED_QUOTA);
 }
@@ -178,7 +178,7 @@ async fn upstream_failure_is_a_502_and_costs_nothing() {
     // A following good request is billed; the failed one never is.
     assert_eq!(gw.chat("/v1", &key, chat_body("gpt-4o-mini")).await.status(), 200);
     let logs = gw.wait_for_logs(1).await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    gw.wait_all_settled().await;
     assert_eq!(gw.wait_for_logs(1).await.len(), logs.len());
     assert_eq!(gw.token(token_id).await["used_quota"], EXPECTED_QUOTA);
 }

@@ -42,6 +42,8 @@ pub struct RelayHandle {
     pub addr: SocketAddr,
     pub link: std::sync::Arc<relay_svc::control::ControlLink>,
     pub limiter: std::sync::Arc<relay_svc::limits::Limiter>,
+    /// Requests whose usage control has not settled yet.
+    pub unsettled: veloera_proto::in_flight::InFlight,
     /// Where the relay serves metrics, when its `metrics_addr` was set.
     pub metrics_addr: Option<SocketAddr>,
     stop: Option<oneshot::Sender<()>>,
@@ -69,6 +71,13 @@ impl RelayHandle {
     /// `Reset` is one).
     pub async fn wait_generation(&self, n: u64) {
         self.wait_followed(|f| f.generation >= n, &format!("{n} events")).await;
+    }
+
+    /// Waits (bounded) until control has settled the usage of every request this relay has taken so far: from
+    /// then on nothing those requests did can still change a balance, a log or a metric.
+    pub async fn wait_usage_settled(&self) {
+        let waited = tokio::time::timeout(SETTLE_BOUND, self.unsettled.none_left()).await;
+        assert!(waited.is_ok(), "{} requests' usage was never settled by control", self.unsettled.open());
     }
 
     /// How many `WatchConfig` events this relay has applied since it started.
@@ -201,6 +210,7 @@ pub async fn start_relay(config: relay_svc::Config) -> RelayHandle {
     let addr = app.addr();
     let link = app.control_link();
     let limiter = app.limiter();
+    let unsettled = app.unsettled();
     let metrics_addr = app.metrics_addr();
     let (tx, rx) = oneshot::channel::<()>();
     let join = tokio::spawn(async move {
@@ -210,7 +220,7 @@ pub async fn start_relay(config: relay_svc::Config) -> RelayHandle {
         .await
         .unwrap()
     });
-    RelayHandle { addr, link, limiter, metrics_addr, stop: Some(tx), join: Some(join) }
+    RelayHandle { addr, link, limiter, unsettled, metrics_addr, stop: Some(tx), join: Some(join) }
 }
 
 impl Gateway {
@@ -322,6 +332,16 @@ impl Gateway {
         .await;
         assert!(looked.is_ok(), "fewer than {n} log rows after {SETTLE_BOUND:?}: {rows:?}");
         rows
+    }
+
+    /// Waits (bounded) until everything the requests so far set off has happened: control settled their usage
+    /// (balances, logs, health) and delivered or gave up every notice that caused. Tests that check that
+    /// "nothing more arrives" wait for this instead of sleeping.
+    pub async fn wait_all_settled(&self) {
+        self.relay.wait_usage_settled().await;
+        let notices = self.control.state.notifier().under_way();
+        let waited = tokio::time::timeout(SETTLE_BOUND, notices.none_left()).await;
+        assert!(waited.is_ok(), "{} notices were still under way after {SETTLE_BOUND:?}", notices.open());
     }
 
     /// Waits (bounded) until control has applied `n` usage records since it started.

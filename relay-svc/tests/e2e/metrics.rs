@@ -2,7 +2,6 @@
 //! the series and their values, the bound on model labels, and that the public port never serves them.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use serde_json::json;
 
@@ -45,19 +44,6 @@ fn value(text: &str, series: &str) -> Option<f64> {
     text.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
 }
 
-/// Scrapes `addr` until `series` has `want` (bounded: usage reaches control asynchronously).
-async fn scrape_until(gw: &Gateway, addr: SocketAddr, series: &str, want: f64) -> String {
-    let mut text = String::new();
-    for _ in 0..200 {
-        text = scrape(gw, addr).await;
-        if value(&text, series) == Some(want) {
-            return text;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("{series} never reached {want}:\n{text}");
-}
-
 #[tokio::test]
 async fn both_metrics_listeners_count_real_requests_retries_refusals_and_usage() {
     let (gw, primary, backup, key) = measured_gateway().await;
@@ -75,7 +61,9 @@ async fn both_metrics_listeners_count_real_requests_retries_refusals_and_usage()
     assert_eq!(refused.status(), 503, "no channel serves it, as in Veloera");
 
     let ack_count = "veloera_relay_usage_ack_lag_seconds_count";
-    let relay = scrape_until(&gw, relay_metrics, ack_count, 4.0).await;
+    gw.wait_all_settled().await;
+    let relay = scrape(&gw, relay_metrics).await;
+    assert_eq!(value(&relay, ack_count), Some(4.0), "the four answered requests' usage: {relay}");
     let labels = |channel: i64| format!(r#"route="CHAT_COMPLETIONS",model="{MODEL}",channel="{channel}""#);
     let (p, b) = (labels(primary), labels(backup));
     let requests =

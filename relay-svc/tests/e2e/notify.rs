@@ -46,13 +46,13 @@ async fn wait_for_rows(gw: &Gateway, log_type: i32, n: usize) -> Vec<Value> {
     panic!("fewer than {n} log rows of type {log_type} after 20 s: {:?}", logs_of_type(gw, log_type).await);
 }
 
-/// Sends `n` requests one after the other, each settled before the next (so each batch moves the balance once).
+/// Sends `n` requests one after the other, each settled (and its notices sent) before the next, so each
+/// settlement moves the balance once.
 async fn spend(gw: &Gateway, key: &str, n: usize) {
     for _ in 0..n {
-        let before = logs_of_type(gw, 2).await.len();
         let resp = gw.chat("/v1", key, crate::harness::chat_body("gpt-4o-mini")).await;
         assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-        wait_for_rows(gw, 2, before + 1).await;
+        gw.wait_all_settled().await;
     }
 }
 
@@ -76,7 +76,7 @@ async fn a_quota_warning_is_mailed_once_per_crossing_and_again_after_a_top_up() 
     let key = root_near_the_threshold(&gw).await;
 
     spend(&gw, &key, 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    gw.wait_all_settled().await;
     assert!(smtp.messages().is_empty(), "1001 left is not below 1000");
 
     spend(&gw, &key, 1).await;
@@ -91,13 +91,13 @@ async fn a_quota_warning_is_mailed_once_per_crossing_and_again_after_a_top_up() 
 
     // Falling further below is the same crossing: no second warning.
     spend(&gw, &key, 2).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    gw.wait_all_settled().await;
     assert_eq!(smtp.messages().len(), 1, "one warning per crossing, not per request");
 
     // A top-up back to the threshold or above re-arms it; the next fall below warns again.
     gw.sql("UPDATE users SET quota = quota + 7 WHERE username = 'root'").await;
     spend(&gw, &key, 1).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    gw.wait_all_settled().await;
     assert_eq!(smtp.messages().len(), 1, "1001 left after the top-up and one request");
     spend(&gw, &key, 1).await;
     wait_for_rows(&gw, 4, 2).await;
@@ -120,7 +120,7 @@ async fn the_site_threshold_applies_to_users_who_set_none() {
     gw.set_options(&[("QuotaRemindThreshold", "0")]).await;
     gw.sql("UPDATE users SET quota = quota + 10 WHERE username = 'root'").await;
     spend(&gw, &key, 4).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    gw.wait_all_settled().await;
     assert_eq!(smtp.messages().len(), 1);
 }
 
@@ -153,7 +153,7 @@ async fn a_quota_warning_webhook_is_signed_timestamped_and_retried() {
     let rows = wait_for_rows(&gw, 4, 1).await;
     let line = rows[0]["content"].as_str().unwrap();
     assert!(line.contains("webhook 127.0.0.1") && line.contains("HTTP 200, attempt 2"), "{line}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    gw.wait_all_settled().await;
     assert_eq!(receiver.received().len(), 2, "delivered: no further attempts");
 }
 

@@ -26,7 +26,7 @@ async fn parallel_requests_never_overdraw_a_token_beyond_one_reservation() {
     assert!(answered >= 5, "the balance covers several requests; only {answered} answered");
     assert!(answered <= 11, "a balance of 20 at {COST} a request answered {answered}");
     gw.wait_for_logs(answered).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    gw.wait_all_settled().await;
     let token = gw.token(id).await;
     assert_eq!(token["used_quota"], answered as i64 * COST, "{token}");
     assert_eq!(token["remain_quota"], 20 - answered as i64 * COST, "{token}");
@@ -42,7 +42,7 @@ async fn parallel_requests_never_overdraw_a_user_beyond_one_reservation() {
     let answered = fire(&gw, &key, 30).await;
     assert!((5..=11).contains(&answered), "{answered} answered");
     gw.wait_for_logs(answered).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    gw.wait_all_settled().await;
     let root = gw.root_self().await;
     assert_eq!(root["used_quota"], answered as i64 * COST, "{root}");
     let left = root["quota"].as_i64().unwrap();
@@ -57,7 +57,7 @@ async fn an_upstream_failure_gives_the_reservation_back() {
     assert_eq!(gw.chat("/v1", &key, capped()).await.status(), 502);
     assert_eq!(gw.chat("/v1", &key, capped()).await.status(), 200);
     gw.wait_for_logs(1).await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    gw.wait_all_settled().await;
     let token = gw.token(id).await;
     assert_eq!(
         (token["used_quota"].as_i64(), token["remain_quota"].as_i64()),
@@ -299,7 +299,7 @@ async fn parallel_requests_across_two_relays_never_overdraw_the_balance() {
     assert!(answered >= 3, "the balance covers several requests; {answered} answered");
     gw.wait_for_logs(answered).await;
     second.stop().await;
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    gw.wait_all_settled().await;
     let token = gw.token(id).await;
     assert_eq!(token["used_quota"], answered as i64 * COST, "{token}");
     assert_eq!(token["remain_quota"], 30 - answered as i64 * COST, "{token}");

@@ -135,7 +135,7 @@ async fn a_token_limit_refuses_the_request_after_the_count_with_retry_after() {
         // Refusals reach no upstream and are billed nothing: only the three answered requests are logged.
         assert_eq!(gw.mock.chat_requests(), 3);
         gw.wait_for_logs(3).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        gw.wait_all_settled().await;
         let (_, logs) = gw.api("GET", "/api/log/?p=1&page_size=100", None).await;
         assert_eq!(logs["data"]["items"].as_array().unwrap().len(), 3, "{logs}");
         // Another token of the same user is not limited.
