@@ -60,7 +60,7 @@ impl Outbox {
         (Outbox { tx, unsettled: InFlight::default() }, rx)
     }
 
-    /// A new queue that keeps counting into the same [`Unsettled`] (the service replaces its build-time outbox
+    /// A new queue that counts into the same unsettled requests (the service replaces its build-time outbox
     /// with the one its sender task drains).
     pub fn reopen(&self) -> (Outbox, mpsc::UnboundedReceiver<UsageRecord>) {
         let (tx, rx) = mpsc::unbounded_channel();
